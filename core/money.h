@@ -21,16 +21,16 @@ const pb_currency *pb_currency_find(const char *code, size_t len);
 
 typedef enum {
     PB_MONEY_OK = 0,
-    PB_MONEY_EMPTY,           /* nothing there */
-    PB_MONEY_SIGN,            /* "+5" or "-5": payouts are positive amounts without a sign */
-    PB_MONEY_SPACE,           /* a space anywhere, inner or surrounding */
-    PB_MONEY_THOUSANDS,       /* "1,000.00", "1'000", "1 000" */
-    PB_MONEY_DECIMAL_COMMA,   /* "500,00" */
-    PB_MONEY_DECIMAL_POINT,   /* "500.00" where integer minor units were expected */
+    PB_MONEY_EMPTY,             /* nothing there */
+    PB_MONEY_SIGN,              /* "+5" or "-5": payouts are positive amounts without a sign */
+    PB_MONEY_SPACE,             /* a space anywhere, inner or surrounding */
+    PB_MONEY_THOUSANDS,         /* "1,000.00", "1'000", "1 000" */
+    PB_MONEY_DECIMAL_COMMA,     /* "500,00" */
+    PB_MONEY_DECIMAL_POINT,     /* "500.00" where integer minor units were expected */
     PB_MONEY_TOO_MANY_DECIMALS, /* "5.001" for a 2-digit currency */
-    PB_MONEY_SCIENTIFIC,      /* "9.17E+09": a spreadsheet reformatted the number */
-    PB_MONEY_OVERFLOW,        /* does not fit int64_t minor units */
-    PB_MONEY_NOT_A_NUMBER     /* anything else */
+    PB_MONEY_SCIENTIFIC,        /* "9.17E+09": a spreadsheet reformatted the number */
+    PB_MONEY_OVERFLOW,          /* does not fit int64_t minor units */
+    PB_MONEY_NOT_A_NUMBER       /* anything else */
 } pb_money_why;
 
 /* A short explanation of why, for messages ("has a thousands separator"). */
