@@ -167,9 +167,15 @@ static const pb_currency *pb__currency(pb__vctx *v, const pb_method *m, const pb
         return NULL;
     cur = pb_currency_find(s.ptr, s.len);
     if (!cur) {
-        pb__emit(v, PB_F_CURRENCY_MISMATCH, name, "'%.*s' is not an ISO 4217 currency code%s%s%s",
-                 (int)(s.len > 16 ? 16 : s.len), s.ptr, m ? "; " : "", m ? m->display : "",
-                 m ? " pays out in " : "");
+        int shown = (int)(s.len > 16 ? 16 : s.len);
+        if (m)
+            pb__emit(v, PB_F_CURRENCY_MISMATCH, name,
+                     "'%.*s' is not an ISO 4217 currency code; %s pays out in %s", shown, s.ptr,
+                     m->display, m->currency);
+        else
+            pb__emit(v, PB_F_CURRENCY_MISMATCH, name,
+                     "'%.*s' is not an ISO 4217 currency code; write a code such as PHP or MYR",
+                     shown, s.ptr);
         return NULL;
     }
     if (!m || strcmp(cur->code, m->currency) == 0)

@@ -1,0 +1,165 @@
+#include "formats/dupcheck.h"
+
+#include "core/alloc.h"
+#include "core/errors.h"
+
+struct pb_dupset {
+    uint64_t *h;   /* 0 = empty slot */
+    uint32_t *row; /* NULL when the set keeps no rows */
+    size_t cap;
+    size_t n;
+    int with_rows;
+};
+
+uint64_t pb_dupset_hash(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = 1469598103934665603ULL;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    /* FNV's low bits are weak; the finaliser spreads every input bit over the word */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static size_t pb__home(uint64_t h, size_t cap)
+{
+    return (size_t)(((unsigned __int128)h * cap) >> 64); /* range reduction without modulo */
+}
+
+static size_t pb__dist(uint64_t h, size_t pos, size_t cap)
+{
+    size_t home = pb__home(h, cap);
+    return pos >= home ? pos - home : pos + cap - home;
+}
+
+static int pb__alloc(pb_dupset *s, size_t cap)
+{
+    s->h = pb_calloc(cap, sizeof(uint64_t));
+    if (!s->h)
+        return PB_ENOMEM;
+    if (s->with_rows) {
+        s->row = pb_calloc(cap, sizeof(uint32_t));
+        if (!s->row) {
+            pb_free(s->h);
+            s->h = NULL;
+            return PB_ENOMEM;
+        }
+    }
+    s->cap = cap;
+    return PB_OK;
+}
+
+int pb_dupset_new(pb_dupset **out, int with_rows)
+{
+    pb_dupset *s = pb_calloc(1, sizeof(*s));
+    *out = NULL;
+    if (!s)
+        return PB_ENOMEM;
+    s->with_rows = with_rows;
+    if (pb__alloc(s, 1024) < 0) {
+        pb_free(s);
+        return PB_ENOMEM;
+    }
+    *out = s;
+    return PB_OK;
+}
+
+/* Robin Hood insert of a hash known to be absent. */
+static void pb__place(pb_dupset *s, uint64_t h, uint32_t row)
+{
+    size_t pos = pb__home(h, s->cap), d = 0;
+    for (;;) {
+        size_t rd;
+        if (s->h[pos] == 0) {
+            s->h[pos] = h;
+            if (s->row)
+                s->row[pos] = row;
+            s->n++;
+            return;
+        }
+        rd = pb__dist(s->h[pos], pos, s->cap);
+        if (rd < d) { /* the resident is richer: it moves on, we take its place */
+            uint64_t th = s->h[pos];
+            s->h[pos] = h;
+            h = th;
+            if (s->row) {
+                uint32_t tr = s->row[pos];
+                s->row[pos] = row;
+                row = tr;
+            }
+            d = rd;
+        }
+        pos = pos + 1 == s->cap ? 0 : pos + 1;
+        d++;
+    }
+}
+
+static int pb__grow(pb_dupset *s)
+{
+    pb_dupset old = *s;
+    size_t i;
+    if (pb__alloc(s, old.cap + old.cap / 2) < 0) {
+        *s = old;
+        return PB_ENOMEM;
+    }
+    s->n = 0;
+    for (i = 0; i < old.cap; i++) {
+        if (old.h[i])
+            pb__place(s, old.h[i], old.row ? old.row[i] : 0);
+    }
+    pb_free(old.h);
+    pb_free(old.row);
+    return PB_OK;
+}
+
+int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row)
+{
+    uint64_t h = pb_dupset_hash(key, len);
+    size_t pos = pb__home(h, s->cap), d = 0;
+
+    *first_row = 0;
+    for (;;) {
+        if (s->h[pos] == 0 || pb__dist(s->h[pos], pos, s->cap) < d)
+            break; /* Robin Hood invariant: it would have been here by now */
+        if (s->h[pos] == h) {
+            *first_row = s->row ? s->row[pos] : 1;
+            return PB_OK;
+        }
+        pos = pos + 1 == s->cap ? 0 : pos + 1;
+        d++;
+    }
+    if ((s->n + 1) * 10 > s->cap * 9) {
+        int rc = pb__grow(s);
+        if (rc < 0)
+            return rc;
+    }
+    pb__place(s, h, row);
+    return PB_OK;
+}
+
+size_t pb_dupset_count(const pb_dupset *s)
+{
+    return s->n;
+}
+
+size_t pb_dupset_bytes(const pb_dupset *s)
+{
+    return s->cap * (sizeof(uint64_t) + (s->with_rows ? sizeof(uint32_t) : 0));
+}
+
+void pb_dupset_free(pb_dupset *s)
+{
+    if (!s)
+        return;
+    pb_free(s->h);
+    pb_free(s->row);
+    pb_free(s);
+}

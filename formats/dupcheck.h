@@ -1,0 +1,32 @@
+/*
+ * dupcheck.h - cross-row duplicate detection in memory proportional to distinct keys.
+ *
+ * Keys are not stored, only a 64-bit hash of them (with a 1M-row file the chance that two
+ * different ids share a hash is about 3e-8). Payment ids keep the row of their first
+ * occurrence (12 bytes a slot) so the finding can name it; payout keys (method, account,
+ * amount, currency) keep only the hash (8 bytes a slot). Tables are Robin Hood hash sets that
+ * grow by 1.5x at 90% load, so 1M distinct ids cost about 14 MiB + 10 MiB, never the file size.
+ */
+#ifndef PB_DUPCHECK_H
+#define PB_DUPCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pb_dupset pb_dupset;
+
+/* with_rows: remember the row of each first occurrence. */
+int pb_dupset_new(pb_dupset **out, int with_rows);
+/*
+ * Insert the key, or find it. *first_row is 0 when the key is new, else the row it was first
+ * seen in (1 when the set keeps no rows). Returns 0 or PB_ENOMEM.
+ */
+int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row);
+size_t pb_dupset_count(const pb_dupset *s);
+size_t pb_dupset_bytes(const pb_dupset *s);
+void pb_dupset_free(pb_dupset *s);
+
+/* The 64-bit hash used for keys (FNV-1a with a murmur3 finaliser). */
+uint64_t pb_dupset_hash(const void *key, size_t len);
+
+#endif
