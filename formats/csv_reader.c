@@ -1,0 +1,536 @@
+/*
+ * csv_reader.c - streaming CSV reader on libcsv 3.0.3.
+ *
+ * libcsv does the quoting state machine; this layer adds the BOM, delimiter detection, row
+ * numbering (CSV_REPALL_NL reports line ends outside records, which counts blank lines; the
+ * LF of a CRLF is recognised and not counted twice), the caps and the UTF-8 check.
+ *
+ * Memory: libcsv's field buffer is allocated once at max_field + 2 bytes and its realloc hook
+ * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
+ * record's fields are copied into a reused arena (capped at max_fields * (max_field + 1)).
+ * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
+ * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
+ */
+#include "formats/csv_reader.h"
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/errors.h"
+
+#include <csv.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PB_CSV_DEFAULT_MAX_FIELD  65536
+#define PB_CSV_DEFAULT_MAX_FIELDS 1024
+#define PB_CSV_BOM_DONE           3
+
+static const unsigned char pb__bom[3] = {0xEF, 0xBB, 0xBF};
+
+struct pb_csv_reader {
+    struct csv_parser p;
+    int p_inited;
+    pb_csv_record_cb cb;
+    void *ctx;
+    size_t max_field;
+    size_t max_fields;
+    char delim;
+    int had_bom;
+    int bom_state; /* BOM bytes matched so far, PB_CSV_BOM_DONE once decided */
+    /* delimiter detection: bytes held back until the first non-blank line has ended */
+    int detecting;
+    pb_buf head;
+    int head_inq;
+    int head_content;
+    size_t counts[3]; /* ',' ';' TAB outside quotes on the current line */
+    /* the record being built */
+    char *arena;
+    size_t arena_len;
+    size_t arena_cap;
+    size_t arena_max;
+    pb_str *fields;
+    size_t nfields;
+    size_t fields_cap;
+    int bad_utf8;
+    int last_term; /* character that ended the previous record or blank line */
+    uint64_t next_row;
+    int finished;
+    int rc; /* sticky: first error or callback stop */
+    uint64_t err_row;
+    char err[256];
+};
+
+static void pb__fail(pb_csv_reader *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void pb__fail(pb_csv_reader *r, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->rc)
+        return;
+    r->rc = rc;
+    r->err_row = r->next_row;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof(r->err), fmt, ap);
+    va_end(ap);
+    pb_error_set("row %llu: %s", (unsigned long long)r->err_row, r->err);
+}
+
+static void pb__oom(pb_csv_reader *r)
+{
+    if (r->rc)
+        return;
+    r->rc = PB_ENOMEM;
+    snprintf(r->err, sizeof(r->err), "out of memory");
+}
+
+/* 1 if s[0..n) is valid UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int pb__utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            uint64_t w;
+            i++;
+            while (i + 8 <= n) {
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ULL)
+                    break;
+                i += 8;
+            }
+            while (i < n && s[i] < 0x80)
+                i++;
+            continue;
+        }
+        if (c < 0xC2)
+            return 0; /* continuation byte, or overlong 2-byte lead */
+        if (c < 0xE0) {
+            if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c < 0xF0) {
+            unsigned char c1;
+            if (n - i < 3)
+                return 0;
+            c1 = s[i + 1];
+            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+                return 0;
+            if (c == 0xE0 && c1 < 0xA0)
+                return 0; /* overlong */
+            if (c == 0xED && c1 >= 0xA0)
+                return 0; /* surrogate */
+            i += 3;
+        } else if (c < 0xF5) {
+            unsigned char c1;
+            if (n - i < 4)
+                return 0;
+            c1 = s[i + 1];
+            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
+                return 0;
+            if (c == 0xF0 && c1 < 0x90)
+                return 0; /* overlong */
+            if (c == 0xF4 && c1 >= 0x90)
+                return 0; /* above U+10FFFF */
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* libcsv's field buffer never grows: a longer field makes csv_parse() stop (CSV_ENOMEM). */
+static void *pb__csv_no_grow(void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    return NULL;
+}
+
+static int pb__grow_fields(pb_csv_reader *r)
+{
+    size_t n = r->fields_cap ? r->fields_cap * 2 : 16;
+    pb_str *f;
+
+    if (n > r->max_fields)
+        n = r->max_fields;
+    f = pb_realloc(r->fields, n * sizeof(*f));
+    if (!f)
+        return PB_ENOMEM;
+    r->fields = f;
+    r->fields_cap = n;
+    return PB_OK;
+}
+
+static int pb__grow_arena(pb_csv_reader *r, size_t need)
+{
+    size_t n = r->arena_cap ? r->arena_cap : 1024;
+    char *a;
+
+    while (n < need)
+        n = n > r->arena_max / 2 ? r->arena_max : n * 2;
+    if (n > r->arena_max)
+        n = r->arena_max;
+    if (n < need)
+        return PB_ELIMIT;
+    a = pb_realloc(r->arena, n);
+    if (!a)
+        return PB_ENOMEM;
+    r->arena = a;
+    r->arena_cap = n;
+    return PB_OK;
+}
+
+static void pb__on_field(void *s, size_t len, void *data)
+{
+    pb_csv_reader *r = data;
+    size_t need;
+
+    if (r->rc)
+        return;
+    if (len > r->max_field) {
+        pb__fail(r, PB_ELIMIT,
+                 "a cell is longer than %zu bytes; check for a quote that is never closed, "
+                 "or shorten the cell",
+                 r->max_field);
+        return;
+    }
+    if (r->nfields == r->max_fields) {
+        pb__fail(r, PB_ELIMIT,
+                 "the row has more than %zu cells; check the delimiter and the quoting",
+                 r->max_fields);
+        return;
+    }
+    if (r->nfields == r->fields_cap && pb__grow_fields(r) < 0) {
+        pb__oom(r);
+        return;
+    }
+    need = r->arena_len + len + 1;
+    if (need > r->arena_cap) {
+        int rc = pb__grow_arena(r, need);
+        if (rc == PB_ELIMIT) {
+            pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
+            return;
+        }
+        if (rc < 0) {
+            pb__oom(r);
+            return;
+        }
+    }
+    if (len)
+        memcpy(r->arena + r->arena_len, s, len);
+    r->arena[r->arena_len + len] = '\0';
+    if (r->bad_utf8 < 0 && !pb__utf8_ok((const unsigned char *)r->arena + r->arena_len, len))
+        r->bad_utf8 = (int)r->nfields;
+    r->fields[r->nfields++].len = len;
+    r->arena_len = need;
+}
+
+static void pb__on_row(int c, void *data)
+{
+    pb_csv_reader *r = data;
+    pb_csv_record rec;
+    size_t i, off;
+    int rc;
+
+    if (r->rc)
+        return;
+    if (c == '\n' && r->last_term == '\r' && r->nfields == 0) {
+        r->last_term = '\n'; /* the LF of a CRLF: same line end */
+        return;
+    }
+    r->last_term = c;
+    rec.row = r->next_row++;
+    if (r->nfields == 0)
+        return; /* blank line: takes its row number, not delivered */
+    for (i = 0, off = 0; i < r->nfields; i++) {
+        r->fields[i].ptr = r->arena + off;
+        off += r->fields[i].len + 1;
+    }
+    rec.nfields = r->nfields;
+    rec.fields = r->fields;
+    rec.bad_utf8_field = r->bad_utf8;
+    rc = r->cb(&rec, r->ctx);
+    r->nfields = 0;
+    r->arena_len = 0;
+    r->bad_utf8 = -1;
+    if (rc) {
+        r->rc = rc;
+        r->err_row = rec.row;
+    }
+}
+
+static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
+{
+    size_t n;
+
+    if (r->rc || len == 0)
+        return r->rc;
+    n = csv_parse(&r->p, data, len, pb__on_field, pb__on_row, r);
+    if (r->rc || n == len)
+        return r->rc;
+    switch (csv_error(&r->p)) {
+    case CSV_EPARSE:
+        if (r->p.quoted)
+            pb__fail(r, PB_EPARSE,
+                     "text after the closing quote of a cell: a quote inside a quoted cell "
+                     "must be doubled (\"\")");
+        else
+            pb__fail(r, PB_EPARSE,
+                     "a quote in the middle of an unquoted cell: put the whole cell in quotes "
+                     "and double the quote inside it (\"\")");
+        break;
+    case CSV_ENOMEM:
+    case CSV_ETOOBIG:
+        pb__fail(r, PB_ELIMIT,
+                 "a cell is longer than %zu bytes; check for a quote that is never closed, "
+                 "or shorten the cell",
+                 r->max_field);
+        break;
+    default:
+        pb__fail(r, PB_ERROR, "CSV parser failed: %s", csv_strerror(csv_error(&r->p)));
+        break;
+    }
+    return r->rc;
+}
+
+static void pb__decide(pb_csv_reader *r)
+{
+    char d = ',';
+    size_t best = r->counts[0];
+
+    if (r->counts[1] > best) {
+        d = ';';
+        best = r->counts[1];
+    }
+    if (r->counts[2] > best)
+        d = '\t';
+    r->delim = d;
+    csv_set_delim(&r->p, (unsigned char)d);
+    r->detecting = 0;
+}
+
+/* Flush the held-back bytes, then `data`, to libcsv once the delimiter is known. */
+static int pb__replay(pb_csv_reader *r, const char *data, size_t len)
+{
+    int rc = pb__parse(r, r->head.ptr, r->head.len);
+    pb_buf_free(&r->head);
+    if (rc)
+        return rc;
+    return pb__parse(r, data, len);
+}
+
+static int pb__detect(pb_csv_reader *r, const char *data, size_t len)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (r->head_inq) {
+            if (c == '"')
+                r->head_inq = 0;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            r->head_inq = 1;
+            r->head_content = 1;
+            break;
+        case ',':
+            r->counts[0]++;
+            r->head_content = 1;
+            break;
+        case ';':
+            r->counts[1]++;
+            r->head_content = 1;
+            break;
+        case '\t':
+            r->counts[2]++;
+            break;
+        case ' ':
+            break;
+        case '\r':
+        case '\n':
+            if (r->head_content) {
+                pb__decide(r);
+                return pb__replay(r, data, len);
+            }
+            r->counts[0] = r->counts[1] = r->counts[2] = 0;
+            break;
+        default:
+            r->head_content = 1;
+            break;
+        }
+    }
+    rc = pb_buf_put(&r->head, data, len);
+    if (rc == PB_ELIMIT)
+        pb__fail(r, PB_ELIMIT,
+                 "the header line is longer than %zu bytes; check for a quote that is never "
+                 "closed",
+                 r->head.max);
+    else if (rc < 0)
+        pb__oom(r);
+    return r->rc;
+}
+
+static int pb__input(pb_csv_reader *r, const char *data, size_t len)
+{
+    if (r->detecting)
+        return pb__detect(r, data, len);
+    return pb__parse(r, data, len);
+}
+
+int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_record_cb cb, void *ctx)
+{
+    pb_csv_reader *r = NULL;
+    char delim = opts ? opts->delimiter : 0;
+    int rc = PB_OK;
+
+    if (!out || !cb)
+        return PB_EINVAL;
+    *out = NULL;
+    if (delim != 0 && delim != ',' && delim != ';' && delim != '\t')
+        return PB_EINVAL;
+    r = pb_calloc(1, sizeof(*r));
+    if (!r) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    r->cb = cb;
+    r->ctx = ctx;
+    r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
+    r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
+    if (r->max_field > SIZE_MAX / 4) {
+        rc = PB_EINVAL;
+        goto out;
+    }
+    if (r->max_field + 1 > SIZE_MAX / r->max_fields)
+        r->arena_max = SIZE_MAX;
+    else
+        r->arena_max = r->max_fields * (r->max_field + 1);
+    r->bad_utf8 = -1;
+    r->next_row = 1;
+    pb_buf_init(&r->head, r->arena_max);
+    if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    r->p_inited = 1;
+    csv_set_realloc_func(&r->p, pb__csv_no_grow);
+    csv_set_free_func(&r->p, pb_free);
+    csv_set_blk_size(&r->p, 1);
+    /* field + closing quote (libcsv buffers it until it knows the field ended) */
+    r->p.entry_buf = pb_malloc(r->max_field + 2);
+    if (!r->p.entry_buf) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    r->p.entry_size = r->max_field + 2;
+    if (delim) {
+        r->delim = delim;
+        csv_set_delim(&r->p, (unsigned char)delim);
+    } else {
+        r->detecting = 1;
+    }
+    *out = r;
+    r = NULL;
+out:
+    pb_csv_reader_free(r);
+    return rc;
+}
+
+int pb_csv_reader_feed(pb_csv_reader *r, const char *data, size_t len)
+{
+    if (!r || (!data && len))
+        return PB_EINVAL;
+    if (r->rc)
+        return r->rc;
+    if (r->finished)
+        return PB_EINVAL;
+    while (r->bom_state < PB_CSV_BOM_DONE && len) {
+        if ((unsigned char)*data == pb__bom[r->bom_state]) {
+            data++;
+            len--;
+            if (++r->bom_state == PB_CSV_BOM_DONE)
+                r->had_bom = 1;
+        } else {
+            int k = r->bom_state;
+            r->bom_state = PB_CSV_BOM_DONE;
+            if (k && pb__input(r, (const char *)pb__bom, (size_t)k) != 0)
+                return r->rc;
+        }
+    }
+    if (len == 0)
+        return r->rc;
+    return pb__input(r, data, len);
+}
+
+int pb_csv_reader_finish(pb_csv_reader *r)
+{
+    if (!r)
+        return PB_EINVAL;
+    if (r->rc || r->finished)
+        return r->rc;
+    r->finished = 1;
+    if (r->bom_state < PB_CSV_BOM_DONE) {
+        int k = r->bom_state;
+        r->bom_state = PB_CSV_BOM_DONE;
+        if (k && pb__input(r, (const char *)pb__bom, (size_t)k) != 0)
+            return r->rc;
+    }
+    if (r->detecting) {
+        pb__decide(r);
+        if (pb__replay(r, NULL, 0) != 0)
+            return r->rc;
+    }
+    if (csv_fini(&r->p, pb__on_field, pb__on_row, r) != 0)
+        pb__fail(r, PB_EPARSE,
+                 "a quoted cell that starts in this row is never closed: add the closing "
+                 "quote (\")");
+    return r->rc;
+}
+
+char pb_csv_reader_delimiter(const pb_csv_reader *r)
+{
+    return r ? r->delim : 0;
+}
+
+int pb_csv_reader_had_bom(const pb_csv_reader *r)
+{
+    return r ? r->had_bom : 0;
+}
+
+uint64_t pb_csv_reader_rows(const pb_csv_reader *r)
+{
+    return r ? r->next_row - 1 : 0;
+}
+
+uint64_t pb_csv_reader_error_row(const pb_csv_reader *r)
+{
+    return r ? r->err_row : 0;
+}
+
+const char *pb_csv_reader_error(const pb_csv_reader *r)
+{
+    return r ? r->err : "";
+}
+
+void pb_csv_reader_free(pb_csv_reader *r)
+{
+    if (!r)
+        return;
+    if (r->p_inited)
+        csv_free(&r->p);
+    else
+        pb_free(r->p.entry_buf);
+    pb_buf_free(&r->head);
+    pb_free(r->arena);
+    pb_free(r->fields);
+    pb_free(r);
+}

@@ -1,0 +1,65 @@
+/*
+ * csv_reader.h - push-based streaming CSV reader (on libcsv).
+ *
+ * The caller pushes bytes in chunks of any size with pb_csv_reader_feed() and ends the input
+ * with pb_csv_reader_finish(); every complete record is handed to the callback with its
+ * spreadsheet row number (header = row 1; a blank line takes a row number but is not
+ * delivered; a quoted cell with line breaks keeps its record on one row).
+ *
+ * Handles a UTF-8 BOM, delimiter detection (',' ';' TAB) on the first non-blank line, CRLF /
+ * LF / lone CR, quoting (strict), and flags invalid UTF-8 per record. Unquoted cells lose
+ * their leading and trailing spaces/tabs (libcsv's rule); quoted cells are kept verbatim.
+ *
+ * Memory is bounded by the caps, not by the input: a field longer than max_field bytes or a
+ * record with more than max_fields fields stops the reader with PB_ELIMIT. The reader owns
+ * all record memory; rec->fields and the bytes they point at are valid only during the
+ * callback. After an error or a callback stop the reader is stuck: feed/finish return the
+ * same code again.
+ */
+#ifndef PB_FORMATS_CSV_READER_H
+#define PB_FORMATS_CSV_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *ptr;
+    size_t len;
+} pb_str;
+
+typedef struct {
+    uint64_t row; /* spreadsheet row number: header = 1 */
+    size_t nfields;
+    const pb_str *fields; /* valid only during the callback; each NUL-terminated at ptr[len] */
+    int bad_utf8_field;   /* index of the first field with invalid UTF-8, or -1 */
+} pb_csv_record;
+
+/* Return 0 to go on, nonzero to stop: feed/finish then return that value. */
+typedef int (*pb_csv_record_cb)(const pb_csv_record *rec, void *ctx);
+
+typedef struct {
+    char delimiter;    /* ',', ';', '\t', or 0 = detect from the first (header) line */
+    size_t max_field;  /* bytes per field (default 65536 if 0); allocated once up front */
+    size_t max_fields; /* fields per record (default 1024 if 0) */
+} pb_csv_opts;
+
+typedef struct pb_csv_reader pb_csv_reader;
+
+/* opts may be NULL (all defaults). PB_EINVAL for a delimiter other than , ; TAB or 0. */
+int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_record_cb cb, void *ctx);
+/* Any chunking, including 1 byte at a time, gives the same records. */
+int pb_csv_reader_feed(pb_csv_reader *r, const char *data, size_t len);
+/* End of input: flush the last record (a missing final line end is fine). */
+int pb_csv_reader_finish(pb_csv_reader *r);
+/* Detected or forced delimiter; 0 while not known yet. */
+char pb_csv_reader_delimiter(const pb_csv_reader *r);
+int pb_csv_reader_had_bom(const pb_csv_reader *r);
+/* Rows seen so far, blank ones included. */
+uint64_t pb_csv_reader_rows(const pb_csv_reader *r);
+/* After PB_EPARSE / PB_ELIMIT: the row where it happened (0 if none) and a message that
+ * says what is wrong and how to fix it ("" if none). Owned by the reader. */
+uint64_t pb_csv_reader_error_row(const pb_csv_reader *r);
+const char *pb_csv_reader_error(const pb_csv_reader *r);
+void pb_csv_reader_free(pb_csv_reader *r);
+
+#endif
