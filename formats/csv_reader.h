@@ -22,10 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    const char *ptr;
-    size_t len;
-} pb_str;
+#include "core/str.h"
 
 typedef struct {
     uint64_t row; /* spreadsheet row number: header = 1 */

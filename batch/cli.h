@@ -1,0 +1,46 @@
+/*
+ * cli.h - what every paybatch command shares: exit codes, logging, atomic output files.
+ */
+#ifndef PB_CLI_H
+#define PB_CLI_H
+
+#include <stdio.h>
+
+/* sysexits(3), SPEC §3 */
+enum {
+    PB_EXIT_OK = 0,
+    PB_EXIT_USAGE = 64,
+    PB_EXIT_DATAERR = 65,
+    PB_EXIT_NOINPUT = 66,
+    PB_EXIT_UNAVAILABLE = 69,
+    PB_EXIT_SOFTWARE = 70,
+    PB_EXIT_IOERR = 74,
+    PB_EXIT_TEMPFAIL = 75,
+    PB_EXIT_CONFIG = 78
+};
+
+typedef enum { PB_LOG_QUIET = 0, PB_LOG_NORMAL = 1, PB_LOG_VERBOSE = 2 } pb_log_level;
+
+extern pb_log_level pb_cli_log_level;
+
+/* "paybatch: " + message + newline on stderr (always shown: errors). */
+void pb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * An output file written atomically: data goes to a temporary file beside PATH, which
+ * pb_outfile_commit() flushes, fsyncs and renames over PATH. Anything else (an error, a crash)
+ * leaves PATH untouched, so a partial file is never presented as complete.
+ */
+typedef struct {
+    FILE *f;
+    char *path;
+    char *tmp;
+} pb_outfile;
+
+int pb_outfile_open(pb_outfile *o, const char *path);
+int pb_outfile_commit(pb_outfile *o);
+void pb_outfile_abort(pb_outfile *o);
+
+int pb_cmd_validate(int argc, char **argv);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * cmd_validate.c - `paybatch validate`: check a payout file, report, send nothing.
+ */
+#include "batch/cli.h"
+
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "formats/report.h"
+#include "formats/validator.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PB_READ_CHUNK        (256 * 1024)
+#define PB_EXAMPLES_PER_CODE 5
+
+static void pb__validate_usage(FILE *out)
+{
+    fputs("Usage: paybatch validate [options] FILE.csv\n"
+          "\n"
+          "Check every row of a payout file against the payout rules of its method and print\n"
+          "what is wrong and how to fix it. Nothing is sent.\n"
+          "\n"
+          "Options:\n"
+          "  --method NAME        method for files without a method column (touchngo, gcash)\n"
+          "  --delimiter C        ',' ';' or 'tab' (default: detected from the header line)\n"
+          "  --allow-conversion   let Touch'n Go rows carry another currency (Gate converts)\n"
+          "  --report PATH        write the JSON report here\n"
+          "  --invalid-out PATH   write the invalid rows, with their findings, as CSV\n"
+          "  -q, --quiet          counts only\n"
+          "  -v, --verbose        every finding, as it is found\n"
+          "  --log-format FMT     text or json (logs on stderr)\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "Exit status: 0 every row is valid (warnings allowed); 65 some row or the header is\n"
+          "invalid; 66 the file cannot be read; 64 usage error; 74 an output file cannot be\n"
+          "written.\n",
+          out);
+}
+
+typedef struct {
+    pb_summary *summary;
+    pb_json_report *json;
+    pb_outfile invalid;
+    const pb_validator *v;
+    char delimiter;
+    int invalid_header_done;
+    int io_failed;
+    int verbose;
+} pb__vrun;
+
+static void pb__print_finding(const pb_finding *f)
+{
+    printf("row %" PRIu64 "%s%s: %s: %s\n", f->row, f->column ? ", " : "",
+           f->column ? f->column : "", pb_finding_name(f->code), f->message);
+}
+
+static int pb__note(pb__vrun *r, const pb_finding *f)
+{
+    int rc = pb_summary_add(r->summary, f);
+    if (rc == 0 && r->json)
+        rc = pb_json_report_finding(r->json, f);
+    if (r->verbose)
+        pb__print_finding(f);
+    return rc;
+}
+
+static void pb__on_file_finding(const pb_finding *f, void *ctx)
+{
+    pb__vrun *r = ctx;
+    if (pb__note(r, f) < 0)
+        r->io_failed = 1;
+}
+
+static int pb__on_row(const pb_row_report *rep, void *ctx)
+{
+    pb__vrun *r = ctx;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < rep->nfindings; i++) {
+        if ((rc = pb__note(r, &rep->findings[i])) < 0)
+            return rc;
+    }
+    if (!rep->valid && r->invalid.f) {
+        const pb_header_map *map = pb_validator_header(r->v);
+        if (!r->invalid_header_done) {
+            r->delimiter = pb_validator_delimiter(r->v);
+            rc = pb_invalid_csv_header(r->invalid.f, map, r->delimiter, pb_validator_had_bom(r->v));
+            if (rc < 0)
+                return rc;
+            r->invalid_header_done = 1;
+        }
+        if ((rc = pb_invalid_csv_row(r->invalid.f, map, rep, r->delimiter)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int pb__parse_delimiter(const char *s, char *out)
+{
+    if (strcmp(s, ",") == 0 || strcmp(s, "comma") == 0)
+        *out = ',';
+    else if (strcmp(s, ";") == 0 || strcmp(s, "semicolon") == 0)
+        *out = ';';
+    else if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0 || strcmp(s, "\t") == 0)
+        *out = '\t';
+    else
+        return -1;
+    return 0;
+}
+
+int pb_cmd_validate(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"method", required_argument, NULL, 'm'},
+        {"delimiter", required_argument, NULL, 'd'},
+        {"allow-conversion", no_argument, NULL, 'c'},
+        {"report", required_argument, NULL, 'r'},
+        {"invalid-out", required_argument, NULL, 'i'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"log-format", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    pb_validator_opts vo;
+    pb__vrun run;
+    pb_validator *v = NULL;
+    pb_outfile report;
+    const char *report_path = NULL, *invalid_path = NULL, *file;
+    char *chunk = NULL;
+    EVP_MD_CTX *sha = NULL;
+    unsigned char digest[32];
+    char hex[65];
+    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i;
+    const pb_validator_stats *st;
+
+    memset(&vo, 0, sizeof(vo));
+    memset(&run, 0, sizeof(run));
+    memset(&report, 0, sizeof(report));
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'm':
+            vo.rules.default_method = pb_method_find(optarg, strlen(optarg));
+            if (!vo.rules.default_method) {
+                pb_cli_error("--method %s: unknown method; use one of %s", optarg,
+                             pb_method_names());
+                return PB_EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            if (pb__parse_delimiter(optarg, &vo.delimiter) < 0) {
+                pb_cli_error("--delimiter %s: use ',', ';' or 'tab'", optarg);
+                return PB_EXIT_USAGE;
+            }
+            break;
+        case 'c':
+            vo.rules.allow_conversion = 1;
+            break;
+        case 'r':
+            report_path = optarg;
+            break;
+        case 'i':
+            invalid_path = optarg;
+            break;
+        case 'q':
+            pb_cli_log_level = PB_LOG_QUIET;
+            break;
+        case 'v':
+            pb_cli_log_level = PB_LOG_VERBOSE;
+            break;
+        case 'l':
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+                pb_cli_error("--log-format %s: use text or json", optarg);
+                return PB_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            pb__validate_usage(stdout);
+            return PB_EXIT_OK;
+        default:
+            pb__validate_usage(stderr);
+            return PB_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        pb_cli_error("validate needs exactly one FILE.csv (got %d); see paybatch validate --help",
+                     argc - optind);
+        return PB_EXIT_USAGE;
+    }
+    file = argv[optind];
+
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pb_cli_error("cannot read %s: %s", file, strerror(errno));
+        return PB_EXIT_NOINPUT;
+    }
+    run.verbose = pb_cli_log_level == PB_LOG_VERBOSE;
+    run.delimiter = vo.delimiter;
+    if (pb_summary_new(&run.summary, pb_cli_log_level == PB_LOG_QUIET ? 0 : PB_EXAMPLES_PER_CODE) <
+        0)
+        goto oom;
+    if (report_path) {
+        if (pb_outfile_open(&report, report_path) < 0) {
+            pb_cli_error("--report: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        if (pb_json_report_open(&run.json, report.f, "validate", file) < 0)
+            goto ioerr;
+    }
+    if (invalid_path && pb_outfile_open(&run.invalid, invalid_path) < 0) {
+        pb_cli_error("--invalid-out: %s", pb_error_last());
+        exit_code = PB_EXIT_IOERR;
+        goto out;
+    }
+    vo.on_row = pb__on_row;
+    vo.on_file_finding = pb__on_file_finding;
+    vo.ctx = &run;
+    if (pb_validator_new(&v, &vo) < 0)
+        goto oom;
+    run.v = v;
+    chunk = pb_malloc(PB_READ_CHUNK);
+    sha = EVP_MD_CTX_new();
+    if (!chunk || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1)
+        goto oom;
+
+    for (;;) {
+        ssize_t n = read(fd, chunk, PB_READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pb_cli_error("cannot read %s: %s", file, strerror(errno));
+            exit_code = PB_EXIT_NOINPUT;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(sha, chunk, (size_t)n);
+        rc = pb_validator_feed(v, chunk, (size_t)n);
+        if (rc == PB_ENOMEM)
+            goto oom;
+        if (rc != 0 || run.io_failed)
+            goto ioerr;
+    }
+    rc = pb_validator_finish(v);
+    if (rc == PB_ENOMEM)
+        goto oom;
+    if (rc != 0 || run.io_failed)
+        goto ioerr;
+    EVP_DigestFinal_ex(sha, digest, NULL);
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+
+    st = pb_validator_get_stats(v);
+    exit_code = (st->invalid || pb_validator_file_failed(v)) ? PB_EXIT_DATAERR : PB_EXIT_OK;
+    if (pb_summary_print(run.summary, stdout, file, st) < 0)
+        goto ioerr;
+    if (exit_code == PB_EXIT_OK)
+        printf("\nresult: OK: %" PRIu64 " row%s ready to send\n", st->valid,
+               st->valid == 1 ? "" : "s");
+    else if (pb_validator_file_failed(v))
+        printf("\nresult: INVALID FILE: fix the file-level errors above; no row can be sent\n");
+    else
+        printf("\nresult: INVALID: %" PRIu64 " row%s must be fixed (or send the %" PRIu64
+               " valid rows with send --skip-invalid)\n",
+               st->invalid, st->invalid == 1 ? "" : "s", st->valid);
+    fflush(stdout);
+
+    if (run.json) {
+        rc = pb_json_report_close(run.json, st, hex, exit_code);
+        run.json = NULL;
+        if (rc < 0 || pb_outfile_commit(&report) < 0)
+            goto ioerr;
+    }
+    if (run.invalid.f) {
+        /* an --invalid-out with no invalid rows is still written: header only */
+        if (!run.invalid_header_done && pb_validator_header(v) &&
+            pb_invalid_csv_header(run.invalid.f, pb_validator_header(v), pb_validator_delimiter(v),
+                                  pb_validator_had_bom(v)) < 0)
+            goto ioerr;
+        if (pb_outfile_commit(&run.invalid) < 0)
+            goto ioerr;
+    }
+    goto out;
+
+oom:
+    pb_cli_error("out of memory");
+    exit_code = PB_EXIT_SOFTWARE;
+    goto out;
+ioerr:
+    pb_cli_error("cannot write an output file%s%s", pb_error_last()[0] ? ": " : "",
+                 pb_error_last());
+    exit_code = PB_EXIT_IOERR;
+out:
+    pb_json_report_free(run.json);
+    if (report.f)
+        pb_outfile_abort(&report);
+    if (run.invalid.f)
+        pb_outfile_abort(&run.invalid);
+    pb_summary_free(run.summary);
+    pb_validator_free(v);
+    EVP_MD_CTX_free(sha);
+    pb_free(chunk);
+    if (fd >= 0)
+        close(fd);
+    return exit_code;
+}

@@ -1,0 +1,58 @@
+/*
+ * main.c - the paybatch command line: dispatch to a command.
+ */
+#include "batch/cli.h"
+
+#include "core/alloc.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+static void pb__usage(FILE *out)
+{
+    fputs("Usage: paybatch COMMAND [options]\n"
+          "\n"
+          "Mass payouts to e-wallets (Touch'n Go, GCash) through ecommpay's Gate API.\n"
+          "\n"
+          "Commands:\n"
+          "  validate FILE.csv   check a payout file; send nothing\n"
+          "  send FILE.csv       validate, sign and send every row (not in this version yet)\n"
+          "  listen              receive result callbacks (not in this version yet)\n"
+          "  reconcile           settle pending rows, write the result CSV (not yet)\n"
+          "  status              what the state store knows (not yet)\n"
+          "  sandbox             local Gate simulator (not yet)\n"
+          "\n"
+          "  paybatch COMMAND --help   options of a command\n"
+          "  paybatch --version\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    cJSON_Hooks hooks = {pb_malloc, pb_free};
+    const char *cmd;
+
+    cJSON_InitHooks(&hooks);
+    if (argc < 2) {
+        pb__usage(stderr);
+        return PB_EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        pb__usage(stdout);
+        return PB_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("paybatch %s\n", PB_VERSION);
+        return PB_EXIT_OK;
+    }
+    if (strcmp(cmd, "validate") == 0)
+        return pb_cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "send") == 0 || strcmp(cmd, "listen") == 0 || strcmp(cmd, "reconcile") == 0 ||
+        strcmp(cmd, "status") == 0 || strcmp(cmd, "sandbox") == 0) {
+        pb_cli_error("'%s' is not available in this version yet; only 'validate' is", cmd);
+        return PB_EXIT_SOFTWARE;
+    }
+    pb_cli_error("unknown command '%s'; see paybatch --help", cmd);
+    return PB_EXIT_USAGE;
+}

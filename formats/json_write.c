@@ -1,0 +1,77 @@
+#include "formats/json_write.h"
+
+#include "core/errors.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not valid. */
+static size_t pb__utf8_len(const unsigned char *p, size_t n)
+{
+    uint32_t cp;
+    size_t len, i;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xE0) == 0xC0)
+        len = 2, cp = p[0] & 0x1F;
+    else if ((p[0] & 0xF0) == 0xE0)
+        len = 3, cp = p[0] & 0x0F;
+    else if ((p[0] & 0xF8) == 0xF0)
+        len = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+int pb_json_put_str(pb_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    int rc;
+
+    if ((rc = pb_buf_putc(b, '"')) < 0)
+        return rc;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t ul;
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            run++, i++;
+            continue;
+        }
+        if (run && (rc = pb_buf_put(b, s + i - run, run)) < 0)
+            return rc;
+        run = 0;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            rc = pb_buf_put(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            rc = c == '\n'   ? pb_buf_puts(b, "\\n")
+                 : c == '\r' ? pb_buf_puts(b, "\\r")
+                 : c == '\t' ? pb_buf_puts(b, "\\t")
+                             : pb_buf_printf(b, "\\u%04x", c);
+            i++;
+        } else if ((ul = pb__utf8_len(p + i, len - i)) > 0) {
+            rc = pb_buf_put(b, s + i, ul);
+            i += ul;
+        } else {
+            rc = pb_buf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD */
+            i++;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if (run && (rc = pb_buf_put(b, s + i - run, run)) < 0)
+        return rc;
+    return pb_buf_putc(b, '"');
+}

@@ -1,0 +1,46 @@
+/*
+ * report.h - what `validate` (and later `send`) tells people and machines.
+ *
+ *  - pb_summary: the human summary. Findings grouped by code, the first N examples of each
+ *    kept (bounded memory: N x codes), totals per currency.
+ *  - pb_json_report: the --report document, streamed: findings are written as they are found,
+ *    the counts and totals when the file is done. The caller writes it to a temporary file
+ *    and renames it, so a partial report is never presented as complete.
+ *  - the --invalid-out CSV: each invalid row's original fields, its row number and findings.
+ *
+ * Account numbers are masked in all three (SPEC §4). Every writer takes a FILE * owned by the
+ * caller; write errors are reported as PB_EIO.
+ */
+#ifndef PB_REPORT_H
+#define PB_REPORT_H
+
+#include "formats/validator.h"
+
+#include <stdio.h>
+
+typedef struct pb_summary pb_summary;
+
+int pb_summary_new(pb_summary **out, size_t examples_per_code);
+/* Count the finding and keep a copy while its code has fewer than N examples. */
+int pb_summary_add(pb_summary *s, const pb_finding *f);
+/* verbose: print every kept example (N is then the caller's choice, e.g. SIZE_MAX-like). */
+int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
+                     const pb_validator_stats *st);
+void pb_summary_free(pb_summary *s);
+
+typedef struct pb_json_report pb_json_report;
+
+/* Writes the opening of the document: {"command":…,"file":…,"findings":[ */
+int pb_json_report_open(pb_json_report **out, FILE *f, const char *command, const char *file_name);
+int pb_json_report_finding(pb_json_report *r, const pb_finding *f);
+/* Closes the findings array and writes counts, totals, sha256 and the exit code; frees r. */
+int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const char *sha256_hex,
+                         int exit_code);
+/* Free without finishing (error paths). */
+void pb_json_report_free(pb_json_report *r);
+
+/* --invalid-out: header "row", the original columns, "findings". */
+int pb_invalid_csv_header(FILE *f, const pb_header_map *map, char delimiter, int bom);
+int pb_invalid_csv_row(FILE *f, const pb_header_map *map, const pb_row_report *r, char delimiter);
+
+#endif

@@ -1,0 +1,341 @@
+#include "formats/validator.h"
+
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "formats/dupcheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct pb_validator {
+    pb_validator_opts o;
+    pb_csv_reader *csv;
+    pb_header_map *map;
+    pb_dupset *ids;
+    pb_dupset *payouts;
+    pb_validator_stats st;
+    pb_finding f[PB_ROW_MAX_FINDINGS];
+    size_t nf;
+    unsigned row_errors;
+    unsigned row_warnings;
+    int file_failed;
+    int fatal; /* PB_ENOMEM or a callback's stop value */
+};
+
+static void pb__file_finding(pb_validator *v, const pb_finding *f)
+{
+    v->st.file_errors++;
+    v->st.by_code[f->code]++;
+    v->file_failed = 1;
+    if (v->o.on_file_finding)
+        v->o.on_file_finding(f, v->o.ctx);
+}
+
+static void pb__file_finding_cb(const pb_finding *f, void *ctx)
+{
+    pb__file_finding(ctx, f);
+}
+
+static void pb__collect(const pb_finding *f, void *ctx)
+{
+    pb_validator *v = ctx;
+    if (pb_finding_severity(f->code) == PB_SEV_ERROR)
+        v->row_errors++;
+    else
+        v->row_warnings++;
+    v->st.by_code[f->code]++;
+    /* past the cap the row is already well explained; the count above stays exact */
+    if (v->nf < PB_ROW_MAX_FINDINGS)
+        v->f[v->nf++] = *f;
+}
+
+static void pb__row_finding(pb_validator *v, pb_finding_code code, uint64_t row, const char *column,
+                            uint64_t other_row, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void pb__row_finding(pb_validator *v, pb_finding_code code, uint64_t row, const char *column,
+                            uint64_t other_row, const char *fmt, ...)
+{
+    pb_finding f;
+    va_list ap;
+    f.code = code;
+    f.row = row;
+    f.column = column;
+    f.other_row = other_row;
+    va_start(ap, fmt);
+    vsnprintf(f.message, sizeof(f.message), fmt, ap);
+    va_end(ap);
+    pb__collect(&f, v);
+}
+
+static void pb__add_total(pb_currency_total *t, size_t *n, const char *code, int64_t amount)
+{
+    size_t i;
+    for (i = 0; i < *n; i++) {
+        if (strcmp(t[i].currency, code) == 0)
+            break;
+    }
+    if (i == *n) {
+        if (*n == PB_MAX_CURRENCIES)
+            return; /* more currencies than a payout file plausibly has; totals stay partial */
+        memcpy(t[i].currency, code, 4);
+        (*n)++;
+    }
+    t[i].rows++;
+    if (!t[i].overflow && pb_money_add(t[i].amount_minor, amount, &t[i].amount_minor) < 0)
+        t[i].overflow = 1;
+}
+
+static uint32_t pb__row32(uint64_t row)
+{
+    return row > UINT32_MAX ? UINT32_MAX : (uint32_t)row;
+}
+
+static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result *res)
+{
+    pb_str id = row->cell[PB_COL_PAYMENT_ID];
+    pb_str acct = row->cell[PB_COL_ACCOUNT];
+    uint32_t first;
+    int rc;
+
+    if (id.len > 0) {
+        rc = pb_dupset_check(v->ids, id.ptr, id.len, pb__row32(row->row), &first);
+        if (rc < 0)
+            return rc;
+        if (first)
+            pb__row_finding(v, PB_F_DUPLICATE_PAYMENT_ID, row->row, row->name[PB_COL_PAYMENT_ID],
+                            first,
+                            "payment id '%.*s' is already used in row %u; every payout needs its "
+                            "own id (the first row stays valid)",
+                            (int)(id.len > 64 ? 64 : id.len), id.ptr, first);
+    }
+    if (v->row_errors == 0 && res->method && res->currency && res->amount_ok && acct.len &&
+        acct.len < 256) {
+        char key[512];
+        size_t n = 0, ml = strlen(res->method->name);
+        memcpy(key + n, res->method->name, ml + 1);
+        n += ml + 1;
+        memcpy(key + n, acct.ptr, acct.len);
+        n += acct.len;
+        key[n++] = '\0';
+        memcpy(key + n, res->currency->code, 4);
+        n += 4;
+        memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
+        n += sizeof(res->amount_minor);
+        rc = pb_dupset_check(v->payouts, key, n, pb__row32(row->row), &first);
+        if (rc < 0)
+            return rc;
+        if (first)
+            pb__row_finding(v, PB_F_POSSIBLE_DUPLICATE_PAYOUT, row->row, row->name[PB_COL_ACCOUNT],
+                            0,
+                            "same method, account and amount as an earlier row; check that this "
+                            "person is meant to be paid twice");
+    }
+    return PB_OK;
+}
+
+static int pb__header(pb_validator *v, const pb_csv_record *rec)
+{
+    unsigned errors = 0;
+    int rc;
+
+    v->st.header_seen = 1;
+    if (rec->bad_utf8_field >= 0) {
+        pb_finding f;
+        memset(&f, 0, sizeof(f));
+        f.code = PB_F_ENCODING;
+        f.row = rec->row;
+        snprintf(f.message, sizeof(f.message),
+                 "the header row has bytes that are not UTF-8; save the file as UTF-8 (\"CSV "
+                 "UTF-8\" in Excel)");
+        pb__file_finding(v, &f);
+        return PB_OK;
+    }
+    rc = pb_header_map_new(&v->map, rec->fields, rec->nfields, rec->row,
+                           v->o.rules.default_method != NULL, pb__file_finding_cb, v, &errors);
+    return rc;
+}
+
+static int pb__record(const pb_csv_record *rec, void *ctx)
+{
+    pb_validator *v = ctx;
+    pb_row row;
+    pb_row_result res;
+    pb_row_report rep;
+    int rc, mapped = 0;
+
+    if (!v->st.header_seen) {
+        rc = pb__header(v, rec);
+        if (rc < 0)
+            v->fatal = rc;
+        return rc < 0 ? 1 : 0;
+    }
+    v->st.rows++;
+    if (v->file_failed) {
+        v->st.invalid++;
+        return 0;
+    }
+    v->nf = 0;
+    v->row_errors = v->row_warnings = 0;
+    memset(&res, 0, sizeof(res));
+    if (rec->bad_utf8_field >= 0) {
+        const char *col = pb_header_map_name(v->map, (size_t)rec->bad_utf8_field);
+        pb__row_finding(v, PB_F_ENCODING, rec->row, col, 0,
+                        "column '%s' has bytes that are not UTF-8; save the file as UTF-8 (\"CSV "
+                        "UTF-8\" in Excel) and check the cell",
+                        col);
+    } else if (rec->nfields != pb_header_map_width(v->map)) {
+        pb__row_finding(v, PB_F_WRONG_FIELD_COUNT, rec->row, NULL, 0,
+                        "row has %zu fields but the header has %zu; quote cells that contain the "
+                        "delimiter, and check for missing or extra delimiters",
+                        rec->nfields, pb_header_map_width(v->map));
+    } else {
+        pb_header_map_row(v->map, rec->fields, rec->row, &row);
+        mapped = 1;
+        pb_validate_row(&row, &v->o.rules, &res, pb__collect, v);
+        rc = pb__cross_row(v, &row, &res);
+        if (rc < 0) {
+            v->fatal = rc;
+            return 1;
+        }
+        if (res.amount_ok && res.currency)
+            pb__add_total(v->st.input_totals, &v->st.ninput_totals, res.currency->code,
+                          res.amount_minor);
+    }
+    if (v->row_errors == 0) {
+        v->st.valid++;
+        if (mapped && res.amount_ok && res.currency)
+            pb__add_total(v->st.valid_totals, &v->st.nvalid_totals, res.currency->code,
+                          res.amount_minor);
+    } else {
+        v->st.invalid++;
+    }
+    if (v->row_warnings)
+        v->st.with_warnings++;
+    if (!v->o.on_row)
+        return 0;
+    rep.rec = rec;
+    rep.row = mapped ? &row : NULL;
+    rep.res = mapped ? &res : NULL;
+    rep.findings = v->f;
+    rep.nfindings = v->nf;
+    rep.valid = v->row_errors == 0;
+    rc = v->o.on_row(&rep, v->o.ctx);
+    if (rc != 0)
+        v->fatal = rc;
+    return rc;
+}
+
+int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
+{
+    pb_validator *v;
+    pb_csv_opts co;
+    int rc;
+
+    *out = NULL;
+    v = pb_calloc(1, sizeof(*v));
+    if (!v)
+        return PB_ENOMEM;
+    v->o = *opts;
+    memset(&co, 0, sizeof(co));
+    co.delimiter = opts->delimiter;
+    if ((rc = pb_csv_reader_new(&v->csv, &co, pb__record, v)) < 0 ||
+        (rc = pb_dupset_new(&v->ids, 1)) < 0 || (rc = pb_dupset_new(&v->payouts, 0)) < 0) {
+        pb_validator_free(v);
+        return rc;
+    }
+    *out = v;
+    return PB_OK;
+}
+
+/* A reader error ends the file: report it once, as a file-level finding. */
+static int pb__reader_result(pb_validator *v, int rc)
+{
+    pb_finding f;
+
+    if (v->fatal)
+        return v->fatal;
+    if (rc == 0)
+        return PB_OK;
+    if (rc == PB_ENOMEM)
+        return rc;
+    memset(&f, 0, sizeof(f));
+    f.code = rc == PB_ELIMIT ? PB_F_TOO_LONG : PB_F_MALFORMED_CSV;
+    f.row = pb_csv_reader_error_row(v->csv);
+    snprintf(f.message, sizeof(f.message), "%s", pb_csv_reader_error(v->csv));
+    if (!v->file_failed || v->st.by_code[f.code] == 0)
+        pb__file_finding(v, &f);
+    v->fatal = 0;
+    return PB_OK;
+}
+
+int pb_validator_feed(pb_validator *v, const char *data, size_t len)
+{
+    if (v->fatal)
+        return v->fatal;
+    if (v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))
+        return PB_OK; /* the reader stopped; nothing more can be read */
+    return pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
+}
+
+int pb_validator_finish(pb_validator *v)
+{
+    int rc = PB_OK;
+    if (v->fatal)
+        return v->fatal;
+    if (!(v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG])))
+        rc = pb__reader_result(v, pb_csv_reader_finish(v->csv));
+    if (rc < 0)
+        return rc;
+    v->st.delimiter = pb_csv_reader_delimiter(v->csv);
+    v->st.had_bom = pb_csv_reader_had_bom(v->csv);
+    v->st.blank = pb_csv_reader_rows(v->csv) - v->st.rows - (v->st.header_seen ? 1 : 0);
+    if (!v->st.header_seen && !v->file_failed) {
+        pb_finding f;
+        memset(&f, 0, sizeof(f));
+        f.code = PB_F_NO_HEADER;
+        f.row = 1;
+        snprintf(f.message, sizeof(f.message),
+                 "the file is empty (no header row, only blank lines or a BOM); export the "
+                 "sheet again with its header row");
+        pb__file_finding(v, &f);
+    }
+    return v->fatal;
+}
+
+const pb_validator_stats *pb_validator_get_stats(const pb_validator *v)
+{
+    return &v->st;
+}
+
+const pb_header_map *pb_validator_header(const pb_validator *v)
+{
+    return v->map;
+}
+
+char pb_validator_delimiter(const pb_validator *v)
+{
+    return pb_csv_reader_delimiter(v->csv);
+}
+
+int pb_validator_had_bom(const pb_validator *v)
+{
+    return pb_csv_reader_had_bom(v->csv);
+}
+
+int pb_validator_file_failed(const pb_validator *v)
+{
+    return v->file_failed;
+}
+
+void pb_validator_free(pb_validator *v)
+{
+    if (!v)
+        return;
+    pb_csv_reader_free(v->csv);
+    pb_header_map_free(v->map);
+    pb_dupset_free(v->ids);
+    pb_dupset_free(v->payouts);
+    pb_free(v);
+}
