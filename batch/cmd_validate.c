@@ -271,8 +271,8 @@ int pb_cmd_validate(int argc, char **argv)
         printf("\nresult: INVALID FILE: fix the file-level errors above; no row can be sent\n");
     else
         printf("\nresult: INVALID: %" PRIu64 " row%s must be fixed (or send the %" PRIu64
-               " valid rows with send --skip-invalid)\n",
-               st->invalid, st->invalid == 1 ? "" : "s", st->valid);
+               " valid row%s with send --skip-invalid)\n",
+               st->invalid, st->invalid == 1 ? "" : "s", st->valid, st->valid == 1 ? "" : "s");
     fflush(stdout);
 
     if (run.json) {

@@ -241,7 +241,7 @@ int pb_header_map_new(pb_header_map **out, const pb_str *fields, size_t n, uint6
             if (!m->colname[required[j].col])
                 pb__file_finding(cb, ctx, errors, PB_F_MISSING_COLUMN, header_row,
                                  pb_col_canonical(required[j].col),
-                                 "required column %s is missing; add a '%s' column",
+                                 "required column %s is missing; add a column named '%s'",
                                  pb_col_canonical(required[j].col), required[j].hint);
         }
         if (!m->colname[PB_COL_METHOD] && !has_default_method)

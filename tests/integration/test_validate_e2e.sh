@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# End to end: run the real `paybatch validate` on the samples and check exit codes, the JSON
+# report field by field, the --invalid-out CSV, and that the sample files between them
+# trigger every finding code.
+set -euo pipefail
+: "${PAYBATCH:?set by ctest}" "${PB_SOURCE_DIR:?set by ctest}"
+S=$PB_SOURCE_DIR/samples
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+run() { # expected-exit args...
+    local want=$1; shift
+    set +e; "$PAYBATCH" "$@" >"$T/out" 2>"$T/err"; local got=$?; set -e
+    [ "$got" -eq "$want" ] || { cat "$T/out" "$T/err" >&2; fail "paybatch $* exited $got, want $want"; }
+}
+
+# valid mixed file: exit 0, report complete
+run 0 validate --report "$T/valid.json" "$S/payouts-valid.csv"
+grep -q "result: OK: 6 rows ready to send" "$T/out" || fail "summary of the valid file"
+python3 - "$T/valid.json" "$S/payouts-valid.csv" <<'PY'
+import json, sys, hashlib
+r = json.load(open(sys.argv[1]))
+def eq(a, b, what):
+    assert a == b, f"{what}: {a!r} != {b!r}"
+eq(r["command"], "validate", "command")
+eq(r["file"], sys.argv[2], "file")
+eq(r["sha256"], hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest(), "sha256")
+eq(r["delimiter"], ",", "delimiter")
+eq(r["bom"], False, "bom")
+eq(r["rows"], {"total": 6, "valid": 6, "invalid": 0, "with_warnings": 0, "blank_lines": 0}, "rows")
+eq(r["findings"], [], "findings")
+eq(r["findings_total"], 0, "findings_total")
+eq(r["exit_code"], 0, "exit_code")
+tot = {t["currency"]: t for t in r["totals"]}
+eq(tot["PHP"], {"currency": "PHP", "rows": 3, "amount_minor": 10151000, "amount": "101510.00"}, "PHP")
+eq(tot["MYR"], {"currency": "MYR", "rows": 3, "amount_minor": 2025550, "amount": "20255.50"}, "MYR")
+eq(r["input_totals"], r["totals"], "input totals of a valid file")
+PY
+
+# invalid file: exit 65; every row-level finding with its row and column
+run 65 validate --report "$T/inv.json" --invalid-out "$T/inv.csv" "$S/payouts-invalid.csv"
+grep -q "result: INVALID: 17 rows must be fixed" "$T/out" || fail "summary of the invalid file"
+grep -q "09171234567" "$T/out" && fail "an account number is printed unmasked"
+python3 - "$T/inv.json" "$T/inv.csv" <<'PY'
+import json, sys, csv
+r = json.load(open(sys.argv[1]))
+def eq(a, b, what):
+    assert a == b, f"{what}: {a!r} != {b!r}"
+eq(r["rows"], {"total": 20, "valid": 3, "invalid": 17, "with_warnings": 2, "blank_lines": 1}, "rows")
+eq(r["exit_code"], 65, "exit_code")
+eq(r["file_errors"], 0, "file_errors")
+got = sorted((f["row"], f["code"], f.get("column")) for f in r["findings"])
+want = sorted([
+    (3, "duplicate-payment-id", "payment_id"),
+    (4, "possible-duplicate-payout", "account_number"),
+    (5, "missing-value", "amount"),
+    (6, "bad-amount", "amount"),
+    (7, "amount-has-decimals", "amount"),
+    (8, "amount-too-small", "amount"),
+    (9, "amount-too-large", "amount"),
+    (10, "currency-mismatch", "currency"),
+    (11, "unknown-method", "method"),
+    (12, "bad-account-number", "account_number"),
+    (13, "leading-zero-lost", "account_number"),
+    (14, "scientific-notation", "account_number"),
+    (15, "bad-ip", "ip_address"),
+    (16, "bad-characters", "payment_id"),
+    (17, "too-long", "description"),
+    (18, "currency-mismatch", "currency"),
+    (19, "formula-like", "customer_name"),
+    (19, "possible-duplicate-payout", "account_number"),
+    (20, "wrong-field-count", None),
+    (22, "encoding", "customer_name"),
+])
+eq(got, want, "findings")
+dup = [f for f in r["findings"] if f["code"] == "duplicate-payment-id"][0]
+eq(dup["first_row"], 2, "duplicate names the first row")
+assert "row 2" in dup["message"], dup["message"]
+for f in r["findings"]:
+    assert f["severity"] in ("error", "warning"), f
+    assert len(f["message"]) > 30, f
+    assert "09171234567" not in f["message"], f
+eq(sum(r["findings_by_code"].values()), r["findings_total"], "by-code counts")
+eq(r["totals"], [{"currency": "PHP", "rows": 3, "amount_minor": 450000, "amount": "4500.00"}], "totals")
+rows = list(csv.reader(open(sys.argv[2], newline="", encoding="utf-8", errors="replace")))
+eq(rows[0][0], "row", "invalid-out header")
+eq(rows[0][-1], "findings", "invalid-out header")
+eq([x[0] for x in rows[1:]], [str(n) for n in (3,5,6,7,8,9,10,11,12,13,14,15,16,17,18,20,22)], "invalid rows")
+assert all("09171234567" not in c for row in rows for c in row), "account masked in invalid-out"
+assert rows[1][-1].startswith("duplicate-payment-id: "), rows[1][-1]
+PY
+
+# the same file with --allow-conversion: the Touch'n Go USD row becomes a warning
+run 65 validate --allow-conversion --report "$T/conv.json" "$S/payouts-invalid.csv"
+python3 - "$T/conv.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = {(f["row"], f["code"]) for f in r["findings"]}
+assert (18, "converted-currency") in codes, codes
+assert (18, "currency-mismatch") not in codes, codes
+assert r["rows"]["invalid"] == 16, r["rows"]
+PY
+
+# amount_major file with ';' delimiter and aliases
+run 65 validate --report "$T/major.json" "$S/payouts-invalid-major.csv"
+python3 - "$T/major.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["delimiter"] == ";", r["delimiter"]
+got = sorted((f["row"], f["code"]) for f in r["findings"])
+assert got == [(2, "decimal-comma"), (3, "bad-amount"), (4, "bad-amount")], got
+PY
+
+# header problems: file-level findings, no row validated
+run 65 validate --report "$T/hdr.json" "$S/payouts-bad-header.csv"
+python3 - "$T/hdr.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+got = sorted((f["code"], f.get("column")) for f in r["findings"])
+want = sorted([("duplicate-column", "Customer_ID"), ("unknown-column", "acount_number"),
+               ("missing-column", "customer.ip_address"), ("missing-column", "account.number"),
+               ("missing-column", "method"), ("two-amount-columns", "amount_major")])
+assert got == want, got
+assert all(f["row"] == 1 for f in r["findings"])
+assert r["file_errors"] == 6 and r["rows"]["valid"] == 0
+PY
+
+# empty file: no-header, exit 65
+run 65 validate --report "$T/empty.json" "$S/payouts-empty.csv"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert [f["code"] for f in r["findings"]]==["no-header"], r' "$T/empty.json"
+printf '\xef\xbb\xbf\r\n\r\n' > "$T/bom-only.csv"
+run 65 validate "$T/bom-only.csv"
+grep -q "no-header" "$T/out" || fail "BOM-only file"
+
+# every finding code is triggered by some sample (all but malformed-csv, tested next)
+cat "$T"/inv.json "$T"/conv.json "$T"/major.json "$T"/hdr.json "$T"/empty.json > "$T/all.json"
+printf 'a,"b"c\n' > "$T/badquote.csv"
+run 65 validate --report "$T/q.json" "$T/badquote.csv"
+for code in no-header duplicate-column unknown-column missing-column two-amount-columns encoding \
+    wrong-field-count missing-value bad-amount amount-has-decimals decimal-comma amount-too-small \
+    amount-too-large currency-mismatch converted-currency unknown-method bad-account-number \
+    leading-zero-lost scientific-notation bad-ip duplicate-payment-id bad-characters too-long \
+    possible-duplicate-payout formula-like; do
+    grep -q "\"code\":\"$code\"" "$T/all.json" || fail "no sample triggers $code"
+done
+grep -q '"code":"malformed-csv"' "$T/q.json" || fail "malformed CSV"
+
+# usage and input errors
+run 64 validate
+run 64 validate --method paypal "$S/payouts-valid.csv"
+run 64 validate --delimiter x "$S/payouts-valid.csv"
+run 66 validate "$T/does-not-exist.csv"
+run 0 validate --help
+grep -q -- "--invalid-out" "$T/out" || fail "validate --help"
+run 0 --version
+# an output file that cannot be written: exit 74 and nothing left half-written
+run 74 validate --report "$T/no/such/dir/r.json" "$S/payouts-valid.csv"
+# --method for files without a method column
+printf 'payment_id,amount,currency,customer_id,ip_address,account_number,customer_name\np1,1000,PHP,c,1.2.3.4,09171234567,Ana\n' > "$T/nomethod.csv"
+run 65 validate "$T/nomethod.csv"
+run 0 validate --method gcash "$T/nomethod.csv"
+# TAB delimiter, CRLF, BOM
+printf '\xef\xbb\xbfmethod\tpayment_id\tamount\tcurrency\tcustomer_id\tip_address\taccount_number\r\ntouchngo\tt1\t500\tMYR\tc\t1.2.3.4\t123456\r\n' > "$T/tab.csv"
+run 0 validate --report "$T/tab.json" "$T/tab.csv"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["delimiter"]=="\t" and r["bom"] and r["rows"]["valid"]==1, r' "$T/tab.json"
+ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
+echo "validate e2e: all checks passed"
