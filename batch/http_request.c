@@ -91,6 +91,19 @@ static int put_head(pb_httpreq_parser *p, const void *data, size_t n)
     return 0;
 }
 
+/* Append a copy of head[off, off+len) to head: grow first, then copy (put may move ptr). */
+static int copy_within(pb_httpreq_parser *p, size_t off, size_t len)
+{
+    pb_buf *h = &p->msg->head;
+    size_t dst = h->len, i;
+
+    for (i = 0; i < len; i++)
+        if (put_head(p, "", 1))
+            return -1;
+    memcpy(h->ptr + dst, h->ptr + off, len);
+    return 0;
+}
+
 static int on_message_begin(http_parser *hp)
 {
     pb_httpreq_parser *p = from_hp(hp);
@@ -195,17 +208,16 @@ static int on_headers_complete(http_parser *hp)
     /* copy path and query behind the headers so that they are NUL-terminated */
     p->path_off = m->head.len;
     if (u.field_set & (1 << UF_PATH)) {
-        if (put_head(p, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len))
+        if (copy_within(p, u.field_data[UF_PATH].off, u.field_data[UF_PATH].len))
             return -1;
     } else if (put_head(p, "/", 1)) {
         return -1;
     }
     if (put_head(p, "", 1))
         return -1;
-    url = m->head.ptr; /* the buffer may have moved */
     if (u.field_set & (1 << UF_QUERY)) {
         p->query_off = m->head.len;
-        if (put_head(p, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) ||
+        if (copy_within(p, u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) ||
             put_head(p, "", 1))
             return -1;
     }
