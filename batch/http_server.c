@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batch/http_response.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
@@ -80,101 +81,6 @@ typedef struct {
 static void conn_process(pb__conn *c);
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Payload Too Large";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Status";
-    }
-}
-
-static int has_crlf(const char *s)
-{
-    return s && strpbrk(s, "\r\n") != NULL;
-}
-
-/* extra headers: NULL, or lines "Name: value\r\n" with no empty line and no bare CR/LF */
-static int extra_ok(const char *s)
-{
-    const char *p;
-    size_t n;
-
-    if (!s)
-        return 1;
-    n = strlen(s);
-    if (n == 0)
-        return 1;
-    if (n < 2 || s[n - 2] != '\r' || s[n - 1] != '\n' || s[0] == '\r')
-        return 0;
-    for (p = s; *p; p++) {
-        if (*p == '\r' && (p[1] != '\n' || p[2] == '\r'))
-            return 0;
-        if (*p == '\n' && (p == s || p[-1] != '\r'))
-            return 0;
-    }
-    return 1;
-}
-
-static int json_error_body(pb_buf *b, int status, const char *message)
-{
-    const char *p;
-    int rc = pb_buf_printf(b, "{\"status\":\"error\",\"code\":\"%d\",\"message\":\"", status);
-    for (p = message ? message : ""; rc == PB_OK && *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-            rc = pb_buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20)
-            rc = pb_buf_printf(b, "\\u%04x", ch);
-        else
-            rc = pb_buf_putc(b, (char)ch);
-    }
-    if (rc == PB_OK)
-        rc = pb_buf_puts(b, "\"}");
-    return rc;
-}
 
 /* ---- connection lifecycle ------------------------------------------------------------ */
 
@@ -347,7 +253,7 @@ static int conn_write(pb__conn *c, int status, const char *ctype, const char *ex
     if (len > SIZE_MAX - cap)
         return PB_ERANGE;
     pb_buf_init(&b, cap + len);
-    rc = pb_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    rc = pb_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, pb_http_reason(status));
     if (rc == PB_OK && ctype)
         rc = pb_buf_printf(&b, "Content-Type: %s\r\n", ctype);
     if (rc == PB_OK && !no_body)
@@ -400,7 +306,7 @@ static void conn_fail(pb__conn *c, int status, const char *message)
 
     pb_buf_init(&b, 512);
     c->close_after_write = 1;
-    rc = json_error_body(&b, status, message);
+    rc = pb_http_json_error(&b, status, message);
     if (rc == PB_OK)
         rc = conn_write(c, status, "application/json", NULL, b.ptr, b.len, 0);
     pb_buf_free(&b);
@@ -662,8 +568,8 @@ int pb_http_respond(pb_http_exchange *ex, int status, const char *content_type,
     }
     c->ex = NULL;
     ex->conn = NULL;
-    if (status < 200 || status > 599 || has_crlf(content_type) || !extra_ok(extra_headers) ||
-        (!body && len)) {
+    if (status < 200 || status > 599 || pb_http_has_crlf(content_type) ||
+        !pb_http_extra_headers_ok(extra_headers) || (!body && len)) {
         rc = PB_EINVAL;
         conn_close(c);
         goto out;
@@ -677,27 +583,22 @@ out:
     return rc;
 }
 
-static int respond_error_extra(pb_http_exchange *ex, int status, const char *message,
-                               const char *extra)
+int pb_http_respond_error(pb_http_exchange *ex, int status, const char *message,
+                          const char *extra_headers)
 {
     pb_buf b;
     int rc;
 
     pb_buf_init(&b, 1024);
-    rc = json_error_body(&b, status, message);
+    rc = pb_http_json_error(&b, status, message);
     if (rc != PB_OK) {
         pb_http_drop(ex);
         goto out;
     }
-    rc = pb_http_respond(ex, status, "application/json", extra, b.ptr, b.len);
+    rc = pb_http_respond(ex, status, "application/json", extra_headers, b.ptr, b.len);
 out:
     pb_buf_free(&b);
     return rc;
-}
-
-int pb_http_respond_error(pb_http_exchange *ex, int status, const char *message)
-{
-    return respond_error_extra(ex, status, message, NULL);
 }
 
 void pb_http_drop(pb_http_exchange *ex)
@@ -710,61 +611,4 @@ void pb_http_drop(pb_http_exchange *ex)
         ex->conn = NULL;
     }
     exchange_free(ex);
-}
-
-/* ---- router -------------------------------------------------------------------------- */
-
-int pb_http_route_find(const pb_http_route *routes, size_t n, const char *method, const char *path,
-                       const pb_http_route **found, int *status, char *allow, size_t allow_size)
-{
-    size_t i, alen = 0;
-    int path_seen = 0;
-
-    *found = NULL;
-    *status = 404;
-    if (allow && allow_size)
-        allow[0] = '\0';
-    if (!method || !path)
-        return PB_ENOTFOUND;
-    for (i = 0; i < n; i++) {
-        if (!routes[i].path || strcmp(routes[i].path, path) != 0)
-            continue;
-        if (routes[i].method && strcmp(routes[i].method, method) == 0) {
-            *found = &routes[i];
-            *status = 0;
-            return PB_OK;
-        }
-        path_seen = 1;
-        if (allow && allow_size && routes[i].method) {
-            size_t ml = strlen(routes[i].method), sep = alen ? 2 : 0;
-            if (alen + sep + ml < allow_size) {
-                memcpy(allow + alen, ", ", sep);
-                memcpy(allow + alen + sep, routes[i].method, ml);
-                alen += sep + ml;
-                allow[alen] = '\0';
-            }
-        }
-    }
-    *status = path_seen ? 405 : 404;
-    return PB_ENOTFOUND;
-}
-
-void pb_http_route_dispatch(const pb_http_route *routes, size_t n, pb_http_exchange *ex,
-                            const pb_http_request *req, void *ctx)
-{
-    const pb_http_route *r;
-    int status;
-    char allow[256], extra[300];
-
-    if (pb_http_route_find(routes, n, req->method, req->path, &r, &status, allow, sizeof(allow)) ==
-        PB_OK) {
-        r->handler(ex, req, ctx);
-        return;
-    }
-    if (status == 405) {
-        snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
-        respond_error_extra(ex, 405, "Method not allowed", extra);
-    } else {
-        respond_error_extra(ex, 404, "Not found", NULL);
-    }
 }

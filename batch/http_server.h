@@ -29,6 +29,8 @@
  * become dead (pb_http_respond returns PB_EIO and frees them). When cb runs, every handle
  * is closed; call pb_http_server_free() then (also from inside cb). Freeing an open server
  * is a bug.
+ *
+ * Routing by method+path: batch/http_router.h.
  */
 #ifndef PB_HTTP_SERVER_H
 #define PB_HTTP_SERVER_H
@@ -75,8 +77,10 @@ unsigned pb_http_server_connections(const pb_http_server *s);
  */
 int pb_http_respond(pb_http_exchange *ex, int status, const char *content_type,
                     const char *extra_headers, const char *body, size_t len);
-/* Answer with the JSON error body {"status":"error","code":"<status>","message":"<msg>"}. */
-int pb_http_respond_error(pb_http_exchange *ex, int status, const char *message);
+/* Answer with the JSON error body {"status":"error","code":"<status>","message":"<msg>"};
+ * extra_headers as for pb_http_respond. */
+int pb_http_respond_error(pb_http_exchange *ex, int status, const char *message,
+                          const char *extra_headers);
 /* Close the connection without answering and free the exchange. */
 void pb_http_drop(pb_http_exchange *ex);
 /* 1 while the connection of a pending exchange is open, 0 once it died. */
@@ -88,27 +92,5 @@ void pb_http_server_close(pb_http_server *s, void (*cb)(pb_http_server *, void *
 /* Accepts NULL. Only after the close callback ran (or if listen/close were never needed:
  * a server that was never listened on still must be closed first). */
 void pb_http_server_free(pb_http_server *s);
-
-/* ---- tiny router ---------------------------------------------------------------------- */
-
-typedef struct {
-    const char *method; /* "POST" ... */
-    const char *path;   /* exact match, without query */
-    pb_http_handler handler;
-} pb_http_route;
-
-/*
- * Pure lookup (no I/O): *found = the route for method+path. Returns PB_OK, or
- * PB_ENOTFOUND with *status = 404 (no such path) or 405 (path known, method not).
- * When allow is non-NULL it receives the methods of the path, comma-separated (405's Allow),
- * truncated to allow_size.
- */
-int pb_http_route_find(const pb_http_route *routes, size_t n, const char *method, const char *path,
-                       const pb_http_route **found, int *status, char *allow, size_t allow_size);
-
-/* Handler-shaped dispatch: calls the matching route's handler(ex, req, ctx), or answers
- * 404 / 405 (with Allow) with a JSON error body. */
-void pb_http_route_dispatch(const pb_http_route *routes, size_t n, pb_http_exchange *ex,
-                            const pb_http_request *req, void *ctx);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "batch/http_request.h"
+#include "batch/http_router.h"
 #include "batch/http_server.h"
 #include "core/errors.h"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "batch/http_router.h"
 #include "batch/http_server.h"
 #include "core/errors.h"
 
