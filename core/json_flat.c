@@ -124,44 +124,16 @@ static int pb__escape(pb__jp *jp, pb_buf *dst, int *over)
     unsigned cp, lo;
     size_t n;
     int rc;
-    char c;
 
     if (p >= jp->end)
         return PB_EPARSE;
-    switch (*p) {
-    case '"':
-        c = '"';
-        break;
-    case '\\':
-        c = '\\';
-        break;
-    case '/':
-        c = '/';
-        break;
-    case 'b':
-        c = '\b';
-        break;
-    case 'f':
-        c = '\f';
-        break;
-    case 'n':
-        c = '\n';
-        break;
-    case 'r':
-        c = '\r';
-        break;
-    case 't':
-        c = '\t';
-        break;
-    case 'u':
-        c = 0;
-        break;
-    default:
-        return PB_EPARSE;
-    }
     if (*p != 'u') {
+        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+        const char *hit = *p ? strchr(from, *p) : NULL;
+        if (!hit)
+            return PB_EPARSE;
         jp->p = p + 1;
-        return pb__out(dst, over, &c, 1);
+        return pb__out(dst, over, &to[hit - from], 1);
     }
     if ((rc = pb__hex4(p + 1, jp->end, &cp)) < 0)
         return rc;

@@ -358,6 +358,9 @@ static int pb__detect(pb_csv_reader *r, const char *data, size_t len)
         case '\r':
         case '\n':
             if (r->head_content) {
+                /* same cap whatever the chunking: bytes before the header's line end */
+                if (i > r->head.max - r->head.len)
+                    goto too_long;
                 pb__decide(r);
                 return pb__replay(r, data, len);
             }
@@ -370,12 +373,14 @@ static int pb__detect(pb_csv_reader *r, const char *data, size_t len)
     }
     rc = pb_buf_put(&r->head, data, len);
     if (rc == PB_ELIMIT)
-        pb__fail(r, PB_ELIMIT,
-                 "the header line is longer than %zu bytes; check for a quote that is never "
-                 "closed",
-                 r->head.max);
-    else if (rc < 0)
+        goto too_long;
+    if (rc < 0)
         pb__oom(r);
+    return r->rc;
+too_long:
+    pb__fail(r, PB_ELIMIT,
+             "the header line is longer than %zu bytes; check for a quote that is never closed",
+             r->head.max);
     return r->rc;
 }
 
