@@ -254,6 +254,8 @@ static void pb__amount(pb__vctx *v, const pb_method *m, const pb_currency *cur)
             pb__emit(v, PB_F_AMOUNT_TOO_SMALL, name, "%s is zero; a payout needs an amount", name);
         return; /* converted amounts: the method's limits are Gate's to check */
     }
+    if (amount >= m->min_minor && amount <= m->max_minor)
+        return; /* the common case: no formatting on the hot path */
     pb_money_format(m->min_minor, exponent, lo, sizeof(lo));
     pb_money_format(m->max_minor, exponent, hi, sizeof(hi));
     pb_money_format(amount, exponent, got, sizeof(got));

@@ -136,7 +136,7 @@ int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uin
         pos = pos + 1 == s->cap ? 0 : pos + 1;
         d++;
     }
-    if ((s->n + 1) * 10 > s->cap * 9) {
+    if ((s->n + 1) * 4 > s->cap * 3) { /* max load 0.75: short probe runs */
         int rc = pb__grow(s);
         if (rc < 0)
             return rc;

@@ -5,7 +5,7 @@
  * different ids share a hash is about 3e-8). Payment ids keep the row of their first
  * occurrence (12 bytes a slot) so the finding can name it; payout keys (method, account,
  * amount, currency) keep only the hash (8 bytes a slot). Tables are Robin Hood hash sets that
- * grow by 1.5x at 90% load, so 1M distinct ids cost about 14 MiB + 10 MiB, never the file size.
+ * grow by 1.5x at 75% load, so 1M distinct ids cost about 17 MiB + 12 MiB, never the file size.
  */
 #ifndef PB_DUPCHECK_H
 #define PB_DUPCHECK_H
