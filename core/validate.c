@@ -103,14 +103,28 @@ static int pb__required(pb__vctx *v, pb_col c, const char *what)
     return 0;
 }
 
-static void pb__formula(pb__vctx *v, pb_col c, pb_str s, const char *name)
+static void pb__formula(pb__vctx *v, pb_str s, const char *name)
 {
     if (s.len && (s.ptr[0] == '=' || s.ptr[0] == '+' || s.ptr[0] == '-' || s.ptr[0] == '@'))
         pb__emit(v, PB_F_FORMULA_LIKE, name,
                  "%s starts with '%c', which a spreadsheet may run as a formula; check the "
                  "value is meant literally",
                  name, s.ptr[0]);
-    (void)c;
+}
+
+/* Free text rules shared by every text cell: length cap, control characters, formulas. */
+static void pb__text(pb__vctx *v, const char *name, pb_str s, size_t max, int allow_tab_newlines)
+{
+    if (s.len > max)
+        pb__emit(v, PB_F_TOO_LONG, name, "%s is %zu bytes long; shorten it to at most %zu bytes",
+                 name, s.len, max);
+    if (pb_find_control(s, allow_tab_newlines) >= 0)
+        pb__emit(v, PB_F_BAD_CHARACTERS, name,
+                 allow_tab_newlines
+                     ? "%s contains a control character other than tab or line break; remove it"
+                     : "%s contains a control character (tab, line break or similar); remove it",
+                 name);
+    pb__formula(v, s, name);
 }
 
 /* Identifier rules: 1-255 bytes, no control characters, no ';'. */
@@ -121,16 +135,10 @@ static void pb__identifier(pb__vctx *v, pb_col c, const char *what)
 
     if (!pb__required(v, c, what))
         return;
-    if (s.len > PB_ID_MAX_BYTES)
-        pb__emit(v, PB_F_TOO_LONG, name, "%s is %zu bytes long; shorten it to at most %d bytes",
-                 name, s.len, PB_ID_MAX_BYTES);
-    if (pb_find_control(s, 0) >= 0)
-        pb__emit(v, PB_F_BAD_CHARACTERS, name,
-                 "%s contains a control character (tab, line break or similar); remove it", name);
-    else if (memchr(s.ptr, ';', s.len))
+    pb__text(v, name, s, PB_ID_MAX_BYTES, 0);
+    if (pb_find_control(s, 0) < 0 && memchr(s.ptr, ';', s.len))
         pb__emit(v, PB_F_BAD_CHARACTERS, name,
                  "%s contains ';', which identifiers may not; replace it (e.g. with '-')", name);
-    pb__formula(v, c, s, name);
 }
 
 static const pb_method *pb__method(pb__vctx *v, const pb_validate_opts *o)
@@ -361,13 +369,7 @@ static void pb__customer_name(pb__vctx *v, const pb_method *m)
         }
         return;
     }
-    if (s.len > PB_ID_MAX_BYTES)
-        pb__emit(v, PB_F_TOO_LONG, name, "%s is %zu bytes long; shorten it to at most %d bytes",
-                 name, s.len, PB_ID_MAX_BYTES);
-    if (pb_find_control(s, 0) >= 0)
-        pb__emit(v, PB_F_BAD_CHARACTERS, name,
-                 "%s contains a control character (tab, line break or similar); remove it", name);
-    pb__formula(v, PB_COL_CUSTOMER_NAME, s, name);
+    pb__text(v, name, s, PB_ID_MAX_BYTES, 0);
 }
 
 static void pb__description(pb__vctx *v)
@@ -378,14 +380,8 @@ static void pb__description(pb__vctx *v)
 
     if (!name || s.len == 0)
         return;
-    if (s.len > PB_ID_MAX_BYTES)
-        pb__emit(v, PB_F_TOO_LONG, name, "%s is %zu bytes long; shorten it to at most %d bytes",
-                 name, s.len, PB_ID_MAX_BYTES);
     /* tabs and line breaks are fine here: they are JSON-escaped in the request */
-    if (pb_find_control(s, 1) >= 0)
-        pb__emit(v, PB_F_BAD_CHARACTERS, name,
-                 "%s contains a control character other than tab or line break; remove it", name);
-    pb__formula(v, PB_COL_DESCRIPTION, s, name);
+    pb__text(v, name, s, PB_ID_MAX_BYTES, 1);
 }
 
 static void pb__passthrough(pb__vctx *v)
@@ -393,17 +389,8 @@ static void pb__passthrough(pb__vctx *v)
     size_t i;
     for (i = 0; i < v->row->npass; i++) {
         const pb_passthrough *p = &v->row->pass[i];
-        if (p->value.len == 0)
-            continue;
-        if (pb_find_control(p->value, 0) >= 0)
-            pb__emit(v, PB_F_BAD_CHARACTERS, p->name,
-                     "%s contains a control character (tab, line break or similar); remove it",
-                     p->name);
-        if (p->value.len > 4096)
-            pb__emit(v, PB_F_TOO_LONG, p->name,
-                     "%s is %zu bytes long; shorten it to at most 4096 bytes", p->name,
-                     p->value.len);
-        pb__formula(v, PB_COL__COUNT, p->value, p->name);
+        if (p->value.len)
+            pb__text(v, p->name, p->value, 4096, 0);
     }
 }
 
