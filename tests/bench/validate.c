@@ -37,7 +37,8 @@ static int gen(const char *path, long rows, int invalid_pct)
     for (i = 0; i < rows; i++) {
         int bad = invalid_pct && (i % 100) < invalid_pct;
         if (i % 2)
-            fprintf(f, "gcash,pay-%09ld,%ld,PHP,cust-%ld,198.51.%ld.%ld,09%09ld,Juan Dela Cruz,%s\n",
+            fprintf(f,
+                    "gcash,pay-%09ld,%ld,PHP,cust-%ld,198.51.%ld.%ld,09%09ld,Juan Dela Cruz,%s\n",
                     i, bad ? 5L : 1000 + (i % 100000), i % 50000, (i / 256) % 256, i % 256,
                     i % 1000000000, "monthly payout");
         else
@@ -116,8 +117,8 @@ int main(int argc, char **argv)
             t_py = 0;
     }
     printf("rows: %ld per file\n", rows);
-    printf("paybatch validate, valid file:      %8.3f s  %10.0f rows/s  peak RSS %6.1f MiB\n",
-           t_pb, rows / t_pb, r_pb / 1024.0);
+    printf("paybatch validate, valid file:      %8.3f s  %10.0f rows/s  peak RSS %6.1f MiB\n", t_pb,
+           rows / t_pb, r_pb / 1024.0);
     printf("paybatch validate, 10%% invalid:     %8.3f s  %10.0f rows/s  peak RSS %6.1f MiB\n",
            t_pb_inv, rows / t_pb_inv, r_pb_inv / 1024.0);
     if (t_mlr > 0)

@@ -74,9 +74,9 @@ static void test_tng_vector_and_empty_cells(void **state)
     assert_null(strstr(pb_buf_cstr(&b), "customer_name"));
     assert_null(strstr(pb_buf_cstr(&b), "description"));
     assert_non_null(strstr(pb_buf_cstr(&b), "\"currency\":\"MYR\""));
-    assert_non_null(
-        strstr(pb_buf_cstr(&b), "0p5wpldxhyx1PQnuPoi9hpVdqr+AxpEg9/"
-                                "f5x9W3U5e6g1vKhJCUnmTRNi8X3dP7tgNHhGLoY0QDvlPAWJ1q8g=="));
+    assert_non_null(strstr(pb_buf_cstr(&b),
+                           "0p5wpldxhyx1PQnuPoi9hpVdqr+AxpEg9/"
+                           "f5x9W3U5e6g1vKhJCUnmTRNi8X3dP7tgNHhGLoY0QDvlPAWJ1q8g=="));
     pb_buf_free(&b);
 }
 
