@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Source rules checked on every run: the committed .clang-format is applied, banned unsafe
+# functions are absent (curl's idea), money never touches floating point, and core/ does no I/O.
+set -euo pipefail
+: "${PB_SOURCE_DIR:?set by ctest}"
+cd "$PB_SOURCE_DIR"
+fail=0
+files=$(find core formats batch tests -name '*.[ch]' | sort)
+if command -v clang-format >/dev/null; then
+    for f in $files; do
+        clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || { echo "not clang-formatted: $f"; fail=1; }
+    done
+else
+    echo "clang-format not installed: formatting not checked" >&2
+    exit 1
+fi
+banned='\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|atof|strncpy)\s*\('
+if grep -nE "$banned" core/*.[ch] formats/*.[ch] batch/*.[ch]; then
+    echo "banned function used (see docs/CONVENTIONS.md)"; fail=1
+fi
+if grep -nE '\b(double|float)\s+\**\w+\s*[;=,)\[]' core/money.[ch] core/validate.[ch] formats/validator.[ch] formats/gate_request.[ch]; then
+    echo "floating point in the money path"; fail=1
+fi
+if grep -nE '\b(fopen|fwrite|fread|printf|puts|open|read|write|time|clock_gettime|rand|random)\s*\(' core/*.c | grep -v 'snprintf\|vsnprintf'; then
+    echo "core/ does I/O, reads the clock or draws random numbers"; fail=1
+fi
+[ $fail -eq 0 ] && echo "source rules: ok"
+exit $fail
