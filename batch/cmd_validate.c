@@ -78,16 +78,20 @@ static void pb__on_file_finding(const pb_finding *f, void *ctx)
         r->io_failed = 1;
 }
 
+static void pb__on_finding(const pb_finding *f, void *ctx)
+{
+    pb__vrun *r = ctx;
+    if (pb__note(r, f) < 0)
+        r->io_failed = 1;
+}
+
 static int pb__on_row(const pb_row_report *rep, void *ctx)
 {
     pb__vrun *r = ctx;
-    size_t i;
     int rc;
 
-    for (i = 0; i < rep->nfindings; i++) {
-        if ((rc = pb__note(r, &rep->findings[i])) < 0)
-            return rc;
-    }
+    if (r->io_failed)
+        return PB_EIO;
     if (!rep->valid && r->invalid.f) {
         const pb_header_map *map = pb_validator_header(r->v);
         if (!r->invalid_header_done) {
@@ -139,7 +143,7 @@ int pb_cmd_validate(int argc, char **argv)
     EVP_MD_CTX *sha = NULL;
     unsigned char digest[32];
     char hex[65];
-    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i;
+    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0;
     const pb_validator_stats *st;
 
     memset(&vo, 0, sizeof(vo));
@@ -224,6 +228,7 @@ int pb_cmd_validate(int argc, char **argv)
     }
     vo.on_row = pb__on_row;
     vo.on_file_finding = pb__on_file_finding;
+    vo.on_finding = pb__on_finding;
     vo.ctx = &run;
     if (pb_validator_new(&v, &vo) < 0)
         goto oom;
@@ -275,12 +280,6 @@ int pb_cmd_validate(int argc, char **argv)
                st->invalid, st->invalid == 1 ? "" : "s", st->valid, st->valid == 1 ? "" : "s");
     fflush(stdout);
 
-    if (run.json) {
-        rc = pb_json_report_close(run.json, st, hex, exit_code);
-        run.json = NULL;
-        if (rc < 0 || pb_outfile_commit(&report) < 0)
-            goto ioerr;
-    }
     if (run.invalid.f) {
         /* an --invalid-out with no invalid rows is still written: header only */
         if (!run.invalid_header_done && pb_validator_header(v) &&
@@ -289,6 +288,17 @@ int pb_cmd_validate(int argc, char **argv)
             goto ioerr;
         if (pb_outfile_commit(&run.invalid) < 0)
             goto ioerr;
+        invalid_committed = 1;
+    }
+    if (run.json) {
+        /* the report comes last: a report on disk means every output of the run is there */
+        rc = pb_json_report_close(run.json, st, hex, exit_code);
+        run.json = NULL;
+        if (rc < 0 || pb_outfile_commit(&report) < 0) {
+            if (invalid_committed)
+                unlink(invalid_path);
+            goto ioerr;
+        }
     }
     goto out;
 

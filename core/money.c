@@ -120,8 +120,10 @@ static pb_money_why pb__precheck(const char *s, size_t len)
     if (len == 0)
         return PB_MONEY_EMPTY;
     for (i = 0; i < len; i++) {
-        if (s[i] == ' ' || s[i] == '\t' || (unsigned char)s[i] == 0xC2 /* NBSP lead byte */)
+        if (s[i] == ' ' || s[i] == '\t')
             return PB_MONEY_SPACE;
+        if ((unsigned char)s[i] == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] == 0xA0)
+            return PB_MONEY_SPACE; /* U+00A0, the no-break space spreadsheets use for grouping */
     }
     if (s[0] == '+' || s[0] == '-')
         return PB_MONEY_SIGN;

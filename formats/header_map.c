@@ -121,8 +121,15 @@ int pb_header_map_new(pb_header_map **out, const pb_str *fields, size_t n, uint6
         m->names[i] = pb_strndup(t.ptr, t.len);
         if (!m->names[i])
             goto out;
-        if (t.len >= sizeof(lower))
-            t.len = sizeof(lower) - 1;
+        if (t.len >= sizeof(lower)) {
+            /* cutting it could turn it into a different, valid name: refuse it whole */
+            pb__file_finding(cb, ctx, errors, PB_F_UNKNOWN_COLUMN, header_row, m->names[i],
+                             "column %zu's name is %zu bytes long; no payout field has a name "
+                             "that long, rename it",
+                             i + 1, t.len);
+            known++;
+            continue;
+        }
         for (j = 0; j < t.len; j++) {
             char c = t.ptr[j];
             lower[j] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
@@ -197,8 +204,8 @@ int pb_header_map_new(pb_header_map **out, const pb_str *fields, size_t n, uint6
     for (i = 0; i < n; i++) {
         pb_str t = pb_str_make(m->names[i], strlen(m->names[i]));
         int is_known = 0;
-        if (m->target[i] != PB_MAP_IGNORE)
-            continue;
+        if (m->target[i] != PB_MAP_IGNORE || t.len >= sizeof(lower))
+            continue; /* mapped, or reported above as too long */
         for (j = 0; j < sizeof(pb__aliases) / sizeof(pb__aliases[0]); j++)
             is_known |= pb_str_ieq(t, pb__aliases[j].name);
         for (j = 0; j < sizeof(pb__reserved) / sizeof(pb__reserved[0]); j++)
@@ -257,6 +264,17 @@ out:
     }
     *out = m;
     return PB_OK;
+}
+
+int pb_header_map_is_sensitive(const pb_header_map *m, size_t i)
+{
+    int t;
+    if (i >= m->width)
+        return 0;
+    t = m->target[i];
+    if (t == PB_COL_ACCOUNT)
+        return 1;
+    return t >= PB_COL__COUNT && strncmp(m->pass[t - PB_COL__COUNT].path, "account.", 8) == 0;
 }
 
 size_t pb_header_map_width(const pb_header_map *m)

@@ -32,6 +32,8 @@ size_t pb_header_map_width(const pb_header_map *m);
 const char *pb_header_map_name(const pb_header_map *m, size_t i);
 /* Index of the field that holds account.number, or -1. */
 long pb_header_map_account_field(const pb_header_map *m);
+/* 1 when field i holds an account number or another account.* pass-through value: masked. */
+int pb_header_map_is_sensitive(const pb_header_map *m, size_t i);
 
 /*
  * Fill row from a record's fields (exactly pb_header_map_width() of them). The row borrows the

@@ -95,6 +95,9 @@ int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
         fprintf(out, " (%" PRIu64 " blank line%s skipped)", st->blank, st->blank == 1 ? "" : "s");
     fprintf(out, "\n");
     pb__print_totals(out, "valid rows total", st->valid_totals, st->nvalid_totals);
+    if (st->invalid)
+        pb__print_totals(out, "input total (every row with a readable amount)", st->input_totals,
+                         st->ninput_totals);
     for (sev = PB_SEV_ERROR; sev <= PB_SEV_WARNING; sev++) {
         int header = 0;
         for (c = 0; c < PB_F__COUNT; c++) {
@@ -280,24 +283,38 @@ int pb_invalid_csv_header(FILE *f, const pb_header_map *map, char delimiter, int
 int pb_invalid_csv_row(FILE *f, const pb_header_map *map, const pb_row_report *r, char delimiter)
 {
     size_t i, n = r->rec->nfields;
-    long acct = pb_header_map_account_field(map);
     pb_str *fields = pb_calloc(n + 2, sizeof(pb_str));
-    char rownum[24], masked[64];
+    char(*masked)[64] = pb_calloc(n ? n : 1, 64);
+    char rownum[24];
     pb_buf b, msg;
     int rc = PB_OK;
 
-    if (!fields)
+    if (!fields || !masked) {
+        pb_free(fields);
+        pb_free(masked);
         return PB_ENOMEM;
-    pb_buf_init(&b, 16 * 1024 * 1024);
+    }
+    /* room for the largest record the reader accepts, every byte a doubled quote */
+    pb_buf_init(&b, (size_t)2 * 1024 * 65536 + 1024 * 1024);
     pb_buf_init(&msg, 64 * 1024);
     snprintf(rownum, sizeof(rownum), "%" PRIu64, r->rec->row);
     fields[0] = pb_str_c(rownum);
     for (i = 0; i < n; i++)
         fields[i + 1] = r->rec->fields[i];
-    /* the account number is masked here too: this file travels by e-mail */
-    if (acct >= 0 && (size_t)acct < n) {
-        pb_mask_account(r->rec->fields[acct].ptr, r->rec->fields[acct].len, masked, sizeof(masked));
-        fields[acct + 1] = pb_str_c(masked);
+    /*
+     * Account numbers are masked here too: this file travels by e-mail. A row whose fields do
+     * not line up with the header (r->row == NULL) may carry the number in any cell, so there
+     * every cell that holds six or more digits is masked.
+     */
+    for (i = 0; i < n; i++) {
+        const pb_str *c = &r->rec->fields[i];
+        size_t k, digits = 0;
+        for (k = 0; k < c->len; k++)
+            digits += c->ptr[k] >= '0' && c->ptr[k] <= '9';
+        if (pb_header_map_is_sensitive(map, i) || (!r->row && digits >= 6)) {
+            pb_mask_account(c->ptr, c->len, masked[i], sizeof(masked[i]));
+            fields[i + 1] = pb_str_c(masked[i]);
+        }
     }
     for (i = 0; rc == 0 && i < r->nfindings; i++)
         rc = pb_buf_printf(&msg, "%s%s: %s", i ? " | " : "", pb_finding_name(r->findings[i].code),
@@ -312,5 +329,6 @@ int pb_invalid_csv_row(FILE *f, const pb_header_map *map, const pb_row_report *r
     pb_buf_free(&b);
     pb_buf_free(&msg);
     pb_free(fields);
+    pb_free(masked);
     return rc;
 }

@@ -45,7 +45,9 @@ static void pb__collect(const pb_finding *f, void *ctx)
     else
         v->row_warnings++;
     v->st.by_code[f->code]++;
-    /* past the cap the row is already well explained; the count above stays exact */
+    if (v->o.on_finding)
+        v->o.on_finding(f, v->o.ctx);
+    /* past the cap the row report is already well explained; on_finding got them all */
     if (v->nf < PB_ROW_MAX_FINDINGS)
         v->f[v->nf++] = *f;
 }

@@ -16,7 +16,7 @@
 #include "formats/header_map.h"
 
 #define PB_ROW_MAX_FINDINGS 32
-#define PB_MAX_CURRENCIES   16
+#define PB_MAX_CURRENCIES   192 /* more than ISO 4217 has: totals are never partial */
 
 typedef struct {
     const pb_csv_record *rec;   /* the original fields */
@@ -35,6 +35,7 @@ typedef struct {
     char delimiter;                /* 0 = detect */
     pb_row_cb on_row;              /* may be NULL */
     pb_finding_cb on_file_finding; /* may be NULL */
+    pb_finding_cb on_finding;      /* every row finding, as found (none dropped); may be NULL */
     void *ctx;
 } pb_validator_opts;
 
