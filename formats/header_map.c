@@ -277,6 +277,11 @@ int pb_header_map_is_sensitive(const pb_header_map *m, size_t i)
     return t >= PB_COL__COUNT && strncmp(m->pass[t - PB_COL__COUNT].path, "account.", 8) == 0;
 }
 
+int pb_header_map_is_amount(const pb_header_map *m, size_t i)
+{
+    return i < m->width && (m->target[i] == PB_COL_AMOUNT || m->target[i] == PB_COL_AMOUNT_MAJOR);
+}
+
 size_t pb_header_map_width(const pb_header_map *m)
 {
     return m->width;

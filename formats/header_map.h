@@ -34,6 +34,8 @@ const char *pb_header_map_name(const pb_header_map *m, size_t i);
 long pb_header_map_account_field(const pb_header_map *m);
 /* 1 when field i holds an account number or another account.* pass-through value: masked. */
 int pb_header_map_is_sensitive(const pb_header_map *m, size_t i);
+/* 1 when field i is one of the amount columns. */
+int pb_header_map_is_amount(const pb_header_map *m, size_t i);
 
 /*
  * Fill row from a record's fields (exactly pb_header_map_width() of them). The row borrows the

@@ -302,16 +302,22 @@ int pb_invalid_csv_row(FILE *f, const pb_header_map *map, const pb_row_report *r
     for (i = 0; i < n; i++)
         fields[i + 1] = r->rec->fields[i];
     /*
-     * Account numbers are masked here too: this file travels by e-mail. A row whose fields do
-     * not line up with the header (r->row == NULL) may carry the number in any cell, so there
-     * every cell that holds six or more digits is masked.
+     * Account numbers are masked here too: this file travels by e-mail. An invalid row may
+     * carry the number in the wrong cell (shifted cells, swapped columns), so any cell that is
+     * a number of six or more digits is masked as well, except a mapped amount.
      */
     for (i = 0; i < n; i++) {
         const pb_str *c = &r->rec->fields[i];
-        size_t k, digits = 0;
-        for (k = 0; k < c->len; k++)
-            digits += c->ptr[k] >= '0' && c->ptr[k] <= '9';
-        if (pb_header_map_is_sensitive(map, i) || (!r->row && digits >= 6)) {
+        size_t k, digits = 0, other = 0;
+        for (k = 0; k < c->len; k++) {
+            char ch = c->ptr[k];
+            if (ch >= '0' && ch <= '9')
+                digits++;
+            else if (ch != ' ' && ch != '-' && ch != '+' && ch != '.' && ch != '(' && ch != ')')
+                other++;
+        }
+        if (pb_header_map_is_sensitive(map, i) ||
+            (digits >= 6 && !other && (!r->row || !pb_header_map_is_amount(map, i)))) {
             pb_mask_account(c->ptr, c->len, masked[i], sizeof(masked[i]));
             fields[i + 1] = pb_str_c(masked[i]);
         }
