@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -229,6 +230,9 @@ int pb_cmd_validate(int argc, char **argv)
     vo.on_row = pb__on_row;
     vo.on_file_finding = pb__on_file_finding;
     vo.on_finding = pb__on_finding;
+    /* a secret key: nobody can craft ids that collide in the duplicate sets */
+    if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
+        goto oom;
     vo.ctx = &run;
     if (pb_validator_new(&v, &vo) < 0)
         goto oom;

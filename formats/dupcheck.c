@@ -3,30 +3,62 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 
+#include <string.h>
+
 struct pb_dupset {
     uint64_t *h;   /* 0 = empty slot */
     uint32_t *row; /* NULL when the set keeps no rows */
     size_t cap;
     size_t n;
     int with_rows;
+    uint64_t key[2];
 };
 
-uint64_t pb_dupset_hash(const void *key, size_t len)
+#define PB__ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define PB__SIPROUND                                                                               \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = PB__ROTL(v1, 13);                                                                     \
+        v1 ^= v0;                                                                                  \
+        v0 = PB__ROTL(v0, 32);                                                                     \
+        v2 += v3;                                                                                  \
+        v3 = PB__ROTL(v3, 16);                                                                     \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = PB__ROTL(v3, 21);                                                                     \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = PB__ROTL(v1, 17);                                                                     \
+        v1 ^= v2;                                                                                  \
+        v2 = PB__ROTL(v2, 32);                                                                     \
+    } while (0)
+
+uint64_t pb_dupset_hash(const uint64_t k[2], const void *data, size_t len)
 {
-    const unsigned char *p = key;
-    uint64_t h = 1469598103934665603ULL;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
+    const unsigned char *p = data;
+    uint64_t v0 = k[0] ^ 0x736f6d6570736575ULL, v1 = k[1] ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = k[0] ^ 0x6c7967656e657261ULL, v3 = k[1] ^ 0x7465646279746573ULL;
+    uint64_t m, b = (uint64_t)len << 56;
+    size_t i, left = len & 7;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&m, p + i, 8); /* little-endian hosts only (x86-64, arm64), as everywhere here */
+        v3 ^= m;
+        PB__SIPROUND;
+        v0 ^= m;
     }
-    /* FNV's low bits are weak; the finaliser spreads every input bit over the word */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h ? h : 1;
+    for (m = 0; left; left--)
+        m |= (uint64_t)p[i + left - 1] << (8 * (left - 1));
+    b |= m;
+    v3 ^= b;
+    PB__SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    PB__SIPROUND;
+    PB__SIPROUND;
+    PB__SIPROUND;
+    m = v0 ^ v1 ^ v2 ^ v3;
+    return m ? m : 1; /* 0 marks an empty slot */
 }
 
 static size_t pb__home(uint64_t h, size_t cap)
@@ -57,13 +89,15 @@ static int pb__alloc(pb_dupset *s, size_t cap)
     return PB_OK;
 }
 
-int pb_dupset_new(pb_dupset **out, int with_rows)
+int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2])
 {
     pb_dupset *s = pb_calloc(1, sizeof(*s));
     *out = NULL;
     if (!s)
         return PB_ENOMEM;
     s->with_rows = with_rows;
+    s->key[0] = key ? key[0] : 0;
+    s->key[1] = key ? key[1] : 0;
     if (pb__alloc(s, 1024) < 0) {
         pb_free(s);
         return PB_ENOMEM;
@@ -122,7 +156,7 @@ static int pb__grow(pb_dupset *s)
 
 int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row)
 {
-    uint64_t h = pb_dupset_hash(key, len);
+    uint64_t h = pb_dupset_hash(s->key, key, len);
     size_t pos = pb__home(h, s->cap), d = 0;
 
     *first_row = 0;

@@ -1,8 +1,9 @@
 /*
  * dupcheck.h - cross-row duplicate detection in memory proportional to distinct keys.
  *
- * Keys are not stored, only a 64-bit hash of them (with a 1M-row file the chance that two
- * different ids share a hash is about 3e-8). Payment ids keep the row of their first
+ * Keys are not stored, only a 64-bit keyed hash of them (SipHash-1-3): with a 1M-row file the
+ * chance that two different ids share a hash is about 3e-8, and with a secret random key a
+ * file cannot be crafted to make two different ids collide. Payment ids keep the row of their first
  * occurrence (12 bytes a slot) so the finding can name it; payout keys (method, account,
  * amount, currency) keep only the hash (8 bytes a slot). Tables are Robin Hood hash sets that
  * grow by 1.5x at 75% load, so 1M distinct ids cost about 17 MiB + 12 MiB, never the file size.
@@ -15,8 +16,8 @@
 
 typedef struct pb_dupset pb_dupset;
 
-/* with_rows: remember the row of each first occurrence. */
-int pb_dupset_new(pb_dupset **out, int with_rows);
+/* with_rows: remember the row of each first occurrence. key: the hash key (may be all 0). */
+int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2]);
 /*
  * Insert the key, or find it. *first_row is 0 when the key is new, else the row it was first
  * seen in (1 when the set keeps no rows). Returns 0 or PB_ENOMEM.
@@ -26,7 +27,7 @@ size_t pb_dupset_count(const pb_dupset *s);
 size_t pb_dupset_bytes(const pb_dupset *s);
 void pb_dupset_free(pb_dupset *s);
 
-/* The 64-bit hash used for keys (FNV-1a with a murmur3 finaliser). */
-uint64_t pb_dupset_hash(const void *key, size_t len);
+/* SipHash-1-3 of data under key k. */
+uint64_t pb_dupset_hash(const uint64_t k[2], const void *data, size_t len);
 
 #endif

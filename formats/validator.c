@@ -243,7 +243,8 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
     memset(&co, 0, sizeof(co));
     co.delimiter = opts->delimiter;
     if ((rc = pb_csv_reader_new(&v->csv, &co, pb__record, v)) < 0 ||
-        (rc = pb_dupset_new(&v->ids, 1)) < 0 || (rc = pb_dupset_new(&v->payouts, 0)) < 0) {
+        (rc = pb_dupset_new(&v->ids, 1, opts->hash_key)) < 0 ||
+        (rc = pb_dupset_new(&v->payouts, 0, opts->hash_key)) < 0) {
         pb_validator_free(v);
         return rc;
     }

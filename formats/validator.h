@@ -36,6 +36,7 @@ typedef struct {
     pb_row_cb on_row;              /* may be NULL */
     pb_finding_cb on_file_finding; /* may be NULL */
     pb_finding_cb on_finding;      /* every row finding, as found (none dropped); may be NULL */
+    uint64_t hash_key[2];          /* secret key of the duplicate sets (random in the CLI) */
     void *ctx;
 } pb_validator_opts;
 
