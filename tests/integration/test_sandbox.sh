@@ -249,4 +249,53 @@ SRV=""
 [ "$rc" -eq 0 ] || fail "sandbox exited $rc after SIGTERM"
 grep -q "accepted" "$T/err" || fail "no summary on stderr"
 grep -q "refused 3041" "$T/err" || fail "summary lacks the by-code lines"
+# fault switches: a second sandbox answering 429 to everything, a third that records then drops
+start_faulty() { # name args...
+    local name=$1; shift
+    "$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 4242 --ledger "$T/ledger-$name" \
+        --seed 7 "$@" >"$T/out-$name" 2>"$T/err-$name" &
+    SRV=$!
+    for _ in $(seq 50); do grep -q "^listening on" "$T/out-$name" 2>/dev/null && break; sleep 0.1; done
+    FPORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/out-$name")
+    [ -n "$FPORT" ] || fail "faulty sandbox $name did not start"
+}
+stop_faulty() {
+    kill -TERM "$SRV"
+    set +e; timeout 10 tail --pid="$SRV" -f /dev/null; wait "$SRV"; local rc=$?; set -e
+    SRV=""
+    [ "$rc" -eq 0 ] || fail "faulty sandbox exited $rc"
+}
+cat >"$T/one.py" <<'PY'
+import base64, hashlib, hmac, json, sys, urllib.request, urllib.error
+port, mode = int(sys.argv[1]), sys.argv[2]
+b = {"general": {"project_id": 4242, "payment_id": "f-1"},
+     "customer": {"id": "c", "ip_address": "10.0.0.1"},
+     "account": {"number": "60123456789"}, "payment": {"amount": 5000, "currency": "MYR"}}
+s = "account:number:60123456789;customer:id:c;customer:ip_address:10.0.0.1;" \
+    "general:payment_id:f-1;general:project_id:4242;payment:amount:5000;payment:currency:MYR"
+b["general"]["signature"] = base64.b64encode(
+    hmac.new(b"sandbox-secret-1", s.encode(), hashlib.sha512).digest()).decode()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/payment/wallet/touchngo/payout",
+                             data=json.dumps(b).encode(), method="POST",
+                             headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print("status", r.status)
+except urllib.error.HTTPError as e:
+    print("status", e.code, e.headers.get("Retry-After"))
+except Exception:
+    print("dropped")
+PY
+start_faulty 429 --fail-429 1
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 429 1" ] || fail "--fail-429 1"
+stop_faulty
+[ ! -s "$T/ledger-429" ] || fail "429 must not record"
+start_faulty 500 --fail-500 1
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 500 None" ] || fail "--fail-500 1"
+stop_faulty
+start_faulty drop --drop-after-record 1
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "dropped" ] || fail "--drop-after-record 1"
+stop_faulty
+[ "$(wc -l <"$T/ledger-drop")" -eq 1 ] || fail "drop-after-record must record once"
+grep -q '"payment_id":"f-1"' "$T/ledger-drop" || fail "ledger line of the dropped payout"
 echo "ok"
