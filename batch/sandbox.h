@@ -48,8 +48,8 @@ typedef struct {
  * Returns PB_OK, or PB_ENOMEM/PB_EINVAL (then *code is meaningless).
  */
 int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *secret,
-                            size_t secret_len, const char *body, size_t len,
-                            pb_sandbox_payout *out, int *code);
+                            size_t secret_len, const char *body, size_t len, pb_sandbox_payout *out,
+                            int *code);
 
 /*
  * Check a status request {"general":{"project_id","payment_id","signature"}}. Same codes

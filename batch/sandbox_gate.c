@@ -110,9 +110,8 @@ static int field_code(int st)
 }
 
 /* Parse, signature presence, project, signature value: shared by payout and status. */
-static int check_common(int64_t project_id, const char *secret, size_t secret_len,
-                        const char *body, size_t len, cJSON **root_out, int64_t *req_project,
-                        int *code)
+static int check_common(int64_t project_id, const char *secret, size_t secret_len, const char *body,
+                        size_t len, cJSON **root_out, int64_t *req_project, int *code)
 {
     cJSON *root = NULL;
     const cJSON *sig;
@@ -172,8 +171,8 @@ static int account_ok(const pb_method *m, const char *acc)
 }
 
 int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *secret,
-                            size_t secret_len, const char *body, size_t len,
-                            pb_sandbox_payout *out, int *code)
+                            size_t secret_len, const char *body, size_t len, pb_sandbox_payout *out,
+                            int *code)
 {
     cJSON *root = NULL;
     char ip[PB_SANDBOX_ID_MAX];
@@ -235,8 +234,7 @@ int pb_sandbox_check_status(int64_t project_id, const char *secret, size_t secre
     cJSON *root = NULL;
     int rc, st;
 
-    if (secret == NULL || body == NULL || payment_id == NULL || req_project == NULL ||
-        code == NULL)
+    if (secret == NULL || body == NULL || payment_id == NULL || req_project == NULL || code == NULL)
         return PB_EINVAL;
     payment_id[0] = '\0';
     *req_project = 0;

@@ -20,15 +20,15 @@
 
 static cJSON *base(int gcash)
 {
-    cJSON *j = cJSON_Parse(
-        gcash ? "{\"general\":{\"project_id\":77,\"payment_id\":\"p-1\"},"
-                "\"customer\":{\"id\":\"c\",\"ip_address\":\"2001:db8::1\"},"
-                "\"account\":{\"number\":\"09171234567\",\"customer_name\":\"J D\"},"
-                "\"payment\":{\"amount\":150000,\"currency\":\"PHP\"}}"
-              : "{\"general\":{\"project_id\":77,\"payment_id\":\"t-1\"},"
-                "\"customer\":{\"id\":\"c\",\"ip_address\":\"10.0.0.1\"},"
-                "\"account\":{\"number\":\"60123456789\"},"
-                "\"payment\":{\"amount\":500,\"currency\":\"MYR\"}}");
+    cJSON *j =
+        cJSON_Parse(gcash ? "{\"general\":{\"project_id\":77,\"payment_id\":\"p-1\"},"
+                            "\"customer\":{\"id\":\"c\",\"ip_address\":\"2001:db8::1\"},"
+                            "\"account\":{\"number\":\"09171234567\",\"customer_name\":\"J D\"},"
+                            "\"payment\":{\"amount\":150000,\"currency\":\"PHP\"}}"
+                          : "{\"general\":{\"project_id\":77,\"payment_id\":\"t-1\"},"
+                            "\"customer\":{\"id\":\"c\",\"ip_address\":\"10.0.0.1\"},"
+                            "\"account\":{\"number\":\"60123456789\"},"
+                            "\"payment\":{\"amount\":500,\"currency\":\"MYR\"}}");
     assert_non_null(j);
     return j;
 }
@@ -100,9 +100,9 @@ static void test_refusals(void **state)
     assert_int_equal(run("gcash", base(1), "-", NULL), 3262);
     assert_int_equal(run("gcash", base(1), "", NULL), 3262);
     assert_int_equal(run("gcash", base(1), "bad", NULL), 3261);
-    assert_int_equal(run("gcash", with(base(1), "general", "project_id", cJSON_CreateNumber(78)),
-                         NULL, &p),
-                     2442);
+    assert_int_equal(
+        run("gcash", with(base(1), "general", "project_id", cJSON_CreateNumber(78)), NULL, &p),
+        2442);
     assert_string_equal(p.payment_id, "p-1");
     assert_int_equal(
         run("gcash", with(base(1), "general", "project_id", cJSON_CreateString("77")), NULL, NULL),
@@ -114,56 +114,54 @@ static void test_refusals(void **state)
     assert_int_equal(
         run("gcash", with(base(1), "payment", "amount", cJSON_CreateNumber(1e17)), NULL, NULL),
         2003);
-    assert_int_equal(run("gcash", with(base(1), "payment", "amount", cJSON_CreateString("1500")),
-                         NULL, NULL),
-                     2003);
-    assert_int_equal(run("gcash", with(base(1), "account", "number", cJSON_CreateNumber(9)),
-                         NULL, NULL),
-                     2003);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateString("1500")), NULL, NULL),
+        2003);
+    assert_int_equal(
+        run("gcash", with(base(1), "account", "number", cJSON_CreateNumber(9)), NULL, NULL), 2003);
     assert_int_equal(run("gcash", with(base(1), "account", "customer_name", NULL), NULL, NULL),
                      2004);
     assert_int_equal(run("touchngo", with(base(0), "account", "customer_name", NULL), NULL, NULL),
                      0);
-    assert_int_equal(run("gcash", with(base(1), "customer", "id", cJSON_CreateString("")), NULL,
-                         NULL),
-                     2004);
+    assert_int_equal(
+        run("gcash", with(base(1), "customer", "id", cJSON_CreateString("")), NULL, NULL), 2004);
     assert_int_equal(run("gcash", with(base(1), "customer", "ip_address", NULL), NULL, NULL), 2004);
     assert_int_equal(run("gcash",
-                         with(base(1), "customer", "ip_address", cJSON_CreateString("1.2.3")),
-                         NULL, NULL),
+                         with(base(1), "customer", "ip_address", cJSON_CreateString("1.2.3")), NULL,
+                         NULL),
                      2004);
     assert_int_equal(run("gcash", with(base(1), "general", "payment_id", NULL), NULL, NULL), 2004);
     assert_int_equal(run("gcash", with(base(1), "payment", "currency", NULL), NULL, NULL), 2004);
-    assert_int_equal(run("gcash", with(base(1), "payment", "currency", cJSON_CreateString("MYR")),
-                         NULL, NULL),
-                     3121);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "currency", cJSON_CreateString("MYR")), NULL, NULL),
+        3121);
     assert_int_equal(
         run("gcash", with(base(1), "payment", "amount", cJSON_CreateNumber(999)), NULL, NULL),
         3358);
     assert_int_equal(
         run("gcash", with(base(1), "payment", "amount", cJSON_CreateNumber(1000)), NULL, NULL), 0);
-    assert_int_equal(run("gcash", with(base(1), "payment", "amount", cJSON_CreateNumber(10000001)),
-                         NULL, NULL),
-                     2642);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateNumber(10000001)), NULL, NULL),
+        2642);
     assert_int_equal(
         run("touchngo", with(base(0), "payment", "amount", cJSON_CreateNumber(499)), NULL, NULL),
         3358);
     assert_int_equal(run("gcash",
-                         with(base(1), "account", "number", cJSON_CreateString("0817123456")),
-                         NULL, NULL),
+                         with(base(1), "account", "number", cJSON_CreateString("0817123456")), NULL,
+                         NULL),
                      3242);
     assert_int_equal(run("gcash",
                          with(base(1), "account", "number", cJSON_CreateString("08171234567")),
                          NULL, NULL),
                      3242);
-    assert_int_equal(
-        run("touchngo", with(base(0), "account", "number", cJSON_CreateString("12a456")), NULL,
-            NULL),
-        3242);
-    assert_int_equal(
-        run("gcash", with(base(1), "general", "merchant_callback_url", cJSON_CreateNumber(1)),
-            NULL, NULL),
-        2003);
+    assert_int_equal(run("touchngo",
+                         with(base(0), "account", "number", cJSON_CreateString("12a456")), NULL,
+                         NULL),
+                     3242);
+    assert_int_equal(run("gcash",
+                         with(base(1), "general", "merchant_callback_url", cJSON_CreateNumber(1)),
+                         NULL, NULL),
+                     2003);
 }
 
 static void test_status(void **state)
@@ -181,16 +179,15 @@ static void test_status(void **state)
                      0);
     assert_int_equal(code, 0);
     assert_string_equal(id, "p-9");
-    assert_int_equal(pb_sandbox_check_status(78, SECRET, strlen(SECRET), body, strlen(body), id,
-                                             &proj, &code),
-                     0);
+    assert_int_equal(
+        pb_sandbox_check_status(78, SECRET, strlen(SECRET), body, strlen(body), id, &proj, &code),
+        0);
     assert_int_equal(code, 2442);
-    assert_int_equal(pb_sandbox_check_status(PROJECT, "x", 1, body, strlen(body), id, &proj,
-                                             &code),
+    assert_int_equal(pb_sandbox_check_status(PROJECT, "x", 1, body, strlen(body), id, &proj, &code),
                      0);
     assert_int_equal(code, 3261);
-    assert_int_equal(pb_sandbox_check_status(PROJECT, SECRET, strlen(SECRET), body0,
-                                             strlen(body0), id, &proj, &code),
+    assert_int_equal(pb_sandbox_check_status(PROJECT, SECRET, strlen(SECRET), body0, strlen(body0),
+                                             id, &proj, &code),
                      0);
     assert_int_equal(code, 3262);
 }
@@ -221,8 +218,8 @@ static void test_alloc_failures(void **state)
     (void)state;
     for (n = 0; n < 64; n++) {
         pb_alloc_fail_after(n);
-        rc = pb_sandbox_check_payout(pb_method_find("gcash", 5), PROJECT, SECRET,
-                                     strlen(SECRET), body, strlen(body), &p, &code);
+        rc = pb_sandbox_check_payout(pb_method_find("gcash", 5), PROJECT, SECRET, strlen(SECRET),
+                                     body, strlen(body), &p, &code);
         pb_alloc_fail_after(-1);
         assert_true(rc == PB_OK || rc == PB_ENOMEM);
         if (rc == PB_OK)
@@ -233,8 +230,8 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept),     cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_status),     cmocka_unit_test(test_outcomes),
+        cmocka_unit_test(test_accept),         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_status),         cmocka_unit_test(test_outcomes),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
