@@ -35,6 +35,9 @@ static void pb__sandbox_usage(FILE *out)
           "  --fail-429 P             answer 429 (Retry-After: 1) with probability P (0..1)\n"
           "  --fail-500 P             answer 500 with probability P\n"
           "  --drop-after-record P    record the payout, then drop the connection unanswered\n"
+          "  --callback-drop P        do not send a final callback at all\n"
+          "  --callback-dup P         send a final callback twice\n"
+          "Callbacks: 4 attempts (0.1/0.2/0.4 s apart, 3 s timeout each) until HTTP 200.\n"
           "\n"
           "Scripted outcomes by the last digits of account.number:\n"
           "  ...01  decline 20101 (Decline due to amount or frequency limit)\n"
@@ -134,6 +137,8 @@ int pb_cmd_sandbox(int argc, char **argv)
         {"fail-429", required_argument, NULL, '4'},
         {"fail-500", required_argument, NULL, '5'},
         {"drop-after-record", required_argument, NULL, 'D'},
+        {"callback-drop", required_argument, NULL, 'x'},
+        {"callback-dup", required_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -186,9 +191,13 @@ int pb_cmd_sandbox(int argc, char **argv)
         case '4':
         case '5':
         case 'D':
+        case 'x':
+        case 'y':
             if (parse_prob(optarg, opt == '4'   ? &o.fail_429
                                    : opt == '5' ? &o.fail_500
-                                                : &o.drop_after_record) != PB_OK) {
+                                   : opt == 'D' ? &o.drop_after_record
+                                   : opt == 'x' ? &o.cb_drop
+                                                : &o.cb_dup) != PB_OK) {
                 pb_cli_error("%s: a probability 0..1", optarg);
                 return PB_EXIT_USAGE;
             }

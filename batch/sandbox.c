@@ -258,7 +258,7 @@ static void cb_after(uv_work_t *w, int status)
                 c->last_status);
     }
     pb_free(c->url);
-    cJSON_free(c->body);
+    pb_free(c->body);
     pb_free(c);
 }
 
@@ -267,9 +267,18 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
     cJSON *j = NULL, *pay, *op;
     pb__cb *c = NULL;
+    char *txt = NULL;
+    int copies, i;
 
     if (url == NULL || url[0] == '\0' || s->stopping)
         return;
+    if (chance(s, s->o->cb_drop)) {
+        s->faults++;
+        return;
+    }
+    copies = chance(s, s->o->cb_dup) ? 2 : 1;
+    if (copies == 2)
+        s->faults++;
     j = cJSON_CreateObject();
     if (j == NULL)
         goto out;
@@ -286,20 +295,27 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     add_op(op, p);
     if (sign_obj(s, j) != PB_OK)
         goto out;
-    c = pb_calloc(1, sizeof(*c));
-    if (c == NULL)
+    txt = cJSON_PrintUnformatted(j);
+    if (txt == NULL)
         goto out;
-    c->sbx = s;
-    c->url = pb_strdup(url);
-    c->body = cJSON_PrintUnformatted(j);
-    c->w.data = c;
-    if (c->url == NULL || c->body == NULL ||
-        uv_queue_work(s->loop, &c->w, cb_work, cb_after) != 0) {
-        pb_free(c->url);
-        cJSON_free(c->body);
-        pb_free(c);
+    for (i = 0; i < copies; i++) {
+        c = pb_calloc(1, sizeof(*c));
+        if (c == NULL)
+            goto out;
+        c->sbx = s;
+        c->url = pb_strdup(url);
+        c->body = pb_strdup(txt);
+        c->w.data = c;
+        if (c->url == NULL || c->body == NULL ||
+            uv_queue_work(s->loop, &c->w, cb_work, cb_after) != 0) {
+            pb_free(c->url);
+            pb_free(c->body);
+            pb_free(c);
+            goto out;
+        }
     }
 out:
+    cJSON_free(txt);
     cJSON_Delete(j);
 }
 

@@ -90,6 +90,7 @@ typedef struct {
     unsigned callback_delay_ms;
     unsigned long seed;
     double fail_429, fail_500, drop_after_record; /* probabilities 0..1 */
+    double cb_drop, cb_dup;                       /* a final callback is not sent / sent twice */
 } pb_sandbox_opts;
 
 /* Run until SIGINT/SIGTERM. Prints "listening on HOST:PORT" on stdout first. Returns PB_OK

@@ -125,7 +125,7 @@ static int check_common(int64_t project_id, const char *secret, size_t secret_le
         goto out;
     }
     sig = cJSON_GetObjectItemCaseSensitive(root, "signature");
-    if (sig == NULL)
+    if (!cJSON_IsString(sig))
         sig = get2(root, "general", "signature", &st);
     if (sig == NULL || !cJSON_IsString(sig) || sig->valuestring == NULL ||
         sig->valuestring[0] == '\0') {

@@ -298,4 +298,14 @@ start_faulty drop --drop-after-record 1
 stop_faulty
 [ "$(wc -l <"$T/ledger-drop")" -eq 1 ] || fail "drop-after-record must record once"
 grep -q '"payment_id":"f-1"' "$T/ledger-drop" || fail "ledger line of the dropped payout"
+start_faulty cbdrop --callback-drop 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbdrop accept"
+sleep 0.5
+stop_faulty
+[ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -eq 0 ] || fail "--callback-drop 1 sent a callback"
+start_faulty cbdup --callback-dup 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbdup accept"
+for _ in $(seq 50); do [ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -ge 2 ] && break; sleep 0.1; done
+stop_faulty
+[ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -eq 2 ] || fail "--callback-dup 1: want 2 callbacks"
 echo "ok"

@@ -164,6 +164,14 @@ static void test_refusals(void **state)
                      2003);
 }
 
+static void test_toplevel_signature_not_string(void **state)
+{
+    cJSON *j = base(1);
+    (void)state;
+    cJSON_AddNumberToObject(j, "signature", 5); /* ignored: the general one counts */
+    assert_int_equal(run("gcash", j, NULL, NULL), 0);
+}
+
 static void test_status(void **state)
 {
     const char *body0 = "{\"general\":{\"project_id\":77,\"payment_id\":\"p-9\"}}";
@@ -230,9 +238,9 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept),         cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_status),         cmocka_unit_test(test_outcomes),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_accept),   cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_status),   cmocka_unit_test(test_toplevel_signature_not_string),
+        cmocka_unit_test(test_outcomes), cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
