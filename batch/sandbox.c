@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +62,7 @@ typedef struct pb__sbx {
         unsigned long n;
     } by_code[PB__NCODES];
     int stopping;
+    atomic_int cb_stop; /* read by callback threads: no more retries */
 } pb__sbx;
 
 typedef struct {
@@ -219,6 +221,8 @@ static void cb_work(uv_work_t *w)
     pb__cb *c = (pb__cb *)w->data;
     unsigned attempt, delay_ms = 100;
     for (attempt = 0; attempt < PB__CB_ATTEMPTS && !c->ok; attempt++) {
+        if (attempt > 0 && atomic_load(&c->sbx->cb_stop))
+            break; /* shutting down: one attempt only */
         CURL *h = curl_easy_init();
         struct curl_slist *hd = NULL;
         long st = 0;
@@ -567,6 +571,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (s->stopping)
         return;
     s->stopping = 1;
+    atomic_store(&s->cb_stop, 1);
     pb_http_server_close(s->srv, on_server_closed, s);
     for (i = 0; i < PB__BUCKETS; i++)
         for (p = s->buckets[i]; p != NULL; p = p->next)
