@@ -2,24 +2,23 @@
  * sandbox.c - the server half of `paybatch sandbox` (see sandbox.h).
  *
  * Ownership: one pb__sbx per run, owning the HTTP server, the payment table (each payment
- * owns its outcome timer), the ledger FILE and the signal handles. Callbacks are copied into
- * a pb__cb job that a uv_work_t thread sends with libcurl; the job is freed in after_work.
+ * owns its outcome timer), the ledger FILE and the signal handles. Callbacks are sent by
+ * batch/sandbox_callback.h (libcurl in the libuv thread pool).
  */
 #include "batch/sandbox.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "batch/http_router.h"
 #include "batch/http_server.h"
+#include "batch/sandbox_callback.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/signature.h"
@@ -27,7 +26,6 @@
 #define PB__BUCKETS      4096
 #define PB__MAX_PAYMENTS 200000
 #define PB__NCODES       32
-#define PB__CB_ATTEMPTS  4
 
 typedef struct pb__pay {
     struct pb__pay *next; /* bucket chain */
@@ -64,15 +62,6 @@ typedef struct pb__sbx {
     int stopping;
     atomic_int cb_stop; /* read by callback threads: no more retries */
 } pb__sbx;
-
-typedef struct {
-    uv_work_t w;
-    pb__sbx *sbx;
-    char *url;
-    char *body;
-    int ok;
-    long last_status;
-} pb__cb;
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -209,68 +198,22 @@ static void add_op(cJSON *op, const pb__pay *p)
 
 /* ---- callbacks -------------------------------------------------------------------- */
 
-static size_t discard(char *ptr, size_t size, size_t n, void *ud)
+static void cb_done(void *arg, int ok, long last_status, const char *url)
 {
-    (void)ptr;
-    (void)ud;
-    return size * n;
-}
-
-static void cb_work(uv_work_t *w)
-{
-    pb__cb *c = (pb__cb *)w->data;
-    unsigned attempt, delay_ms = 100;
-    for (attempt = 0; attempt < PB__CB_ATTEMPTS && !c->ok; attempt++) {
-        if (attempt > 0 && atomic_load(&c->sbx->cb_stop))
-            break; /* shutting down: one attempt only */
-        CURL *h = curl_easy_init();
-        struct curl_slist *hd = NULL;
-        long st = 0;
-        if (h == NULL)
-            break;
-        hd = curl_slist_append(hd, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_URL, c->url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-        if (curl_easy_perform(h) == CURLE_OK &&
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st) == CURLE_OK && st == 200)
-            c->ok = 1;
-        c->last_status = st;
-        curl_slist_free_all(hd);
-        curl_easy_cleanup(h);
-        if (!c->ok && attempt + 1 < PB__CB_ATTEMPTS) {
-            usleep(delay_ms * 1000u); /* compressed schedule: 0.1 s, 0.2 s, 0.4 s */
-            delay_ms *= 2;
-        }
-    }
-}
-
-static void cb_after(uv_work_t *w, int status)
-{
-    pb__cb *c = (pb__cb *)w->data;
-    (void)status;
-    if (c->ok) {
-        c->sbx->cb_sent++;
+    pb__sbx *s = (pb__sbx *)arg;
+    if (ok) {
+        s->cb_sent++;
     } else {
-        c->sbx->cb_failed++;
-        fprintf(stderr, "sandbox: callback to %s not acknowledged (last HTTP %ld)\n", c->url,
-                c->last_status);
+        s->cb_failed++;
+        fprintf(stderr, "sandbox: callback to %s not acknowledged (last HTTP %ld)\n", url,
+                last_status);
     }
-    pb_free(c->url);
-    pb_free(c->body);
-    pb_free(c);
 }
 
 static void send_callback(pb__sbx *s, pb__pay *p)
 {
     const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
     cJSON *j = NULL, *pay, *op;
-    pb__cb *c = NULL;
     char *txt = NULL;
     int copies, i;
 
@@ -302,22 +245,9 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     txt = cJSON_PrintUnformatted(j);
     if (txt == NULL)
         goto out;
-    for (i = 0; i < copies; i++) {
-        c = pb_calloc(1, sizeof(*c));
-        if (c == NULL)
-            goto out;
-        c->sbx = s;
-        c->url = pb_strdup(url);
-        c->body = pb_strdup(txt);
-        c->w.data = c;
-        if (c->url == NULL || c->body == NULL ||
-            uv_queue_work(s->loop, &c->w, cb_work, cb_after) != 0) {
-            pb_free(c->url);
-            pb_free(c->body);
-            pb_free(c);
-            goto out;
-        }
-    }
+    for (i = 0; i < copies; i++)
+        if (pb_sandbox_callback_post(s->loop, url, txt, &s->cb_stop, cb_done, s) != PB_OK)
+            break;
 out:
     cJSON_free(txt);
     cJSON_Delete(j);
