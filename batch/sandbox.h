@@ -10,7 +10,8 @@
  * Refusal codes of the payout check, in the order they are tried:
  *   2003 body is not JSON / not an object / a field has the wrong JSON type (a string where
  *        a number is expected and vice versa, a non-integral or > 2^53 number, an object
- *        expected but something else given)
+ *        expected but something else given); a string over its cap (payment id,
+ *        account 255 bytes, callback URL 1023) is treated as a wrong type
  *   3262 no general.signature (or top-level signature) string, or it is ""
  *   2004 general.project_id missing
  *   2442 general.project_id is not the sandbox's project

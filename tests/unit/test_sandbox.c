@@ -80,7 +80,14 @@ static void test_accept(void **state)
     assert_string_equal(p.currency, "PHP");
     assert_true(p.amount == 150000);
     assert_true(p.project_id == PROJECT);
+    assert_string_equal(p.callback_url, "");
     assert_int_equal(run("touchngo", base(0), NULL, NULL), 0);
+    assert_int_equal(run("gcash",
+                         with(base(1), "general", "merchant_callback_url",
+                              cJSON_CreateString("http://127.0.0.1:9/cb")),
+                         NULL, &p),
+                     0);
+    assert_string_equal(p.callback_url, "http://127.0.0.1:9/cb");
 }
 
 static void test_refusals(void **state)
