@@ -42,5 +42,6 @@ int pb_outfile_commit(pb_outfile *o);
 void pb_outfile_abort(pb_outfile *o);
 
 int pb_cmd_validate(int argc, char **argv);
+int pb_cmd_sandbox(int argc, char **argv);
 
 #endif

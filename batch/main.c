@@ -20,7 +20,7 @@ static void pb__usage(FILE *out)
           "  listen              receive result callbacks (not in this version yet)\n"
           "  reconcile           settle pending rows, write the result CSV (not yet)\n"
           "  status              what the state store knows (not yet)\n"
-          "  sandbox             local Gate simulator (not yet)\n"
+          "  sandbox             local Gate simulator\n"
           "\n"
           "  paybatch COMMAND --help   options of a command\n"
           "  paybatch --version\n",
@@ -48,9 +48,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "validate") == 0)
         return pb_cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "sandbox") == 0)
+        return pb_cmd_sandbox(argc - 1, argv + 1);
     if (strcmp(cmd, "send") == 0 || strcmp(cmd, "listen") == 0 || strcmp(cmd, "reconcile") == 0 ||
-        strcmp(cmd, "status") == 0 || strcmp(cmd, "sandbox") == 0) {
-        pb_cli_error("'%s' is not available in this version yet; only 'validate' is", cmd);
+        strcmp(cmd, "status") == 0) {
+        pb_cli_error("'%s' is not available in this version yet; only 'validate' and 'sandbox' are",
+                     cmd);
         return PB_EXIT_SOFTWARE;
     }
     pb_cli_error("unknown command '%s'; see paybatch --help", cmd);
