@@ -461,7 +461,17 @@ fail:
     pb_http_respond_error(ex, 500, "Internal error", NULL);
 }
 
+/* GET /healthz: liveness for scripts and benchmarks; no faults, no counters. */
+static void h_healthz(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    (void)req;
+    (void)ctx;
+    pb_http_respond(ex, 200, "application/json", NULL, body, sizeof(body) - 1);
+}
+
 static const pb_http_route pb__routes[] = {
+    {"GET", "/healthz", h_healthz},
     {"POST", "/v2/payment/wallet/touchngo/payout", h_payout},
     {"POST", "/v2/payment/wallet/gcash/payout", h_payout},
     {"POST", "/v2/payment/status", h_status},

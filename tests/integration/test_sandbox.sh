@@ -124,6 +124,10 @@ def ledger_lines():
         return []
 
 checks = 0
+# liveness route
+with urllib.request.urlopen(BASE + "/healthz", timeout=5) as r:
+    eq((r.status, json.loads(r.read())), (200, {"status": "ok"}), "healthz")
+checks += 1
 # valid payouts, both methods
 st, r = send(payout("g-1"))
 eq((st, r["status"], r["payment_id"], r["project_id"]), (200, "success", "g-1", 4242), "gcash ok")
