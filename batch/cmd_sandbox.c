@@ -36,6 +36,9 @@ static void pb__sandbox_usage(FILE *out)
           "  --fail-429 P             answer 429 (Retry-After: 1) with probability P (0..1)\n"
           "  --fail-500 P             answer 500 with probability P\n"
           "  --drop-after-record P    record the payout, then drop the connection unanswered\n"
+          "  --slow-ms N --slow P     record the payout at once but answer it only after N ms,\n"
+          "                           with probability P (a client with a shorter timeout\n"
+          "                           sees a timeout for a recorded payout)\n"
           "  --callback-drop P        do not send a final callback at all\n"
           "  --callback-dup P         send a final callback twice\n"
           "Callbacks: 4 attempts (0.1/0.2/0.4 s apart, 3 s timeout each) until HTTP 200.\n"
@@ -140,6 +143,8 @@ int pb_cmd_sandbox(int argc, char **argv)
         {"drop-after-record", required_argument, NULL, 'D'},
         {"callback-drop", required_argument, NULL, 'x'},
         {"callback-dup", required_argument, NULL, 'y'},
+        {"slow-ms", required_argument, NULL, 'w'},
+        {"slow", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,6 +193,19 @@ int pb_cmd_sandbox(int argc, char **argv)
                 return PB_EXIT_USAGE;
             }
             o.callback_delay_ms = (unsigned)v;
+            break;
+        case 'w':
+            if (parse_ulong(optarg, 600000, &v) != PB_OK) {
+                pb_cli_error("--slow-ms %s: 0..600000", optarg);
+                return PB_EXIT_USAGE;
+            }
+            o.slow_ms = (unsigned)v;
+            break;
+        case 'W':
+            if (parse_prob(optarg, &o.slow) != PB_OK) {
+                pb_cli_error("--slow %s: a probability 0..1", optarg);
+                return PB_EXIT_USAGE;
+            }
             break;
         case '4':
         case '5':

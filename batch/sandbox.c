@@ -44,6 +44,15 @@ typedef struct pb__pay {
     char provider_id[48];
 } pb__pay;
 
+/* A recorded payout whose answer is held back (--slow). */
+typedef struct pb__slow {
+    struct pb__slow *prev, *next;
+    struct pb__sbx *sbx;
+    uv_timer_t timer;
+    pb_http_exchange *ex; /* NULL once answered */
+    char *txt;            /* the answer body (cJSON_free) */
+} pb__slow;
+
 typedef struct pb__sbx {
     const pb_sandbox_opts *o;
     uv_loop_t *loop;
@@ -61,6 +70,7 @@ typedef struct pb__sbx {
     } by_code[PB__NCODES];
     int stopping;
     atomic_int cb_stop; /* read by callback threads: no more retries */
+    pb__slow *slow;     /* held-back answers */
 } pb__sbx;
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -283,6 +293,62 @@ static void outcome_timer(uv_timer_t *t)
     }
 }
 
+/* ---- held-back answers (--slow) --------------------------------------------------- */
+
+static void slow_answer(pb__slow *w)
+{
+    if (w->ex != NULL) {
+        pb_http_respond(w->ex, 200, "application/json", NULL, w->txt, strlen(w->txt));
+        w->ex = NULL;
+    }
+}
+
+static void slow_closed(uv_handle_t *h)
+{
+    pb__slow *w = (pb__slow *)h->data;
+    cJSON_free(w->txt);
+    pb_free(w);
+}
+
+static void slow_unlink_close(pb__slow *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        w->sbx->slow = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    uv_close((uv_handle_t *)&w->timer, slow_closed);
+}
+
+static void slow_timer(uv_timer_t *t)
+{
+    pb__slow *w = (pb__slow *)t->data;
+    slow_answer(w);
+    slow_unlink_close(w);
+}
+
+/* Answer txt (taken over) after s->o->slow_ms; answers at once when that cannot be set up. */
+static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
+{
+    pb__slow *w = pb_calloc(1, sizeof(*w));
+    if (w == NULL || uv_timer_init(s->loop, &w->timer) != 0) {
+        pb_free(w);
+        pb_http_respond(ex, 200, "application/json", NULL, txt, strlen(txt));
+        cJSON_free(txt);
+        return;
+    }
+    w->sbx = s;
+    w->ex = ex;
+    w->txt = txt;
+    w->timer.data = w;
+    w->next = s->slow;
+    if (s->slow != NULL)
+        s->slow->prev = w;
+    s->slow = w;
+    uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0);
+}
+
 /* ---- handlers --------------------------------------------------------------------- */
 
 static int faults(pb__sbx *s, pb_http_exchange *ex)
@@ -400,6 +466,16 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(j, "request_id", p->request_id);
     cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
     cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
+    if (chance(s, s->o->slow)) {
+        char *txt = cJSON_PrintUnformatted(j);
+        s->faults++;
+        cJSON_Delete(j);
+        if (txt == NULL)
+            pb_http_respond_error(ex, 500, "Internal error", NULL);
+        else
+            answer_later(s, ex, txt);
+        return;
+    }
     respond_json(ex, 200, NULL, j);
     cJSON_Delete(j);
 }
@@ -512,6 +588,10 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     s->stopping = 1;
     atomic_store(&s->cb_stop, 1);
+    while (s->slow != NULL) { /* held-back answers go out now */
+        slow_answer(s->slow);
+        slow_unlink_close(s->slow);
+    }
     pb_http_server_close(s->srv, on_server_closed, s);
     for (i = 0; i < PB__BUCKETS; i++)
         for (p = s->buckets[i]; p != NULL; p = p->next)

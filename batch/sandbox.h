@@ -92,6 +92,8 @@ typedef struct {
     unsigned long seed;
     double fail_429, fail_500, drop_after_record; /* probabilities 0..1 */
     double cb_drop, cb_dup;                       /* a final callback is not sent / sent twice */
+    unsigned slow_ms; /* with probability slow: answer an accepted payout after slow_ms */
+    double slow;
 } pb_sandbox_opts;
 
 /* Run until SIGINT/SIGTERM. Prints "listening on HOST:PORT" on stdout first. Returns PB_OK

@@ -270,8 +270,9 @@ stop_faulty() {
     [ "$rc" -eq 0 ] || fail "faulty sandbox exited $rc"
 }
 cat >"$T/one.py" <<'PY'
-import base64, hashlib, hmac, json, sys, urllib.request, urllib.error
+import base64, hashlib, hmac, json, socket, sys, urllib.request, urllib.error
 port, mode = int(sys.argv[1]), sys.argv[2]
+tmo = float(sys.argv[3]) if len(sys.argv) > 3 else 5
 b = {"general": {"project_id": 4242, "payment_id": "f-1"},
      "customer": {"id": "c", "ip_address": "10.0.0.1"},
      "account": {"number": "60123456789"}, "payment": {"amount": 5000, "currency": "MYR"}}
@@ -283,10 +284,14 @@ req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/payment/wallet/touchng
                              data=json.dumps(b).encode(), method="POST",
                              headers={"Content-Type": "application/json"})
 try:
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=tmo) as r:
         print("status", r.status)
 except urllib.error.HTTPError as e:
     print("status", e.code, e.headers.get("Retry-After"))
+except (TimeoutError, socket.timeout):
+    print("timeout")
+except urllib.error.URLError as e:
+    print("timeout" if isinstance(e.reason, (TimeoutError, socket.timeout)) else "dropped")
 except Exception:
     print("dropped")
 PY
@@ -302,6 +307,15 @@ start_faulty drop --drop-after-record 1
 stop_faulty
 [ "$(wc -l <"$T/ledger-drop")" -eq 1 ] || fail "drop-after-record must record once"
 grep -q '"payment_id":"f-1"' "$T/ledger-drop" || fail "ledger line of the dropped payout"
+start_faulty slow --slow-ms 1500 --slow 1
+[ "$(python3 "$T/one.py" "$FPORT" x 0.3)" = "timeout" ] || fail "--slow 1: want a client timeout"
+[ "$(wc -l <"$T/ledger-slow")" -eq 1 ] || fail "--slow: the payout must be recorded at once"
+stop_faulty
+start_faulty slow2 --slow-ms 400 --slow 1
+t0=$(date +%s%N)
+[ "$(python3 "$T/one.py" "$FPORT" x 5)" = "status 200" ] || fail "--slow: patient client gets 200"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 400 ] || fail "--slow-ms 400 answered early"
+stop_faulty
 start_faulty cbdrop --callback-drop 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
 [ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbdrop accept"
 sleep 0.5
