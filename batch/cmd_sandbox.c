@@ -41,6 +41,9 @@ static void pb__sandbox_usage(FILE *out)
           "                           sees a timeout for a recorded payout)\n"
           "  --callback-drop P        do not send a final callback at all\n"
           "  --callback-dup P         send a final callback twice\n"
+          "  --callback-wrong-key P   sign a callback with a key other than the project's\n"
+          "  --callback-reorder P     after the final callback, also send an intermediate\n"
+          "                           \"processing\" one (out of order)\n"
           "Callbacks: 4 attempts (0.1/0.2/0.4 s apart, 3 s timeout each) until HTTP 200.\n"
           "\n"
           "Scripted outcomes by the last digits of account.number:\n"
@@ -143,6 +146,8 @@ int pb_cmd_sandbox(int argc, char **argv)
         {"drop-after-record", required_argument, NULL, 'D'},
         {"callback-drop", required_argument, NULL, 'x'},
         {"callback-dup", required_argument, NULL, 'y'},
+        {"callback-wrong-key", required_argument, NULL, 'k'},
+        {"callback-reorder", required_argument, NULL, 'r'},
         {"slow-ms", required_argument, NULL, 'w'},
         {"slow", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
@@ -212,10 +217,14 @@ int pb_cmd_sandbox(int argc, char **argv)
         case 'D':
         case 'x':
         case 'y':
+        case 'k':
+        case 'r':
             if (parse_prob(optarg, opt == '4'   ? &o.fail_429
                                    : opt == '5' ? &o.fail_500
                                    : opt == 'D' ? &o.drop_after_record
                                    : opt == 'x' ? &o.cb_drop
+                                   : opt == 'k' ? &o.cb_wrong_key
+                                   : opt == 'r' ? &o.cb_reorder
                                                 : &o.cb_dup) != PB_OK) {
                 pb_cli_error("%s: a probability 0..1", optarg);
                 return PB_EXIT_USAGE;

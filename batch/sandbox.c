@@ -160,19 +160,35 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     cJSON_Delete(j);
 }
 
-/* Sign j (without "signature") and add the top-level signature. */
-static int sign_obj(pb__sbx *s, cJSON *j)
+/* The key of --callback-wrong-key: any key but the project's. */
+static const char *wrong_key(const pb__sbx *s)
+{
+    static const char a[] = "paybatch-sandbox-wrong-key", b[] = "paybatch-sandbox-wrong-key-2";
+    if (s->o->secret_len == sizeof(a) - 1 && memcmp(s->o->secret, a, sizeof(a) - 1) == 0)
+        return b;
+    return a;
+}
+
+/* Sign j (without "signature") with the project's key (or a wrong one), add the signature. */
+static int sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
 {
     char sig[PB_SIG_LEN + 1];
     char *txt = cJSON_PrintUnformatted(j);
+    const char *key = wrong ? wrong_key(s) : s->o->secret;
+    size_t key_len = wrong ? strlen(key) : s->o->secret_len;
     int rc;
     if (txt == NULL)
         return PB_ENOMEM;
-    rc = pb_sig_sign_json(txt, strlen(txt), s->o->secret, s->o->secret_len, sig);
+    rc = pb_sig_sign_json(txt, strlen(txt), key, key_len, sig);
     cJSON_free(txt);
     if (rc != PB_OK)
         return rc;
     return cJSON_AddStringToObject(j, "signature", sig) ? PB_OK : PB_ENOMEM;
+}
+
+static int sign_obj(pb__sbx *s, cJSON *j)
+{
+    return sign_obj_key(s, j, 0);
 }
 
 static void add_sum(cJSON *parent, const char *name, const pb__pay *p)
@@ -220,25 +236,13 @@ static void cb_done(void *arg, int ok, long last_status, const char *url)
     }
 }
 
-static void send_callback(pb__sbx *s, pb__pay *p)
+/* The signed callback body for p (cJSON_free), or NULL. */
+static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
 {
-    const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
-    cJSON *j = NULL, *pay, *op;
+    cJSON *j = cJSON_CreateObject(), *pay, *op;
     char *txt = NULL;
-    int copies, i;
-
-    if (url == NULL || url[0] == '\0' || s->stopping)
-        return;
-    if (chance(s, s->o->cb_drop)) {
-        s->faults++;
-        return;
-    }
-    copies = chance(s, s->o->cb_dup) ? 2 : 1;
-    if (copies == 2)
-        s->faults++;
-    j = cJSON_CreateObject();
     if (j == NULL)
-        goto out;
+        return NULL;
     cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
     pay = cJSON_AddObjectToObject(j, "payment");
     op = cJSON_AddObjectToObject(j, "operation");
@@ -250,17 +254,51 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     cJSON_AddStringToObject(pay, "method", p->m->name);
     add_sum(pay, "sum", p);
     add_op(op, p);
-    if (sign_obj(s, j) != PB_OK)
+    if (sign_obj_key(s, j, wrong) != PB_OK)
         goto out;
     txt = cJSON_PrintUnformatted(j);
+out:
+    cJSON_Delete(j);
+    return txt;
+}
+
+static void send_callback(pb__sbx *s, pb__pay *p)
+{
+    const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
+    char *txt = NULL, *late = NULL;
+    int copies, i, wrong;
+
+    if (url == NULL || url[0] == '\0' || s->stopping)
+        return;
+    if (chance(s, s->o->cb_drop)) {
+        s->faults++;
+        return;
+    }
+    copies = chance(s, s->o->cb_dup) ? 2 : 1;
+    if (copies == 2)
+        s->faults++;
+    wrong = chance(s, s->o->cb_wrong_key);
+    if (wrong)
+        s->faults++;
+    txt = callback_text(s, p, wrong);
     if (txt == NULL)
         goto out;
+    if (chance(s, s->o->cb_reorder)) {
+        /* the intermediate "processing" callback, sent after the final one */
+        pb__pay mid = *p;
+        mid.status = "processing";
+        mid.code = 0;
+        s->faults++;
+        late = callback_text(s, &mid, wrong);
+        if (late == NULL)
+            goto out;
+    }
     for (i = 0; i < copies; i++)
-        if (pb_sandbox_callback_post(s->loop, url, txt, &s->cb_stop, cb_done, s) != PB_OK)
+        if (pb_sandbox_callback_post(s->loop, url, txt, late, &s->cb_stop, cb_done, s) != PB_OK)
             break;
 out:
+    cJSON_free(late);
     cJSON_free(txt);
-    cJSON_Delete(j);
 }
 
 /* ---- outcomes --------------------------------------------------------------------- */

@@ -92,7 +92,9 @@ typedef struct {
     unsigned long seed;
     double fail_429, fail_500, drop_after_record; /* probabilities 0..1 */
     double cb_drop, cb_dup;                       /* a final callback is not sent / sent twice */
-    unsigned slow_ms; /* with probability slow: answer an accepted payout after slow_ms */
+    double cb_wrong_key;                          /* a callback is signed with another key */
+    double cb_reorder; /* a "processing" callback is sent after the final one */
+    unsigned slow_ms;  /* with probability slow: answer an accepted payout after slow_ms */
     double slow;
 } pb_sandbox_opts;
 

@@ -326,4 +326,43 @@ start_faulty cbdup --callback-dup 1 --callback-delay-ms 0 --callback-url "http:/
 for _ in $(seq 50); do [ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -ge 2 ] && break; sleep 0.1; done
 stop_faulty
 [ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -eq 2 ] || fail "--callback-dup 1: want 2 callbacks"
+# callback signature / order checker: the f-1 callbacks after line $2 of the file, one line
+# each: "<payment.status> ok|bad"
+cat >"$T/cbcheck.py" <<'PY'
+import base64, hashlib, hmac, json, sys
+def fl(o, pre=""):
+    out = []
+    for k, v in o.items():
+        if k == "signature" and not pre:
+            continue
+        p = (pre + ":" if pre else "") + k
+        out += fl(v, p) if isinstance(v, dict) else [f"{p}:{v}"]
+    return out
+for line in open(sys.argv[1]).readlines()[int(sys.argv[2]):]:
+    c = json.loads(line)
+    if c["payment"]["id"] != "f-1":
+        continue
+    s = ";".join(sorted(fl(c), key=lambda e: e.rsplit(":", 1)[0].encode()))
+    exp = base64.b64encode(hmac.new(b"sandbox-secret-1", s.encode(), hashlib.sha512).digest())
+    print(c["payment"]["status"], "ok" if exp.decode() == c["signature"] else "bad")
+PY
+wait_cb() { # from-line count
+    for _ in $(seq 50); do
+        [ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$1" | wc -l)" -ge "$2" ] && break
+        sleep 0.1
+    done
+}
+n0=$(wc -l <"$T/callbacks")
+start_faulty cbkey --callback-wrong-key 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbkey accept"
+wait_cb "$n0" 1
+stop_faulty
+[ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$n0")" = "success bad" ] || fail "--callback-wrong-key 1"
+n0=$(wc -l <"$T/callbacks")
+start_faulty cbord --callback-reorder 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbord accept"
+wait_cb "$n0" 2
+stop_faulty
+[ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$n0" | tr '\n' ,)" = "success ok,processing ok," ] ||
+    fail "--callback-reorder 1: want the final callback, then processing"
 echo "ok"
