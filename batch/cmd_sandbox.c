@@ -44,7 +44,12 @@ static void pb__sandbox_usage(FILE *out)
           "  --callback-wrong-key P   sign a callback with a key other than the project's\n"
           "  --callback-reorder P     after the final callback, also send an intermediate\n"
           "                           \"processing\" one (out of order)\n"
-          "Callbacks: 4 attempts (0.1/0.2/0.4 s apart, 3 s timeout each) until HTTP 200.\n"
+          "  --callback-retry-scale F multiply the callback retry waits by F (default 1;\n"
+          "                           tests use e.g. 0.001)\n"
+          "  --callback-max-attempts N  at most N attempts per callback (1..120, default 120)\n"
+          "Callbacks are POSTed (3 s timeout each) until HTTP 200 on Gate's schedule: 6\n"
+          "attempts 10 s apart, then 70 + 10*1.12^(n-4) s before attempt n, capped at 4 h;\n"
+          "at most 120 attempts (~10.3 days), all waits times --callback-retry-scale.\n"
           "\n"
           "Scripted outcomes by the last digits of account.number:\n"
           "  ...01  decline 20101 (Decline due to amount or frequency limit)\n"
@@ -148,6 +153,8 @@ int pb_cmd_sandbox(int argc, char **argv)
         {"callback-dup", required_argument, NULL, 'y'},
         {"callback-wrong-key", required_argument, NULL, 'k'},
         {"callback-reorder", required_argument, NULL, 'r'},
+        {"callback-retry-scale", required_argument, NULL, 'F'},
+        {"callback-max-attempts", required_argument, NULL, 'M'},
         {"slow-ms", required_argument, NULL, 'w'},
         {"slow", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
@@ -162,6 +169,8 @@ int pb_cmd_sandbox(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     o.callback_delay_ms = 200;
+    o.cb_retry_scale = 1.0;
+    o.cb_max_attempts = PB_SANDBOX_CB_MAX_ATTEMPTS;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -198,6 +207,25 @@ int pb_cmd_sandbox(int argc, char **argv)
                 return PB_EXIT_USAGE;
             }
             o.callback_delay_ms = (unsigned)v;
+            break;
+        case 'F': {
+            char *end;
+            errno = 0;
+            o.cb_retry_scale = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' ||
+                !(o.cb_retry_scale >= 0.0 && o.cb_retry_scale <= 1000.0)) {
+                pb_cli_error("--callback-retry-scale %s: a number 0..1000", optarg);
+                return PB_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'M':
+            if (parse_ulong(optarg, PB_SANDBOX_CB_MAX_ATTEMPTS, &v) != PB_OK || v == 0) {
+                pb_cli_error("--callback-max-attempts %s: 1..%d", optarg,
+                             PB_SANDBOX_CB_MAX_ATTEMPTS);
+                return PB_EXIT_USAGE;
+            }
+            o.cb_max_attempts = (unsigned)v;
             break;
         case 'w':
             if (parse_ulong(optarg, 600000, &v) != PB_OK) {

@@ -294,7 +294,8 @@ static void send_callback(pb__sbx *s, pb__pay *p)
             goto out;
     }
     for (i = 0; i < copies; i++)
-        if (pb_sandbox_callback_post(s->loop, url, txt, late, &s->cb_stop, cb_done, s) != PB_OK)
+        if (pb_sandbox_callback_post(s->loop, url, txt, late, s->o->cb_retry_scale,
+                                     s->o->cb_max_attempts, &s->cb_stop, cb_done, s) != PB_OK)
             break;
 out:
     cJSON_free(late);

@@ -79,6 +79,18 @@ typedef enum {
 
 pb_sandbox_outcome pb_sandbox_outcome_for(const char *account);
 
+/*
+ * Gate's callback retry schedule (ecommpay-protocol.md §2.7), pure: the wait in ms before
+ * attempt n (1-based) of a callback that was not acknowledged, times scale (>= 0).
+ *   n <= 1      0 (the first attempt goes out at once)
+ *   n = 2..6    10 s (6 attempts 10 s apart)
+ *   n >= 7      70 + 10 * 1.12^(n-4) s, capped at 4 h (the cap is reached at n = 69)
+ * Gate makes at most PB_SANDBOX_CB_MAX_ATTEMPTS attempts (about 10.3 days in all).
+ */
+#define PB_SANDBOX_CB_MAX_ATTEMPTS 120
+#define PB_SANDBOX_CB_CAP_MS       (4ull * 3600 * 1000)
+uint64_t pb_sandbox_cb_delay_ms(unsigned n, double scale);
+
 /* Options of the server. Strings are borrowed for the life of the run. */
 typedef struct {
     const char *host;
@@ -93,8 +105,10 @@ typedef struct {
     double fail_429, fail_500, drop_after_record; /* probabilities 0..1 */
     double cb_drop, cb_dup;                       /* a final callback is not sent / sent twice */
     double cb_wrong_key;                          /* a callback is signed with another key */
-    double cb_reorder; /* a "processing" callback is sent after the final one */
-    unsigned slow_ms;  /* with probability slow: answer an accepted payout after slow_ms */
+    double cb_reorder;        /* a "processing" callback is sent after the final one */
+    double cb_retry_scale;    /* the retry schedule times this (1.0: Gate's real one) */
+    unsigned cb_max_attempts; /* 1..PB_SANDBOX_CB_MAX_ATTEMPTS */
+    unsigned slow_ms;         /* with probability slow: answer an accepted payout after slow_ms */
     double slow;
 } pb_sandbox_opts;
 

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include "batch/sandbox.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 
@@ -14,6 +15,8 @@ typedef struct {
     char *url;
     char *body;
     char *then; /* NULL or a second body, sent after body */
+    double scale;
+    unsigned max_attempts;
     const atomic_int *stop;
     pb_sandbox_cb_done done;
     void *arg;
@@ -28,14 +31,25 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Sleep ms in slices; 0 when *stop was raised meanwhile. */
+static int cb_wait(const pb__cb *c, uint64_t ms)
+{
+    while (ms > 0 && !atomic_load(&*c->stop)) {
+        uint64_t step = ms < 50 ? ms : 50;
+        usleep((useconds_t)(step * 1000u));
+        ms -= step;
+    }
+    return !atomic_load(&*c->stop);
+}
+
 /* POST body until acknowledged or out of attempts; 1 when acknowledged. */
 static int cb_send(pb__cb *c, const char *body)
 {
-    unsigned attempt, delay_ms = 100;
+    unsigned attempt;
     int ok = 0;
-    for (attempt = 0; attempt < PB_SANDBOX_CB_ATTEMPTS && !ok; attempt++) {
-        if (attempt > 0 && atomic_load(&*c->stop))
-            break; /* shutting down: one attempt only */
+    for (attempt = 1; attempt <= c->max_attempts && !ok; attempt++) {
+        if (attempt > 1 && !cb_wait(c, pb_sandbox_cb_delay_ms(attempt, c->scale)))
+            break; /* shutting down: no more attempts */
         CURL *h = curl_easy_init();
         struct curl_slist *hd = NULL;
         long st = 0;
@@ -56,10 +70,6 @@ static int cb_send(pb__cb *c, const char *body)
         c->last_status = st;
         curl_slist_free_all(hd);
         curl_easy_cleanup(h);
-        if (!ok && attempt + 1 < PB_SANDBOX_CB_ATTEMPTS) {
-            usleep(delay_ms * 1000u); /* compressed schedule: 0.1 s, 0.2 s, 0.4 s */
-            delay_ms *= 2;
-        }
     }
     return ok;
 }
@@ -89,7 +99,8 @@ static void cb_after(uv_work_t *w, int status)
 }
 
 int pb_sandbox_callback_post(uv_loop_t *loop, const char *url, const char *body, const char *then,
-                             const atomic_int *stop, pb_sandbox_cb_done done, void *arg)
+                             double scale, unsigned max_attempts, const atomic_int *stop,
+                             pb_sandbox_cb_done done, void *arg)
 {
     pb__cb *c;
     if (loop == NULL || url == NULL || body == NULL || stop == NULL || done == NULL)
@@ -100,6 +111,8 @@ int pb_sandbox_callback_post(uv_loop_t *loop, const char *url, const char *body,
     c->url = pb_strdup(url);
     c->body = pb_strdup(body);
     c->then = then != NULL ? pb_strdup(then) : NULL;
+    c->scale = scale;
+    c->max_attempts = max_attempts > 0 ? max_attempts : 1;
     c->stop = stop;
     c->done = done;
     c->arg = arg;

@@ -43,7 +43,8 @@ CBPORT=$(head -1 "$T/cbport")
 [ -n "$CBPORT" ] || fail "callback receiver did not start"
 
 "$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 4242 --ledger "$T/ledger" \
-    --callback-delay-ms 100 --callback-url "http://127.0.0.1:$CBPORT/cb" >"$T/out" 2>"$T/err" &
+    --callback-delay-ms 100 --callback-retry-scale 0.001 \
+    --callback-url "http://127.0.0.1:$CBPORT/cb" >"$T/out" 2>"$T/err" &
 SRV=$!
 for _ in $(seq 50); do grep -q "^listening on" "$T/out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/out")
@@ -257,7 +258,7 @@ grep -q "refused 3041" "$T/err" || fail "summary lacks the by-code lines"
 start_faulty() { # name args...
     local name=$1; shift
     "$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 4242 --ledger "$T/ledger-$name" \
-        --seed 7 "$@" >"$T/out-$name" 2>"$T/err-$name" &
+        --seed 7 --callback-retry-scale 0.001 "$@" >"$T/out-$name" 2>"$T/err-$name" &
     SRV=$!
     for _ in $(seq 50); do grep -q "^listening on" "$T/out-$name" 2>/dev/null && break; sleep 0.1; done
     FPORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/out-$name")
