@@ -35,13 +35,16 @@ typedef struct pb__pay {
     pb_sandbox_payout p;
     const pb_method *m;
     pb_sandbox_outcome outcome;
-    const char *status; /* "processing", "success", "decline" */
+    const char *status; /* "processing", "success", "decline", "reversed" */
     int code;           /* operation code, 0 while processing/success */
     int delay_done;     /* the outcome timer fired */
     unsigned polls;
     uint64_t op_id;
     char request_id[48];
     char provider_id[48];
+    int reversed; /* ...04: the reversal happened (second operation) */
+    uint64_t rev_op_id;
+    char rev_request_id[48];
 } pb__pay;
 
 /* A recorded payout whose answer is held back (--slow). */
@@ -200,20 +203,24 @@ static void add_sum(cJSON *parent, const char *name, const pb__pay *p)
     cJSON_AddStringToObject(sum, "currency", p->p.currency);
 }
 
-static void add_op(cJSON *op, const pb__pay *p)
+/* The payout operation of p, or (rev) its reversal operation. The literal type "reversal"
+ * is an assumption (ecommpay-protocol.md §6 item 10). */
+static void add_op(cJSON *op, const pb__pay *p, int rev)
 {
     char num[16];
     cJSON *prov;
-    snprintf(num, sizeof(num), "%d", p->code);
-    cJSON_AddNumberToObject(op, "id", (double)p->op_id);
-    cJSON_AddStringToObject(op, "type", "payout");
-    cJSON_AddStringToObject(op, "status", p->status);
-    cJSON_AddStringToObject(op, "request_id", p->request_id);
+    const char *status = rev || p->reversed ? "success" : p->status;
+    int code = rev ? 0 : p->code;
+    snprintf(num, sizeof(num), "%d", code);
+    cJSON_AddNumberToObject(op, "id", (double)(rev ? p->rev_op_id : p->op_id));
+    cJSON_AddStringToObject(op, "type", rev ? "reversal" : "payout");
+    cJSON_AddStringToObject(op, "status", status);
+    cJSON_AddStringToObject(op, "request_id", rev ? p->rev_request_id : p->request_id);
     cJSON_AddStringToObject(op, "code", num);
     cJSON_AddStringToObject(op, "message",
-                            p->code == 0 && strcmp(p->status, "processing") == 0
+                            code == 0 && strcmp(status, "processing") == 0
                                 ? "Awaiting processing"
-                                : pb_sandbox_code_message(p->code));
+                                : pb_sandbox_code_message(code));
     add_sum(op, "sum_initial", p);
     prov = cJSON_AddObjectToObject(op, "provider");
     if (prov != NULL) {
@@ -253,7 +260,7 @@ static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
     cJSON_AddStringToObject(pay, "status", p->status);
     cJSON_AddStringToObject(pay, "method", p->m->name);
     add_sum(pay, "sum", p);
-    add_op(op, p);
+    add_op(op, p, p->reversed); /* the latest operation */
     if (sign_obj_key(s, j, wrong) != PB_OK)
         goto out;
     txt = cJSON_PrintUnformatted(j);
@@ -288,6 +295,7 @@ static void send_callback(pb__sbx *s, pb__pay *p)
         pb__pay mid = *p;
         mid.status = "processing";
         mid.code = 0;
+        mid.reversed = 0;
         s->faults++;
         late = callback_text(s, &mid, wrong);
         if (late == NULL)
@@ -314,6 +322,14 @@ static void finish(pb__pay *p, const char *status, int code)
 static void outcome_timer(uv_timer_t *t)
 {
     pb__pay *p = (pb__pay *)t->data;
+    pb__sbx *s = p->sbx;
+    if (p->outcome == PB_SANDBOX_REVERSAL && p->delay_done) { /* second delay: reversal */
+        p->reversed = 1;
+        p->rev_op_id = ++s->seq;
+        snprintf(p->rev_request_id, sizeof(p->rev_request_id), "sbx-req-%" PRIu64, p->rev_op_id);
+        finish(p, "reversed", 0);
+        return;
+    }
     p->delay_done = 1;
     switch (p->outcome) {
     case PB_SANDBOX_DECLINE_20101:
@@ -325,6 +341,11 @@ static void outcome_timer(uv_timer_t *t)
     case PB_SANDBOX_AFTER_3_POLLS:
         if (p->polls >= 3)
             finish(p, "success", 0);
+        break;
+    case PB_SANDBOX_REVERSAL:
+        finish(p, "success", 0);
+        if (!s->stopping)
+            uv_timer_start(&p->timer, outcome_timer, s->o->callback_delay_ms, 0);
         break;
     default:
         finish(p, "success", 0);
@@ -565,7 +586,15 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(pay, "status", p->status);
     cJSON_AddStringToObject(pay, "method", p->m->name);
     add_sum(pay, "sum", p);
-    add_op(op, p);
+    add_op(op, p, 0);
+    if (p->reversed) {
+        cJSON *rev = cJSON_CreateObject();
+        if (rev == NULL || !cJSON_AddItemToArray(ops, rev)) {
+            cJSON_Delete(rev);
+            goto fail;
+        }
+        add_op(rev, p, 1);
+    }
     if (sign_obj(s, j) != PB_OK)
         goto fail;
     respond_json(ex, 200, NULL, j);

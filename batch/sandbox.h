@@ -68,13 +68,17 @@ const char *pb_sandbox_code_message(int code);
  *   ...01  decline, code 20101 (amount or frequency limit)
  *   ...02  decline, code 20102 (incorrect account data)
  *   ...03  stays processing until the status was polled 3 times, then success
+ *   ...04  success, then after the same delay again a reversal: payment status "reversed",
+ *          a second operation of type "reversal" (status success), a callback for each.
+ *          The literal type "reversal" is an assumption (ecommpay-protocol.md §6 item 10).
  *   other  success (code 0)
  */
 typedef enum {
     PB_SANDBOX_SUCCESS = 0,
     PB_SANDBOX_DECLINE_20101,
     PB_SANDBOX_DECLINE_20102,
-    PB_SANDBOX_AFTER_3_POLLS
+    PB_SANDBOX_AFTER_3_POLLS,
+    PB_SANDBOX_REVERSAL
 } pb_sandbox_outcome;
 
 pb_sandbox_outcome pb_sandbox_outcome_for(const char *account);

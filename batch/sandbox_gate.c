@@ -263,6 +263,8 @@ pb_sandbox_outcome pb_sandbox_outcome_for(const char *account)
         return PB_SANDBOX_DECLINE_20102;
     case '3':
         return PB_SANDBOX_AFTER_3_POLLS;
+    case '4':
+        return PB_SANDBOX_REVERSAL;
     default:
         return PB_SANDBOX_SUCCESS;
     }

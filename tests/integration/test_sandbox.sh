@@ -202,7 +202,8 @@ st, r = status("nope")
 eq((st, r["code"], r["message"]), (404, "3061", "Transaction not found"), "unknown status")
 for acc, pid, want, code in (("09171234501", "d-1", "decline", "20101"),
                              ("09171234502", "d-2", "decline", "20102"),
-                             ("09171234503", "p-3", "success", "0")):
+                             ("09171234503", "p-3", "success", "0"),
+                             ("09171234504", "rv-4", "reversed", "0")):
     eq(send(payout(pid, account__number=acc))[0], 200, "scripted accept")
 time.sleep(0.5)
 st, r = status("g-1")
@@ -218,25 +219,35 @@ for pid, code in (("d-1", "20101"), ("d-2", "20102")):
     eq((r["payment"]["status"], r["operations"][0]["code"]), ("decline", code), pid)
 seen = [status("p-3")[1]["payment"]["status"] for _ in range(3)]
 eq(seen, ["processing", "processing", "success"], "03 polls")
+st, r = status("rv-4")
+verify(r)
+eq((r["payment"]["status"], [(o["type"], o["status"], o["code"]) for o in r["operations"]]),
+   ("reversed", [("payout", "success", "0"), ("reversal", "success", "0")]), "04 reversal")
 st, r = status("g-1", project=1)
 eq((st, r["code"]), (400, "2442"), "status other project")
 checks += 8
 
 # callbacks: every final outcome arrives signed (the first attempt got 500 and was retried)
-want = {"g-1", "t-1", "g-2", "d-1", "d-2", "p-3"}
+want = {"g-1", "t-1", "g-2", "d-1", "d-2", "p-3", "rv-4"}
 got = {}
 for _ in range(100):
     try:
-        got = {}
+        got, rv = {}, []
         for line in open(cbfile):
             c = json.loads(line)
             got[c["payment"]["id"]] = c
+            if c["payment"]["id"] == "rv-4":
+                rv.append(c)
     except FileNotFoundError:
         pass
-    if set(got) >= want:
+    if set(got) >= want and len(rv) >= 2:
         break
     time.sleep(0.1)
 eq(set(got), want, "callbacks received")
+for c in rv:
+    verify(c)
+eq([(c["payment"]["status"], c["operation"]["type"], c["operation"]["status"]) for c in rv],
+   [("success", "payout", "success"), ("reversed", "reversal", "success")], "04 callbacks")
 c = got["d-1"]
 verify(c)
 eq((c["project_id"], c["payment"]["type"], c["payment"]["status"], c["operation"]["type"],

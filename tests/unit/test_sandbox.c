@@ -215,6 +215,7 @@ static void test_outcomes(void **state)
     assert_int_equal(pb_sandbox_outcome_for("09171234501"), PB_SANDBOX_DECLINE_20101);
     assert_int_equal(pb_sandbox_outcome_for("09171234502"), PB_SANDBOX_DECLINE_20102);
     assert_int_equal(pb_sandbox_outcome_for("09171234503"), PB_SANDBOX_AFTER_3_POLLS);
+    assert_int_equal(pb_sandbox_outcome_for("09171234504"), PB_SANDBOX_REVERSAL);
     assert_int_equal(pb_sandbox_outcome_for("09171234511"), PB_SANDBOX_SUCCESS);
     assert_int_equal(pb_sandbox_outcome_for("1"), PB_SANDBOX_SUCCESS);
     assert_int_equal(pb_sandbox_outcome_for(""), PB_SANDBOX_SUCCESS);
