@@ -25,6 +25,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if self.path == "/always500":  # counts attempts, never acknowledges
+            with open(out + ".500", "ab") as f:
+                f.write(b"x\n")
+            self.send_response(500); self.end_headers(); return
         seen["n"] += 1
         if seen["n"] == 1:
             self.send_response(500); self.end_headers(); return
@@ -377,4 +381,21 @@ wait_cb "$n0" 2
 stop_faulty
 [ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$n0" | tr '\n' ,)" = "success ok,processing ok," ] ||
     fail "--callback-reorder 1: want the final callback, then processing"
+# bounded retries: a receiver that never acknowledges gets exactly --callback-max-attempts
+start_faulty cbmax --callback-max-attempts 3 --callback-delay-ms 0 \
+    --callback-url "http://127.0.0.1:$CBPORT/always500"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbmax accept"
+for _ in $(seq 50); do grep -q "not acknowledged" "$T/err-cbmax" && break; sleep 0.1; done
+stop_faulty
+[ "$(wc -l <"$T/callbacks.500")" -eq 3 ] || fail "--callback-max-attempts 3: want 3 attempts"
+grep -q "0 callbacks acknowledged, 1 not" "$T/err-cbmax" || fail "cbmax summary"
+# at Gate's real schedule (10 s before attempt 2) SIGTERM still stops the sandbox promptly
+start_faulty cbreal --callback-retry-scale 1 --callback-delay-ms 0 \
+    --callback-url "http://127.0.0.1:$CBPORT/always500"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbreal accept"
+for _ in $(seq 50); do [ "$(wc -l <"$T/callbacks.500")" -ge 4 ] && break; sleep 0.1; done
+t0=$(date +%s%N)
+stop_faulty
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "SIGTERM waited for a callback retry"
+[ "$(wc -l <"$T/callbacks.500")" -eq 4 ] || fail "--callback-retry-scale 1: one attempt only"
 echo "ok"
