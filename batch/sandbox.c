@@ -1,98 +1,20 @@
 /*
- * sandbox.c - the server half of `paybatch sandbox` (see sandbox.h).
- *
- * Ownership: one pb__sbx per run, owning the HTTP server, the payment table (each payment
- * owns its outcome timer), the ledger FILE and the signal handles. Callbacks are sent by
- * batch/sandbox_callback.h (libcurl in the libuv thread pool).
+ * sandbox.c - the server half of `paybatch sandbox` (see sandbox.h): HTTP routes, payment
+ * table, ledger, held-back answers, signals. Bodies, callbacks and outcome timers are in
+ * sandbox_notify.c; the shared structures in sandbox_int.h.
  */
-#include "batch/sandbox.h"
+#include "batch/sandbox_int.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <uv.h>
 
 #include "batch/http_router.h"
-#include "batch/http_server.h"
-#include "batch/sandbox_callback.h"
 #include "core/alloc.h"
 #include "core/errors.h"
-#include "core/signature.h"
-
-#define PB__BUCKETS      4096
-#define PB__MAX_PAYMENTS 200000
-#define PB__NCODES       32
-
-typedef struct pb__pay {
-    struct pb__pay *next; /* bucket chain */
-    struct pb__sbx *sbx;
-    uv_timer_t timer;
-    int timer_init;
-    pb_sandbox_payout p;
-    const pb_method *m;
-    pb_sandbox_outcome outcome;
-    const char *status; /* "processing", "success", "decline", "reversed" */
-    int code;           /* operation code, 0 while processing/success */
-    int delay_done;     /* the outcome timer fired */
-    unsigned polls;
-    uint64_t op_id;
-    char request_id[48];
-    char provider_id[48];
-    int reversed; /* ...04: the reversal happened (second operation) */
-    uint64_t rev_op_id;
-    char rev_request_id[48];
-} pb__pay;
-
-/* A recorded payout whose answer is held back (--slow). */
-typedef struct pb__slow {
-    struct pb__slow *prev, *next;
-    struct pb__sbx *sbx;
-    uv_timer_t timer;
-    pb_http_exchange *ex; /* NULL once answered */
-    char *txt;            /* the answer body (cJSON_free) */
-} pb__slow;
-
-typedef struct pb__sbx {
-    const pb_sandbox_opts *o;
-    uv_loop_t *loop;
-    pb_http_server *srv;
-    uv_signal_t sigint, sigterm;
-    FILE *ledger;
-    pb__pay *buckets[PB__BUCKETS];
-    size_t npay;
-    uint64_t rng;
-    uint64_t seq;
-    unsigned long accepted, refused, faults, polls, cb_sent, cb_failed;
-    struct {
-        int code;
-        unsigned long n;
-    } by_code[PB__NCODES];
-    int stopping;
-    atomic_int cb_stop; /* read by callback threads: no more retries */
-    pb__slow *slow;     /* held-back answers */
-} pb__sbx;
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static uint64_t rnd(pb__sbx *s)
-{
-    /* xorshift64* */
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return s->rng * 2685821657736338717ull;
-}
-
-static int chance(pb__sbx *s, double p)
-{
-    if (p <= 0)
-        return 0;
-    return (double)(rnd(s) >> 11) / 9007199254740992.0 < p;
-}
 
 static uint32_t hash(const char *k)
 {
@@ -163,196 +85,6 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     cJSON_Delete(j);
 }
 
-/* The key of --callback-wrong-key: any key but the project's. */
-static const char *wrong_key(const pb__sbx *s)
-{
-    static const char a[] = "paybatch-sandbox-wrong-key", b[] = "paybatch-sandbox-wrong-key-2";
-    if (s->o->secret_len == sizeof(a) - 1 && memcmp(s->o->secret, a, sizeof(a) - 1) == 0)
-        return b;
-    return a;
-}
-
-/* Sign j (without "signature") with the project's key (or a wrong one), add the signature. */
-static int sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
-{
-    char sig[PB_SIG_LEN + 1];
-    char *txt = cJSON_PrintUnformatted(j);
-    const char *key = wrong ? wrong_key(s) : s->o->secret;
-    size_t key_len = wrong ? strlen(key) : s->o->secret_len;
-    int rc;
-    if (txt == NULL)
-        return PB_ENOMEM;
-    rc = pb_sig_sign_json(txt, strlen(txt), key, key_len, sig);
-    cJSON_free(txt);
-    if (rc != PB_OK)
-        return rc;
-    return cJSON_AddStringToObject(j, "signature", sig) ? PB_OK : PB_ENOMEM;
-}
-
-static int sign_obj(pb__sbx *s, cJSON *j)
-{
-    return sign_obj_key(s, j, 0);
-}
-
-static void add_sum(cJSON *parent, const char *name, const pb__pay *p)
-{
-    cJSON *sum = cJSON_AddObjectToObject(parent, name);
-    if (sum == NULL)
-        return;
-    cJSON_AddNumberToObject(sum, "amount", (double)p->p.amount);
-    cJSON_AddStringToObject(sum, "currency", p->p.currency);
-}
-
-/* The payout operation of p, or (rev) its reversal operation. The literal type "reversal"
- * is an assumption (ecommpay-protocol.md §6 item 10). */
-static void add_op(cJSON *op, const pb__pay *p, int rev)
-{
-    char num[16];
-    cJSON *prov;
-    const char *status = rev || p->reversed ? "success" : p->status;
-    int code = rev ? 0 : p->code;
-    snprintf(num, sizeof(num), "%d", code);
-    cJSON_AddNumberToObject(op, "id", (double)(rev ? p->rev_op_id : p->op_id));
-    cJSON_AddStringToObject(op, "type", rev ? "reversal" : "payout");
-    cJSON_AddStringToObject(op, "status", status);
-    cJSON_AddStringToObject(op, "request_id", rev ? p->rev_request_id : p->request_id);
-    cJSON_AddStringToObject(op, "code", num);
-    cJSON_AddStringToObject(op, "message",
-                            code == 0 && strcmp(status, "processing") == 0
-                                ? "Awaiting processing"
-                                : pb_sandbox_code_message(code));
-    add_sum(op, "sum_initial", p);
-    prov = cJSON_AddObjectToObject(op, "provider");
-    if (prov != NULL) {
-        cJSON_AddNumberToObject(prov, "id", 1);
-        cJSON_AddStringToObject(prov, "payment_id", p->provider_id);
-    }
-}
-
-/* ---- callbacks -------------------------------------------------------------------- */
-
-static void cb_done(void *arg, int ok, long last_status, const char *url)
-{
-    pb__sbx *s = (pb__sbx *)arg;
-    if (ok) {
-        s->cb_sent++;
-    } else {
-        s->cb_failed++;
-        fprintf(stderr, "sandbox: callback to %s not acknowledged (last HTTP %ld)\n", url,
-                last_status);
-    }
-}
-
-/* The signed callback body for p (cJSON_free), or NULL. */
-static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
-{
-    cJSON *j = cJSON_CreateObject(), *pay, *op;
-    char *txt = NULL;
-    if (j == NULL)
-        return NULL;
-    cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
-    pay = cJSON_AddObjectToObject(j, "payment");
-    op = cJSON_AddObjectToObject(j, "operation");
-    if (pay == NULL || op == NULL)
-        goto out;
-    cJSON_AddStringToObject(pay, "id", p->p.payment_id);
-    cJSON_AddStringToObject(pay, "type", "payout");
-    cJSON_AddStringToObject(pay, "status", p->status);
-    cJSON_AddStringToObject(pay, "method", p->m->name);
-    add_sum(pay, "sum", p);
-    add_op(op, p, p->reversed); /* the latest operation */
-    if (sign_obj_key(s, j, wrong) != PB_OK)
-        goto out;
-    txt = cJSON_PrintUnformatted(j);
-out:
-    cJSON_Delete(j);
-    return txt;
-}
-
-static void send_callback(pb__sbx *s, pb__pay *p)
-{
-    const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
-    char *txt = NULL, *late = NULL;
-    int copies, i, wrong;
-
-    if (url == NULL || url[0] == '\0' || s->stopping)
-        return;
-    if (chance(s, s->o->cb_drop)) {
-        s->faults++;
-        return;
-    }
-    copies = chance(s, s->o->cb_dup) ? 2 : 1;
-    if (copies == 2)
-        s->faults++;
-    wrong = chance(s, s->o->cb_wrong_key);
-    if (wrong)
-        s->faults++;
-    txt = callback_text(s, p, wrong);
-    if (txt == NULL)
-        goto out;
-    if (chance(s, s->o->cb_reorder)) {
-        /* the intermediate "processing" callback, sent after the final one */
-        pb__pay mid = *p;
-        mid.status = "processing";
-        mid.code = 0;
-        mid.reversed = 0;
-        s->faults++;
-        late = callback_text(s, &mid, wrong);
-        if (late == NULL)
-            goto out;
-    }
-    for (i = 0; i < copies; i++)
-        if (pb_sandbox_callback_post(s->loop, url, txt, late, s->o->cb_retry_scale,
-                                     s->o->cb_max_attempts, &s->cb_stop, cb_done, s) != PB_OK)
-            break;
-out:
-    cJSON_free(late);
-    cJSON_free(txt);
-}
-
-/* ---- outcomes --------------------------------------------------------------------- */
-
-static void finish(pb__pay *p, const char *status, int code)
-{
-    p->status = status;
-    p->code = code;
-    send_callback(p->sbx, p);
-}
-
-static void outcome_timer(uv_timer_t *t)
-{
-    pb__pay *p = (pb__pay *)t->data;
-    pb__sbx *s = p->sbx;
-    if (p->outcome == PB_SANDBOX_REVERSAL && p->delay_done) { /* second delay: reversal */
-        p->reversed = 1;
-        p->rev_op_id = ++s->seq;
-        snprintf(p->rev_request_id, sizeof(p->rev_request_id), "sbx-req-%" PRIu64, p->rev_op_id);
-        finish(p, "reversed", 0);
-        return;
-    }
-    p->delay_done = 1;
-    switch (p->outcome) {
-    case PB_SANDBOX_DECLINE_20101:
-        finish(p, "decline", 20101);
-        break;
-    case PB_SANDBOX_DECLINE_20102:
-        finish(p, "decline", 20102);
-        break;
-    case PB_SANDBOX_AFTER_3_POLLS:
-        if (p->polls >= 3)
-            finish(p, "success", 0);
-        break;
-    case PB_SANDBOX_REVERSAL:
-        finish(p, "success", 0);
-        if (!s->stopping)
-            uv_timer_start(&p->timer, outcome_timer, s->o->callback_delay_ms, 0);
-        break;
-    default:
-        finish(p, "success", 0);
-        break;
-    }
-}
-
 /* ---- held-back answers (--slow) --------------------------------------------------- */
 
 static void slow_answer(pb__slow *w)
@@ -413,12 +145,12 @@ static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
 
 static int faults(pb__sbx *s, pb_http_exchange *ex)
 {
-    if (chance(s, s->o->fail_429)) {
+    if (pb__sbx_chance(s, s->o->fail_429)) {
         s->faults++;
         pb_http_respond_error(ex, 429, "Too many requests", "Retry-After: 1\r\n");
         return 1;
     }
-    if (chance(s, s->o->fail_500)) {
+    if (pb__sbx_chance(s, s->o->fail_500)) {
         s->faults++;
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return 1;
@@ -496,7 +228,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     p->status = "processing";
     p->op_id = ++s->seq;
     snprintf(p->request_id, sizeof(p->request_id), "sbx-req-%" PRIu64, p->op_id);
-    snprintf(p->provider_id, sizeof(p->provider_id), "prov-%016" PRIx64, rnd(s));
+    snprintf(p->provider_id, sizeof(p->provider_id), "prov-%016" PRIx64, pb__sbx_rnd(s));
     if (ledger_append(s, p) != PB_OK) {
         pb_free(p);
         pb_http_respond_error(ex, 500, "Ledger write failed", NULL);
@@ -510,9 +242,9 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     if (uv_timer_init(s->loop, &p->timer) == 0) {
         p->timer_init = 1;
         p->timer.data = p;
-        uv_timer_start(&p->timer, outcome_timer, s->o->callback_delay_ms, 0);
+        uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
     }
-    if (chance(s, s->o->drop_after_record)) {
+    if (pb__sbx_chance(s, s->o->drop_after_record)) {
         s->faults++;
         pb_http_drop(ex);
         return;
@@ -526,7 +258,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(j, "request_id", p->request_id);
     cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
     cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
-    if (chance(s, s->o->slow)) {
+    if (pb__sbx_chance(s, s->o->slow)) {
         char *txt = cJSON_PrintUnformatted(j);
         s->faults++;
         cJSON_Delete(j);
@@ -569,7 +301,7 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     p->polls++;
     if (p->outcome == PB_SANDBOX_AFTER_3_POLLS && p->delay_done && p->polls >= 3 &&
         strcmp(p->status, "processing") == 0)
-        finish(p, "success", 0);
+        pb__sbx_finish(p, "success", 0);
     j = cJSON_CreateObject();
     if (j == NULL)
         goto fail;
@@ -585,17 +317,17 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(pay, "type", "payout");
     cJSON_AddStringToObject(pay, "status", p->status);
     cJSON_AddStringToObject(pay, "method", p->m->name);
-    add_sum(pay, "sum", p);
-    add_op(op, p, 0);
+    pb__sbx_add_sum(pay, "sum", p);
+    pb__sbx_add_op(op, p, 0);
     if (p->reversed) {
         cJSON *rev = cJSON_CreateObject();
         if (rev == NULL || !cJSON_AddItemToArray(ops, rev)) {
             cJSON_Delete(rev);
             goto fail;
         }
-        add_op(rev, p, 1);
+        pb__sbx_add_op(rev, p, 1);
     }
-    if (sign_obj(s, j) != PB_OK)
+    if (pb__sbx_sign(s, j) != PB_OK)
         goto fail;
     respond_json(ex, 200, NULL, j);
     cJSON_Delete(j);

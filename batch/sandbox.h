@@ -5,7 +5,9 @@
  *  - the pure request checks (sandbox_gate.c): a payout body in, a refusal code (or 0) and
  *    the accepted fields out; outcome scripting by the account number's last digits. No I/O.
  *  - the server (sandbox.c): libuv loop, HTTP routes, in-memory payment table, ledger file,
- *    fault injection, outcome timers, signed callbacks (libcurl in a uv_work_t), signals.
+ *    fault injection, held-back answers, signals; sandbox_notify.c: response bodies, outcome
+ *    timers, signed callbacks (sent by sandbox_callback.c: libcurl in a uv_work_t).
+ *    Shared internals: sandbox_int.h. Schedule arithmetic (pure): sandbox_gate.c.
  *
  * Refusal codes of the payout check, in the order they are tried:
  *   2003 body is not JSON / not an object / a field has the wrong JSON type (a string where
