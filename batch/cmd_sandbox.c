@@ -17,7 +17,8 @@ static void pb__sandbox_usage(FILE *out)
     fputs("Usage: paybatch sandbox --listen HOST:PORT --project-id N [options]\n"
           "\n"
           "A local Gate simulator: POST /v2/payment/wallet/touchngo/payout,\n"
-          "/v2/payment/wallet/gcash/payout and /v2/payment/status. PORT 0 picks a free port;\n"
+          "/v2/payment/wallet/gcash/payout and /v2/payment/status; GET /healthz answers 200\n"
+          "{\"status\":\"ok\"} (never faulted). PORT 0 picks a free port;\n"
           "the first line on stdout is \"listening on HOST:PORT\". SIGINT/SIGTERM stop it and\n"
           "print a summary on stderr.\n"
           "\n"
@@ -35,14 +36,28 @@ static void pb__sandbox_usage(FILE *out)
           "  --fail-429 P             answer 429 (Retry-After: 1) with probability P (0..1)\n"
           "  --fail-500 P             answer 500 with probability P\n"
           "  --drop-after-record P    record the payout, then drop the connection unanswered\n"
+          "  --slow-ms N --slow P     record the payout at once but answer it only after N ms,\n"
+          "                           with probability P (a client with a shorter timeout\n"
+          "                           sees a timeout for a recorded payout)\n"
           "  --callback-drop P        do not send a final callback at all\n"
           "  --callback-dup P         send a final callback twice\n"
-          "Callbacks: 4 attempts (0.1/0.2/0.4 s apart, 3 s timeout each) until HTTP 200.\n"
+          "  --callback-wrong-key P   sign a callback with a key other than the project's\n"
+          "  --callback-reorder P     after the final callback, also send an intermediate\n"
+          "                           \"processing\" one (out of order)\n"
+          "  --callback-retry-scale F multiply the callback retry waits by F (default 1;\n"
+          "                           tests use e.g. 0.001)\n"
+          "  --callback-max-attempts N  at most N attempts per callback (1..120, default 120)\n"
+          "Callbacks are POSTed (3 s timeout each) until HTTP 200 on Gate's schedule: 6\n"
+          "attempts 10 s apart, then 70 + 10*1.12^(n-4) s before attempt n, capped at 4 h;\n"
+          "at most 120 attempts (~10.3 days), all waits times --callback-retry-scale.\n"
           "\n"
           "Scripted outcomes by the last digits of account.number:\n"
           "  ...01  decline 20101 (Decline due to amount or frequency limit)\n"
           "  ...02  decline 20102 (Incorrect account data entered)\n"
           "  ...03  processing until the status was queried 3 times, then success\n"
+          "  ...04  success, then after the delay again a reversal: payment status\n"
+          "         \"reversed\", a second operation of type \"reversal\" (the literal type is\n"
+          "         an assumption, ecommpay-protocol.md section 6 item 10); a callback each\n"
           "  other  success (code 0)\n"
           "\n"
           "Refusals (HTTP 400, {\"status\":\"error\",...,\"code\",\"message\"}), in check order:\n"
@@ -139,6 +154,12 @@ int pb_cmd_sandbox(int argc, char **argv)
         {"drop-after-record", required_argument, NULL, 'D'},
         {"callback-drop", required_argument, NULL, 'x'},
         {"callback-dup", required_argument, NULL, 'y'},
+        {"callback-wrong-key", required_argument, NULL, 'k'},
+        {"callback-reorder", required_argument, NULL, 'r'},
+        {"callback-retry-scale", required_argument, NULL, 'F'},
+        {"callback-max-attempts", required_argument, NULL, 'M'},
+        {"slow-ms", required_argument, NULL, 'w'},
+        {"slow", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -151,6 +172,8 @@ int pb_cmd_sandbox(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     o.callback_delay_ms = 200;
+    o.cb_retry_scale = 1.0;
+    o.cb_max_attempts = PB_SANDBOX_CB_MAX_ATTEMPTS;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -188,15 +211,51 @@ int pb_cmd_sandbox(int argc, char **argv)
             }
             o.callback_delay_ms = (unsigned)v;
             break;
+        case 'F': {
+            char *end;
+            errno = 0;
+            o.cb_retry_scale = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' ||
+                !(o.cb_retry_scale >= 0.0 && o.cb_retry_scale <= 1000.0)) {
+                pb_cli_error("--callback-retry-scale %s: a number 0..1000", optarg);
+                return PB_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'M':
+            if (parse_ulong(optarg, PB_SANDBOX_CB_MAX_ATTEMPTS, &v) != PB_OK || v == 0) {
+                pb_cli_error("--callback-max-attempts %s: 1..%d", optarg,
+                             PB_SANDBOX_CB_MAX_ATTEMPTS);
+                return PB_EXIT_USAGE;
+            }
+            o.cb_max_attempts = (unsigned)v;
+            break;
+        case 'w':
+            if (parse_ulong(optarg, 600000, &v) != PB_OK) {
+                pb_cli_error("--slow-ms %s: 0..600000", optarg);
+                return PB_EXIT_USAGE;
+            }
+            o.slow_ms = (unsigned)v;
+            break;
+        case 'W':
+            if (parse_prob(optarg, &o.slow) != PB_OK) {
+                pb_cli_error("--slow %s: a probability 0..1", optarg);
+                return PB_EXIT_USAGE;
+            }
+            break;
         case '4':
         case '5':
         case 'D':
         case 'x':
         case 'y':
+        case 'k':
+        case 'r':
             if (parse_prob(optarg, opt == '4'   ? &o.fail_429
                                    : opt == '5' ? &o.fail_500
                                    : opt == 'D' ? &o.drop_after_record
                                    : opt == 'x' ? &o.cb_drop
+                                   : opt == 'k' ? &o.cb_wrong_key
+                                   : opt == 'r' ? &o.cb_reorder
                                                 : &o.cb_dup) != PB_OK) {
                 pb_cli_error("%s: a probability 0..1", optarg);
                 return PB_EXIT_USAGE;

@@ -1,85 +1,20 @@
 /*
- * sandbox.c - the server half of `paybatch sandbox` (see sandbox.h).
- *
- * Ownership: one pb__sbx per run, owning the HTTP server, the payment table (each payment
- * owns its outcome timer), the ledger FILE and the signal handles. Callbacks are sent by
- * batch/sandbox_callback.h (libcurl in the libuv thread pool).
+ * sandbox.c - the server half of `paybatch sandbox` (see sandbox.h): HTTP routes, payment
+ * table, ledger, held-back answers, signals. Bodies, callbacks and outcome timers are in
+ * sandbox_notify.c; the shared structures in sandbox_int.h.
  */
-#include "batch/sandbox.h"
+#include "batch/sandbox_int.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <uv.h>
 
 #include "batch/http_router.h"
-#include "batch/http_server.h"
-#include "batch/sandbox_callback.h"
 #include "core/alloc.h"
 #include "core/errors.h"
-#include "core/signature.h"
-
-#define PB__BUCKETS      4096
-#define PB__MAX_PAYMENTS 200000
-#define PB__NCODES       32
-
-typedef struct pb__pay {
-    struct pb__pay *next; /* bucket chain */
-    struct pb__sbx *sbx;
-    uv_timer_t timer;
-    int timer_init;
-    pb_sandbox_payout p;
-    const pb_method *m;
-    pb_sandbox_outcome outcome;
-    const char *status; /* "processing", "success", "decline" */
-    int code;           /* operation code, 0 while processing/success */
-    int delay_done;     /* the outcome timer fired */
-    unsigned polls;
-    uint64_t op_id;
-    char request_id[48];
-    char provider_id[48];
-} pb__pay;
-
-typedef struct pb__sbx {
-    const pb_sandbox_opts *o;
-    uv_loop_t *loop;
-    pb_http_server *srv;
-    uv_signal_t sigint, sigterm;
-    FILE *ledger;
-    pb__pay *buckets[PB__BUCKETS];
-    size_t npay;
-    uint64_t rng;
-    uint64_t seq;
-    unsigned long accepted, refused, faults, polls, cb_sent, cb_failed;
-    struct {
-        int code;
-        unsigned long n;
-    } by_code[PB__NCODES];
-    int stopping;
-    atomic_int cb_stop; /* read by callback threads: no more retries */
-} pb__sbx;
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static uint64_t rnd(pb__sbx *s)
-{
-    /* xorshift64* */
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return s->rng * 2685821657736338717ull;
-}
-
-static int chance(pb__sbx *s, double p)
-{
-    if (p <= 0)
-        return 0;
-    return (double)(rnd(s) >> 11) / 9007199254740992.0 < p;
-}
 
 static uint32_t hash(const char *k)
 {
@@ -150,149 +85,72 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     cJSON_Delete(j);
 }
 
-/* Sign j (without "signature") and add the top-level signature. */
-static int sign_obj(pb__sbx *s, cJSON *j)
-{
-    char sig[PB_SIG_LEN + 1];
-    char *txt = cJSON_PrintUnformatted(j);
-    int rc;
-    if (txt == NULL)
-        return PB_ENOMEM;
-    rc = pb_sig_sign_json(txt, strlen(txt), s->o->secret, s->o->secret_len, sig);
-    cJSON_free(txt);
-    if (rc != PB_OK)
-        return rc;
-    return cJSON_AddStringToObject(j, "signature", sig) ? PB_OK : PB_ENOMEM;
-}
+/* ---- held-back answers (--slow) --------------------------------------------------- */
 
-static void add_sum(cJSON *parent, const char *name, const pb__pay *p)
+static void slow_answer(pb__slow *w)
 {
-    cJSON *sum = cJSON_AddObjectToObject(parent, name);
-    if (sum == NULL)
-        return;
-    cJSON_AddNumberToObject(sum, "amount", (double)p->p.amount);
-    cJSON_AddStringToObject(sum, "currency", p->p.currency);
-}
-
-static void add_op(cJSON *op, const pb__pay *p)
-{
-    char num[16];
-    cJSON *prov;
-    snprintf(num, sizeof(num), "%d", p->code);
-    cJSON_AddNumberToObject(op, "id", (double)p->op_id);
-    cJSON_AddStringToObject(op, "type", "payout");
-    cJSON_AddStringToObject(op, "status", p->status);
-    cJSON_AddStringToObject(op, "request_id", p->request_id);
-    cJSON_AddStringToObject(op, "code", num);
-    cJSON_AddStringToObject(op, "message",
-                            p->code == 0 && strcmp(p->status, "processing") == 0
-                                ? "Awaiting processing"
-                                : pb_sandbox_code_message(p->code));
-    add_sum(op, "sum_initial", p);
-    prov = cJSON_AddObjectToObject(op, "provider");
-    if (prov != NULL) {
-        cJSON_AddNumberToObject(prov, "id", 1);
-        cJSON_AddStringToObject(prov, "payment_id", p->provider_id);
+    if (w->ex != NULL) {
+        pb_http_respond(w->ex, 200, "application/json", NULL, w->txt, strlen(w->txt));
+        w->ex = NULL;
     }
 }
 
-/* ---- callbacks -------------------------------------------------------------------- */
-
-static void cb_done(void *arg, int ok, long last_status, const char *url)
+static void slow_closed(uv_handle_t *h)
 {
-    pb__sbx *s = (pb__sbx *)arg;
-    if (ok) {
-        s->cb_sent++;
-    } else {
-        s->cb_failed++;
-        fprintf(stderr, "sandbox: callback to %s not acknowledged (last HTTP %ld)\n", url,
-                last_status);
-    }
+    pb__slow *w = (pb__slow *)h->data;
+    cJSON_free(w->txt);
+    pb_free(w);
 }
 
-static void send_callback(pb__sbx *s, pb__pay *p)
+static void slow_unlink_close(pb__slow *w)
 {
-    const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
-    cJSON *j = NULL, *pay, *op;
-    char *txt = NULL;
-    int copies, i;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        w->sbx->slow = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    uv_close((uv_handle_t *)&w->timer, slow_closed);
+}
 
-    if (url == NULL || url[0] == '\0' || s->stopping)
-        return;
-    if (chance(s, s->o->cb_drop)) {
-        s->faults++;
+static void slow_timer(uv_timer_t *t)
+{
+    pb__slow *w = (pb__slow *)t->data;
+    slow_answer(w);
+    slow_unlink_close(w);
+}
+
+/* Answer txt (taken over) after s->o->slow_ms; answers at once when that cannot be set up. */
+static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
+{
+    pb__slow *w = pb_calloc(1, sizeof(*w));
+    if (w == NULL || uv_timer_init(s->loop, &w->timer) != 0) {
+        pb_free(w);
+        pb_http_respond(ex, 200, "application/json", NULL, txt, strlen(txt));
+        cJSON_free(txt);
         return;
     }
-    copies = chance(s, s->o->cb_dup) ? 2 : 1;
-    if (copies == 2)
-        s->faults++;
-    j = cJSON_CreateObject();
-    if (j == NULL)
-        goto out;
-    cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
-    pay = cJSON_AddObjectToObject(j, "payment");
-    op = cJSON_AddObjectToObject(j, "operation");
-    if (pay == NULL || op == NULL)
-        goto out;
-    cJSON_AddStringToObject(pay, "id", p->p.payment_id);
-    cJSON_AddStringToObject(pay, "type", "payout");
-    cJSON_AddStringToObject(pay, "status", p->status);
-    cJSON_AddStringToObject(pay, "method", p->m->name);
-    add_sum(pay, "sum", p);
-    add_op(op, p);
-    if (sign_obj(s, j) != PB_OK)
-        goto out;
-    txt = cJSON_PrintUnformatted(j);
-    if (txt == NULL)
-        goto out;
-    for (i = 0; i < copies; i++)
-        if (pb_sandbox_callback_post(s->loop, url, txt, &s->cb_stop, cb_done, s) != PB_OK)
-            break;
-out:
-    cJSON_free(txt);
-    cJSON_Delete(j);
-}
-
-/* ---- outcomes --------------------------------------------------------------------- */
-
-static void finish(pb__pay *p, const char *status, int code)
-{
-    p->status = status;
-    p->code = code;
-    send_callback(p->sbx, p);
-}
-
-static void outcome_timer(uv_timer_t *t)
-{
-    pb__pay *p = (pb__pay *)t->data;
-    p->delay_done = 1;
-    switch (p->outcome) {
-    case PB_SANDBOX_DECLINE_20101:
-        finish(p, "decline", 20101);
-        break;
-    case PB_SANDBOX_DECLINE_20102:
-        finish(p, "decline", 20102);
-        break;
-    case PB_SANDBOX_AFTER_3_POLLS:
-        if (p->polls >= 3)
-            finish(p, "success", 0);
-        break;
-    default:
-        finish(p, "success", 0);
-        break;
-    }
+    w->sbx = s;
+    w->ex = ex;
+    w->txt = txt;
+    w->timer.data = w;
+    w->next = s->slow;
+    if (s->slow != NULL)
+        s->slow->prev = w;
+    s->slow = w;
+    uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0);
 }
 
 /* ---- handlers --------------------------------------------------------------------- */
 
 static int faults(pb__sbx *s, pb_http_exchange *ex)
 {
-    if (chance(s, s->o->fail_429)) {
+    if (pb__sbx_chance(s, s->o->fail_429)) {
         s->faults++;
         pb_http_respond_error(ex, 429, "Too many requests", "Retry-After: 1\r\n");
         return 1;
     }
-    if (chance(s, s->o->fail_500)) {
+    if (pb__sbx_chance(s, s->o->fail_500)) {
         s->faults++;
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return 1;
@@ -370,7 +228,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     p->status = "processing";
     p->op_id = ++s->seq;
     snprintf(p->request_id, sizeof(p->request_id), "sbx-req-%" PRIu64, p->op_id);
-    snprintf(p->provider_id, sizeof(p->provider_id), "prov-%016" PRIx64, rnd(s));
+    snprintf(p->provider_id, sizeof(p->provider_id), "prov-%016" PRIx64, pb__sbx_rnd(s));
     if (ledger_append(s, p) != PB_OK) {
         pb_free(p);
         pb_http_respond_error(ex, 500, "Ledger write failed", NULL);
@@ -384,9 +242,9 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     if (uv_timer_init(s->loop, &p->timer) == 0) {
         p->timer_init = 1;
         p->timer.data = p;
-        uv_timer_start(&p->timer, outcome_timer, s->o->callback_delay_ms, 0);
+        uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
     }
-    if (chance(s, s->o->drop_after_record)) {
+    if (pb__sbx_chance(s, s->o->drop_after_record)) {
         s->faults++;
         pb_http_drop(ex);
         return;
@@ -400,6 +258,16 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(j, "request_id", p->request_id);
     cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
     cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
+    if (pb__sbx_chance(s, s->o->slow)) {
+        char *txt = cJSON_PrintUnformatted(j);
+        s->faults++;
+        cJSON_Delete(j);
+        if (txt == NULL)
+            pb_http_respond_error(ex, 500, "Internal error", NULL);
+        else
+            answer_later(s, ex, txt);
+        return;
+    }
     respond_json(ex, 200, NULL, j);
     cJSON_Delete(j);
 }
@@ -433,7 +301,7 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     p->polls++;
     if (p->outcome == PB_SANDBOX_AFTER_3_POLLS && p->delay_done && p->polls >= 3 &&
         strcmp(p->status, "processing") == 0)
-        finish(p, "success", 0);
+        pb__sbx_finish(p, "success", 0);
     j = cJSON_CreateObject();
     if (j == NULL)
         goto fail;
@@ -449,9 +317,17 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(pay, "type", "payout");
     cJSON_AddStringToObject(pay, "status", p->status);
     cJSON_AddStringToObject(pay, "method", p->m->name);
-    add_sum(pay, "sum", p);
-    add_op(op, p);
-    if (sign_obj(s, j) != PB_OK)
+    pb__sbx_add_sum(pay, "sum", p);
+    pb__sbx_add_op(op, p, 0);
+    if (p->reversed) {
+        cJSON *rev = cJSON_CreateObject();
+        if (rev == NULL || !cJSON_AddItemToArray(ops, rev)) {
+            cJSON_Delete(rev);
+            goto fail;
+        }
+        pb__sbx_add_op(rev, p, 1);
+    }
+    if (pb__sbx_sign(s, j) != PB_OK)
         goto fail;
     respond_json(ex, 200, NULL, j);
     cJSON_Delete(j);
@@ -461,7 +337,17 @@ fail:
     pb_http_respond_error(ex, 500, "Internal error", NULL);
 }
 
+/* GET /healthz: liveness for scripts and benchmarks; no faults, no counters. */
+static void h_healthz(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    (void)req;
+    (void)ctx;
+    pb_http_respond(ex, 200, "application/json", NULL, body, sizeof(body) - 1);
+}
+
 static const pb_http_route pb__routes[] = {
+    {"GET", "/healthz", h_healthz},
     {"POST", "/v2/payment/wallet/touchngo/payout", h_payout},
     {"POST", "/v2/payment/wallet/gcash/payout", h_payout},
     {"POST", "/v2/payment/status", h_status},
@@ -502,6 +388,10 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     s->stopping = 1;
     atomic_store(&s->cb_stop, 1);
+    while (s->slow != NULL) { /* held-back answers go out now */
+        slow_answer(s->slow);
+        slow_unlink_close(s->slow);
+    }
     pb_http_server_close(s->srv, on_server_closed, s);
     for (i = 0; i < PB__BUCKETS; i++)
         for (p = s->buckets[i]; p != NULL; p = p->next)

@@ -5,7 +5,9 @@
  *  - the pure request checks (sandbox_gate.c): a payout body in, a refusal code (or 0) and
  *    the accepted fields out; outcome scripting by the account number's last digits. No I/O.
  *  - the server (sandbox.c): libuv loop, HTTP routes, in-memory payment table, ledger file,
- *    fault injection, outcome timers, signed callbacks (libcurl in a uv_work_t), signals.
+ *    fault injection, held-back answers, signals; sandbox_notify.c: response bodies, outcome
+ *    timers, signed callbacks (sent by sandbox_callback.c: libcurl in a uv_work_t).
+ *    Shared internals: sandbox_int.h. Schedule arithmetic (pure): sandbox_gate.c.
  *
  * Refusal codes of the payout check, in the order they are tried:
  *   2003 body is not JSON / not an object / a field has the wrong JSON type (a string where
@@ -68,16 +70,32 @@ const char *pb_sandbox_code_message(int code);
  *   ...01  decline, code 20101 (amount or frequency limit)
  *   ...02  decline, code 20102 (incorrect account data)
  *   ...03  stays processing until the status was polled 3 times, then success
+ *   ...04  success, then after the same delay again a reversal: payment status "reversed",
+ *          a second operation of type "reversal" (status success), a callback for each.
+ *          The literal type "reversal" is an assumption (ecommpay-protocol.md §6 item 10).
  *   other  success (code 0)
  */
 typedef enum {
     PB_SANDBOX_SUCCESS = 0,
     PB_SANDBOX_DECLINE_20101,
     PB_SANDBOX_DECLINE_20102,
-    PB_SANDBOX_AFTER_3_POLLS
+    PB_SANDBOX_AFTER_3_POLLS,
+    PB_SANDBOX_REVERSAL
 } pb_sandbox_outcome;
 
 pb_sandbox_outcome pb_sandbox_outcome_for(const char *account);
+
+/*
+ * Gate's callback retry schedule (ecommpay-protocol.md §2.7), pure: the wait in ms before
+ * attempt n (1-based) of a callback that was not acknowledged, times scale (>= 0).
+ *   n <= 1      0 (the first attempt goes out at once)
+ *   n = 2..6    10 s (6 attempts 10 s apart)
+ *   n >= 7      70 + 10 * 1.12^(n-4) s, capped at 4 h (the cap is reached at n = 69)
+ * Gate makes at most PB_SANDBOX_CB_MAX_ATTEMPTS attempts (about 10.3 days in all).
+ */
+#define PB_SANDBOX_CB_MAX_ATTEMPTS 120
+#define PB_SANDBOX_CB_CAP_MS       (4ull * 3600 * 1000)
+uint64_t pb_sandbox_cb_delay_ms(unsigned n, double scale);
 
 /* Options of the server. Strings are borrowed for the life of the run. */
 typedef struct {
@@ -92,6 +110,12 @@ typedef struct {
     unsigned long seed;
     double fail_429, fail_500, drop_after_record; /* probabilities 0..1 */
     double cb_drop, cb_dup;                       /* a final callback is not sent / sent twice */
+    double cb_wrong_key;                          /* a callback is signed with another key */
+    double cb_reorder;        /* a "processing" callback is sent after the final one */
+    double cb_retry_scale;    /* the retry schedule times this (1.0: Gate's real one) */
+    unsigned cb_max_attempts; /* 1..PB_SANDBOX_CB_MAX_ATTEMPTS */
+    unsigned slow_ms;         /* with probability slow: answer an accepted payout after slow_ms */
+    double slow;
 } pb_sandbox_opts;
 
 /* Run until SIGINT/SIGTERM. Prints "listening on HOST:PORT" on stdout first. Returns PB_OK

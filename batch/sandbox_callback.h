@@ -3,8 +3,12 @@
  *
  * Each call queues a job on the libuv thread pool (uv_queue_work) that POSTs body to url with
  * a libcurl easy handle (3 s timeout, 1 s connect timeout, http/https only) until the answer
- * is HTTP 200, at most PB_SANDBOX_CB_ATTEMPTS times, 0.1 s / 0.2 s / 0.4 s apart (a
- * compressed version of Gate's schedule). Once *stop is non-zero no further attempt starts.
+ * is HTTP 200, at most max_attempts times, waiting pb_sandbox_cb_delay_ms(n, scale) before
+ * attempt n (Gate's schedule, sandbox.h; scale compresses it). The waits are slept in the
+ * pool thread in slices of at most 50 ms; once *stop is non-zero no further attempt starts.
+ * At scale 1 an unacknowledged callback occupies a pool thread for days: that is the point.
+ * When `then` is non-NULL it is POSTed the same way after body's attempts ended (strictly
+ * after, in the same job: the sandbox's out-of-order callback fault).
  * done(arg, ok, last_http_status, url) runs on the loop thread when the job ends; then the
  * job (its copies of url and body) is freed. The loop must run until every job ended.
  * curl_global_init must have been called.
@@ -15,13 +19,13 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#define PB_SANDBOX_CB_ATTEMPTS 4
-
 typedef void (*pb_sandbox_cb_done)(void *arg, int ok, long last_status, const char *url);
 
-/* url and body are copied. stop is borrowed (must outlive the job). Returns PB_OK, PB_ENOMEM,
- * PB_EINVAL, PB_ERROR (the loop refused the job); done is called only after PB_OK. */
-int pb_sandbox_callback_post(uv_loop_t *loop, const char *url, const char *body,
-                             const atomic_int *stop, pb_sandbox_cb_done done, void *arg);
+/* url, body and then (may be NULL) are copied. stop is borrowed (must outlive the job).
+ * ok in done: every body was acknowledged. Returns PB_OK, PB_ENOMEM, PB_EINVAL, PB_ERROR (the
+ * loop refused the job); done is called only after PB_OK. */
+int pb_sandbox_callback_post(uv_loop_t *loop, const char *url, const char *body, const char *then,
+                             double scale, unsigned max_attempts, const atomic_int *stop,
+                             pb_sandbox_cb_done done, void *arg);
 
 #endif

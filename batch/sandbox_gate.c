@@ -263,7 +263,28 @@ pb_sandbox_outcome pb_sandbox_outcome_for(const char *account)
         return PB_SANDBOX_DECLINE_20102;
     case '3':
         return PB_SANDBOX_AFTER_3_POLLS;
+    case '4':
+        return PB_SANDBOX_REVERSAL;
     default:
         return PB_SANDBOX_SUCCESS;
     }
+}
+
+uint64_t pb_sandbox_cb_delay_ms(unsigned n, double scale)
+{
+    double sec, f = 1.0;
+    unsigned i;
+    if (n <= 1 || !(scale > 0))
+        return 0;
+    if (n <= 6) {
+        sec = 10.0;
+    } else {
+        /* 1.12^(n-4), stopping once past the cap (no libm needed) */
+        for (i = 4; i < n && 70.0 + 10.0 * f <= (double)PB_SANDBOX_CB_CAP_MS / 1000.0; i++)
+            f *= 1.12;
+        sec = 70.0 + 10.0 * f;
+        if (sec > (double)PB_SANDBOX_CB_CAP_MS / 1000.0)
+            sec = (double)PB_SANDBOX_CB_CAP_MS / 1000.0;
+    }
+    return (uint64_t)(sec * 1000.0 * scale + 0.5);
 }

@@ -25,6 +25,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if self.path == "/always500":  # counts attempts, never acknowledges
+            with open(out + ".500", "ab") as f:
+                f.write(b"x\n")
+            self.send_response(500); self.end_headers(); return
         seen["n"] += 1
         if seen["n"] == 1:
             self.send_response(500); self.end_headers(); return
@@ -43,7 +47,8 @@ CBPORT=$(head -1 "$T/cbport")
 [ -n "$CBPORT" ] || fail "callback receiver did not start"
 
 "$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 4242 --ledger "$T/ledger" \
-    --callback-delay-ms 100 --callback-url "http://127.0.0.1:$CBPORT/cb" >"$T/out" 2>"$T/err" &
+    --callback-delay-ms 100 --callback-retry-scale 0.001 \
+    --callback-url "http://127.0.0.1:$CBPORT/cb" >"$T/out" 2>"$T/err" &
 SRV=$!
 for _ in $(seq 50); do grep -q "^listening on" "$T/out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/out")
@@ -124,6 +129,10 @@ def ledger_lines():
         return []
 
 checks = 0
+# liveness route
+with urllib.request.urlopen(BASE + "/healthz", timeout=5) as r:
+    eq((r.status, json.loads(r.read())), (200, {"status": "ok"}), "healthz")
+checks += 1
 # valid payouts, both methods
 st, r = send(payout("g-1"))
 eq((st, r["status"], r["payment_id"], r["project_id"]), (200, "success", "g-1", 4242), "gcash ok")
@@ -197,7 +206,8 @@ st, r = status("nope")
 eq((st, r["code"], r["message"]), (404, "3061", "Transaction not found"), "unknown status")
 for acc, pid, want, code in (("09171234501", "d-1", "decline", "20101"),
                              ("09171234502", "d-2", "decline", "20102"),
-                             ("09171234503", "p-3", "success", "0")):
+                             ("09171234503", "p-3", "success", "0"),
+                             ("09171234504", "rv-4", "reversed", "0")):
     eq(send(payout(pid, account__number=acc))[0], 200, "scripted accept")
 time.sleep(0.5)
 st, r = status("g-1")
@@ -213,25 +223,35 @@ for pid, code in (("d-1", "20101"), ("d-2", "20102")):
     eq((r["payment"]["status"], r["operations"][0]["code"]), ("decline", code), pid)
 seen = [status("p-3")[1]["payment"]["status"] for _ in range(3)]
 eq(seen, ["processing", "processing", "success"], "03 polls")
+st, r = status("rv-4")
+verify(r)
+eq((r["payment"]["status"], [(o["type"], o["status"], o["code"]) for o in r["operations"]]),
+   ("reversed", [("payout", "success", "0"), ("reversal", "success", "0")]), "04 reversal")
 st, r = status("g-1", project=1)
 eq((st, r["code"]), (400, "2442"), "status other project")
 checks += 8
 
 # callbacks: every final outcome arrives signed (the first attempt got 500 and was retried)
-want = {"g-1", "t-1", "g-2", "d-1", "d-2", "p-3"}
+want = {"g-1", "t-1", "g-2", "d-1", "d-2", "p-3", "rv-4"}
 got = {}
 for _ in range(100):
     try:
-        got = {}
+        got, rv = {}, []
         for line in open(cbfile):
             c = json.loads(line)
             got[c["payment"]["id"]] = c
+            if c["payment"]["id"] == "rv-4":
+                rv.append(c)
     except FileNotFoundError:
         pass
-    if set(got) >= want:
+    if set(got) >= want and len(rv) >= 2:
         break
     time.sleep(0.1)
 eq(set(got), want, "callbacks received")
+for c in rv:
+    verify(c)
+eq([(c["payment"]["status"], c["operation"]["type"], c["operation"]["status"]) for c in rv],
+   [("success", "payout", "success"), ("reversed", "reversal", "success")], "04 callbacks")
 c = got["d-1"]
 verify(c)
 eq((c["project_id"], c["payment"]["type"], c["payment"]["status"], c["operation"]["type"],
@@ -253,7 +273,7 @@ grep -q "refused 3041" "$T/err" || fail "summary lacks the by-code lines"
 start_faulty() { # name args...
     local name=$1; shift
     "$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 4242 --ledger "$T/ledger-$name" \
-        --seed 7 "$@" >"$T/out-$name" 2>"$T/err-$name" &
+        --seed 7 --callback-retry-scale 0.001 "$@" >"$T/out-$name" 2>"$T/err-$name" &
     SRV=$!
     for _ in $(seq 50); do grep -q "^listening on" "$T/out-$name" 2>/dev/null && break; sleep 0.1; done
     FPORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/out-$name")
@@ -266,8 +286,9 @@ stop_faulty() {
     [ "$rc" -eq 0 ] || fail "faulty sandbox exited $rc"
 }
 cat >"$T/one.py" <<'PY'
-import base64, hashlib, hmac, json, sys, urllib.request, urllib.error
+import base64, hashlib, hmac, json, socket, sys, urllib.request, urllib.error
 port, mode = int(sys.argv[1]), sys.argv[2]
+tmo = float(sys.argv[3]) if len(sys.argv) > 3 else 5
 b = {"general": {"project_id": 4242, "payment_id": "f-1"},
      "customer": {"id": "c", "ip_address": "10.0.0.1"},
      "account": {"number": "60123456789"}, "payment": {"amount": 5000, "currency": "MYR"}}
@@ -279,10 +300,14 @@ req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/payment/wallet/touchng
                              data=json.dumps(b).encode(), method="POST",
                              headers={"Content-Type": "application/json"})
 try:
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=tmo) as r:
         print("status", r.status)
 except urllib.error.HTTPError as e:
     print("status", e.code, e.headers.get("Retry-After"))
+except (TimeoutError, socket.timeout):
+    print("timeout")
+except urllib.error.URLError as e:
+    print("timeout" if isinstance(e.reason, (TimeoutError, socket.timeout)) else "dropped")
 except Exception:
     print("dropped")
 PY
@@ -298,6 +323,15 @@ start_faulty drop --drop-after-record 1
 stop_faulty
 [ "$(wc -l <"$T/ledger-drop")" -eq 1 ] || fail "drop-after-record must record once"
 grep -q '"payment_id":"f-1"' "$T/ledger-drop" || fail "ledger line of the dropped payout"
+start_faulty slow --slow-ms 1500 --slow 1
+[ "$(python3 "$T/one.py" "$FPORT" x 0.3)" = "timeout" ] || fail "--slow 1: want a client timeout"
+[ "$(wc -l <"$T/ledger-slow")" -eq 1 ] || fail "--slow: the payout must be recorded at once"
+stop_faulty
+start_faulty slow2 --slow-ms 400 --slow 1
+t0=$(date +%s%N)
+[ "$(python3 "$T/one.py" "$FPORT" x 5)" = "status 200" ] || fail "--slow: patient client gets 200"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 400 ] || fail "--slow-ms 400 answered early"
+stop_faulty
 start_faulty cbdrop --callback-drop 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
 [ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbdrop accept"
 sleep 0.5
@@ -308,4 +342,60 @@ start_faulty cbdup --callback-dup 1 --callback-delay-ms 0 --callback-url "http:/
 for _ in $(seq 50); do [ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -ge 2 ] && break; sleep 0.1; done
 stop_faulty
 [ "$(grep -c '"id":"f-1"' "$T/callbacks" || true)" -eq 2 ] || fail "--callback-dup 1: want 2 callbacks"
+# callback signature / order checker: the f-1 callbacks after line $2 of the file, one line
+# each: "<payment.status> ok|bad"
+cat >"$T/cbcheck.py" <<'PY'
+import base64, hashlib, hmac, json, sys
+def fl(o, pre=""):
+    out = []
+    for k, v in o.items():
+        if k == "signature" and not pre:
+            continue
+        p = (pre + ":" if pre else "") + k
+        out += fl(v, p) if isinstance(v, dict) else [f"{p}:{v}"]
+    return out
+for line in open(sys.argv[1]).readlines()[int(sys.argv[2]):]:
+    c = json.loads(line)
+    if c["payment"]["id"] != "f-1":
+        continue
+    s = ";".join(sorted(fl(c), key=lambda e: e.rsplit(":", 1)[0].encode()))
+    exp = base64.b64encode(hmac.new(b"sandbox-secret-1", s.encode(), hashlib.sha512).digest())
+    print(c["payment"]["status"], "ok" if exp.decode() == c["signature"] else "bad")
+PY
+wait_cb() { # from-line count
+    for _ in $(seq 50); do
+        [ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$1" | wc -l)" -ge "$2" ] && break
+        sleep 0.1
+    done
+}
+n0=$(wc -l <"$T/callbacks")
+start_faulty cbkey --callback-wrong-key 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbkey accept"
+wait_cb "$n0" 1
+stop_faulty
+[ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$n0")" = "success bad" ] || fail "--callback-wrong-key 1"
+n0=$(wc -l <"$T/callbacks")
+start_faulty cbord --callback-reorder 1 --callback-delay-ms 0 --callback-url "http://127.0.0.1:$CBPORT/cb"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbord accept"
+wait_cb "$n0" 2
+stop_faulty
+[ "$(python3 "$T/cbcheck.py" "$T/callbacks" "$n0" | tr '\n' ,)" = "success ok,processing ok," ] ||
+    fail "--callback-reorder 1: want the final callback, then processing"
+# bounded retries: a receiver that never acknowledges gets exactly --callback-max-attempts
+start_faulty cbmax --callback-max-attempts 3 --callback-delay-ms 0 \
+    --callback-url "http://127.0.0.1:$CBPORT/always500"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbmax accept"
+for _ in $(seq 50); do grep -q "not acknowledged" "$T/err-cbmax" && break; sleep 0.1; done
+stop_faulty
+[ "$(wc -l <"$T/callbacks.500")" -eq 3 ] || fail "--callback-max-attempts 3: want 3 attempts"
+grep -q "0 callbacks acknowledged, 1 not" "$T/err-cbmax" || fail "cbmax summary"
+# at Gate's real schedule (10 s before attempt 2) SIGTERM still stops the sandbox promptly
+start_faulty cbreal --callback-retry-scale 1 --callback-delay-ms 0 \
+    --callback-url "http://127.0.0.1:$CBPORT/always500"
+[ "$(python3 "$T/one.py" "$FPORT" x)" = "status 200" ] || fail "cbreal accept"
+for _ in $(seq 50); do [ "$(wc -l <"$T/callbacks.500")" -ge 4 ] && break; sleep 0.1; done
+t0=$(date +%s%N)
+stop_faulty
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "SIGTERM waited for a callback retry"
+[ "$(wc -l <"$T/callbacks.500")" -eq 4 ] || fail "--callback-retry-scale 1: one attempt only"
 echo "ok"

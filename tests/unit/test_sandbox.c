@@ -215,12 +215,42 @@ static void test_outcomes(void **state)
     assert_int_equal(pb_sandbox_outcome_for("09171234501"), PB_SANDBOX_DECLINE_20101);
     assert_int_equal(pb_sandbox_outcome_for("09171234502"), PB_SANDBOX_DECLINE_20102);
     assert_int_equal(pb_sandbox_outcome_for("09171234503"), PB_SANDBOX_AFTER_3_POLLS);
+    assert_int_equal(pb_sandbox_outcome_for("09171234504"), PB_SANDBOX_REVERSAL);
     assert_int_equal(pb_sandbox_outcome_for("09171234511"), PB_SANDBOX_SUCCESS);
     assert_int_equal(pb_sandbox_outcome_for("1"), PB_SANDBOX_SUCCESS);
     assert_int_equal(pb_sandbox_outcome_for(""), PB_SANDBOX_SUCCESS);
     assert_int_equal(pb_sandbox_outcome_for(NULL), PB_SANDBOX_SUCCESS);
     assert_string_equal(pb_sandbox_code_message(3041), "Payment ID already exists");
     assert_string_equal(pb_sandbox_code_message(1), "Unknown error");
+}
+
+static void test_cb_schedule(void **state)
+{
+    uint64_t total = 0;
+    unsigned n, capped_at = 0;
+    (void)state;
+    assert_int_equal(pb_sandbox_cb_delay_ms(0, 1.0), 0);
+    assert_int_equal(pb_sandbox_cb_delay_ms(1, 1.0), 0);
+    for (n = 2; n <= 6; n++)
+        assert_int_equal(pb_sandbox_cb_delay_ms(n, 1.0), 10000);
+    assert_int_equal(pb_sandbox_cb_delay_ms(7, 1.0), 84049); /* 70 + 10*1.12^3 = 84.04928 s */
+    assert_int_equal(pb_sandbox_cb_delay_ms(8, 1.0), 85735); /* 70 + 10*1.12^4 = 85.73519 s */
+    for (n = 7; n <= PB_SANDBOX_CB_MAX_ATTEMPTS; n++) {
+        assert_true(pb_sandbox_cb_delay_ms(n, 1.0) >= pb_sandbox_cb_delay_ms(n - 1, 1.0));
+        assert_true(pb_sandbox_cb_delay_ms(n, 1.0) <= PB_SANDBOX_CB_CAP_MS);
+        if (capped_at == 0 && pb_sandbox_cb_delay_ms(n, 1.0) == PB_SANDBOX_CB_CAP_MS)
+            capped_at = n;
+    }
+    assert_int_equal(capped_at, 69);
+    assert_int_equal(pb_sandbox_cb_delay_ms(1000000, 1.0), PB_SANDBOX_CB_CAP_MS);
+    for (n = 1; n <= PB_SANDBOX_CB_MAX_ATTEMPTS; n++)
+        total += pb_sandbox_cb_delay_ms(n, 1.0);
+    assert_true(total > 10ull * 86400 * 1000); /* ~10.3 days, "within 11 days" */
+    assert_true(total < 11ull * 86400 * 1000);
+    /* compressed */
+    assert_int_equal(pb_sandbox_cb_delay_ms(2, 0.001), 10);
+    assert_int_equal(pb_sandbox_cb_delay_ms(200, 0.001), 14400);
+    assert_int_equal(pb_sandbox_cb_delay_ms(5, 0.0), 0);
 }
 
 static void test_alloc_failures(void **state)
@@ -245,9 +275,10 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept),   cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_status),   cmocka_unit_test(test_toplevel_signature_not_string),
-        cmocka_unit_test(test_outcomes), cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_accept),      cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_status),      cmocka_unit_test(test_toplevel_signature_not_string),
+        cmocka_unit_test(test_outcomes),    cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_cb_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
