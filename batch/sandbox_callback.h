@@ -4,9 +4,9 @@
  * Each call queues a job on the libuv thread pool (uv_queue_work) that POSTs body to url with
  * a libcurl easy handle (3 s timeout, 1 s connect timeout, http/https only) until the answer
  * is HTTP 200, at most max_attempts times, waiting pb_sandbox_cb_delay_ms(n, scale) before
- * attempt n (Gate's schedule, sandbox.h; scale compresses it). The waits are slept in the
- * pool thread in slices of at most 50 ms; once *stop is non-zero no further attempt starts.
- * At scale 1 an unacknowledged callback occupies a pool thread for days: that is the point.
+ * attempt n (Gate's schedule, sandbox.h; scale compresses it). Only the POST itself runs on
+ * the pool; the waits are loop timers (waking every 200 ms to notice *stop), so callbacks
+ * that wait for days occupy no thread. Once *stop is non-zero no further attempt starts.
  * When `then` is non-NULL it is POSTed the same way after body's attempts ended (strictly
  * after, in the same job: the sandbox's out-of-order callback fault).
  * done(arg, ok, last_http_status, url) runs on the loop thread when the job ends; then the

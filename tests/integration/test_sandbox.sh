@@ -398,4 +398,34 @@ t0=$(date +%s%N)
 stop_faulty
 [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "SIGTERM waited for a callback retry"
 [ "$(wc -l <"$T/callbacks.500")" -eq 4 ] || fail "--callback-retry-scale 1: one attempt only"
+# callbacks waiting for a retry occupy no thread: with 8 of them waiting (more than libuv's 4
+# pool threads) at the real schedule, a callback to a healthy receiver still arrives at once
+cat >"$T/many.py" <<'PY'
+import base64, hashlib, hmac, json, sys, urllib.request
+port, n, url, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for i in range(n):
+    g = {"project_id": 4242, "payment_id": f"{pid}-{i}", "merchant_callback_url": url}
+    b = {"general": g, "customer": {"id": "c", "ip_address": "10.0.0.1"},
+         "account": {"number": "60123456789"}, "payment": {"amount": 5000, "currency": "MYR"}}
+    s = (f"account:number:60123456789;customer:id:c;customer:ip_address:10.0.0.1;"
+         f"general:merchant_callback_url:{url};general:payment_id:{pid}-{i};"
+         f"general:project_id:4242;payment:amount:5000;payment:currency:MYR")
+    g["signature"] = base64.b64encode(
+        hmac.new(b"sandbox-secret-1", s.encode(), hashlib.sha512).digest()).decode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/payment/wallet/touchngo/payout",
+                                 data=json.dumps(b).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200, r.status
+print("sent", n)
+PY
+start_faulty cbpool --callback-retry-scale 1 --callback-delay-ms 0
+[ "$(python3 "$T/many.py" "$FPORT" 8 "http://127.0.0.1:$CBPORT/always500" stuck)" = "sent 8" ] ||
+    fail "cbpool: stuck payouts"
+sleep 0.5
+[ "$(python3 "$T/many.py" "$FPORT" 1 "http://127.0.0.1:$CBPORT/cb" fresh)" = "sent 1" ] ||
+    fail "cbpool: fresh payout"
+for _ in $(seq 30); do grep -q '"id":"fresh-0"' "$T/callbacks" && break; sleep 0.1; done
+grep -q '"id":"fresh-0"' "$T/callbacks" || fail "a waiting retry blocked another callback"
+stop_faulty
 echo "ok"
