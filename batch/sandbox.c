@@ -12,6 +12,7 @@
 
 #include "batch/http_router.h"
 #include "core/alloc.h"
+#include "formats/json_write.h"
 #include "core/errors.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -76,7 +77,7 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     cJSON_AddStringToObject(j, "status", "error");
     cJSON_AddStringToObject(j, "request_id", rid);
     if (project != 0)
-        cJSON_AddNumberToObject(j, "project_id", (double)project);
+        pb_json_add_int(j, "project_id", project);
     if (payment_id != NULL && payment_id[0] != '\0')
         cJSON_AddStringToObject(j, "payment_id", payment_id);
     cJSON_AddStringToObject(j, "code", num);
@@ -176,7 +177,7 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
         return PB_ENOMEM;
     cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
     cJSON_AddStringToObject(j, "method", p->m->name);
-    cJSON_AddNumberToObject(j, "amount", (double)p->p.amount);
+    pb_json_add_int(j, "amount", p->p.amount);
     cJSON_AddStringToObject(j, "currency", p->p.currency);
     cJSON_AddStringToObject(j, "account", p->p.account);
     cJSON_AddStringToObject(j, "time", ts);
@@ -256,7 +257,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     }
     cJSON_AddStringToObject(j, "status", "success");
     cJSON_AddStringToObject(j, "request_id", p->request_id);
-    cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
+    pb_json_add_int(j, "project_id", s->o->project_id);
     cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
     if (pb__sbx_chance(s, s->o->slow)) {
         char *txt = cJSON_PrintUnformatted(j);
@@ -305,19 +306,13 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     j = cJSON_CreateObject();
     if (j == NULL)
         goto fail;
-    cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
-    pay = cJSON_AddObjectToObject(j, "payment");
+    pay = pb__sbx_add_payment(j, s, p);
     ops = cJSON_AddArrayToObject(j, "operations");
     op = cJSON_CreateObject();
     if (pay == NULL || ops == NULL || op == NULL || !cJSON_AddItemToArray(ops, op)) {
         cJSON_Delete(op);
         goto fail;
     }
-    cJSON_AddStringToObject(pay, "id", p->p.payment_id);
-    cJSON_AddStringToObject(pay, "type", "payout");
-    cJSON_AddStringToObject(pay, "status", p->status);
-    cJSON_AddStringToObject(pay, "method", p->m->name);
-    pb__sbx_add_sum(pay, "sum", p);
     pb__sbx_add_op(op, p, 0);
     if (p->reversed) {
         cJSON *rev = cJSON_CreateObject();

@@ -11,6 +11,7 @@
 #include "batch/sandbox_callback.h"
 #include "core/errors.h"
 #include "core/signature.h"
+#include "formats/json_write.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -66,8 +67,24 @@ void pb__sbx_add_sum(cJSON *parent, const char *name, const pb__pay *p)
     cJSON *sum = cJSON_AddObjectToObject(parent, name);
     if (sum == NULL)
         return;
-    cJSON_AddNumberToObject(sum, "amount", (double)p->p.amount);
+    pb_json_add_int(sum, "amount", p->p.amount);
     cJSON_AddStringToObject(sum, "currency", p->p.currency);
+}
+
+cJSON *pb__sbx_add_payment(cJSON *root, const pb__sbx *s, const pb__pay *p)
+{
+    cJSON *pay;
+    if (pb_json_add_int(root, "project_id", s->o->project_id) != PB_OK)
+        return NULL;
+    pay = cJSON_AddObjectToObject(root, "payment");
+    if (pay == NULL)
+        return NULL;
+    cJSON_AddStringToObject(pay, "id", p->p.payment_id);
+    cJSON_AddStringToObject(pay, "type", "payout");
+    cJSON_AddStringToObject(pay, "status", p->status);
+    cJSON_AddStringToObject(pay, "method", p->m->name);
+    pb__sbx_add_sum(pay, "sum", p);
+    return pay;
 }
 
 /* The payout operation of p, or (rev) its reversal operation. The literal type "reversal"
@@ -79,7 +96,7 @@ void pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev)
     const char *status = rev || p->reversed ? "success" : p->status;
     int code = rev ? 0 : p->code;
     snprintf(num, sizeof(num), "%d", code);
-    cJSON_AddNumberToObject(op, "id", (double)(rev ? p->rev_op_id : p->op_id));
+    pb_json_add_int(op, "id", rev ? p->rev_op_id : p->op_id);
     cJSON_AddStringToObject(op, "type", rev ? "reversal" : "payout");
     cJSON_AddStringToObject(op, "status", status);
     cJSON_AddStringToObject(op, "request_id", rev ? p->rev_request_id : p->request_id);
@@ -91,7 +108,7 @@ void pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev)
     pb__sbx_add_sum(op, "sum_initial", p);
     prov = cJSON_AddObjectToObject(op, "provider");
     if (prov != NULL) {
-        cJSON_AddNumberToObject(prov, "id", 1);
+        pb_json_add_int(prov, "id", 1);
         cJSON_AddStringToObject(prov, "payment_id", p->provider_id);
     }
 }
@@ -117,16 +134,10 @@ static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
     char *txt = NULL;
     if (j == NULL)
         return NULL;
-    cJSON_AddNumberToObject(j, "project_id", (double)s->o->project_id);
-    pay = cJSON_AddObjectToObject(j, "payment");
+    pay = pb__sbx_add_payment(j, s, p);
     op = cJSON_AddObjectToObject(j, "operation");
     if (pay == NULL || op == NULL)
         goto out;
-    cJSON_AddStringToObject(pay, "id", p->p.payment_id);
-    cJSON_AddStringToObject(pay, "type", "payout");
-    cJSON_AddStringToObject(pay, "status", p->status);
-    cJSON_AddStringToObject(pay, "method", p->m->name);
-    pb__sbx_add_sum(pay, "sum", p);
     pb__sbx_add_op(op, p, p->reversed); /* the latest operation */
     if (sign_obj_key(s, j, wrong) != PB_OK)
         goto out;

@@ -3,19 +3,11 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/signature.h"
+#include "formats/json_write.h"
 
 #include <cjson/cJSON.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-/* cJSON keeps numbers as doubles; a raw token keeps every digit of an int64_t. */
-static int pb__add_int(cJSON *obj, const char *key, int64_t v)
-{
-    char num[24];
-    snprintf(num, sizeof(num), "%" PRId64, v);
-    return cJSON_AddRawToObject(obj, key, num) ? PB_OK : PB_ENOMEM;
-}
 
 static int pb__add_str(cJSON *obj, const char *key, pb_str s)
 {
@@ -77,7 +69,7 @@ int pb_gate_payout_body(const pb_row *row, const pb_row_result *res, const pb_ga
         !(account = cJSON_AddObjectToObject(root, "account")) ||
         !(payment = cJSON_AddObjectToObject(root, "payment")))
         goto out;
-    if ((rc = pb__add_int(general, "project_id", cfg->project_id)) < 0 ||
+    if ((rc = pb_json_add_int(general, "project_id", cfg->project_id)) < 0 ||
         (rc = pb__add_str(general, "payment_id", row->cell[PB_COL_PAYMENT_ID])) < 0)
         goto out;
     if (cfg->callback_url && cfg->callback_url[0] &&
@@ -87,7 +79,7 @@ int pb_gate_payout_body(const pb_row *row, const pb_row_result *res, const pb_ga
         (rc = pb__add_str(customer, "ip_address", row->cell[PB_COL_IP])) < 0 ||
         (rc = pb__add_str(account, "number", row->cell[PB_COL_ACCOUNT])) < 0 ||
         (rc = pb__add_str(account, "customer_name", row->cell[PB_COL_CUSTOMER_NAME])) < 0 ||
-        (rc = pb__add_int(payment, "amount", res->amount_minor)) < 0 ||
+        (rc = pb_json_add_int(payment, "amount", res->amount_minor)) < 0 ||
         (rc = pb__add_str(payment, "currency", pb_str_c(res->currency->code))) < 0 ||
         (rc = pb__add_str(payment, "description", row->cell[PB_COL_DESCRIPTION])) < 0)
         goto out;
@@ -127,7 +119,7 @@ int pb_gate_status_body(const char *payment_id, size_t id_len, const pb_gate_cfg
         return PB_ENOMEM;
     if (!(general = cJSON_AddObjectToObject(root, "general")))
         goto out;
-    if ((rc = pb__add_int(general, "project_id", cfg->project_id)) < 0 ||
+    if ((rc = pb_json_add_int(general, "project_id", cfg->project_id)) < 0 ||
         (rc = pb__add_str(general, "payment_id", pb_str_make(payment_id, id_len))) < 0)
         goto out;
     rc = pb__sign_and_print(root, general, cfg, out);

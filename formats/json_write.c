@@ -2,6 +2,8 @@
 
 #include "core/errors.h"
 
+#include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -74,4 +76,11 @@ int pb_json_put_str(pb_buf *b, const char *s, size_t len)
     if (run && (rc = pb_buf_put(b, s + i - run, run)) < 0)
         return rc;
     return pb_buf_putc(b, '"');
+}
+
+int pb_json_add_int(struct cJSON *obj, const char *key, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%" PRId64, v);
+    return cJSON_AddRawToObject(obj, key, num) ? PB_OK : PB_ENOMEM;
 }

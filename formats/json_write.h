@@ -10,7 +10,17 @@
 
 #include "core/buf.h"
 
+#include <stdint.h>
+
 /* Append "s" with quotes and escapes. Returns 0, PB_ELIMIT, PB_ENOMEM. */
 int pb_json_put_str(pb_buf *b, const char *s, size_t len);
+
+/*
+ * Add an integer member to a cJSON object as a raw token: cJSON keeps numbers as doubles,
+ * which would round amounts and ids past 2^53. Every integer paybatch writes into JSON
+ * (amounts, project ids) goes through here. Returns 0 or PB_ENOMEM.
+ */
+struct cJSON;
+int pb_json_add_int(struct cJSON *obj, const char *key, int64_t v);
 
 #endif

@@ -15,6 +15,9 @@ else
     exit 1
 fi
 banned='\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|atof|strncpy)\s*\('
+if grep -n 'cJSON_AddNumberToObject\|cJSON_CreateNumber' core/*.[ch] formats/*.[ch] batch/*.[ch]; then
+    echo "a JSON number through a double: use pb_json_add_int (formats/json_write.h)"; fail=1
+fi
 if grep -nE "$banned" core/*.[ch] formats/*.[ch] batch/*.[ch]; then
     echo "banned function used (see docs/CONVENTIONS.md)"; fail=1
 fi
