@@ -12,6 +12,7 @@
  */
 #include "core/alloc.h"
 #include "formats/gate_request.h"
+#include "support/rows.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -110,21 +111,8 @@ int main(int argc, char **argv)
         pb_row_result res;
         char id[32];
         pb_buf b;
-        int c;
-        memset(&row, 0, sizeof(row));
-        memset(&res, 0, sizeof(res));
-        for (c = 0; c < PB_COL__COUNT; c++)
-            row.name[c] = pb_col_canonical((pb_col)c);
         snprintf(id, sizeof(id), "bench-%09ld", i);
-        row.cell[PB_COL_PAYMENT_ID] = pb_str_c(id);
-        row.cell[PB_COL_CUSTOMER_ID] = pb_str_c("c-1");
-        row.cell[PB_COL_IP] = pb_str_c("198.51.100.7");
-        row.cell[PB_COL_ACCOUNT] = pb_str_c("09171234560");
-        row.cell[PB_COL_CUSTOMER_NAME] = pb_str_c("Juan Dela Cruz");
-        res.method = pb_method_find("gcash", 5);
-        res.currency = pb_currency_find("PHP", 3);
-        res.amount_minor = 150000;
-        res.amount_ok = 1;
+        pb_test_row(&row, &res, "gcash", id, "09171234560");
         pb_buf_init(&b, PB_GATE_BODY_MAX);
         if (pb_gate_payout_body(&row, &res, &cfg, &b) != 0)
             return 1;

@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "core/signature.h"
 #include "formats/gate_request.h"
+#include "support/rows.h"
 
 static pb_row row;
 static pb_row_result res;
@@ -17,21 +18,7 @@ static pb_passthrough pass[2];
 
 static void setup_row(void)
 {
-    int c;
-    memset(&row, 0, sizeof(row));
-    memset(&res, 0, sizeof(res));
-    for (c = 0; c < PB_COL__COUNT; c++)
-        row.name[c] = pb_col_canonical((pb_col)c);
-    row.cell[PB_COL_PAYMENT_ID] = pb_str_c("batch42-row7");
-    row.cell[PB_COL_CUSTOMER_ID] = pb_str_c("cust-9");
-    row.cell[PB_COL_IP] = pb_str_c("198.51.100.7");
-    row.cell[PB_COL_ACCOUNT] = pb_str_c("09171234567");
-    row.cell[PB_COL_CUSTOMER_NAME] = pb_str_c("Juan Dela Cruz");
-    row.cell[PB_COL_DESCRIPTION] = pb_str_c("payout");
-    res.method = pb_method_find("gcash", 5);
-    res.currency = pb_currency_find("PHP", 3);
-    res.amount_minor = 150000;
-    res.amount_ok = 1;
+    pb_test_row(&row, &res, "gcash", "batch42-row7", "09171234567");
 }
 
 static const pb_gate_cfg cfg = {123, NULL, "secret", 6};

@@ -19,6 +19,7 @@
 
 #include "core/signature.h"
 #include "formats/gate_request.h"
+#include "support/rows.h"
 
 static pid_t sandbox_pid;
 static int sandbox_port;
@@ -95,21 +96,11 @@ static long post(const char *path, const pb_buf *body, pb_buf *answer)
 static void make_row(pb_row *row, pb_row_result *res, const char *method, const char *id,
                      const char *acct)
 {
-    int c;
-    memset(row, 0, sizeof(*row));
-    memset(res, 0, sizeof(*res));
-    for (c = 0; c < PB_COL__COUNT; c++)
-        row->name[c] = pb_col_canonical((pb_col)c);
-    row->cell[PB_COL_PAYMENT_ID] = pb_str_c(id);
-    row->cell[PB_COL_CUSTOMER_ID] = pb_str_c("cust-1");
-    row->cell[PB_COL_IP] = pb_str_c("198.51.100.7");
-    row->cell[PB_COL_ACCOUNT] = pb_str_c(acct);
-    row->cell[PB_COL_CUSTOMER_NAME] = pb_str_c("Juan Dela Cruz");
+    pb_test_row(row, res, method, id, acct);
     row->cell[PB_COL_DESCRIPTION] = pb_str_c("tab\tand\nnewline");
-    res->method = pb_method_find(method, strlen(method));
     res->currency = pb_currency_find(res->method->currency, 3);
+    row->cell[PB_COL_CURRENCY] = pb_str_c(res->method->currency);
     res->amount_minor = res->method->min_minor;
-    res->amount_ok = 1;
 }
 
 static long payout(const char *method, const char *id, const char *acct, pb_buf *answer)

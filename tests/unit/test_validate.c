@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/validate.h"
+#include "support/rows.h"
 
 typedef struct {
     int n;
@@ -23,21 +24,9 @@ static void collect(const pb_finding *f, void *ctx)
 /* A valid GCash row; tests overwrite single cells. */
 static void base_gcash(pb_row *r)
 {
-    int c;
-    memset(r, 0, sizeof(*r));
+    pb_test_row(r, NULL, "gcash", "p-1", "09171234567");
     r->row = 7;
-    for (c = 0; c < PB_COL__COUNT; c++)
-        r->name[c] = pb_col_canonical((pb_col)c);
-    r->name[PB_COL_AMOUNT_MAJOR] = NULL;
-    r->cell[PB_COL_METHOD] = pb_str_c("gcash");
-    r->cell[PB_COL_PAYMENT_ID] = pb_str_c("p-1");
-    r->cell[PB_COL_AMOUNT] = pb_str_c("150000");
-    r->cell[PB_COL_CURRENCY] = pb_str_c("PHP");
     r->cell[PB_COL_CUSTOMER_ID] = pb_str_c("c-1");
-    r->cell[PB_COL_IP] = pb_str_c("198.51.100.7");
-    r->cell[PB_COL_ACCOUNT] = pb_str_c("09171234567");
-    r->cell[PB_COL_CUSTOMER_NAME] = pb_str_c("Juan Dela Cruz");
-    r->cell[PB_COL_DESCRIPTION] = pb_str_c("payout");
 }
 
 static sink run(const pb_row *r, int allow_conversion, pb_row_result *res)
