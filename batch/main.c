@@ -1,7 +1,7 @@
 /*
  * main.c - the paybatch command line: dispatch to a command.
  */
-#include "batch/cli.h"
+#include "batch/cli/cli.h"
 
 #include "core/alloc.h"
 

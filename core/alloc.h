@@ -4,8 +4,8 @@
  * All heap allocation in paybatch goes through these wrappers so that tests can make the
  * Nth allocation fail (curl's "torture" idea) and prove every failure path cleans up.
  */
-#ifndef PB_ALLOC_H
-#define PB_ALLOC_H
+#ifndef PB_CORE_ALLOC_H
+#define PB_CORE_ALLOC_H
 
 #include <stddef.h>
 

@@ -6,8 +6,8 @@
  * When ptr is non-NULL it is always NUL-terminated (the NUL is not counted in len and does
  * not count against max). The buffer owns ptr; pb_buf_free releases it.
  */
-#ifndef PB_BUF_H
-#define PB_BUF_H
+#ifndef PB_CORE_BUF_H
+#define PB_CORE_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * human-readable explanation with pb_error_set(); callers read it with pb_error_last().
  * The message is thread-local and owned by the library (valid until the next set).
  */
-#ifndef PB_ERRORS_H
-#define PB_ERRORS_H
+#ifndef PB_CORE_ERRORS_H
+#define PB_CORE_ERRORS_H
 
 enum {
     PB_OK = 0,

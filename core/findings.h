@@ -5,8 +5,8 @@
  * is a plain value; its `column` is borrowed from whoever produced it and valid only during
  * the callback that delivers it.
  */
-#ifndef PB_FINDINGS_H
-#define PB_FINDINGS_H
+#ifndef PB_CORE_FINDINGS_H
+#define PB_CORE_FINDINGS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -16,8 +16,8 @@
  * (usually on the stack) and releases it with pb_flat_free(). Entry pointers (pb_flat_entry.s)
  * point into f->arena and stay valid until pb_flat_free(). Input text is only read.
  */
-#ifndef PB_JSON_FLAT_H
-#define PB_JSON_FLAT_H
+#ifndef PB_CORE_JSON_FLAT_H
+#define PB_CORE_JSON_FLAT_H
 
 #include <stddef.h>
 

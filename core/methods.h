@@ -4,8 +4,8 @@
  * Adding a wallet is adding a row to the table in methods.c. Entries are static and never
  * freed; pointers returned here stay valid for the life of the program.
  */
-#ifndef PB_METHODS_H
-#define PB_METHODS_H
+#ifndef PB_CORE_METHODS_H
+#define PB_CORE_METHODS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * currency's exponent, and formatted back the same way. Parse failures say why (pb_money_why)
  * so that the validator can tell a decimal comma from a thousands separator from a sign.
  */
-#ifndef PB_MONEY_H
-#define PB_MONEY_H
+#ifndef PB_CORE_MONEY_H
+#define PB_CORE_MONEY_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
  * length) or a caller-provided char[PB_SIG_LEN + 1]. Nothing is retained between calls.
  * Secrets are raw bytes (the project's secret key as UTF-8, not decoded).
  */
-#ifndef PB_SIGNATURE_H
-#define PB_SIGNATURE_H
+#ifndef PB_CORE_SIGNATURE_H
+#define PB_CORE_SIGNATURE_H
 
 #include <stddef.h>
 

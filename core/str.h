@@ -1,8 +1,8 @@
 /*
  * str.h - a borrowed byte string (pointer + length). Never owns its bytes.
  */
-#ifndef PB_STR_H
-#define PB_STR_H
+#ifndef PB_CORE_STR_H
+#define PB_CORE_STR_H
 
 #include <stddef.h>
 #include <string.h>

@@ -6,8 +6,8 @@
  * a callback, plus the parsed method, currency and amount for building the request.
  * Cross-row checks (duplicates) live in formats/dupcheck.
  */
-#ifndef PB_VALIDATE_H
-#define PB_VALIDATE_H
+#ifndef PB_CORE_VALIDATE_H
+#define PB_CORE_VALIDATE_H
 
 #include "core/findings.h"
 #include "core/methods.h"

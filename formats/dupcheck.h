@@ -8,8 +8,8 @@
  * amount, currency) keep only the hash (8 bytes a slot). Tables are Robin Hood hash sets that
  * grow by 1.5x at 75% load, so 1M distinct ids cost about 17 MiB + 12 MiB, never the file size.
  */
-#ifndef PB_DUPCHECK_H
-#define PB_DUPCHECK_H
+#ifndef PB_FORMATS_DUPCHECK_H
+#define PB_FORMATS_DUPCHECK_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * The body is signed over exactly the JSON it carries, and the signature is put in
  * general.signature.
  */
-#ifndef PB_GATE_REQUEST_H
-#define PB_GATE_REQUEST_H
+#ifndef PB_FORMATS_GATE_REQUEST_H
+#define PB_FORMATS_GATE_REQUEST_H
 
 #include "core/buf.h"
 #include "core/validate.h"

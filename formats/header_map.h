@@ -6,8 +6,8 @@
  * passes through into the request as a string. Header problems are file-level findings: a
  * typo must never silently drop data. The map owns copies of the header names it keeps.
  */
-#ifndef PB_HEADER_MAP_H
-#define PB_HEADER_MAP_H
+#ifndef PB_FORMATS_HEADER_MAP_H
+#define PB_FORMATS_HEADER_MAP_H
 
 #include "core/findings.h"
 #include "core/str.h"

@@ -5,8 +5,8 @@
  * that are not valid UTF-8 (a message cut in the middle of a character) become U+FFFD, so the
  * output is always valid JSON.
  */
-#ifndef PB_JSON_WRITE_H
-#define PB_JSON_WRITE_H
+#ifndef PB_FORMATS_JSON_WRITE_H
+#define PB_FORMATS_JSON_WRITE_H
 
 #include "core/buf.h"
 

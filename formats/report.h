@@ -11,8 +11,8 @@
  * Account numbers are masked in all three (SPEC §4). Every writer takes a FILE * owned by the
  * caller; write errors are reported as PB_EIO.
  */
-#ifndef PB_REPORT_H
-#define PB_REPORT_H
+#ifndef PB_FORMATS_REPORT_H
+#define PB_FORMATS_REPORT_H
 
 #include "formats/validator.h"
 

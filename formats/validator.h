@@ -7,8 +7,8 @@
  * by the reader's caps plus the duplicate sets (proportional to distinct ids), never by the
  * file's size. `validate`, `send` and the fuzzer share this one path.
  */
-#ifndef PB_VALIDATOR_H
-#define PB_VALIDATOR_H
+#ifndef PB_FORMATS_VALIDATOR_H
+#define PB_FORMATS_VALIDATOR_H
 
 #include "core/findings.h"
 #include "core/validate.h"

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "batch/http_request.h"
-#include "batch/http_router.h"
-#include "batch/http_server.h"
+#include "batch/net/http_request.h"
+#include "batch/net/http_router.h"
+#include "batch/net/http_server.h"
 #include "core/errors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

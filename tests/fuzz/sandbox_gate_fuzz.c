@@ -5,7 +5,7 @@
  * for anything but memory, a refused request has a known Gate code, an accepted payout obeys
  * the method's limits and its strings are NUL-terminated within their caps.
  */
-#include "batch/sandbox.h"
+#include "batch/sandbox/sandbox.h"
 
 #include <stdint.h>
 #include <stdlib.h>

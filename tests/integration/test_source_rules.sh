@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$PB_SOURCE_DIR"
 fail=0
 files=$(find core formats batch tests -name '*.[ch]' | sort)
+files_src=$(find core formats batch -name '*.[ch]' | sort)
 if command -v clang-format >/dev/null; then
     for f in $files; do
         clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || { echo "not clang-formatted: $f"; fail=1; }
@@ -15,10 +16,10 @@ else
     exit 1
 fi
 banned='\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|atof|strncpy)\s*\('
-if grep -n 'cJSON_AddNumberToObject\|cJSON_CreateNumber' core/*.[ch] formats/*.[ch] batch/*.[ch]; then
+if grep -n 'cJSON_AddNumberToObject\|cJSON_CreateNumber' $files_src; then
     echo "a JSON number through a double: use pb_json_add_int (formats/json_write.h)"; fail=1
 fi
-if grep -nE "$banned" core/*.[ch] formats/*.[ch] batch/*.[ch]; then
+if grep -nE "$banned" $files_src; then
     echo "banned function used (see docs/CONVENTIONS.md)"; fail=1
 fi
 if grep -nE '\b(double|float)\s+\**\w+\s*[;=,)\[]' core/money.[ch] core/validate.[ch] formats/validator.[ch] formats/gate_request.[ch]; then
@@ -27,5 +28,30 @@ fi
 if grep -nE '\b(fopen|fwrite|fread|printf|puts|open|read|write|time|clock_gettime|rand|random)\s*\(' core/*.c | grep -v 'snprintf\|vsnprintf'; then
     echo "core/ does I/O, reads the clock or draws random numbers"; fail=1
 fi
+# Dependencies point downward only: each folder may include the folders listed for it.
+declare -A allowed=(
+    [core]="core"
+    [formats]="core formats"
+    [batch/util]="core formats batch/util"
+    [batch/net]="core formats batch/util batch/net"
+    [batch/store]="core formats batch/util batch/store"
+    [batch/sandbox]="core formats batch/util batch/net batch/sandbox"
+    [batch/send]="core formats batch/util batch/net batch/store batch/send batch/listen"
+    [batch/listen]="core formats batch/util batch/net batch/store batch/listen"
+    [batch/cli]="core formats batch/util batch/net batch/store batch/sandbox batch/send batch/listen batch/cli"
+    [batch]="core formats batch/util batch/net batch/store batch/sandbox batch/send batch/listen batch/cli"
+)
+for f in $files_src; do
+    dir=$(dirname "$f")
+    if [ -z "${allowed[$dir]+x}" ]; then
+        echo "$f: folder $dir has no place in the layer list of test_source_rules.sh"; fail=1; continue
+    fi
+    while IFS= read -r inc; do
+        incdir=$(dirname "$inc")
+        ok=0
+        for a in ${allowed[$dir]}; do [ "$incdir" = "$a" ] && ok=1; done
+        [ $ok -eq 1 ] || { echo "$f includes $inc: $dir may not depend on $incdir"; fail=1; }
+    done < <(grep -oE '^#include "[a-z_/]+\.h"' "$f" | sed -E 's/^#include "(.*)"/\1/')
+done
 [ $fail -eq 0 ] && echo "source rules: ok"
 exit $fail

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "batch/http_request.h"
+#include "batch/net/http_request.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "batch/http_router.h"
-#include "batch/http_server.h"
+#include "batch/net/http_router.h"
+#include "batch/net/http_server.h"
 #include "core/errors.h"
 
 #define GUARD_MS 5000

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch/sandbox.h"
+#include "batch/sandbox/sandbox.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/methods.h"

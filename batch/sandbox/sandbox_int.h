@@ -6,8 +6,8 @@
  * Ownership: one pb__sbx per run owns the payment table; each pb__pay owns its outcome
  * timer; each pb__slow (a held-back answer) owns its timer and answer text.
  */
-#ifndef PB_SANDBOX_INT_H
-#define PB_SANDBOX_INT_H
+#ifndef PB_SANDBOX_SANDBOX_INT_H
+#define PB_SANDBOX_SANDBOX_INT_H
 
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <uv.h>
 
-#include "batch/http_server.h"
-#include "batch/sandbox.h"
+#include "batch/net/http_server.h"
+#include "batch/sandbox/sandbox.h"
 
 #define PB__BUCKETS      4096
 #define PB__MAX_PAYMENTS 200000

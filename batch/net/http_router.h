@@ -6,12 +6,12 @@
  * {"status":"error","code":"404","message":"Not found"}. pb_http_route_find is pure (the
  * fuzzer uses it without sockets).
  */
-#ifndef PB_HTTP_ROUTER_H
-#define PB_HTTP_ROUTER_H
+#ifndef PB_NET_HTTP_ROUTER_H
+#define PB_NET_HTTP_ROUTER_H
 
 #include <stddef.h>
 
-#include "batch/http_server.h"
+#include "batch/net/http_server.h"
 
 typedef struct {
     const char *method; /* "POST" ... */

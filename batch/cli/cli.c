@@ -1,4 +1,4 @@
-#include "batch/cli.h"
+#include "batch/cli/cli.h"
 
 #include "core/alloc.h"
 #include "core/errors.h"

@@ -3,12 +3,12 @@
  * scripted outcome timers (see sandbox.h, sandbox_int.h). Callbacks are sent by
  * batch/sandbox_callback.h (libcurl in the libuv thread pool).
  */
-#include "batch/sandbox_int.h"
+#include "batch/sandbox/sandbox_int.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-#include "batch/sandbox_callback.h"
+#include "batch/sandbox/sandbox_callback.h"
 #include "core/errors.h"
 #include "core/signature.h"
 #include "formats/json_write.h"

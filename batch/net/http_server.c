@@ -8,13 +8,13 @@
  * is being written, reading is stopped and the unparsed rest of the buffer (pipelined
  * requests) waits; the write callback resumes. No recursion from respond into the handler.
  */
-#include "batch/http_server.h"
+#include "batch/net/http_server.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "batch/http_response.h"
+#include "batch/net/http_response.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"

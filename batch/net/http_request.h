@@ -30,8 +30,8 @@
  * pb_httpreq_msg_free(); the pb_http_request inside and every string it points to stay
  * valid until then, independent of the parser.
  */
-#ifndef PB_HTTP_REQUEST_H
-#define PB_HTTP_REQUEST_H
+#ifndef PB_NET_HTTP_REQUEST_H
+#define PB_NET_HTTP_REQUEST_H
 
 #include <stddef.h>
 

@@ -6,7 +6,7 @@
  * capped pb_bufs. http-parser is paused in on_message_complete so that one feed never runs
  * past the end of a request (pipelining).
  */
-#include "batch/http_request.h"
+#include "batch/net/http_request.h"
 
 #include <http_parser.h>
 #include <limits.h>

@@ -3,8 +3,8 @@
  *
  * Used by the server (batch/http_server.c) and the router; all strings returned are static.
  */
-#ifndef PB_HTTP_RESPONSE_H
-#define PB_HTTP_RESPONSE_H
+#ifndef PB_NET_HTTP_RESPONSE_H
+#define PB_NET_HTTP_RESPONSE_H
 
 #include "core/buf.h"
 

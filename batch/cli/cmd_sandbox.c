@@ -1,8 +1,8 @@
 /*
  * cmd_sandbox.c - `paybatch sandbox`: parse the options, run the local Gate (sandbox.h).
  */
-#include "batch/cli.h"
-#include "batch/sandbox.h"
+#include "batch/cli/cli.h"
+#include "batch/sandbox/sandbox.h"
 
 #include <curl/curl.h>
 #include <errno.h>

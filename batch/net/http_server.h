@@ -32,13 +32,13 @@
  *
  * Routing by method+path: batch/http_router.h.
  */
-#ifndef PB_HTTP_SERVER_H
-#define PB_HTTP_SERVER_H
+#ifndef PB_NET_HTTP_SERVER_H
+#define PB_NET_HTTP_SERVER_H
 
 #include <stddef.h>
 #include <uv.h>
 
-#include "batch/http_request.h"
+#include "batch/net/http_request.h"
 
 typedef struct pb_http_server pb_http_server;
 typedef struct pb_http_exchange pb_http_exchange; /* one request awaiting its answer */

@@ -1,12 +1,12 @@
 /*
  * sandbox_callback.c - POST a callback with libcurl on the libuv thread pool (see the header).
  */
-#include "batch/sandbox_callback.h"
+#include "batch/sandbox/sandbox_callback.h"
 
 #include <curl/curl.h>
 #include <stdint.h>
 
-#include "batch/sandbox.h"
+#include "batch/sandbox/sandbox.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 

@@ -1,7 +1,7 @@
 /*
  * http_router.c - exact method+path routing for the HTTP server (see http_router.h).
  */
-#include "batch/http_router.h"
+#include "batch/net/http_router.h"
 
 #include <stdio.h>
 #include <string.h>

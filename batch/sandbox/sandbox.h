@@ -26,8 +26,8 @@
  *   3242 account.number not digits / wrong length / wrong prefix for the method
  * The duplicate check (3041) needs the payment table and is done by the server.
  */
-#ifndef PB_SANDBOX_H
-#define PB_SANDBOX_H
+#ifndef PB_SANDBOX_SANDBOX_H
+#define PB_SANDBOX_SANDBOX_H
 
 #include <stddef.h>
 #include <stdint.h>

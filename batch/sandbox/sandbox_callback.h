@@ -13,8 +13,8 @@
  * job (its copies of url and body) is freed. The loop must run until every job ended.
  * curl_global_init must have been called.
  */
-#ifndef PB_SANDBOX_CALLBACK_H
-#define PB_SANDBOX_CALLBACK_H
+#ifndef PB_SANDBOX_SANDBOX_CALLBACK_H
+#define PB_SANDBOX_SANDBOX_CALLBACK_H
 
 #include <stdatomic.h>
 #include <uv.h>

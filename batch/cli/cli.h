@@ -1,8 +1,8 @@
 /*
  * cli.h - what every paybatch command shares: exit codes, logging, atomic output files.
  */
-#ifndef PB_CLI_H
-#define PB_CLI_H
+#ifndef PB_CLI_CLI_H
+#define PB_CLI_CLI_H
 
 #include <stdio.h>
 

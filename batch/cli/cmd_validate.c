@@ -1,7 +1,7 @@
 /*
  * cmd_validate.c - `paybatch validate`: check a payout file, report, send nothing.
  */
-#include "batch/cli.h"
+#include "batch/cli/cli.h"
 
 #include "core/alloc.h"
 #include "core/errors.h"

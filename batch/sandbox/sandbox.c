@@ -3,14 +3,14 @@
  * table, ledger, held-back answers, signals. Bodies, callbacks and outcome timers are in
  * sandbox_notify.c; the shared structures in sandbox_int.h.
  */
-#include "batch/sandbox_int.h"
+#include "batch/sandbox/sandbox_int.h"
 
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 
-#include "batch/http_router.h"
+#include "batch/net/http_router.h"
 #include "core/alloc.h"
 #include "formats/json_write.h"
 #include "core/errors.h"

@@ -1,7 +1,7 @@
 /*
  * http_response.c - pure helpers for building HTTP responses (see http_response.h).
  */
-#include "batch/http_response.h"
+#include "batch/net/http_response.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * sandbox_gate.c - the pure half of the sandbox: request checks and outcome scripting.
  * See sandbox.h for the order of the checks and the codes.
  */
-#include "batch/sandbox.h"
+#include "batch/sandbox/sandbox.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
