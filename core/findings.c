@@ -33,6 +33,7 @@ static const struct {
     [PB_F_TOO_LONG] = {"too-long", PB_SEV_ERROR, 0},
     [PB_F_POSSIBLE_DUPLICATE_PAYOUT] = {"possible-duplicate-payout", PB_SEV_WARNING, 0},
     [PB_F_FORMULA_LIKE] = {"formula-like", PB_SEV_WARNING, 0},
+    [PB_F_PAYMENT_ID_USED] = {"payment-id-used", PB_SEV_ERROR, 0},
 };
 
 const char *pb_finding_name(pb_finding_code code)

@@ -40,6 +40,7 @@ typedef enum {
     PB_F_TOO_LONG,
     PB_F_POSSIBLE_DUPLICATE_PAYOUT,
     PB_F_FORMULA_LIKE,
+    PB_F_PAYMENT_ID_USED, /* send: the payment id belongs to another batch of the store */
     PB_F__COUNT
 } pb_finding_code;
 
