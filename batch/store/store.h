@@ -19,7 +19,7 @@
  * - Rows and batch infos given to a callback (rows_each, batches_each, inbox_each) are valid
  *   only during the callback. A callback returning non-zero stops the walk and that value is
  *   returned.
- * - pb_batch_info and pb_store_counts filled by the store own heap memory: _clear them.
+ * - pb_batch_info and pb_batch_counts filled by the store own heap memory: _clear them.
  */
 #ifndef PB_STORE_STORE_H
 #define PB_STORE_STORE_H
@@ -100,15 +100,15 @@ typedef struct {
     char currency[PB_STORE_CURRENCY_MAX + 1];
     uint64_t rows[PB_ROW_STATE_COUNT];
     int64_t amount[PB_ROW_STATE_COUNT];
-} pb_store_currency_counts;
+} pb_batch_currency_counts;
 
-/* Filled by pb_store_counts; cur is owned: pb_store_counts_clear. Currencies sorted. */
+/* Filled by pb_store_counts; cur is owned: pb_batch_counts_clear. Currencies sorted. */
 typedef struct {
     uint64_t rows[PB_ROW_STATE_COUNT]; /* all currencies */
     uint64_t total;
-    pb_store_currency_counts *cur;
+    pb_batch_currency_counts *cur;
     size_t ncur;
-} pb_store_counts;
+} pb_batch_counts;
 
 /* A received callback for the inbox (every pointer borrowed). */
 typedef struct {
@@ -163,7 +163,7 @@ int pb_store_row_by_payment_id(pb_store *st, const char *payment_id, size_t len,
 /* Every row of a batch in row order. */
 int pb_store_rows_each(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload);
 /* Rows and amount sums per state per currency; PB_ERANGE when a sum overflows int64. */
-int pb_store_counts(pb_store *st, uint64_t batch, pb_store_counts *counts);
+int pb_store_counts(pb_store *st, uint64_t batch, pb_batch_counts *counts);
 /* Every batch, in creation order. */
 int pb_store_batches_each(pb_store *st, pb_store_batch_cb cb, void *payload);
 /* Keep a received callback, committed before returning. */
@@ -174,7 +174,7 @@ int pb_store_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload);
 void pb_store_row_clear(pb_store_row *row);
 void pb_store_rows_clear(pb_store_row *rows, size_t n);
 void pb_batch_info_clear(pb_batch_info *info);
-void pb_store_counts_clear(pb_store_counts *counts);
+void pb_batch_counts_clear(pb_batch_counts *counts);
 
 /*
  * Cells: a row's CSV cells packed as (4-byte big-endian length, bytes) per cell, so any byte

@@ -29,7 +29,7 @@ typedef struct pb_store_ops {
     int (*row_get)(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row);
     int (*row_by_payment_id)(pb_store *st, const char *id, size_t len, pb_store_row *row);
     int (*rows_each)(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload);
-    int (*counts)(pb_store *st, uint64_t batch, pb_store_counts *counts);
+    int (*counts)(pb_store *st, uint64_t batch, pb_batch_counts *counts);
     int (*batches_each)(pb_store *st, pb_store_batch_cb cb, void *payload);
     int (*inbox_put)(pb_store *st, const pb_store_inbox_rec *rec);
     int (*inbox_each)(pb_store *st, pb_store_inbox_cb cb, void *payload);
@@ -46,7 +46,7 @@ int pb_store_sqlite_open(pb_store **out, const char *path);
 
 /* Shared by backends: add one row's amount to counts (sorted insert of a new currency);
  * PB_ERANGE on int64 overflow, PB_ENOMEM. */
-int pb_store_counts_add(pb_store_counts *c, pb_row_state state, const char *currency, uint64_t rows,
+int pb_batch_counts_add(pb_batch_counts *c, pb_row_state state, const char *currency, uint64_t rows,
                         int64_t amount);
 /* Copy the heap parts (cells, findings) of src into dst, whose fixed fields are already
  * set; PB_ENOMEM leaves dst without heap parts. */
