@@ -1,0 +1,389 @@
+/*
+ * store.c - the store front end: picks the backend by URI, checks arguments and every
+ * transition (pb_row_state_allowed) before a backend sees it, and the helpers all backends
+ * share (cells packing, counts, clearing rows).
+ */
+#include "batch/store/store.h"
+
+#include "batch/store/store_backend.h"
+#include "core/alloc.h"
+#include "core/errors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pb_store_open(pb_store **out, const char *uri)
+{
+    if (!out || !uri || !*uri) {
+        if (out)
+            *out = NULL;
+        return pb_error_set("store: no store location given"), PB_EINVAL;
+    }
+    *out = NULL;
+    if (strncmp(uri, "mem:", 4) == 0)
+        return pb_store_mem_open(out, uri);
+    if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0) {
+        pb_error_set("store %s: PostgreSQL is not available in this version; use a SQLite "
+                     "file path",
+                     uri);
+        return PB_EINVAL;
+    }
+    return pb_store_sqlite_open(out, uri);
+}
+
+void pb_store_free(pb_store *st)
+{
+    if (st)
+        st->ops->free(st);
+}
+
+const char *pb_store_backend(const pb_store *st)
+{
+    return st ? st->ops->name : "";
+}
+
+static int pb__inval(const char *what)
+{
+    pb_error_set("store: %s", what);
+    return PB_EINVAL;
+}
+
+static int pb__is_hex64(const char *s)
+{
+    size_t i;
+    for (i = 0; i < PB_STORE_SHA256_HEX; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return s[i] == '\0';
+}
+
+int pb_store_batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info *info, int *created)
+{
+    if (info)
+        memset(info, 0, sizeof(*info));
+    if (created)
+        *created = 0;
+    if (!st || !key || !info || !created)
+        return pb__inval("batch_begin: missing argument");
+    if (!key->name || !*key->name)
+        return pb__inval("batch_begin: the batch has no name");
+    if (!key->file_sha256 || !pb__is_hex64(key->file_sha256))
+        return pb__inval("batch_begin: the file SHA-256 is not 64 lowercase hex digits");
+    if (!key->header && key->header_len)
+        return pb__inval("batch_begin: header length without header");
+    return st->ops->batch_begin(st, key, info, created);
+}
+
+int pb_store_batch_finish(pb_store *st, uint64_t batch, int64_t at_ms)
+{
+    if (!st || !batch)
+        return pb__inval("batch_finish: missing argument");
+    return st->ops->batch_finish(st, batch, at_ms);
+}
+
+int pb_store_rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, size_t n)
+{
+    size_t i;
+    if (!st || !batch || (!rows && n))
+        return pb__inval("rows_add: missing argument");
+    for (i = 0; i < n; i++) {
+        const pb_store_row *r = &rows[i];
+        if (r->state != PB_ROW_QUEUED && r->state != PB_ROW_INVALID) {
+            pb_error_set("store: rows_add: row %u is %s; new rows are queued or invalid", r->row_no,
+                         pb_row_state_name(r->state));
+            return PB_EINVAL;
+        }
+        if (r->state == PB_ROW_QUEUED && !r->payment_id[0]) {
+            pb_error_set("store: rows_add: queued row %u has no payment id", r->row_no);
+            return PB_EINVAL;
+        }
+        if (!r->cells && r->cells_len) {
+            pb_error_set("store: rows_add: row %u has a cells length without cells", r->row_no);
+            return PB_EINVAL;
+        }
+    }
+    if (n == 0)
+        return PB_OK;
+    return st->ops->rows_add(st, batch, rows, n);
+}
+
+int pb_store_payment_id_owner(pb_store *st, const char *payment_id, size_t len, uint64_t this_batch,
+                              char **owner)
+{
+    if (owner)
+        *owner = NULL;
+    if (!st || !payment_id || !owner || len == 0 || len > PB_STORE_PAYMENT_ID_MAX)
+        return pb__inval("payment_id_owner: missing argument or bad length");
+    return st->ops->payment_id_owner(st, payment_id, len, this_batch, owner);
+}
+
+int pb_store_claim(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_store_row *rows,
+                   size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!st || !batch || !n || (!rows && max))
+        return pb__inval("claim: missing argument");
+    if (max == 0)
+        return PB_OK;
+    return st->ops->claim(st, batch, now_ms, max, rows, n);
+}
+
+int pb_store_due(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_store_row *rows,
+                 size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!st || !batch || !n || (!rows && max))
+        return pb__inval("due: missing argument");
+    if (max == 0)
+        return PB_OK;
+    return st->ops->due(st, batch, now_ms, max, rows, n);
+}
+
+int pb_store_mark(pb_store *st, uint64_t batch, const pb_row_update *updates, size_t n,
+                  size_t *applied)
+{
+    size_t i, dummy;
+    if (!applied)
+        applied = &dummy;
+    *applied = 0;
+    if (!st || !batch || (!updates && n))
+        return pb__inval("mark: missing argument");
+    /* the whole group is refused before anything is applied: a bad transition is a bug */
+    for (i = 0; i < n; i++) {
+        if (!pb_row_state_allowed(updates[i].from, updates[i].to)) {
+            pb_error_set("store: mark: row %u: %s -> %s is not a transition of the row state "
+                         "machine",
+                         updates[i].row_no, pb_row_state_name(updates[i].from),
+                         pb_row_state_name(updates[i].to));
+            return PB_EINVAL;
+        }
+    }
+    if (n == 0)
+        return PB_OK;
+    return st->ops->mark(st, batch, updates, n, applied);
+}
+
+int pb_store_row_get(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row)
+{
+    if (row)
+        memset(row, 0, sizeof(*row));
+    if (!st || !batch || !row)
+        return pb__inval("row_get: missing argument");
+    return st->ops->row_get(st, batch, row_no, row);
+}
+
+int pb_store_row_by_payment_id(pb_store *st, const char *payment_id, size_t len, pb_store_row *row)
+{
+    if (row)
+        memset(row, 0, sizeof(*row));
+    if (!st || !payment_id || !row || len == 0 || len > PB_STORE_PAYMENT_ID_MAX)
+        return pb__inval("row_by_payment_id: missing argument or bad length");
+    return st->ops->row_by_payment_id(st, payment_id, len, row);
+}
+
+int pb_store_rows_each(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload)
+{
+    if (!st || !batch || !cb)
+        return pb__inval("rows_each: missing argument");
+    return st->ops->rows_each(st, batch, cb, payload);
+}
+
+int pb_store_counts(pb_store *st, uint64_t batch, pb_batch_counts *counts)
+{
+    int rc;
+    if (counts)
+        memset(counts, 0, sizeof(*counts));
+    if (!st || !batch || !counts)
+        return pb__inval("counts: missing argument");
+    rc = st->ops->counts(st, batch, counts);
+    if (rc < 0)
+        pb_batch_counts_clear(counts);
+    return rc;
+}
+
+int pb_store_batches_each(pb_store *st, pb_store_batch_cb cb, void *payload)
+{
+    if (!st || !cb)
+        return pb__inval("batches_each: missing argument");
+    return st->ops->batches_each(st, cb, payload);
+}
+
+int pb_store_inbox_put(pb_store *st, const pb_store_inbox_rec *rec)
+{
+    if (!st || !rec || (!rec->body && rec->body_len))
+        return pb__inval("inbox_put: missing argument");
+    return st->ops->inbox_put(st, rec);
+}
+
+int pb_store_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload)
+{
+    if (!st || !cb)
+        return pb__inval("inbox_each: missing argument");
+    return st->ops->inbox_each(st, cb, payload);
+}
+
+void pb_store_row_clear(pb_store_row *row)
+{
+    if (!row)
+        return;
+    pb_free(row->cells);
+    pb_free(row->findings);
+    memset(row, 0, sizeof(*row));
+}
+
+void pb_store_rows_clear(pb_store_row *rows, size_t n)
+{
+    size_t i;
+    for (i = 0; rows && i < n; i++)
+        pb_store_row_clear(&rows[i]);
+}
+
+void pb_batch_info_clear(pb_batch_info *info)
+{
+    if (!info)
+        return;
+    pb_free(info->name);
+    pb_free(info->file_name);
+    pb_free(info->settings);
+    pb_free(info->header);
+    memset(info, 0, sizeof(*info));
+}
+
+void pb_batch_counts_clear(pb_batch_counts *counts)
+{
+    if (!counts)
+        return;
+    pb_free(counts->cur);
+    memset(counts, 0, sizeof(*counts));
+}
+
+int pb_batch_counts_add(pb_batch_counts *c, pb_row_state state, const char *currency, uint64_t rows,
+                        int64_t amount)
+{
+    size_t lo = 0, hi = c->ncur;
+    int64_t sum;
+    pb_batch_currency_counts *cc;
+    if ((unsigned)state >= PB_ROW_STATE_COUNT)
+        return pb_error_set("store: counts: bad state %d", (int)state), PB_EINVAL;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(c->cur[mid].currency, currency);
+        if (cmp == 0) {
+            lo = mid;
+            hi = mid + 1;
+            break;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->ncur || strcmp(c->cur[lo].currency, currency) != 0) {
+        pb_batch_currency_counts *grown = pb_realloc(c->cur, (c->ncur + 1) * sizeof(*grown));
+        if (!grown)
+            return pb_error_set("store: counts: out of memory"), PB_ENOMEM;
+        c->cur = grown;
+        memmove(&c->cur[lo + 1], &c->cur[lo], (c->ncur - lo) * sizeof(*grown));
+        memset(&c->cur[lo], 0, sizeof(*grown));
+        pb_row_field_set(c->cur[lo].currency, PB_STORE_CURRENCY_MAX, currency, strlen(currency));
+        c->ncur++;
+    }
+    cc = &c->cur[lo];
+    if (__builtin_add_overflow(cc->amount[state], amount, &sum)) {
+        pb_error_set("store: counts: the %s amount of %s rows overflows 64 bits", currency,
+                     pb_row_state_name(state));
+        return PB_ERANGE;
+    }
+    cc->amount[state] = sum;
+    cc->rows[state] += rows;
+    c->rows[state] += rows;
+    c->total += rows;
+    return PB_OK;
+}
+
+int pb_store_row_dup_heap(pb_store_row *dst, const char *cells, size_t cells_len,
+                          const char *findings)
+{
+    dst->cells = NULL;
+    dst->cells_len = 0;
+    dst->findings = NULL;
+    /* always allocate cells (even when empty) so an owned row's cells are never NULL */
+    dst->cells = pb_malloc(cells_len ? cells_len : 1);
+    if (!dst->cells)
+        goto nomem;
+    if (cells_len)
+        memcpy(dst->cells, cells, cells_len);
+    dst->cells_len = cells_len;
+    if (findings && *findings) {
+        dst->findings = pb_strdup(findings);
+        if (!dst->findings)
+            goto nomem;
+    }
+    return PB_OK;
+nomem:
+    pb_free(dst->cells);
+    dst->cells = NULL;
+    dst->cells_len = 0;
+    return pb_error_set("store: out of memory copying a row"), PB_ENOMEM;
+}
+
+int pb_store_cells_pack(const pb_str *cells, size_t n, char **blob, size_t *len)
+{
+    size_t i, total = 0, pos = 0;
+    char *b;
+    if (!blob || !len || (!cells && n))
+        return pb__inval("cells_pack: missing argument");
+    *blob = NULL;
+    *len = 0;
+    for (i = 0; i < n; i++) {
+        if (cells[i].len > 0xFFFFFFFFu || total > SIZE_MAX - 4 - cells[i].len)
+            return pb_error_set("store: a CSV cell is too large"), PB_ELIMIT;
+        total += 4 + cells[i].len;
+    }
+    b = pb_malloc(total ? total : 1);
+    if (!b)
+        return pb_error_set("store: out of memory packing cells"), PB_ENOMEM;
+    for (i = 0; i < n; i++) {
+        uint32_t l = (uint32_t)cells[i].len;
+        b[pos++] = (char)(l >> 24);
+        b[pos++] = (char)(l >> 16);
+        b[pos++] = (char)(l >> 8);
+        b[pos++] = (char)l;
+        if (l)
+            memcpy(b + pos, cells[i].ptr, l);
+        pos += l;
+    }
+    *blob = b;
+    *len = total;
+    return PB_OK;
+}
+
+int pb_store_cells_unpack(const char *blob, size_t len, pb_str *cells, size_t max, size_t *n)
+{
+    size_t pos = 0, k = 0;
+    if (!n || (!blob && len) || (!cells && max))
+        return pb__inval("cells_unpack: missing argument");
+    *n = 0;
+    while (pos < len) {
+        const unsigned char *p = (const unsigned char *)blob + pos;
+        uint32_t l;
+        if (len - pos < 4)
+            return pb_error_set("store: stored cells are malformed"), PB_EPARSE;
+        l = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+        pos += 4;
+        if (len - pos < l)
+            return pb_error_set("store: stored cells are malformed"), PB_EPARSE;
+        if (k == max)
+            return pb_error_set("store: more than %zu stored cells", max), PB_ELIMIT;
+        cells[k].ptr = blob + pos;
+        cells[k].len = l;
+        k++;
+        pos += l;
+    }
+    *n = k;
+    return PB_OK;
+}

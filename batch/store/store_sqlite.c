@@ -1,0 +1,682 @@
+/*
+ * store_sqlite.c - the SQLite store backend (a file path).
+ *
+ * WAL with synchronous=FULL, so a commit survives a power loss, not only a crash; every write
+ * is one BEGIN IMMEDIATE transaction, so a `send` and a `listen` can share the file (the
+ * second writer waits up to the busy timeout). Statements are prepared once and cached.
+ * Opening and the schema are in store_sqlite_open.c.
+ */
+#include "batch/store/store_sqlite_int.h"
+
+#include "core/alloc.h"
+#include "core/errors.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PB__ROWCOLS                                                                                \
+    "SELECT batch, row_no, state, payment_id, method, amount, currency, account_masked, cells, "   \
+    "findings, attempts, next_at_ms, code, message, gate_status, request_id, operation_id, "       \
+    "provider_payment_id, updated_at_ms, reversed FROM rows "
+#define PB__BATCHCOLS                                                                              \
+    "SELECT id, name, file_name, file_sha256, settings, header, delimiter, had_bom, "              \
+    "created_at_ms, finished_at_ms FROM batches "
+/* the partial unique index on payment ids is used only when a query repeats its condition */
+#define PB__ID_INDEXED "payment_id = ?1 AND state <> 'invalid' AND payment_id <> ''"
+
+static const char *const pb__sql[PB__Q_COUNT] = {
+    [PB__Q_BEGIN] = "BEGIN IMMEDIATE",
+    [PB__Q_COMMIT] = "COMMIT",
+    [PB__Q_ROLLBACK] = "ROLLBACK",
+    [PB__Q_BATCH_BY_NAME] = PB__BATCHCOLS "WHERE name = ?1",
+    [PB__Q_BATCH_INSERT] = "INSERT INTO batches (name, file_name, file_sha256, settings, header, "
+                           "delimiter, had_bom, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                           "?7, ?8)",
+    [PB__Q_BATCH_EXISTS] = "SELECT 1 FROM batches WHERE id = ?1",
+    [PB__Q_BATCH_FINISH] = "UPDATE batches SET finished_at_ms = ?2 WHERE id = ?1",
+    [PB__Q_BATCH_ALL] = PB__BATCHCOLS "ORDER BY id",
+    [PB__Q_ROW_INSERT] =
+        "INSERT INTO rows (batch, row_no, state, payment_id, method, amount, currency, "
+        "account_masked, cells, findings, attempts, next_at_ms, code, message, gate_status, "
+        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed) VALUES (?1, "
+        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    [PB__Q_ID_OWNER] = "SELECT b.name FROM rows r JOIN batches b ON b.id = r.batch WHERE "
+                       "r.payment_id = ?1 AND r.state <> 'invalid' AND r.payment_id <> '' AND "
+                       "r.batch <> ?2 LIMIT 1",
+    [PB__Q_CLAIM_SELECT] = PB__ROWCOLS "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
+                                       "?2 ORDER BY row_no LIMIT ?3",
+    [PB__Q_CLAIM_UPDATE] = "UPDATE rows SET state = 'sending', attempts = attempts + 1 WHERE "
+                           "batch = ?1 AND row_no = ?2 AND state = 'queued'",
+    [PB__Q_DUE] = PB__ROWCOLS "WHERE batch = ?1 AND state IN ('sending', 'in_doubt') AND "
+                              "next_at_ms <= ?2 ORDER BY row_no LIMIT ?3",
+    [PB__Q_MARK] = "UPDATE rows SET state = ?4, updated_at_ms = ?5, next_at_ms = ?6, attempts = "
+                   "attempts + ?7, code = iif(?8 = '', code, ?8), message = iif(?9 = '', "
+                   "message, ?9), gate_status = iif(?10 = '', gate_status, ?10), request_id = "
+                   "iif(?11 = '', request_id, ?11), operation_id = iif(?12 = '', operation_id, "
+                   "?12), provider_payment_id = iif(?13 = '', provider_payment_id, ?13), "
+                   "reversed = iif(?4 = 'reversed', 1, reversed) WHERE batch = ?1 AND row_no = "
+                   "?2 AND state = ?3",
+    [PB__Q_ROW_GET] = PB__ROWCOLS "WHERE batch = ?1 AND row_no = ?2",
+    [PB__Q_ROW_BY_ID] = PB__ROWCOLS "WHERE " PB__ID_INDEXED,
+    [PB__Q_ROWS_EACH] = PB__ROWCOLS "WHERE batch = ?1 ORDER BY row_no",
+    [PB__Q_COUNTS] = "SELECT state, currency, count(*), sum(amount) FROM rows WHERE batch = ?1 "
+                     "GROUP BY state, currency",
+    [PB__Q_INBOX_PUT] = "INSERT INTO inbox (received_at_ms, body, payment_id, matched, batch, "
+                        "row_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [PB__Q_INBOX_ALL] = "SELECT received_at_ms, body, payment_id, matched, batch, row_no FROM "
+                        "inbox ORDER BY id",
+};
+
+int pb__sq_err(pb__sstore *ss, int rc, const char *what)
+{
+    const char *msg = ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc);
+    pb_error_set("store %s: %s: %s", ss->path, what, msg);
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM:
+        return PB_ENOMEM;
+    case SQLITE_CONSTRAINT:
+        return PB_EEXISTS;
+    default:
+        return PB_EIO;
+    }
+}
+
+int pb__sq_stmt(pb__sstore *ss, int q, sqlite3_stmt **out)
+{
+    int rc;
+    if (!ss->stmt[q]) {
+        rc = sqlite3_prepare_v3(ss->db, pb__sql[q], -1, SQLITE_PREPARE_PERSISTENT, &ss->stmt[q],
+                                NULL);
+        if (rc != SQLITE_OK)
+            return pb__sq_err(ss, rc, "preparing a statement");
+    }
+    *out = ss->stmt[q];
+    return PB_OK;
+}
+
+static void pb__done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Run a statement that returns no row. */
+static int pb__exec(pb__sstore *ss, int q, const char *what)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = pb__sq_stmt(ss, q, &s);
+    if (rc < 0)
+        return rc;
+    rc = sqlite3_step(s);
+    pb__done(s);
+    return rc == SQLITE_DONE ? PB_OK : pb__sq_err(ss, rc, what);
+}
+
+int pb__sq_begin(pb__sstore *ss)
+{
+    return pb__exec(ss, PB__Q_BEGIN, "starting a transaction");
+}
+
+/* Ends the transaction: commits when rc == 0, else rolls back; returns the outcome. */
+int pb__sq_end(pb__sstore *ss, int rc)
+{
+    if (rc == 0)
+        rc = pb__exec(ss, PB__Q_COMMIT, "committing");
+    if (rc < 0 && !sqlite3_get_autocommit(ss->db)) {
+        sqlite3_stmt *s = NULL;
+        /* keep the first error's message: the rollback's own errors change nothing */
+        if (pb__sq_stmt(ss, PB__Q_ROLLBACK, &s) == 0) {
+            sqlite3_step(s);
+            pb__done(s);
+        }
+    }
+    return rc;
+}
+
+static const char *pb__text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return t ? (const char *)t : "";
+}
+
+static void pb__set(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const char *t = pb__text(s, col);
+    pb_row_field_set(dst, cap, t, (size_t)sqlite3_column_bytes(s, col));
+}
+
+/* Read the current result row (PB__ROWCOLS). own: copy cells and findings to the heap, else
+ * borrow them from the statement (valid until it steps again). */
+static int pb__read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
+{
+    const char *state = pb__text(s, 2);
+    const char *cells;
+    size_t cells_len;
+    memset(r, 0, sizeof(*r));
+    r->batch = (uint64_t)sqlite3_column_int64(s, 0);
+    r->row_no = (uint32_t)sqlite3_column_int64(s, 1);
+    if (pb_row_state_parse(state, strlen(state), &r->state) < 0) {
+        pb_error_set("store %s: row %u has an unknown state '%s'", ss->path, r->row_no, state);
+        return PB_EPARSE;
+    }
+    pb__set(r->payment_id, PB_STORE_PAYMENT_ID_MAX, s, 3);
+    pb__set(r->method, PB_STORE_METHOD_MAX, s, 4);
+    r->amount = sqlite3_column_int64(s, 5);
+    pb__set(r->currency, PB_STORE_CURRENCY_MAX, s, 6);
+    pb__set(r->account_masked, PB_STORE_ACCOUNT_MAX, s, 7);
+    cells = sqlite3_column_blob(s, 8);
+    cells_len = (size_t)sqlite3_column_bytes(s, 8);
+    r->attempts = (uint32_t)sqlite3_column_int64(s, 10);
+    r->next_at_ms = sqlite3_column_int64(s, 11);
+    pb__set(r->code, PB_ROW_CODE_MAX, s, 12);
+    pb__set(r->message, PB_ROW_MESSAGE_MAX, s, 13);
+    pb__set(r->gate_status, PB_ROW_STATUS_MAX, s, 14);
+    pb__set(r->request_id, PB_ROW_ID_MAX, s, 15);
+    pb__set(r->operation_id, PB_ROW_ID_MAX, s, 16);
+    pb__set(r->provider_payment_id, PB_ROW_ID_MAX, s, 17);
+    r->updated_at_ms = sqlite3_column_int64(s, 18);
+    r->reversed = sqlite3_column_int(s, 19);
+    if (own) {
+        const char *f = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : pb__text(s, 9);
+        int rc = pb_store_row_dup_heap(r, cells, cells_len, f);
+        if (rc < 0)
+            memset(r, 0, sizeof(*r));
+        return rc;
+    }
+    r->cells = (char *)(cells ? cells : "");
+    r->cells_len = cells_len;
+    r->findings = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : (char *)pb__text(s, 9);
+    return PB_OK;
+}
+
+static int pb__batch_check(pb__sstore *ss, uint64_t batch)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = pb__sq_stmt(ss, PB__Q_BATCH_EXISTS, &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    rc = sqlite3_step(s);
+    pb__done(s);
+    if (rc == SQLITE_ROW)
+        return PB_OK;
+    if (rc != SQLITE_DONE)
+        return pb__sq_err(ss, rc, "finding a batch");
+    pb_error_set("store %s: no batch %llu", ss->path, (unsigned long long)batch);
+    return PB_ENOTFOUND;
+}
+
+static int pb__dup_col(sqlite3_stmt *s, int col, char **out)
+{
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    const void *p = sqlite3_column_blob(s, col);
+    *out = pb_malloc(n + 1);
+    if (!*out)
+        return pb_error_set("store: out of memory"), PB_ENOMEM;
+    if (n)
+        memcpy(*out, p, n);
+    (*out)[n] = '\0';
+    return PB_OK;
+}
+
+static int pb__read_batch(sqlite3_stmt *s, pb_batch_info *bi, int own)
+{
+    int rc;
+    memset(bi, 0, sizeof(*bi));
+    bi->id = (uint64_t)sqlite3_column_int64(s, 0);
+    pb_row_field_set(bi->file_sha256, PB_STORE_SHA256_HEX, pb__text(s, 3),
+                     (size_t)sqlite3_column_bytes(s, 3));
+    bi->header_len = (size_t)sqlite3_column_bytes(s, 5);
+    bi->delimiter = (char)sqlite3_column_int(s, 6);
+    bi->had_bom = sqlite3_column_int(s, 7);
+    bi->created_at_ms = sqlite3_column_int64(s, 8);
+    bi->finished_at_ms = sqlite3_column_int64(s, 9);
+    if (!own) {
+        bi->name = (char *)pb__text(s, 1);
+        bi->file_name = (char *)pb__text(s, 2);
+        bi->settings = (char *)pb__text(s, 4);
+        bi->header = (char *)sqlite3_column_blob(s, 5);
+        return PB_OK;
+    }
+    if ((rc = pb__dup_col(s, 1, &bi->name)) < 0 || (rc = pb__dup_col(s, 2, &bi->file_name)) < 0 ||
+        (rc = pb__dup_col(s, 4, &bi->settings)) < 0 || (rc = pb__dup_col(s, 5, &bi->header)) < 0)
+        pb_batch_info_clear(bi);
+    return rc;
+}
+
+static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info *info, int *created)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+    if ((rc = pb__sq_begin(ss)) < 0)
+        return rc;
+    if ((rc = pb__sq_stmt(ss, PB__Q_BATCH_BY_NAME, &s)) < 0)
+        goto out;
+    sqlite3_bind_text(s, 1, key->name, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    if (step == SQLITE_DONE) {
+        sqlite3_stmt *ins = NULL;
+        pb__done(s);
+        if ((rc = pb__sq_stmt(ss, PB__Q_BATCH_INSERT, &ins)) < 0)
+            goto out;
+        sqlite3_bind_text(ins, 1, key->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, key->file_name ? key->file_name : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, key->file_sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, key->settings ? key->settings : "", -1, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 5, key->header ? key->header : "", (int)key->header_len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(ins, 6, (unsigned char)key->delimiter);
+        sqlite3_bind_int(ins, 7, key->had_bom ? 1 : 0);
+        sqlite3_bind_int64(ins, 8, key->created_at_ms);
+        step = sqlite3_step(ins);
+        pb__done(ins);
+        if (step != SQLITE_DONE) {
+            rc = pb__sq_err(ss, step, "creating a batch");
+            goto out;
+        }
+        *created = 1;
+        sqlite3_bind_text(s, 1, key->name, -1, SQLITE_STATIC);
+        step = sqlite3_step(s);
+    }
+    if (step != SQLITE_ROW) {
+        rc = pb__sq_err(ss, step, "finding a batch");
+        goto out;
+    }
+    if (strcmp(pb__text(s, 3), key->file_sha256) != 0) {
+        pb_error_set("store: batch '%s' was started from a different file (SHA-256 %s, this "
+                     "file %s)",
+                     key->name, pb__text(s, 3), key->file_sha256);
+        rc = PB_EEXISTS;
+        goto out;
+    }
+    rc = pb__read_batch(s, info, 1);
+out:
+    if (s)
+        pb__done(s);
+    rc = pb__sq_end(ss, rc);
+    if (rc < 0) {
+        pb_batch_info_clear(info);
+        *created = 0;
+    }
+    return rc;
+}
+
+static int pb__batch_finish(pb_store *st, uint64_t batch, int64_t at_ms)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if ((rc = pb__sq_begin(ss)) < 0)
+        return rc;
+    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_BATCH_FINISH, &s)) < 0)
+        goto out;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(s, 2, at_ms);
+    rc = sqlite3_step(s);
+    pb__done(s);
+    rc = rc == SQLITE_DONE ? PB_OK : pb__sq_err(ss, rc, "finishing a batch");
+out:
+    return pb__sq_end(ss, rc);
+}
+
+static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, size_t n)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    size_t i;
+    int rc;
+    if ((rc = pb__sq_begin(ss)) < 0)
+        return rc;
+    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_ROW_INSERT, &s)) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        const pb_store_row *r = &rows[i];
+        int step;
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+        sqlite3_bind_int64(s, 2, r->row_no);
+        sqlite3_bind_text(s, 3, pb_row_state_name(r->state), -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, r->payment_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, r->method, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 6, r->amount);
+        sqlite3_bind_text(s, 7, r->currency, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 8, r->account_masked, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 9, r->cells ? r->cells : "", (int)r->cells_len, SQLITE_STATIC);
+        if (r->findings && *r->findings)
+            sqlite3_bind_text(s, 10, r->findings, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 11, r->attempts);
+        sqlite3_bind_int64(s, 12, r->next_at_ms);
+        sqlite3_bind_text(s, 13, r->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 14, r->message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 15, r->gate_status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 16, r->request_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 17, r->operation_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 18, r->provider_payment_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 19, r->updated_at_ms);
+        sqlite3_bind_int(s, 20, r->reversed ? 1 : 0);
+        step = sqlite3_step(s);
+        if (step != SQLITE_DONE) {
+            char what[64];
+            snprintf(what, sizeof(what), "adding row %u", r->row_no);
+            rc = pb__sq_err(ss, step, what);
+            pb__done(s);
+            goto out;
+        }
+        pb__done(s);
+    }
+out:
+    return pb__sq_end(ss, rc);
+}
+
+static int pb__payment_id_owner(pb_store *st, const char *id, size_t len, uint64_t this_batch,
+                                char **owner)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc = pb__sq_stmt(ss, PB__Q_ID_OWNER, &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, id, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)this_batch);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        rc = pb__dup_col(s, 0, owner);
+    else if (rc == SQLITE_DONE)
+        rc = PB_ENOTFOUND;
+    else
+        rc = pb__sq_err(ss, rc, "looking up a payment id");
+    pb__done(s);
+    return rc;
+}
+
+/* Read up to max rows of a picking query into rows (owned). */
+static int pb__pick(pb__sstore *ss, int q, uint64_t batch, int64_t now_ms, size_t max,
+                    pb_store_row *rows, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    size_t got = 0;
+    int rc, step;
+    if ((rc = pb__sq_stmt(ss, q, &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
+    while (got < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = pb__read_row(ss, s, &rows[got], 1)) < 0)
+            goto out;
+        got++;
+    }
+    if (got < max && step != SQLITE_DONE)
+        rc = pb__sq_err(ss, step, "reading rows");
+out:
+    pb__done(s);
+    if (rc < 0) {
+        pb_store_rows_clear(rows, got);
+        got = 0;
+    }
+    *n = got;
+    return rc;
+}
+
+static int pb__claim(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_store_row *rows,
+                     size_t *n)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *u = NULL;
+    size_t i, got = 0;
+    int rc;
+    if ((rc = pb__sq_begin(ss)) < 0)
+        return rc;
+    if ((rc = pb__batch_check(ss, batch)) < 0 ||
+        (rc = pb__pick(ss, PB__Q_CLAIM_SELECT, batch, now_ms, max, rows, &got)) < 0 ||
+        (rc = pb__sq_stmt(ss, PB__Q_CLAIM_UPDATE, &u)) < 0)
+        goto out;
+    for (i = 0; i < got; i++) {
+        int step;
+        sqlite3_bind_int64(u, 1, (sqlite3_int64)batch);
+        sqlite3_bind_int64(u, 2, rows[i].row_no);
+        step = sqlite3_step(u);
+        pb__done(u);
+        if (step != SQLITE_DONE) {
+            rc = pb__sq_err(ss, step, "claiming a row");
+            goto out;
+        }
+        rows[i].state = PB_ROW_SENDING;
+        rows[i].attempts++;
+    }
+out:
+    rc = pb__sq_end(ss, rc);
+    if (rc < 0) {
+        pb_store_rows_clear(rows, got);
+        got = 0;
+    }
+    *n = got;
+    return rc;
+}
+
+static int pb__due(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_store_row *rows,
+                   size_t *n)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    int rc = pb__batch_check(ss, batch);
+    if (rc < 0)
+        return rc;
+    return pb__pick(ss, PB__Q_DUE, batch, now_ms, max, rows, n);
+}
+
+static int pb__mark(pb_store *st, uint64_t batch, const pb_row_update *updates, size_t n,
+                    size_t *applied)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    size_t i, count = 0;
+    int rc;
+    if ((rc = pb__sq_begin(ss)) < 0)
+        return rc;
+    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_MARK, &s)) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        const pb_row_update *u = &updates[i];
+        int step;
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+        sqlite3_bind_int64(s, 2, u->row_no);
+        sqlite3_bind_text(s, 3, pb_row_state_name(u->from), -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, pb_row_state_name(u->to), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, u->at_ms);
+        sqlite3_bind_int64(s, 6, u->next_at_ms);
+        sqlite3_bind_int(s, 7, u->add_attempt ? 1 : 0);
+        sqlite3_bind_text(s, 8, u->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 9, u->message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 10, u->gate_status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 11, u->request_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 12, u->operation_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 13, u->provider_payment_id, -1, SQLITE_STATIC);
+        step = sqlite3_step(s);
+        pb__done(s);
+        if (step != SQLITE_DONE) {
+            rc = pb__sq_err(ss, step, "updating a row");
+            goto out;
+        }
+        count += (size_t)sqlite3_changes(ss->db);
+    }
+out:
+    rc = pb__sq_end(ss, rc);
+    *applied = rc < 0 ? 0 : count;
+    return rc;
+}
+
+static int pb__one_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *row, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        rc = pb__read_row(ss, s, row, 1);
+    else if (rc == SQLITE_DONE)
+        rc = (pb_error_set("store %s: %s: no such row", ss->path, what), PB_ENOTFOUND);
+    else
+        rc = pb__sq_err(ss, rc, what);
+    pb__done(s);
+    return rc;
+}
+
+static int pb__row_get(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc = pb__sq_stmt(ss, PB__Q_ROW_GET, &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(s, 2, row_no);
+    return pb__one_row(ss, s, row, "reading a row");
+}
+
+static int pb__row_by_payment_id(pb_store *st, const char *id, size_t len, pb_store_row *row)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc = pb__sq_stmt(ss, PB__Q_ROW_BY_ID, &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, id, (int)len, SQLITE_STATIC);
+    return pb__one_row(ss, s, row, "finding a payment id");
+}
+
+/* Walks run in their own statement (not a cached one) so that a callback may call the store
+ * again; one statement reads one snapshot. */
+static int pb__walk_stmt(pb__sstore *ss, int q, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(ss->db, pb__sql[q], -1, out, NULL);
+    return rc == SQLITE_OK ? PB_OK : pb__sq_err(ss, rc, "preparing a statement");
+}
+
+static int pb__rows_each(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    pb_store_row row;
+    int rc, step;
+    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__walk_stmt(ss, PB__Q_ROWS_EACH, &s)) < 0)
+        goto out;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = pb__read_row(ss, s, &row, 0)) < 0 || (rc = cb(&row, payload)) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = pb__sq_err(ss, step, "reading rows");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int pb__counts(pb_store *st, uint64_t batch, pb_batch_counts *counts)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_COUNTS, &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = pb__text(s, 0);
+        pb_row_state state;
+        if (pb_row_state_parse(name, strlen(name), &state) < 0) {
+            pb_error_set("store %s: unknown state '%s'", ss->path, name);
+            rc = PB_EPARSE;
+            goto out;
+        }
+        rc = pb_batch_counts_add(counts, state, pb__text(s, 1),
+                                 (uint64_t)sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3));
+        if (rc < 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE) {
+        /* SQLite's sum() refuses to overflow 64 bits: report it as the range error it is */
+        if (strstr(sqlite3_errmsg(ss->db), "integer overflow")) {
+            pb_error_set("store %s: an amount sum overflows 64 bits", ss->path);
+            rc = PB_ERANGE;
+        } else {
+            rc = pb__sq_err(ss, step, "counting rows");
+        }
+    }
+out:
+    pb__done(s);
+    return rc;
+}
+
+static int pb__batches_each(pb_store *st, pb_store_batch_cb cb, void *payload)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    pb_batch_info bi;
+    int rc, step;
+    if ((rc = pb__walk_stmt(ss, PB__Q_BATCH_ALL, &s)) < 0)
+        goto out;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        pb__read_batch(s, &bi, 0);
+        if ((rc = cb(&bi, payload)) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = pb__sq_err(ss, step, "reading batches");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int pb__inbox_put(pb_store *st, const pb_store_inbox_rec *rec)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc = pb__sq_stmt(ss, PB__Q_INBOX_PUT, &s);
+    if (rc < 0)
+        return rc;
+    /* one statement outside a transaction is its own committed transaction */
+    sqlite3_bind_int64(s, 1, rec->received_at_ms);
+    sqlite3_bind_blob(s, 2, rec->body ? rec->body : "", (int)rec->body_len, SQLITE_STATIC);
+    if (rec->payment_id && *rec->payment_id)
+        sqlite3_bind_text(s, 3, rec->payment_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, rec->matched ? 1 : 0);
+    if (rec->matched) {
+        sqlite3_bind_int64(s, 5, (sqlite3_int64)rec->batch);
+        sqlite3_bind_int64(s, 6, rec->row_no);
+    }
+    rc = sqlite3_step(s);
+    pb__done(s);
+    return rc == SQLITE_DONE ? PB_OK : pb__sq_err(ss, rc, "keeping a callback");
+}
+
+static int pb__inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    pb_store_inbox_rec r;
+    int rc, step;
+    if ((rc = pb__walk_stmt(ss, PB__Q_INBOX_ALL, &s)) < 0)
+        goto out;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        r.received_at_ms = sqlite3_column_int64(s, 0);
+        r.body = sqlite3_column_blob(s, 1);
+        r.body_len = (size_t)sqlite3_column_bytes(s, 1);
+        r.payment_id = sqlite3_column_type(s, 2) == SQLITE_NULL ? NULL : pb__text(s, 2);
+        r.matched = sqlite3_column_int(s, 3);
+        r.batch = (uint64_t)sqlite3_column_int64(s, 4);
+        r.row_no = (uint32_t)sqlite3_column_int64(s, 5);
+        if (!r.body)
+            r.body = "";
+        if ((rc = cb(&r, payload)) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = pb__sq_err(ss, step, "reading the inbox");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+const pb_store_ops pb__sqlite_ops = {
+    "sqlite",      pb__batch_begin, pb__batch_finish, pb__rows_add,  pb__payment_id_owner,
+    pb__claim,     pb__due,         pb__mark,         pb__row_get,   pb__row_by_payment_id,
+    pb__rows_each, pb__counts,      pb__batches_each, pb__inbox_put, pb__inbox_each,
+    pb__sq_free,
+};

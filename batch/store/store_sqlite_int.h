@@ -1,0 +1,60 @@
+/*
+ * store_sqlite_int.h - shared between store_sqlite.c (the ops) and store_sqlite_open.c
+ * (opening, pragmas, schema). Not for callers.
+ */
+#ifndef PB_STORE_STORE_SQLITE_INT_H
+#define PB_STORE_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "batch/store/store_backend.h"
+
+/* The schema this code writes and reads (PRAGMA user_version). */
+#define PB__SQ_SCHEMA_VERSION 1
+/* PRAGMA application_id of a paybatch store: "PBST". */
+#define PB__SQ_APPLICATION_ID 0x50425354
+#define PB__SQ_BUSY_MS        5000
+
+enum {
+    PB__Q_BEGIN,
+    PB__Q_COMMIT,
+    PB__Q_ROLLBACK,
+    PB__Q_BATCH_BY_NAME,
+    PB__Q_BATCH_INSERT,
+    PB__Q_BATCH_EXISTS,
+    PB__Q_BATCH_FINISH,
+    PB__Q_BATCH_ALL,
+    PB__Q_ROW_INSERT,
+    PB__Q_ID_OWNER,
+    PB__Q_CLAIM_SELECT,
+    PB__Q_CLAIM_UPDATE,
+    PB__Q_DUE,
+    PB__Q_MARK,
+    PB__Q_ROW_GET,
+    PB__Q_ROW_BY_ID,
+    PB__Q_ROWS_EACH,
+    PB__Q_COUNTS,
+    PB__Q_INBOX_PUT,
+    PB__Q_INBOX_ALL,
+    PB__Q_COUNT
+};
+
+typedef struct {
+    pb_store base;
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmt[PB__Q_COUNT]; /* prepared on first use, kept until free */
+} pb__sstore;
+
+extern const pb_store_ops pb__sqlite_ops;
+
+/* Set a message naming the file, `what` and SQLite's message; map rc to a PB_E code. */
+int pb__sq_err(pb__sstore *ss, int rc, const char *what);
+/* The cached statement q, prepared on first use. */
+int pb__sq_stmt(pb__sstore *ss, int q, sqlite3_stmt **out);
+/* BEGIN IMMEDIATE; and the end of a transaction: commit when rc == 0, else roll back. */
+int pb__sq_begin(pb__sstore *ss);
+int pb__sq_end(pb__sstore *ss, int rc);
+void pb__sq_free(pb_store *st);
+
+#endif

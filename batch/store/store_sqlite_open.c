@@ -1,0 +1,195 @@
+/*
+ * store_sqlite_open.c - opening a SQLite store: pragmas (WAL, synchronous=FULL, busy
+ * timeout, foreign keys), the schema and its version, and closing.
+ */
+#include "batch/store/store_sqlite_int.h"
+
+#include "core/alloc.h"
+#include "core/errors.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Invalid rows may repeat or lack a payment id (they are never sent), so uniqueness holds
+ * for the rows that can be paid. The pick index serves claim and due in row order and stops
+ * at LIMIT; next_at_ms rides along so that the filter needs no table lookup. */
+static const char pb__schema[] =
+    "CREATE TABLE batches ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " file_name TEXT NOT NULL,"
+    " file_sha256 TEXT NOT NULL,"
+    " settings TEXT NOT NULL,"
+    " header BLOB NOT NULL,"
+    " delimiter INTEGER NOT NULL,"
+    " had_bom INTEGER NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " finished_at_ms INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE TABLE rows ("
+    " batch INTEGER NOT NULL REFERENCES batches (id),"
+    " row_no INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('invalid', 'queued', 'sending', 'in_doubt',"
+    "  'accepted', 'rejected', 'success', 'decline', 'error', 'reversed')),"
+    " payment_id TEXT NOT NULL,"
+    " method TEXT NOT NULL,"
+    " amount INTEGER NOT NULL,"
+    " currency TEXT NOT NULL,"
+    " account_masked TEXT NOT NULL,"
+    " cells BLOB NOT NULL,"
+    " findings TEXT,"
+    " attempts INTEGER NOT NULL,"
+    " next_at_ms INTEGER NOT NULL,"
+    " code TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " gate_status TEXT NOT NULL,"
+    " request_id TEXT NOT NULL,"
+    " operation_id TEXT NOT NULL,"
+    " provider_payment_id TEXT NOT NULL,"
+    " updated_at_ms INTEGER NOT NULL,"
+    " reversed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (batch, row_no)) STRICT;"
+    "CREATE INDEX rows_pick ON rows (batch, state, row_no, next_at_ms);"
+    "CREATE UNIQUE INDEX rows_payment_id ON rows (payment_id)"
+    " WHERE state <> 'invalid' AND payment_id <> '';"
+    "CREATE TABLE inbox ("
+    " id INTEGER PRIMARY KEY,"
+    " received_at_ms INTEGER NOT NULL,"
+    " body BLOB NOT NULL,"
+    " payment_id TEXT,"
+    " matched INTEGER NOT NULL,"
+    " batch INTEGER,"
+    " row_no INTEGER) STRICT;"
+    "CREATE INDEX inbox_payment_id ON inbox (payment_id);";
+
+static int pb__exec(pb__sstore *ss, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(ss->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? PB_OK : pb__sq_err(ss, rc, what);
+}
+
+/* One integer from a pragma or query. */
+static int pb__int(pb__sstore *ss, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(s, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK)
+        rc = pb__sq_err(ss, rc, sql);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int pb__journal_wal(pb__sstore *ss)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(ss->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        rc = pb__sq_err(ss, rc, "opening");
+    } else if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
+        pb_error_set("store %s: cannot use write-ahead logging (journal mode stays %s)", ss->path,
+                     (const char *)sqlite3_column_text(s, 0));
+        rc = PB_EIO;
+    } else {
+        rc = PB_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Create the schema of a new file, or check the version of an existing one. */
+static int pb__schema_check(pb__sstore *ss)
+{
+    int64_t version = 0, app = 0, objects = 0;
+    char sql[64];
+    int rc;
+    if ((rc = pb__sq_begin(ss)) < 0)
+        return rc;
+    if ((rc = pb__int(ss, "PRAGMA user_version", &version)) < 0 ||
+        (rc = pb__int(ss, "PRAGMA application_id", &app)) < 0 ||
+        (rc = pb__int(ss, "SELECT count(*) FROM sqlite_schema", &objects)) < 0)
+        goto out;
+    if ((objects > 0 || version != 0) && app != PB__SQ_APPLICATION_ID) {
+        pb_error_set("store %s: this SQLite database is not a paybatch store", ss->path);
+        rc = PB_EINVAL;
+        goto out;
+    }
+    if (version > PB__SQ_SCHEMA_VERSION) {
+        pb_error_set("store %s: written by a newer paybatch (schema version %lld; this one "
+                     "knows up to %d): upgrade paybatch",
+                     ss->path, (long long)version, PB__SQ_SCHEMA_VERSION);
+        rc = PB_EINVAL;
+        goto out;
+    }
+    if (version == PB__SQ_SCHEMA_VERSION)
+        goto out;
+    /* a new file (a second process may have won the race: we re-read inside the lock) */
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+             PB__SQ_APPLICATION_ID, PB__SQ_SCHEMA_VERSION);
+    if ((rc = pb__exec(ss, pb__schema, "creating the schema")) < 0 ||
+        (rc = pb__exec(ss, sql, "setting the schema version")) < 0)
+        goto out;
+out:
+    return pb__sq_end(ss, rc);
+}
+
+int pb_store_sqlite_open(pb_store **out, const char *path)
+{
+    pb__sstore *ss;
+    int rc;
+    *out = NULL;
+    ss = pb_calloc(1, sizeof(*ss));
+    if (!ss)
+        return pb_error_set("store %s: out of memory", path), PB_ENOMEM;
+    ss->base.ops = &pb__sqlite_ops;
+    ss->path = pb_strdup(path);
+    if (!ss->path) {
+        pb_free(ss);
+        return pb_error_set("store %s: out of memory", path), PB_ENOMEM;
+    }
+    rc = sqlite3_open_v2(path, &ss->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        rc = pb__sq_err(ss, rc, "opening");
+        goto out;
+    }
+    sqlite3_extended_result_codes(ss->db, 1);
+    sqlite3_busy_timeout(ss->db, PB__SQ_BUSY_MS);
+    /* WAL first: it is the first statement that reads the file, so a file that is not a
+     * database is reported here */
+    if ((rc = pb__journal_wal(ss)) < 0 ||
+        (rc = pb__exec(ss, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "opening")) < 0)
+        goto out;
+    if (sqlite3_db_readonly(ss->db, "main") == 1) {
+        pb_error_set("store %s: the file is not writable", path);
+        rc = PB_EIO;
+        goto out;
+    }
+    if ((rc = pb__schema_check(ss)) < 0)
+        goto out;
+    *out = &ss->base;
+out:
+    if (rc < 0)
+        pb__sq_free(&ss->base);
+    return rc;
+}
+
+void pb__sq_free(pb_store *st)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    int i;
+    if (!ss)
+        return;
+    for (i = 0; i < PB__Q_COUNT; i++)
+        sqlite3_finalize(ss->stmt[i]);
+    /* close_v2: a walk left unfinished by a crashing caller must not make this fail */
+    sqlite3_close_v2(ss->db);
+    pb_free(ss->path);
+    pb_free(ss);
+}
