@@ -1,0 +1,620 @@
+#include "core/engine.h"
+
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/errors.h"
+#include "core/ratelimit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* What a row in hand waits for. */
+enum {
+    PB__FREE = 0,
+    PB__POST_READY,  /* claimed (sending committed), waiting for a rate slot */
+    PB__POSTING,     /* POST_PAYOUT out */
+    PB__QUERY_READY, /* needs a status query, waiting for a rate slot */
+    PB__QUERYING,    /* QUERY_STATUS out */
+    PB__QUERY_WAIT,  /* an in_doubt row whose query failed: retry at wait_until */
+    PB__UPDATE,      /* its update waits for the next COMMIT */
+    PB__COMMITTING   /* its update is in the COMMIT that is out */
+};
+
+typedef struct {
+    pb_engine_row row;
+    int phase;
+    int64_t wait_until;
+    uint32_t query_fails;
+} pb__slot;
+
+#define PB__CMDQ_EXTRA 8
+
+struct pb_engine {
+    pb_engine_config cfg;
+    pb_ratelimit rl;
+    pb_retry_budget budget;
+    uint64_t rng;
+    int64_t now;
+
+    pb__slot *slots;
+    uint32_t cap, used, reserved;
+
+    pb_row_update *pending, *commit;
+    size_t n_pending, n_commit;
+    int commit_out, claim_out, due_out;
+    uint32_t asked; /* max of the CLAIM / DUE that is out */
+
+    int due_done_once;            /* restart rule: status queries before any claim */
+    int64_t claim_at, claim_wake; /* claim again at; wakes seen since the CLAIM left */
+    int64_t due_at, due_wake;     /* the same for DUE */
+    int64_t timer_at;
+    int stopping, gave_up, done;
+
+    pb_engine_cmd *q; /* commands ready for pb_engine_next */
+    size_t q_head, q_len, q_cap;
+    pb_engine_stats stats;
+};
+
+static uint64_t pb__rand(pb_engine *e)
+{
+    /* splitmix64: the engine's jitter, seeded from the config and each event's rnd */
+    uint64_t z = (e->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int64_t pb__min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
+{
+    int rc = PB_OK;
+    pb_engine *e = NULL;
+    *out = NULL;
+    if (cfg->concurrency > PB_ENGINE_CONC_MAX || cfg->status_delay_ms < 0 ||
+        cfg->backoff_base_ms < 0 || cfg->backoff_cap_ms < 0 || cfg->retry_after_max_ms < 0 ||
+        cfg->retry_after_default_ms < 0) {
+        rc = PB_EINVAL;
+        pb_error_set("engine: configuration out of range (concurrency 1..%d, no negative times)",
+                     PB_ENGINE_CONC_MAX);
+        goto out;
+    }
+    e = pb_calloc(1, sizeof *e);
+    if (!e) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    e->cfg = *cfg;
+    pb_engine_config *c = &e->cfg;
+    c->rate_milli = c->rate_milli ? c->rate_milli : 10000;
+    c->concurrency = c->concurrency ? c->concurrency : 8;
+    c->status_delay_ms = c->status_delay_ms ? c->status_delay_ms : 10000;
+    c->max_attempts = c->max_attempts ? c->max_attempts : 10;
+    c->backoff_base_ms = c->backoff_base_ms ? c->backoff_base_ms : 500;
+    c->backoff_cap_ms = c->backoff_cap_ms ? c->backoff_cap_ms : 30000;
+    c->retry_budget = c->retry_budget ? c->retry_budget : 100;
+    c->budget_earn_permille = c->budget_earn_permille ? c->budget_earn_permille : 100;
+    c->retry_after_default_ms = c->retry_after_default_ms ? c->retry_after_default_ms : 1000;
+    c->retry_after_max_ms = c->retry_after_max_ms ? c->retry_after_max_ms : 60000;
+    pb_ratelimit_config rc_cfg = {.rate_milli = c->rate_milli};
+    rc = pb_ratelimit_init(&e->rl, &rc_cfg);
+    if (rc)
+        goto out;
+    pb_retry_budget_init(&e->budget, c->retry_budget, c->budget_earn_permille);
+    e->rng = c->seed;
+    e->cap = c->concurrency;
+    e->q_cap = e->cap + PB__CMDQ_EXTRA;
+    e->slots = pb_calloc(e->cap, sizeof *e->slots);
+    e->pending = pb_calloc(e->cap, sizeof *e->pending);
+    e->commit = pb_calloc(e->cap, sizeof *e->commit);
+    e->q = pb_calloc(e->q_cap, sizeof *e->q);
+    if (!e->slots || !e->pending || !e->commit || !e->q) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    e->timer_at = PB_ENGINE_NEVER;
+    *out = e;
+    e = NULL;
+out:
+    pb_engine_free(e);
+    return rc;
+}
+
+void pb_engine_free(pb_engine *e)
+{
+    if (!e)
+        return;
+    pb_free(e->slots);
+    pb_free(e->pending);
+    pb_free(e->commit);
+    pb_free(e->q);
+    pb_free(e);
+}
+
+void pb_engine_get_stats(const pb_engine *e, pb_engine_stats *out)
+{
+    *out = e->stats;
+}
+
+const char *pb_engine_reason_name(pb_engine_done_reason r)
+{
+    switch (r) {
+    case PB_ENGINE_FINISHED:
+        return "finished";
+    case PB_ENGINE_STOPPED:
+        return "stopped";
+    case PB_ENGINE_GAVE_UP:
+        return "gave up";
+    }
+    return "?";
+}
+
+static pb_engine_cmd *pb__emit(pb_engine *e, pb_engine_cmd_type type)
+{
+    /* the queue holds one command per slot plus the few global ones; it cannot overflow
+     * because every pump drains into it at most that many */
+    pb_engine_cmd *c = &e->q[(e->q_head + e->q_len++) % e->q_cap];
+    memset(c, 0, sizeof *c);
+    c->type = type;
+    return c;
+}
+
+int pb_engine_next(pb_engine *e, pb_engine_cmd *out)
+{
+    if (!e->q_len)
+        return 0;
+    *out = e->q[e->q_head];
+    e->q_head = (e->q_head + 1) % e->q_cap;
+    e->q_len--;
+    return 1;
+}
+
+static pb__slot *pb__find(pb_engine *e, uint32_t row_no)
+{
+    for (uint32_t i = 0; i < e->cap; i++)
+        if (e->slots[i].phase != PB__FREE && e->slots[i].row.row_no == row_no)
+            return &e->slots[i];
+    return NULL;
+}
+
+static pb__slot *pb__take_slot(pb_engine *e, const pb_engine_row *row, int phase)
+{
+    for (uint32_t i = 0; i < e->cap; i++) {
+        pb__slot *s = &e->slots[i];
+        if (s->phase == PB__FREE) {
+            memset(s, 0, sizeof *s);
+            s->row = *row;
+            s->phase = phase;
+            e->used++;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void pb__release(pb_engine *e, pb__slot *s)
+{
+    s->phase = PB__FREE;
+    e->used--;
+}
+
+/* Queue a state change of the row in s for the next COMMIT; the slot is done with after it.
+ * Only transitions of the machine leave: anything else is a bug here, refused loudly. */
+static int pb__update(pb_engine *e, pb__slot *s, pb_row_state to, int64_t next_at,
+                      const char *message, pb_row_update **out)
+{
+    if (!pb_row_state_allowed(s->row.state, to))
+        return pb_error_set("engine: row %u: %s -> %s is not a transition", s->row.row_no,
+                            pb_row_state_name(s->row.state), pb_row_state_name(to)),
+               PB_EINVAL;
+    pb_row_update *u = &e->pending[e->n_pending++];
+    memset(u, 0, sizeof *u);
+    u->row_no = s->row.row_no;
+    u->from = s->row.state;
+    u->to = to;
+    u->at_ms = e->now;
+    u->next_at_ms = next_at;
+    if (message)
+        pb_row_field_set(u->message, PB_ROW_MESSAGE_MAX, message, strlen(message));
+    s->phase = PB__UPDATE;
+    if (out)
+        *out = u;
+    return PB_OK;
+}
+
+#define PB__SET(dst, src) pb_row_field_set((dst), sizeof(dst) - 1, (src), strlen(src))
+
+static int64_t pb__throttle(pb_engine *e, int64_t retry_after_ms)
+{
+    int64_t ra = retry_after_ms < 0 ? e->cfg.retry_after_default_ms : retry_after_ms;
+    if (ra > e->cfg.retry_after_max_ms)
+        ra = e->cfg.retry_after_max_ms;
+    pb_ratelimit_throttle(&e->rl, e->now * 1000, ra * 1000);
+    e->stats.throttles++;
+    return (pb_ratelimit_paused_until_us(&e->rl) + 999) / 1000;
+}
+
+static int pb__is_throttle(int http_status, int64_t retry_after_ms)
+{
+    return http_status == 429 || (http_status == 503 && retry_after_ms >= 0);
+}
+
+/* A retry wanted for this row: 1 when the budget and the row's attempt cap allow it; else
+ * the run gives up (the row keeps a truthful state and the next run takes it). */
+static int pb__may_retry(pb_engine *e, const pb__slot *s)
+{
+    if (e->gave_up || e->stopping)
+        return 0;
+    if (s->row.attempts >= e->cfg.max_attempts || !pb_retry_budget_spend(&e->budget)) {
+        e->gave_up = 1;
+        return 0;
+    }
+    e->stats.retries++;
+    return 1;
+}
+
+static void pb__success(pb_engine *e)
+{
+    pb_ratelimit_success(&e->rl);
+    pb_retry_budget_earn(&e->budget);
+}
+
+static int pb__payout_result(pb_engine *e, pb__slot *s, const pb_engine_payout_result *r)
+{
+    char msg[160];
+    pb_row_update *u = NULL;
+    int rc;
+    int hs = r->http_status;
+    if (r->outcome == PB_ENGINE_NOT_SENT) {
+        /* nothing left the machine: back to queued, the only question is when */
+        if (!pb__may_retry(e, s)) {
+            snprintf(msg, sizeof msg, "not sent; stopped retrying after %u attempts",
+                     s->row.attempts);
+            return pb__update(e, s, PB_ROW_QUEUED, e->now, msg, NULL);
+        }
+        int64_t d = pb_backoff_delay_ms(e->cfg.backoff_base_ms, e->cfg.backoff_cap_ms,
+                                        s->row.attempts, pb__rand(e));
+        return pb__update(e, s, PB_ROW_QUEUED, e->now + d, "not sent (connection failed)", NULL);
+    }
+    if (r->outcome == PB_ENGINE_ANSWERED && pb__is_throttle(hs, r->retry_after_ms)) {
+        int64_t until = pb__throttle(e, r->retry_after_ms);
+        snprintf(msg, sizeof msg, "throttled (HTTP %d); not sent", hs);
+        return pb__update(e, s, PB_ROW_QUEUED, until, msg, NULL);
+    }
+    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && strcmp(r->code, "3041") == 0) {
+        /* Gate has this payment id already (an earlier attempt of ours, or someone else's):
+         * only a status query can say which and how it ended */
+        pb__success(e);
+        s->phase = PB__QUERY_READY;
+        return PB_OK;
+    }
+    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && hs >= 200 && hs < 300 &&
+        strcmp(r->status, "success") == 0) {
+        pb__success(e);
+        rc = pb__update(e, s, PB_ROW_ACCEPTED, 0, r->message, &u);
+        if (rc == PB_OK) {
+            PB__SET(u->request_id, r->request_id);
+            PB__SET(u->gate_status, r->status);
+        }
+        return rc;
+    }
+    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && r->code[0] &&
+        ((hs >= 400 && hs < 500) || (hs >= 200 && hs < 300 && strcmp(r->status, "error") == 0))) {
+        pb__success(e);
+        rc = pb__update(e, s, PB_ROW_REJECTED, 0, r->message, &u);
+        if (rc == PB_OK) {
+            PB__SET(u->code, r->code);
+            PB__SET(u->request_id, r->request_id);
+            PB__SET(u->gate_status, r->status);
+        }
+        return rc;
+    }
+    /* no answer, 5xx, an unparsable or unexpected body: Gate may have the payment */
+    if (r->outcome == PB_ENGINE_NO_ANSWER)
+        snprintf(msg, sizeof msg, "no answer; status query pending");
+    else
+        snprintf(msg, sizeof msg, "unclear answer (HTTP %d%s); status query pending", hs,
+                 r->parsed ? "" : ", unparsable");
+    return pb__update(e, s, PB_ROW_IN_DOUBT, e->now + e->cfg.status_delay_ms, msg, NULL);
+}
+
+/* The status query failed to tell: ask again later, or give the row up for this run. */
+static int pb__query_failed(pb_engine *e, pb__slot *s)
+{
+    if (!pb__may_retry(e, s) && (e->gave_up || e->stopping)) {
+        if (s->row.state == PB_ROW_SENDING)
+            return pb__update(e, s, PB_ROW_IN_DOUBT, e->now,
+                              "status unknown; left for the next run", NULL);
+        pb__release(e, s); /* stays in_doubt in the store; the next run asks again */
+        return PB_OK;
+    }
+    s->query_fails++;
+    int64_t d =
+        e->cfg.backoff_base_ms + pb_backoff_delay_ms(e->cfg.backoff_base_ms, e->cfg.backoff_cap_ms,
+                                                     s->query_fails, pb__rand(e));
+    if (s->row.state == PB_ROW_SENDING)
+        return pb__update(e, s, PB_ROW_IN_DOUBT, e->now + d, "status query failed", NULL);
+    /* in_doubt -> in_doubt is no transition: the retry time lives in hand */
+    s->phase = PB__QUERY_WAIT;
+    s->wait_until = e->now + d;
+    return PB_OK;
+}
+
+static int pb__status_result(pb_engine *e, pb__slot *s, const pb_engine_status_result *r)
+{
+    char msg[PB_ROW_MESSAGE_MAX + 1];
+    pb_row_update *u = NULL;
+    int rc;
+    int hs = r->http_status;
+    if (r->outcome != PB_ENGINE_ANSWERED)
+        return pb__query_failed(e, s);
+    if (pb__is_throttle(hs, r->retry_after_ms)) {
+        (void)pb__throttle(e, r->retry_after_ms);
+        s->phase = PB__QUERY_READY; /* the pause holds it back */
+        return PB_OK;
+    }
+    if (hs == 404 || (r->parsed && strcmp(r->code, "3061") == 0)) {
+        /* Gate never recorded the payment: the one case where a row in doubt is sent again,
+         * with the same payment id */
+        pb__success(e);
+        if (!pb__may_retry(e, s))
+            return pb__update(e, s, PB_ROW_QUEUED, e->now,
+                              "status: not found; not resent in this run", NULL);
+        return pb__update(e, s, PB_ROW_QUEUED, e->now, "status: not found; resending", NULL);
+    }
+    if (!(hs >= 200 && hs < 300 && r->parsed && r->payment_status[0] && r->has_amount &&
+          r->currency[0]))
+        return pb__query_failed(e, s);
+    pb__success(e);
+    if (r->amount != s->row.amount || strcmp(r->currency, s->row.currency) != 0) {
+        /* this payment id belongs to another payment: never adopt its result */
+        e->stats.conflicts++;
+        snprintf(msg, sizeof msg, "Gate's payment %s is %lld %s, the row is %lld %s",
+                 s->row.payment_id, (long long)r->amount, r->currency, (long long)s->row.amount,
+                 s->row.currency);
+        rc = pb__update(e, s, PB_ROW_REJECTED, 0, msg, &u);
+        if (rc == PB_OK)
+            PB__SET(u->code, "conflict");
+        return rc;
+    }
+    pb_row_state to = PB_ROW_ACCEPTED;
+    if (strcmp(r->payment_status, "success") == 0)
+        to = PB_ROW_SUCCESS;
+    else if (strcmp(r->payment_status, "decline") == 0)
+        to = PB_ROW_DECLINE;
+    else if (strcmp(r->payment_status, "error") == 0)
+        to = PB_ROW_ERROR;
+    rc = pb__update(e, s, to, 0, r->operation_message, &u);
+    if (rc == PB_OK) {
+        PB__SET(u->code, r->operation_code);
+        PB__SET(u->gate_status, r->payment_status);
+        PB__SET(u->request_id, r->request_id);
+        PB__SET(u->operation_id, r->operation_id);
+        PB__SET(u->provider_payment_id, r->provider_payment_id);
+    }
+    return rc;
+}
+
+static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
+{
+    uint32_t room = e->reserved;
+    uint32_t took = 0;
+    if (claimed ? !e->claim_out : !e->due_out)
+        return pb_error_set("engine: %s answers nothing", claimed ? "ROWS_CLAIMED" : "ROWS_DUE"),
+               PB_EINVAL;
+    if (ev->u.rows.n > e->asked)
+        return pb_error_set("engine: %zu rows for a request of %u", ev->u.rows.n, e->asked),
+               PB_EINVAL;
+    for (size_t i = 0; i < ev->u.rows.n; i++) {
+        const pb_engine_row *r = &ev->u.rows.rows[i];
+        int ok = claimed ? r->state == PB_ROW_SENDING
+                         : (r->state == PB_ROW_SENDING || r->state == PB_ROW_IN_DOUBT);
+        if (!ok)
+            return pb_error_set("engine: row %u handed over as %s", r->row_no,
+                                pb_row_state_name(r->state)),
+                   PB_EINVAL;
+    }
+    e->reserved = 0;
+    for (size_t i = 0; i < ev->u.rows.n; i++) {
+        const pb_engine_row *r = &ev->u.rows.rows[i];
+        /* DUE also returns the rows we hold (they are `sending` too): ours already */
+        if (pb__find(e, r->row_no) || took >= room)
+            continue;
+        pb__take_slot(e, r, claimed ? PB__POST_READY : PB__QUERY_READY);
+        took++;
+    }
+    int full = ev->u.rows.n >= e->asked;
+    if (claimed) {
+        e->claim_out = 0;
+        e->claim_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->claim_wake);
+    } else {
+        e->due_out = 0;
+        e->due_done_once = 1;
+        e->due_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->due_wake);
+    }
+    return PB_OK;
+}
+
+static int pb__committed(pb_engine *e)
+{
+    if (!e->commit_out)
+        return pb_error_set("engine: COMMITTED answers nothing"), PB_EINVAL;
+    for (size_t i = 0; i < e->n_commit; i++) {
+        const pb_row_update *u = &e->commit[i];
+        pb__slot *s = pb__find(e, u->row_no);
+        if (s && s->phase == PB__COMMITTING)
+            pb__release(e, s);
+        /* the store now holds rows for later: look for them again when they are due */
+        if (u->to == PB_ROW_QUEUED) {
+            e->claim_at = pb__min(e->claim_at, u->next_at_ms);
+            e->claim_wake = pb__min(e->claim_wake, u->next_at_ms);
+        } else if (u->to == PB_ROW_IN_DOUBT) {
+            e->due_at = pb__min(e->due_at, u->next_at_ms);
+            e->due_wake = pb__min(e->due_wake, u->next_at_ms);
+        }
+    }
+    e->n_commit = 0;
+    e->commit_out = 0;
+    return PB_OK;
+}
+
+static pb__slot *pb__in_flight(pb_engine *e, uint32_t row_no, int phase, const char *what)
+{
+    pb__slot *s = pb__find(e, row_no);
+    if (!s || s->phase != phase) {
+        pb_error_set("engine: %s for row %u, which has no request out", what, row_no);
+        return NULL;
+    }
+    return s;
+}
+
+static int64_t pb__rate_next_ms(const pb_engine *e)
+{
+    return (pb_ratelimit_next_us(&e->rl, e->now * 1000) + 999) / 1000;
+}
+
+static int pb__rate_take(pb_engine *e)
+{
+    return pb_ratelimit_take(&e->rl, e->now * 1000) == PB_OK;
+}
+
+/* Hand out whatever the state allows now, arm the timer for the next thing, or finish. */
+static int pb__pump(pb_engine *e)
+{
+    int rc = PB_OK;
+    int active = !e->stopping && !e->gave_up;
+    int64_t wake = PB_ENGINE_NEVER;
+    int ready = 0;
+    for (uint32_t i = 0; i < e->cap; i++) {
+        pb__slot *s = &e->slots[i];
+        if (s->phase == PB__QUERY_WAIT && (!active || s->wait_until <= e->now))
+            s->phase = PB__QUERY_READY;
+        if (!active && s->phase == PB__QUERY_READY) {
+            /* read-only so far: the row stays as the store has it, for the next run */
+            pb__release(e, s);
+        } else if (!active && s->phase == PB__POST_READY) {
+            rc = pb__update(e, s, PB_ROW_QUEUED, e->now, "claimed, not sent: run ended", NULL);
+            if (rc)
+                return rc;
+        } else if (s->phase == PB__POST_READY || s->phase == PB__QUERY_READY) {
+            if (pb__rate_take(e)) {
+                pb_engine_cmd *c = pb__emit(e, s->phase == PB__POST_READY ? PB_ENGINE_POST_PAYOUT
+                                                                          : PB_ENGINE_QUERY_STATUS);
+                c->row = &s->row;
+                if (s->phase == PB__POST_READY) {
+                    s->phase = PB__POSTING;
+                    e->stats.posts++;
+                } else {
+                    s->phase = PB__QUERYING;
+                    e->stats.queries++;
+                }
+            } else {
+                ready = 1;
+            }
+        } else if (s->phase == PB__QUERY_WAIT) {
+            wake = pb__min(wake, s->wait_until);
+        }
+    }
+    if (ready)
+        wake = pb__min(wake, pb__rate_next_ms(e));
+
+    if (e->n_pending && !e->commit_out) {
+        memcpy(e->commit, e->pending, e->n_pending * sizeof *e->pending);
+        e->n_commit = e->n_pending;
+        e->n_pending = 0;
+        for (size_t i = 0; i < e->n_commit; i++)
+            pb__find(e, e->commit[i].row_no)->phase = PB__COMMITTING;
+        pb_engine_cmd *c = pb__emit(e, PB_ENGINE_COMMIT);
+        c->updates = e->commit;
+        c->n_updates = e->n_commit;
+        e->commit_out = 1;
+        e->stats.commits++;
+        e->stats.updates += e->n_commit;
+    }
+
+    uint32_t free_slots = e->cap - e->used - e->reserved;
+    if (active && !e->claim_out && !e->due_out && free_slots > 0) {
+        if (e->due_at <= e->now) {
+            /* DUE returns the rows we hold as well: ask for enough to see past them */
+            pb_engine_cmd *c = pb__emit(e, PB_ENGINE_DUE);
+            c->max = free_slots + e->used;
+            e->asked = c->max;
+            e->reserved = free_slots;
+            e->due_out = 1;
+            e->due_wake = PB_ENGINE_NEVER;
+        } else if (e->due_done_once && e->claim_at <= e->now && pb__rate_next_ms(e) <= e->now) {
+            /* claim what the rate lets out within about a quarter second, so claimed rows do
+             * not sit in `sending` while the limiter holds them back */
+            int64_t soon = 1 + pb_ratelimit_rate_milli(&e->rl) / 4000;
+            pb_engine_cmd *c = pb__emit(e, PB_ENGINE_CLAIM);
+            c->max = soon < free_slots ? (uint32_t)soon : free_slots;
+            e->asked = c->max;
+            e->reserved = c->max;
+            e->claim_out = 1;
+            e->claim_wake = PB_ENGINE_NEVER;
+        } else {
+            wake = pb__min(wake, e->due_at);
+            if (e->due_done_once)
+                wake = pb__min(wake, e->claim_at > pb__rate_next_ms(e) ? e->claim_at
+                                                                       : pb__rate_next_ms(e));
+        }
+    }
+
+    if (wake != PB_ENGINE_NEVER && wake > e->now && (e->timer_at <= e->now || wake < e->timer_at)) {
+        pb__emit(e, PB_ENGINE_TIMER)->at_ms = wake;
+        e->timer_at = wake;
+    }
+
+    if (!e->used && !e->reserved && !e->n_pending && !e->commit_out && !e->claim_out &&
+        !e->due_out &&
+        (!active || (e->claim_at == PB_ENGINE_NEVER && e->due_at == PB_ENGINE_NEVER))) {
+        pb__emit(e, PB_ENGINE_DONE)->reason = e->stopping  ? PB_ENGINE_STOPPED
+                                              : e->gave_up ? PB_ENGINE_GAVE_UP
+                                                           : PB_ENGINE_FINISHED;
+        e->done = 1;
+    }
+    return rc;
+}
+
+int pb_engine_feed(pb_engine *e, const pb_engine_event *ev)
+{
+    int rc = PB_OK;
+    pb__slot *s;
+    if (e->done)
+        return pb_error_set("engine: event after DONE"), PB_EINVAL;
+    if (ev->now_ms > e->now)
+        e->now = ev->now_ms;
+    e->rng ^= ev->rnd;
+    switch (ev->type) {
+    case PB_ENGINE_ROWS_CLAIMED:
+    case PB_ENGINE_ROWS_DUE:
+        rc = pb__rows(e, ev, ev->type == PB_ENGINE_ROWS_CLAIMED);
+        break;
+    case PB_ENGINE_COMMITTED:
+        rc = pb__committed(e);
+        break;
+    case PB_ENGINE_PAYOUT_RESULT:
+        s = pb__in_flight(e, ev->u.payout.row_no, PB__POSTING, "PAYOUT_RESULT");
+        rc = s ? pb__payout_result(e, s, &ev->u.payout) : PB_EINVAL;
+        break;
+    case PB_ENGINE_STATUS_RESULT:
+        s = pb__in_flight(e, ev->u.status.row_no, PB__QUERYING, "STATUS_RESULT");
+        rc = s ? pb__status_result(e, s, &ev->u.status) : PB_EINVAL;
+        break;
+    case PB_ENGINE_TICK:
+        if (e->timer_at <= e->now)
+            e->timer_at = PB_ENGINE_NEVER;
+        break;
+    case PB_ENGINE_STOP_REQUESTED:
+        e->stopping = 1;
+        break;
+    default:
+        return pb_error_set("engine: unknown event %d", (int)ev->type), PB_EINVAL;
+    }
+    if (rc)
+        return rc;
+    return pb__pump(e);
+}

@@ -1,0 +1,598 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/engine.h"
+#include "core/errors.h"
+
+/* A driver by hand: every command the engine hands out lands in a list the test reads. */
+typedef struct {
+    pb_engine *e;
+    int64_t now;
+    pb_engine_cmd cmds[64];
+    pb_row_update ups[64]; /* copies of the last COMMIT's updates */
+    size_t n, pos, n_ups;
+} h_t;
+
+static void h_drain(h_t *h)
+{
+    pb_engine_cmd c;
+    h->n = h->pos = 0;
+    while (pb_engine_next(h->e, &c)) {
+        assert_true(h->n < 64);
+        if (c.type == PB_ENGINE_COMMIT) {
+            assert_true(c.n_updates <= 64);
+            memcpy(h->ups, c.updates, c.n_updates * sizeof *c.updates);
+            h->n_ups = c.n_updates;
+            /* every update the engine emits is a transition of the machine */
+            for (size_t i = 0; i < c.n_updates; i++)
+                assert_true(pb_row_state_allowed(c.updates[i].from, c.updates[i].to));
+        }
+        h->cmds[h->n++] = c;
+    }
+}
+
+static void h_feed(h_t *h, pb_engine_event *ev)
+{
+    ev->now_ms = h->now;
+    assert_int_equal(pb_engine_feed(h->e, ev), PB_OK);
+    h_drain(h);
+}
+
+/* The next command must be of this type (TIMERs are skipped unless asked for). */
+static pb_engine_cmd *h_expect(h_t *h, pb_engine_cmd_type t)
+{
+    while (h->pos < h->n && h->cmds[h->pos].type == PB_ENGINE_TIMER && t != PB_ENGINE_TIMER)
+        h->pos++;
+    if (h->pos >= h->n)
+        fail_msg("expected command %d, got none", (int)t);
+    if (h->cmds[h->pos].type != t)
+        fail_msg("expected command %d, got %d", (int)t, (int)h->cmds[h->pos].type);
+    return &h->cmds[h->pos++];
+}
+
+static void h_expect_none(h_t *h)
+{
+    while (h->pos < h->n && h->cmds[h->pos].type == PB_ENGINE_TIMER)
+        h->pos++;
+    if (h->pos < h->n)
+        fail_msg("expected no command, got %d", (int)h->cmds[h->pos].type);
+}
+
+static void h_tick(h_t *h, int64_t at)
+{
+    pb_engine_event ev = {.type = PB_ENGINE_TICK};
+    h->now = at;
+    h_feed(h, &ev);
+}
+
+/* The next command of this type once the rate slot (10/s: 100 ms) has come round. */
+static pb_engine_cmd *h_expect_soon(h_t *h, pb_engine_cmd_type t)
+{
+    size_t p = h->pos;
+    while (p < h->n && h->cmds[p].type == PB_ENGINE_TIMER)
+        p++;
+    if (p >= h->n)
+        h_tick(h, h->now + 100);
+    return h_expect(h, t);
+}
+
+static pb_engine_row mkrow(uint32_t no, pb_row_state st, uint32_t attempts)
+{
+    pb_engine_row r;
+    memset(&r, 0, sizeof r);
+    r.row_no = no;
+    r.state = st;
+    r.attempts = attempts;
+    r.amount = 150000;
+    memcpy(r.currency, "PHP", 4);
+    snprintf(r.payment_id, sizeof r.payment_id, "p-%u", no);
+    return r;
+}
+
+static void h_rows(h_t *h, pb_engine_event_type t, const pb_engine_row *rows, size_t n,
+                   int64_t next_at)
+{
+    pb_engine_event ev = {.type = t};
+    ev.u.rows.rows = rows;
+    ev.u.rows.n = n;
+    ev.u.rows.next_at_ms = next_at;
+    h_feed(h, &ev);
+}
+
+static void h_committed(h_t *h)
+{
+    pb_engine_event ev = {.type = PB_ENGINE_COMMITTED};
+    ev.u.committed.applied = h->n_ups;
+    h_feed(h, &ev);
+}
+
+static void h_payout(h_t *h, uint32_t row, pb_engine_outcome o, int http, int64_t ra,
+                     const char *status, const char *code)
+{
+    pb_engine_event ev = {.type = PB_ENGINE_PAYOUT_RESULT};
+    pb_engine_payout_result *r = &ev.u.payout;
+    r->row_no = row;
+    r->outcome = o;
+    r->http_status = http;
+    r->retry_after_ms = ra;
+    r->parsed = status != NULL;
+    if (status) {
+        snprintf(r->status, sizeof r->status, "%s", status);
+        snprintf(r->code, sizeof r->code, "%s", code ? code : "");
+        snprintf(r->message, sizeof r->message, "msg %s", code ? code : "ok");
+        snprintf(r->request_id, sizeof r->request_id, "req-%u", row);
+    }
+    h_feed(h, &ev);
+}
+
+static void h_status(h_t *h, uint32_t row, pb_engine_outcome o, int http, const char *code,
+                     const char *pstatus, int64_t amount, const char *cur)
+{
+    pb_engine_event ev = {.type = PB_ENGINE_STATUS_RESULT};
+    pb_engine_status_result *r = &ev.u.status;
+    r->row_no = row;
+    r->outcome = o;
+    r->http_status = http;
+    r->retry_after_ms = -1;
+    r->parsed = 1;
+    snprintf(r->code, sizeof r->code, "%s", code ? code : "");
+    if (pstatus) {
+        snprintf(r->payment_status, sizeof r->payment_status, "%s", pstatus);
+        r->has_amount = 1;
+        r->amount = amount;
+        snprintf(r->currency, sizeof r->currency, "%s", cur);
+        snprintf(r->operation_id, sizeof r->operation_id, "op-%u", row);
+    }
+    h_feed(h, &ev);
+}
+
+static void h_open(h_t *h, const pb_engine_config *cfg)
+{
+    memset(h, 0, sizeof *h);
+    h->now = 1000000;
+    assert_int_equal(pb_engine_new(&h->e, cfg), PB_OK);
+    h_tick(h, h->now);
+}
+
+/* start: the first DUE (nothing due), then a claim that hands out `row` */
+static void h_start_with(h_t *h, const pb_engine_config *cfg, pb_engine_row row)
+{
+    h_open(h, cfg);
+    h_expect(h, PB_ENGINE_DUE);
+    h_rows(h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+    h_expect(h, PB_ENGINE_CLAIM);
+    h_rows(h, PB_ENGINE_ROWS_CLAIMED, &row, 1, PB_ENGINE_NEVER);
+    pb_engine_cmd *c = h_expect(h, PB_ENGINE_POST_PAYOUT);
+    assert_int_equal(c->row->row_no, row.row_no);
+    assert_string_equal(c->row->payment_id, row.payment_id);
+}
+
+static void h_start(h_t *h)
+{
+    pb_engine_config cfg = {0};
+    h_start_with(h, &cfg, mkrow(2, PB_ROW_SENDING, 1));
+}
+
+static void h_close(h_t *h)
+{
+    pb_engine_free(h->e);
+    h->e = NULL;
+}
+
+/* the one update of the last COMMIT */
+static pb_row_update *h_update(h_t *h, pb_row_state from, pb_row_state to)
+{
+    h_expect(h, PB_ENGINE_COMMIT);
+    assert_int_equal(h->n_ups, 1);
+    assert_int_equal(h->ups[0].from, from);
+    assert_int_equal(h->ups[0].to, to);
+    return &h->ups[0];
+}
+
+static void test_accepted(void **state)
+{
+    (void)state;
+    h_t h;
+    h_start(&h);
+    h_payout(&h, 2, PB_ENGINE_ANSWERED, 200, -1, "success", NULL);
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    assert_string_equal(u->request_id, "req-2");
+    assert_int_equal(u->row_no, 2);
+    h_committed(&h);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_FINISHED);
+    pb_engine_event ev = {.type = PB_ENGINE_TICK};
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL); /* nothing after DONE */
+    h_close(&h);
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    static const int https[] = {400, 200, 422};
+    for (int i = 0; i < 3; i++) {
+        h_t h;
+        h_start(&h);
+        h_payout(&h, 2, PB_ENGINE_ANSWERED, https[i], -1, "error", "3025");
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_REJECTED);
+        assert_string_equal(u->code, "3025");
+        assert_string_equal(u->message, "msg 3025");
+        h_committed(&h);
+        h_expect(&h, PB_ENGINE_DONE);
+        h_close(&h);
+    }
+}
+
+static void test_3041_queries_status(void **state)
+{
+    (void)state;
+    static const char *const st[] = {"processing", "success", "decline", "error"};
+    static const pb_row_state to[] = {PB_ROW_ACCEPTED, PB_ROW_SUCCESS, PB_ROW_DECLINE,
+                                      PB_ROW_ERROR};
+    for (int i = 0; i < 4; i++) {
+        h_t h;
+        h_start(&h);
+        h_payout(&h, 2, PB_ENGINE_ANSWERED, 400, -1, "error", "3041");
+        h_expect_none(&h); /* no commit: the row stays sending until the answer */
+        pb_engine_cmd *c = h_expect_soon(&h, PB_ENGINE_QUERY_STATUS);
+        assert_int_equal(c->row->row_no, 2);
+        h_status(&h, 2, PB_ENGINE_ANSWERED, 200, NULL, st[i], 150000, "PHP");
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, to[i]);
+        assert_string_equal(u->gate_status, st[i]);
+        assert_string_equal(u->operation_id, "op-2");
+        h_committed(&h);
+        h_expect(&h, PB_ENGINE_DONE);
+        h_close(&h);
+    }
+}
+
+static void test_conflict(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        h_t h;
+        h_start(&h);
+        h_payout(&h, 2, PB_ENGINE_ANSWERED, 400, -1, "error", "3041");
+        h_expect_soon(&h, PB_ENGINE_QUERY_STATUS);
+        /* Gate's payment under this id has another amount / currency: not ours */
+        if (i == 0)
+            h_status(&h, 2, PB_ENGINE_ANSWERED, 200, NULL, "success", 150001, "PHP");
+        else
+            h_status(&h, 2, PB_ENGINE_ANSWERED, 200, NULL, "success", 150000, "USD");
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_REJECTED);
+        assert_string_equal(u->code, "conflict");
+        assert_string_equal(u->gate_status, "");
+        h_committed(&h);
+        h_expect(&h, PB_ENGINE_DONE);
+        pb_engine_stats st;
+        pb_engine_get_stats(h.e, &st);
+        assert_int_equal(st.conflicts, 1);
+        h_close(&h);
+    }
+}
+
+static void test_throttled(void **state)
+{
+    (void)state;
+    static const int https[] = {429, 503};
+    for (int i = 0; i < 2; i++) {
+        h_t h;
+        h_start(&h);
+        int64_t t0 = h.now;
+        h_payout(&h, 2, PB_ENGINE_ANSWERED, https[i], 5000, NULL, NULL);
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+        assert_int_equal(u->next_at_ms, t0 + 5000);
+        assert_int_equal(u->add_attempt, 0);
+        h_committed(&h);
+        /* paused: no claim before the end of Retry-After */
+        h_expect_none(&h);
+        h_tick(&h, t0 + 4999);
+        h_expect_none(&h);
+        h_tick(&h, t0 + 5000);
+        h_expect(&h, PB_ENGINE_CLAIM);
+        pb_engine_row r = mkrow(2, PB_ROW_SENDING, 2);
+        h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, PB_ENGINE_NEVER);
+        h_expect(&h, PB_ENGINE_POST_PAYOUT);
+        pb_engine_stats st;
+        pb_engine_get_stats(h.e, &st);
+        assert_int_equal(st.throttles, 1);
+        assert_int_equal(st.retries, 0); /* a throttle spends no retry */
+        h_close(&h);
+    }
+}
+
+static void test_in_doubt_then_status(void **state)
+{
+    (void)state;
+    /* every unclear answer: no answer, 5xx, 503 without Retry-After, unparsable 200 */
+    for (int i = 0; i < 4; i++) {
+        h_t h;
+        h_start(&h);
+        int64_t t0 = h.now;
+        if (i == 0)
+            h_payout(&h, 2, PB_ENGINE_NO_ANSWER, 0, -1, NULL, NULL);
+        else if (i == 1)
+            h_payout(&h, 2, PB_ENGINE_ANSWERED, 500, -1, "error", "500");
+        else if (i == 2)
+            h_payout(&h, 2, PB_ENGINE_ANSWERED, 503, -1, NULL, NULL);
+        else
+            h_payout(&h, 2, PB_ENGINE_ANSWERED, 200, -1, NULL, NULL);
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_IN_DOUBT);
+        assert_int_equal(u->next_at_ms, t0 + 10000);
+        h_committed(&h);
+        pb_engine_cmd *tm = h_expect(&h, PB_ENGINE_TIMER);
+        assert_int_equal(tm->at_ms, t0 + 10000);
+        h_expect_none(&h); /* never resent blindly */
+        h_tick(&h, t0 + 10000);
+        assert_true(h_expect(&h, PB_ENGINE_DUE)->max >= 1);
+        pb_engine_row r = mkrow(2, PB_ROW_IN_DOUBT, 1);
+        h_rows(&h, PB_ENGINE_ROWS_DUE, &r, 1, PB_ENGINE_NEVER);
+        h_expect(&h, PB_ENGINE_QUERY_STATUS);
+        if (i % 2 == 0) {
+            h_status(&h, 2, PB_ENGINE_ANSWERED, 404, NULL, NULL, 0, NULL);
+        } else {
+            h_status(&h, 2, PB_ENGINE_ANSWERED, 200, "3061", NULL, 0, NULL);
+        }
+        u = h_update(&h, PB_ROW_IN_DOUBT, PB_ROW_QUEUED);
+        assert_int_equal(u->next_at_ms, h.now);
+        h_committed(&h);
+        /* only now, after "not found", the row is claimed and sent again */
+        h_expect_soon(&h, PB_ENGINE_CLAIM);
+        r = mkrow(2, PB_ROW_SENDING, 2);
+        h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, PB_ENGINE_NEVER);
+        h_expect(&h, PB_ENGINE_POST_PAYOUT);
+        h_close(&h);
+    }
+}
+
+static void test_status_failures(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_config cfg = {0};
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    /* restart: one row left sending, one in doubt; both get status queries, no claim yet */
+    pb_engine_row rows[2] = {mkrow(3, PB_ROW_SENDING, 1), mkrow(4, PB_ROW_IN_DOUBT, 1)};
+    h_rows(&h, PB_ENGINE_ROWS_DUE, rows, 2, PB_ENGINE_NEVER);
+    assert_int_equal(h_expect(&h, PB_ENGINE_QUERY_STATUS)->row->row_no, 3);
+    h_expect_none(&h); /* 10/s: the second waits 100 ms for its slot */
+    h_tick(&h, h.now + 100);
+    assert_int_equal(h_expect(&h, PB_ENGINE_QUERY_STATUS)->row->row_no, 4);
+    /* the sending row's query fails: it becomes in_doubt (a commit) */
+    h_status(&h, 3, PB_ENGINE_NO_ANSWER, 0, NULL, NULL, 0, NULL);
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_IN_DOUBT);
+    assert_true(u->next_at_ms > h.now);
+    h_committed(&h);
+    /* the in_doubt row's query fails: no transition exists, it waits in hand */
+    h_status(&h, 4, PB_ENGINE_ANSWERED, 500, NULL, NULL, 0, NULL);
+    h_expect_none(&h);
+    h_tick(&h, h.now + 60000);
+    h_expect(&h, PB_ENGINE_QUERY_STATUS);
+    /* a found payment without an amount cannot be checked: asked again, not adopted */
+    pb_engine_event ev = {.type = PB_ENGINE_STATUS_RESULT};
+    ev.u.status.row_no = 4;
+    ev.u.status.outcome = PB_ENGINE_ANSWERED;
+    ev.u.status.http_status = 200;
+    ev.u.status.parsed = 1;
+    snprintf(ev.u.status.payment_status, sizeof ev.u.status.payment_status, "success");
+    h_feed(&h, &ev);
+    h_expect_none(&h);
+    h_tick(&h, h.now + 60000);
+    h_expect(&h, PB_ENGINE_QUERY_STATUS);
+    h_status(&h, 4, PB_ENGINE_ANSWERED, 200, NULL, "processing", 150000, "PHP");
+    h_update(&h, PB_ROW_IN_DOUBT, PB_ROW_ACCEPTED);
+    h_close(&h);
+}
+
+static void test_not_sent_backoff(void **state)
+{
+    (void)state;
+    h_t h;
+    h_start(&h);
+    int64_t t0 = h.now;
+    h_payout(&h, 2, PB_ENGINE_NOT_SENT, 0, -1, NULL, NULL);
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    assert_true(u->next_at_ms >= t0 && u->next_at_ms <= t0 + 500);
+    int64_t at = u->next_at_ms;
+    h_committed(&h);
+    if (at > t0) {
+        h_expect_none(&h);
+        h_tick(&h, at);
+    }
+    h_expect_soon(&h, PB_ENGINE_CLAIM);
+    h_close(&h);
+}
+
+static void test_budget_gives_up(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_config cfg = {.retry_budget = 2, .backoff_base_ms = 1};
+    h_start_with(&h, &cfg, mkrow(2, PB_ROW_SENDING, 1));
+    for (uint32_t a = 2; a <= 3; a++) {
+        h_payout(&h, 2, PB_ENGINE_NOT_SENT, 0, -1, NULL, NULL);
+        h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+        h_committed(&h);
+        h_tick(&h, h.now + 1000);
+        h_expect(&h, PB_ENGINE_CLAIM);
+        pb_engine_row r = mkrow(2, PB_ROW_SENDING, a);
+        h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, PB_ENGINE_NEVER);
+        h_expect(&h, PB_ENGINE_POST_PAYOUT);
+    }
+    h_payout(&h, 2, PB_ENGINE_NOT_SENT, 0, -1, NULL, NULL);
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    assert_int_equal(u->next_at_ms, h.now); /* left for the next run */
+    h_committed(&h);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_GAVE_UP);
+    h_close(&h);
+
+    /* a row at its attempt cap gives the run up on its next retryable failure */
+    pb_engine_config cfg2 = {.max_attempts = 3};
+    h_start_with(&h, &cfg2, mkrow(2, PB_ROW_SENDING, 3));
+    h_payout(&h, 2, PB_ENGINE_NOT_SENT, 0, -1, NULL, NULL);
+    h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    h_committed(&h);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_GAVE_UP);
+    h_close(&h);
+}
+
+static void test_stop(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_config cfg = {.rate_milli = 1000, .concurrency = 4};
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+    assert_int_equal(h_expect(&h, PB_ENGINE_CLAIM)->max, 1); /* 1/s: one row at a time */
+    pb_engine_row r = mkrow(5, PB_ROW_SENDING, 1);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_POST_PAYOUT);
+    h_tick(&h, h.now + 1000);
+    h_expect(&h, PB_ENGINE_CLAIM);
+    pb_engine_row r2[1] = {mkrow(6, PB_ROW_SENDING, 1)};
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, r2, 1, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_POST_PAYOUT);
+    /* a third, claimed while the rate slot is taken */
+    h_tick(&h, h.now + 1000);
+    h_expect(&h, PB_ENGINE_CLAIM);
+    pb_engine_event ev = {.type = PB_ENGINE_STOP_REQUESTED};
+    h_feed(&h, &ev);
+    h_expect_none(&h); /* the claim is out: its answer comes first */
+    pb_engine_row r3 = mkrow(7, PB_ROW_SENDING, 1);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r3, 1, PB_ENGINE_NEVER);
+    /* claimed, not sent: back to queued, never posted */
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    assert_int_equal(u->row_no, 7);
+    h_committed(&h);
+    h_expect_none(&h); /* two still in flight */
+    h_payout(&h, 5, PB_ENGINE_ANSWERED, 200, -1, "success", NULL);
+    h_update(&h, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    h_committed(&h);
+    h_payout(&h, 6, PB_ENGINE_NOT_SENT, 0, -1, NULL, NULL);
+    h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    h_committed(&h);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_STOPPED);
+    h_close(&h);
+}
+
+static void test_rate_and_concurrency(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_config cfg = {.rate_milli = 500, .concurrency = 2};
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+    int64_t last = -1;
+    int posts = 0;
+    /* 0.5/s: posts 2 s apart; never more than 2 in hand */
+    for (int step = 0; step < 200 && posts < 4; step++) {
+        for (size_t i = 0; i < h.n; i++) {
+            pb_engine_cmd *c = &h.cmds[i];
+            if (c->type == PB_ENGINE_CLAIM) {
+                assert_true(c->max <= 2);
+                pb_engine_row r = mkrow(10 + (uint32_t)posts, PB_ROW_SENDING, 1);
+                h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, 0);
+                i = (size_t)-1;
+                continue;
+            }
+            if (c->type == PB_ENGINE_POST_PAYOUT) {
+                if (last >= 0)
+                    assert_true(h.now - last >= 2000);
+                last = h.now;
+                posts++;
+                uint32_t no = c->row->row_no;
+                h_payout(&h, no, PB_ENGINE_ANSWERED, 200, -1, "success", NULL);
+                i = (size_t)-1;
+                continue;
+            }
+            if (c->type == PB_ENGINE_COMMIT) {
+                h_committed(&h);
+                i = (size_t)-1;
+                continue;
+            }
+        }
+        h_tick(&h, h.now + 250);
+    }
+    assert_int_equal(posts, 4);
+    h_close(&h);
+}
+
+static void test_protocol_errors(void **state)
+{
+    (void)state;
+    h_t h;
+    h_start(&h);
+    pb_engine_event ev = {.type = PB_ENGINE_COMMITTED, .now_ms = h.now};
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL);
+    ev.type = PB_ENGINE_ROWS_CLAIMED;
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL);
+    ev.type = PB_ENGINE_STATUS_RESULT;
+    ev.u.status.row_no = 2; /* a POST is out for it, not a query */
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL);
+    ev.type = PB_ENGINE_PAYOUT_RESULT;
+    ev.u.payout.row_no = 99;
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL);
+    h_close(&h);
+
+    h_open(&h, &(pb_engine_config){0});
+    h_expect(&h, PB_ENGINE_DUE);
+    pb_engine_row bad = mkrow(1, PB_ROW_QUEUED, 0);
+    ev.type = PB_ENGINE_ROWS_DUE;
+    ev.u.rows.rows = &bad;
+    ev.u.rows.n = 1;
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL);
+    h_close(&h);
+
+    pb_engine *e = NULL;
+    pb_engine_config cfg = {.concurrency = PB_ENGINE_CONC_MAX + 1};
+    assert_int_equal(pb_engine_new(&e, &cfg), PB_EINVAL);
+    assert_null(e);
+    pb_engine_free(NULL);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    pb_engine_config cfg = {0};
+    int ok = 0;
+    for (long n = 0; n < 10 && !ok; n++) {
+        pb_engine *e = NULL;
+        pb_alloc_fail_after(n);
+        int rc = pb_engine_new(&e, &cfg);
+        pb_alloc_fail_after(-1);
+        if (rc == PB_OK)
+            ok = 1;
+        else
+            assert_int_equal(rc, PB_ENOMEM);
+        pb_engine_free(e);
+    }
+    assert_true(ok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepted),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_3041_queries_status),
+        cmocka_unit_test(test_conflict),
+        cmocka_unit_test(test_throttled),
+        cmocka_unit_test(test_in_doubt_then_status),
+        cmocka_unit_test(test_status_failures),
+        cmocka_unit_test(test_not_sent_backoff),
+        cmocka_unit_test(test_budget_gives_up),
+        cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_rate_and_concurrency),
+        cmocka_unit_test(test_protocol_errors),
+        cmocka_unit_test(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
