@@ -16,10 +16,10 @@ static void pb__usage(FILE *out)
           "\n"
           "Commands:\n"
           "  validate FILE.csv   check a payout file; send nothing\n"
-          "  send FILE.csv       validate, sign and send every row (not in this version yet)\n"
+          "  send FILE.csv       validate, sign and send every row, exactly once\n"
           "  listen              receive result callbacks (not in this version yet)\n"
           "  reconcile           settle pending rows, write the result CSV (not yet)\n"
-          "  status              what the state store knows (not yet)\n"
+          "  status              what the state store knows, per batch\n"
           "  sandbox             local Gate simulator\n"
           "\n"
           "  paybatch COMMAND --help   options of a command\n"
@@ -50,10 +50,12 @@ int main(int argc, char **argv)
         return pb_cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "sandbox") == 0)
         return pb_cmd_sandbox(argc - 1, argv + 1);
-    if (strcmp(cmd, "send") == 0 || strcmp(cmd, "listen") == 0 || strcmp(cmd, "reconcile") == 0 ||
-        strcmp(cmd, "status") == 0) {
-        pb_cli_error("'%s' is not available in this version yet; only 'validate' and 'sandbox' are",
-                     cmd);
+    if (strcmp(cmd, "send") == 0)
+        return pb_cmd_send(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return pb_cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "listen") == 0 || strcmp(cmd, "reconcile") == 0) {
+        pb_cli_error("'%s' is not available in this version yet", cmd);
         return PB_EXIT_SOFTWARE;
     }
     pb_cli_error("unknown command '%s'; see paybatch --help", cmd);

@@ -4,6 +4,8 @@
 #ifndef PB_CLI_CLI_H
 #define PB_CLI_CLI_H
 
+#include "batch/store/store.h"
+
 #include <stdio.h>
 
 /* sysexits(3), SPEC §3 */
@@ -43,5 +45,10 @@ void pb_outfile_abort(pb_outfile *o);
 
 int pb_cmd_validate(int argc, char **argv);
 int pb_cmd_sandbox(int argc, char **argv);
+int pb_cmd_send(int argc, char **argv);
+int pb_cmd_status(int argc, char **argv);
+
+/* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
+void pb_cli_print_counts(FILE *out, const pb_batch_counts *c);
 
 #endif

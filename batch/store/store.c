@@ -387,3 +387,55 @@ int pb_store_cells_unpack(const char *blob, size_t len, pb_str *cells, size_t ma
     *n = k;
     return PB_OK;
 }
+
+typedef struct {
+    const char *name;
+    pb_batch_info *info;
+    int rc;
+} pb__find_batch;
+
+static int pb__find_batch_cb(const pb_batch_info *in, void *payload)
+{
+    pb__find_batch *f = payload;
+    pb_batch_info *o = f->info;
+    if (strcmp(in->name, f->name) != 0)
+        return 0;
+    *o = *in;
+    o->name = pb_strdup(in->name);
+    o->file_name = pb_strdup(in->file_name);
+    o->settings = pb_strdup(in->settings ? in->settings : "");
+    o->header = pb_malloc(in->header_len + 1);
+    if (o->header && in->header_len)
+        memcpy(o->header, in->header, in->header_len);
+    if (!o->name || !o->file_name || !o->settings || !o->header) {
+        pb_batch_info_clear(o);
+        f->rc = PB_ENOMEM;
+    } else {
+        f->rc = PB_OK;
+    }
+    return 1;
+}
+
+int pb_store_batch_get(pb_store *st, const char *name, pb_batch_info *info)
+{
+    pb__find_batch f = {name, info, PB_ENOTFOUND};
+    int rc;
+    if (!st || !name || !info)
+        return pb__inval("batch_get: missing argument");
+    memset(info, 0, sizeof(*info));
+    /* a store holds few batches: a walk is cheap and needs nothing new from the backends */
+    rc = st->ops->batches_each(st, pb__find_batch_cb, &f);
+    if (rc < 0)
+        return rc;
+    return f.rc;
+}
+
+int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
+                     int64_t *out)
+{
+    if (out)
+        *out = INT64_MAX;
+    if (!st || !batch || !out || (kind != PB_STORE_NEXT_QUEUED && kind != PB_STORE_NEXT_PENDING))
+        return pb__inval("next_at: missing argument");
+    return st->ops->next_at(st, batch, kind, after_ms, out);
+}

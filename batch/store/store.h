@@ -171,6 +171,20 @@ int pb_store_inbox_put(pb_store *st, const pb_store_inbox_rec *rec);
 /* Every inbox record in arrival order. */
 int pb_store_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload);
 
+/* The batch named name (PB_ENOTFOUND when there is none); info: _clear it. */
+int pb_store_batch_get(pb_store *st, const char *name, pb_batch_info *info);
+
+/* Which rows pb_store_next_at looks at. */
+typedef enum {
+    PB_STORE_NEXT_QUEUED = 1, /* queued: what CLAIM would pick later */
+    PB_STORE_NEXT_PENDING     /* sending / in_doubt: what DUE would pick later */
+} pb_store_next_kind;
+
+/* The earliest next_at_ms > after_ms among the batch's rows of that kind, or INT64_MAX when
+ * none waits: tells a restarted engine that rows backed off before the restart still wait. */
+int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
+                     int64_t *out);
+
 void pb_store_row_clear(pb_store_row *row);
 void pb_store_rows_clear(pb_store_row *rows, size_t n);
 void pb_batch_info_clear(pb_batch_info *info);

@@ -34,6 +34,8 @@ typedef struct pb_store_ops {
     int (*inbox_put)(pb_store *st, const pb_store_inbox_rec *rec);
     int (*inbox_each)(pb_store *st, pb_store_inbox_cb cb, void *payload);
     void (*free)(pb_store *st);
+    int (*next_at)(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
+                   int64_t *out);
 } pb_store_ops;
 
 struct pb_store {

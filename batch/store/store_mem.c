@@ -743,11 +743,31 @@ static void pb__free(pb_store *st)
     pb_free(ms);
 }
 
+static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
+                       int64_t *out)
+{
+    pb__mstore *ms = (pb__mstore *)st;
+    pb__mbatch *b;
+    size_t i;
+    int rc;
+    if ((rc = pb__batch_get(ms, batch, &b)) < 0)
+        return rc;
+    for (i = 0; i < b->n; i++) {
+        const pb__mrow *m = b->rows[i];
+        int want = kind == PB_STORE_NEXT_QUEUED
+                       ? m->state == PB_ROW_QUEUED
+                       : (m->state == PB_ROW_SENDING || m->state == PB_ROW_IN_DOUBT);
+        if (want && m->next_at_ms > after_ms && m->next_at_ms < *out)
+            *out = m->next_at_ms;
+    }
+    return PB_OK;
+}
+
 static const pb_store_ops pb__mem_ops = {
     "mem",         pb__batch_begin, pb__batch_finish, pb__rows_add,  pb__payment_id_owner,
     pb__claim,     pb__due,         pb__mark,         pb__row_get,   pb__row_by_payment_id,
     pb__rows_each, pb__counts,      pb__batches_each, pb__inbox_put, pb__inbox_each,
-    pb__free,
+    pb__free,      pb__next_at,
 };
 
 int pb_store_mem_open(pb_store **out, const char *uri)

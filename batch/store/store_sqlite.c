@@ -674,9 +674,33 @@ out:
     return rc;
 }
 
+static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
+                       int64_t *out)
+{
+    static const char *const sql[] = {
+        "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state = 'queued' AND "
+        "next_at_ms > ?2",
+        "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state IN ('sending', "
+        "'in_doubt') AND next_at_ms > ?2"};
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(ss->db, sql[kind == PB_STORE_NEXT_PENDING], -1, &s, NULL), step;
+    if (rc != SQLITE_OK)
+        return pb__sq_err(ss, rc, "reading when rows are next due");
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)after_ms);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        *out = (int64_t)sqlite3_column_int64(s, 0);
+    rc = step == SQLITE_ROW || step == SQLITE_DONE ? PB_OK
+                                                   : pb__sq_err(ss, step, "reading next due");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 const pb_store_ops pb__sqlite_ops = {
     "sqlite",      pb__batch_begin, pb__batch_finish, pb__rows_add,  pb__payment_id_owner,
     pb__claim,     pb__due,         pb__mark,         pb__row_get,   pb__row_by_payment_id,
     pb__rows_each, pb__counts,      pb__batches_each, pb__inbox_put, pb__inbox_each,
-    pb__sq_free,
+    pb__sq_free,   pb__next_at,
 };

@@ -1,0 +1,448 @@
+/*
+ * cmd_send.c - `paybatch send`: validate a payout file, put it in the state store, send every
+ * valid row once, and say what became of each (SPEC §3, §5, §7).
+ */
+#include "batch/cli/cli.h"
+#include "batch/cli/options.h"
+#include "batch/send/load.h"
+#include "batch/send/send.h"
+#include "batch/util/log.h"
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "core/money.h"
+#include "formats/report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PB__EXAMPLES 5
+
+static void pb__send_usage(FILE *out)
+{
+    fputs("Usage: paybatch send [options] FILE.csv\n"
+          "\n"
+          "Validate a payout file, record it in the state store, and send one signed payout\n"
+          "request per valid row to Gate, rate-limited, exactly once. Running the same command\n"
+          "again resumes the batch: final rows are left alone, rows in doubt are asked about\n"
+          "first, the rest are sent.\n"
+          "\n"
+          "Options:\n",
+          out);
+    pb_settings_print_options(out, PB_CMD_SEND);
+    fputs("\n"
+          "Exit status: 0 every row is final; 65 invalid rows (nothing sent without\n"
+          "--skip-invalid); 66 the file cannot be read; 69 the gateway refused or never\n"
+          "answered any request; 74 the state store or an output cannot be written; 75 some\n"
+          "rows are still pending or in doubt (run the same command, or reconcile, later);\n"
+          "78 configuration (no project id, no secret, bad URL); 64 usage.\n",
+          out);
+}
+
+static int64_t pb__now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+    pb_summary *summary;
+    int verbose;
+} pb__findings;
+
+static void pb__on_finding(const pb_finding *f, void *payload)
+{
+    pb__findings *fs = payload;
+    if (pb_summary_add(fs->summary, f) < 0)
+        return; /* the summary keeps examples only; counts are the validator's */
+    if (fs->verbose)
+        fprintf(stderr, "row %" PRIu64 ": %s: %s\n", f->row, pb_finding_name(f->code), f->message);
+}
+
+/* The embedded sandbox: this program, run as `paybatch sandbox` on a free loopback port. */
+typedef struct {
+    pid_t pid;
+    FILE *out; /* its stdout, kept open so its closing summary does not hit a closed pipe */
+    char url[160];
+} pb__sbx;
+
+static int pb__sandbox_start(pb__sbx *s, int64_t project_id, const char *secret)
+{
+    int fds[2];
+    char line[128], proj[32];
+    FILE *f;
+
+    s->pid = -1;
+    if (pipe(fds) != 0)
+        return pb_error_set("cannot start the sandbox: %s", strerror(errno));
+    snprintf(proj, sizeof(proj), "%" PRId64, project_id);
+    s->pid = fork();
+    if (s->pid < 0) {
+        close(fds[0]), close(fds[1]);
+        return pb_error_set("cannot start the sandbox: %s", strerror(errno));
+    }
+    if (s->pid == 0) {
+        char *argv[] = {"paybatch",     "sandbox", "--listen", "127.0.0.1:0",
+                        "--project-id", proj,      NULL};
+        dup2(fds[1], 1);
+        close(fds[0]), close(fds[1]);
+        setenv("PAYBATCH_SECRET_KEY", secret, 1);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    if (!f || !fgets(line, sizeof(line), f) || strncmp(line, "listening on ", 13) != 0) {
+        if (f)
+            fclose(f);
+        else
+            close(fds[0]);
+        return pb_error_set("the embedded sandbox did not start");
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    snprintf(s->url, sizeof(s->url), "http://%s", line + 13);
+    s->out = f;
+    return 0;
+}
+
+static void pb__sandbox_stop(pb__sbx *s)
+{
+    int st;
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGTERM);
+    (void)waitpid(s->pid, &st, 0);
+    s->pid = -1;
+    if (s->out)
+        fclose(s->out);
+    s->out = NULL;
+}
+
+static int pb__url_ok(const char *u)
+{
+    return (!strncmp(u, "https://", 8) && u[8]) || (!strncmp(u, "http://", 7) && u[7]);
+}
+
+/* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
+void pb_cli_print_counts(FILE *out, const pb_batch_counts *c)
+{
+    size_t i, k;
+    fprintf(out, "rows: %" PRIu64, c->total);
+    for (k = 0; k < PB_ROW_STATE_COUNT; k++)
+        if (c->rows[k])
+            fprintf(out, ", %s %" PRIu64, pb_row_state_name((pb_row_state)k), c->rows[k]);
+    fputc('\n', out);
+    for (i = 0; i < c->ncur; i++) {
+        const pb_batch_currency_counts *cc = &c->cur[i];
+        const pb_currency *cur = pb_currency_find(cc->currency, strlen(cc->currency));
+        if (!cc->currency[0])
+            continue;
+        fprintf(out, "  %s:", cc->currency);
+        for (k = 0; k < PB_ROW_STATE_COUNT; k++) {
+            char amt[48];
+            if (!cc->rows[k])
+                continue;
+            if (pb_money_format(cc->amount[k], cur ? cur->exponent : 2, amt, sizeof(amt)) < 0)
+                snprintf(amt, sizeof(amt), "%" PRId64 " (minor units)", cc->amount[k]);
+            fprintf(out, " %s %" PRIu64 " (%s)", pb_row_state_name((pb_row_state)k), cc->rows[k],
+                    amt);
+        }
+        fputc('\n', out);
+    }
+}
+
+int pb_cmd_send(int argc, char **argv)
+{
+    pb_settings s;
+    char *pos[1], *secret = NULL, name[80], sbx_secret[65];
+    size_t npos = 0, secret_len = 0;
+    pb_store *st = NULL;
+    pb_batch_info info;
+    pb_load_opts lo;
+    pb_load_result lr;
+    pb__findings fs;
+    pb_send_opts so;
+    pb_send_result sr;
+    pb_batch_counts counts;
+    pb__sbx sbx = {-1, NULL, ""};
+    const char *gate_url, *file;
+    int rc, exit_code = PB_EXIT_SOFTWARE, exists = 0, all_final;
+
+    memset(&lr, 0, sizeof(lr));
+    memset(&info, 0, sizeof(info));
+    memset(&counts, 0, sizeof(counts));
+    memset(&fs, 0, sizeof(fs));
+    if ((rc = pb_settings_parse(&s, PB_CMD_SEND, argc, argv, pb__send_usage, pos, 1, &npos)) != 0) {
+        pb_settings_free(&s);
+        return rc;
+    }
+    pb_log_setup(stderr, s.log_json ? PB_LOG_JSON : PB_LOG_TEXT,
+                 s.quiet     ? PB_LOG_WARN
+                 : s.verbose ? PB_LOG_DEBUG
+                             : PB_LOG_INFO);
+    if (npos != 1) {
+        pb_cli_error("send needs exactly one FILE.csv; see paybatch send --help");
+        exit_code = PB_EXIT_USAGE;
+        goto out;
+    }
+    file = pos[0];
+    memset(&lo, 0, sizeof(lo));
+    lo.path = file;
+    lo.rules.allow_conversion = s.allow_conversion;
+    if (s.method && !(lo.rules.default_method = pb_method_find(s.method, strlen(s.method)))) {
+        pb_cli_error("--method %s: unknown method; use one of %s", s.method, pb_method_names());
+        exit_code = PB_EXIT_USAGE;
+        goto out;
+    }
+    if (s.delimiter) {
+        if (!strcmp(s.delimiter, ",") || !strcmp(s.delimiter, "comma"))
+            lo.delimiter = ',';
+        else if (!strcmp(s.delimiter, ";") || !strcmp(s.delimiter, "semicolon"))
+            lo.delimiter = ';';
+        else if (!strcmp(s.delimiter, "tab") || !strcmp(s.delimiter, "\\t"))
+            lo.delimiter = '\t';
+        else {
+            pb_cli_error("--delimiter %s: use ',', ';' or 'tab'", s.delimiter);
+            exit_code = PB_EXIT_USAGE;
+            goto out;
+        }
+    }
+
+    /* configuration first: nothing is read or written when it cannot be sent anyway */
+    if (s.sandbox) {
+        unsigned char r[32];
+        size_t i;
+        if (!s.project_id)
+            s.project_id = 1;
+        /* a throw-away key shared with the embedded sandbox only */
+        FILE *u = fopen("/dev/urandom", "rb");
+        if (!u || fread(r, 1, sizeof(r), u) != sizeof(r)) {
+            if (u)
+                fclose(u);
+            pb_cli_error("cannot make a key for the sandbox");
+            goto out;
+        }
+        fclose(u);
+        for (i = 0; i < sizeof(r); i++)
+            snprintf(sbx_secret + 2 * i, 3, "%02x", r[i]);
+        secret_len = 64;
+        if (!(secret = pb_strdup(sbx_secret)))
+            goto oom;
+    } else {
+        if (!s.project_id && !s.dry_run) {
+            pb_cli_error("no project id: give --project-id N, PAYBATCH_PROJECT_ID, or "
+                         "project-id in the config file");
+            exit_code = PB_EXIT_CONFIG;
+            goto out;
+        }
+        if ((rc = pb_settings_secret(&s, &secret, &secret_len)) < 0) {
+            pb_cli_error("%s", pb_error_last());
+            exit_code = rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_CONFIG;
+            goto out;
+        }
+        if (!pb__url_ok(s.gate_url)) {
+            pb_cli_error("--gate-url %s: use an http:// or https:// URL", s.gate_url);
+            exit_code = PB_EXIT_CONFIG;
+            goto out;
+        }
+    }
+    if (s.callback_url && !pb__url_ok(s.callback_url)) {
+        pb_cli_error("--callback-url %s: use an http:// or https:// URL", s.callback_url);
+        exit_code = PB_EXIT_CONFIG;
+        goto out;
+    }
+
+    if (pb_load_hash(file, lr.sha256) < 0) {
+        pb_cli_error("%s", pb_error_last());
+        exit_code = PB_EXIT_NOINPUT;
+        goto out;
+    }
+    if (s.batch_id)
+        snprintf(name, sizeof(name), "%s", s.batch_id);
+    else
+        snprintf(name, sizeof(name), "%.16s", lr.sha256);
+    if (strlen(name) == 0 || (s.batch_id && strlen(s.batch_id) >= sizeof(name))) {
+        pb_cli_error("--batch-id: use 1 to %zu characters", sizeof(name) - 1);
+        exit_code = PB_EXIT_USAGE;
+        goto out;
+    }
+    if (!s.dry_run) {
+        if ((rc = pb_store_open(&st, s.state)) < 0) {
+            pb_cli_error("state store %s: %s", s.state, pb_error_last());
+            exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
+            goto out;
+        }
+        rc = pb_store_batch_get(st, name, &info);
+        if (rc == 0) {
+            exists = 1;
+            if (strcmp(info.file_sha256, lr.sha256) != 0) {
+                pb_cli_error("batch %s holds another file (SHA-256 %.16s..., this file %.16s...): "
+                             "a batch id names one file; give this file another --batch-id",
+                             name, info.file_sha256, lr.sha256);
+                exit_code = PB_EXIT_DATAERR;
+                goto out;
+            }
+        } else if (rc != PB_ENOTFOUND) {
+            pb_cli_error("state store %s: %s", s.state, pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+    }
+
+    /* validate, with the store's view of payment ids */
+    if (pb_summary_new(&fs.summary, s.quiet ? 0 : PB__EXAMPLES) < 0)
+        goto oom;
+    fs.verbose = s.verbose;
+    lo.this_batch = exists ? info.id : 0;
+    lo.on_finding = pb__on_finding;
+    lo.payload = &fs;
+    {
+        /* a dry run touches no state store: payment ids are then checked within the file */
+        pb_store *mem = NULL;
+        rc = st ? 0 : pb_store_open(&mem, "mem:");
+        lo.store = st ? st : mem;
+        if (rc == 0)
+            rc = pb_load_check(&lo, &lr);
+        lo.store = st;
+        pb_store_free(mem);
+    }
+    if (rc < 0) {
+        pb_cli_error("%s", pb_error_last());
+        exit_code = rc == PB_EIO ? PB_EXIT_NOINPUT : PB_EXIT_SOFTWARE;
+        goto out;
+    }
+    if (!s.quiet || lr.invalid || lr.file_failed)
+        (void)pb_summary_print(fs.summary, stdout, file, &lr.stats);
+    if (lr.file_failed) {
+        printf("\nresult: INVALID FILE: fix the file-level errors above; nothing was sent\n");
+        exit_code = PB_EXIT_DATAERR;
+        goto out;
+    }
+    if (lr.invalid && !s.skip_invalid && !exists) {
+        printf("\nresult: %" PRIu64
+               " invalid row%s: nothing was sent. Fix them, or send the %" PRIu64
+               " valid row%s with --skip-invalid\n",
+               lr.invalid, lr.invalid == 1 ? "" : "s", lr.valid, lr.valid == 1 ? "" : "s");
+        exit_code = PB_EXIT_DATAERR;
+        goto out;
+    }
+    if (s.dry_run) {
+        printf("\ndry run: %" PRIu64 " row%s would be sent to %s; nothing was sent\n", lr.valid,
+               lr.valid == 1 ? "" : "s", s.gate_url);
+        exit_code = PB_EXIT_OK;
+        goto out;
+    }
+
+    /* into the store: a new batch, or the rest of one whose loading was interrupted */
+    {
+        pb_batch_key key;
+        uint64_t skip = 0;
+        int created = 0;
+        memset(&key, 0, sizeof(key));
+        key.name = name;
+        key.file_name = file;
+        key.file_sha256 = lr.sha256;
+        key.settings = "";
+        key.delimiter = lr.stats.delimiter;
+        key.had_bom = lr.stats.had_bom;
+        key.created_at_ms = pb__now_ms();
+        key.header = lr.header;
+        key.header_len = lr.header_len;
+        if (!exists && (rc = pb_store_batch_begin(st, &key, &info, &created)) < 0)
+            goto store_err;
+        if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
+            goto store_err;
+        skip = counts.total;
+        pb_batch_counts_clear(&counts);
+        if (skip < lr.stats.rows) {
+            lo.this_batch = info.id;
+            pb_load_result_clear(&lr);
+            if ((rc = pb_load_store(&lo, skip, &lr)) < 0)
+                goto store_err;
+        }
+    }
+
+    if (s.sandbox) {
+        if (pb__sandbox_start(&sbx, s.project_id, secret) < 0) {
+            pb_cli_error("%s", pb_error_last());
+            goto out;
+        }
+        gate_url = sbx.url;
+        pb_log(PB_LOG_INFO, NULL, "embedded sandbox gateway at %s", sbx.url);
+    } else {
+        gate_url = s.gate_url;
+    }
+    memset(&so, 0, sizeof(so));
+    so.store = st;
+    so.batch = info.id;
+    so.batch_name = name;
+    so.gate_url = gate_url;
+    so.project_id = s.project_id;
+    so.secret = secret;
+    so.secret_len = secret_len;
+    so.callback_url = s.callback_url;
+    so.ca_file = s.ca_file;
+    so.rules = lo.rules;
+    so.engine.rate_milli = s.rate_milli;
+    so.engine.concurrency = s.concurrency;
+    so.timeout_ms = (long)s.timeout_s * 1000;
+    so.progress_tty = isatty(2) && !s.quiet;
+    so.quiet = s.quiet;
+    rc = pb_send_run(&so, &sr);
+    pb__sandbox_stop(&sbx);
+    if (rc < 0) {
+        pb_cli_error("%s", pb_error_last());
+        exit_code = rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_IOERR;
+        /* fall through to the summary: what is committed is consistent */
+    }
+    if (pb_store_counts(st, info.id, &counts) < 0)
+        goto store_err;
+    printf("\nbatch %s (%s)\n", name, file);
+    pb_cli_print_counts(stdout, &counts);
+    all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
+                    counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
+                0;
+    if (rc < 0)
+        goto out;
+    if (all_final)
+        exit_code = PB_EXIT_OK;
+    else if (sr.accepted_now == 0 && sr.engine.posts > 0 && sr.answered + sr.no_answer > 0 &&
+             sr.reason == PB_ENGINE_GAVE_UP)
+        exit_code = PB_EXIT_UNAVAILABLE;
+    else if (sr.accepted_now == 0 && sr.engine.posts > 0 && sr.answered == 0)
+        exit_code = PB_EXIT_UNAVAILABLE;
+    else
+        exit_code = PB_EXIT_TEMPFAIL;
+    if (exit_code == PB_EXIT_TEMPFAIL)
+        printf("result: some rows are not final yet; run the same command (or paybatch "
+               "reconcile) later\n");
+    else if (exit_code == PB_EXIT_UNAVAILABLE)
+        printf("result: the gateway did not accept any request (%" PRIu64 " not sent, %" PRIu64
+               " without an answer); nothing is lost: run the same command again later\n",
+               sr.not_sent, sr.no_answer);
+    goto out;
+
+store_err:
+    pb_cli_error("state store %s: %s", s.state, pb_error_last());
+    exit_code = PB_EXIT_IOERR;
+    goto out;
+oom:
+    pb_cli_error("out of memory");
+    exit_code = PB_EXIT_SOFTWARE;
+out:
+    pb__sandbox_stop(&sbx);
+    pb_batch_counts_clear(&counts);
+    pb_batch_info_clear(&info);
+    pb_store_free(st);
+    pb_summary_free(fs.summary);
+    pb_load_result_clear(&lr);
+    pb_settings_secret_free(secret, secret_len);
+    pb_settings_free(&s);
+    return exit_code;
+}

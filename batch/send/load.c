@@ -1,0 +1,293 @@
+#include "batch/send/load.h"
+
+#include "core/alloc.h"
+#include "core/errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PB__READ_CHUNK (256 * 1024)
+
+/* Read path in chunks, handing each to fn; hex gets the SHA-256 of what was read. */
+static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void *), void *arg,
+                         char hex[65])
+{
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    unsigned char digest[32];
+    char *chunk = pb_malloc(PB__READ_CHUNK);
+    int fd = -1, rc = PB_OK, i;
+
+    if (!sha || !chunk || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = pb_error_set("cannot read %s: %s", path, strerror(errno));
+        rc = PB_EIO;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, chunk, PB__READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pb_error_set("cannot read %s: %s", path, strerror(errno));
+            rc = PB_EIO;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1) {
+            rc = pb_error_set("SHA-256 failed");
+            goto out;
+        }
+        if (fn && (rc = fn(chunk, (size_t)n, arg)) != 0)
+            goto out;
+    }
+    if (EVP_DigestFinal_ex(sha, digest, NULL) != 1) {
+        rc = pb_error_set("SHA-256 failed");
+        goto out;
+    }
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+out:
+    if (fd >= 0)
+        close(fd);
+    EVP_MD_CTX_free(sha);
+    pb_free(chunk);
+    return rc;
+}
+
+int pb_load_hash(const char *path, char hex[65])
+{
+    return pb__read_file(path, NULL, NULL, hex);
+}
+
+typedef struct {
+    const pb_load_opts *o;
+    pb_load_result *res;
+    pb_validator *v;
+    int storing;
+    uint64_t skip, seen;
+    pb_store_row *rows;
+    size_t nrows;
+    int err;
+} pb__scan;
+
+static void pb__on_finding(const pb_finding *f, void *ctx)
+{
+    pb__scan *s = ctx;
+    if (!s->storing && s->o->on_finding)
+        s->o->on_finding(f, s->o->payload);
+}
+
+static int pb__flush(pb__scan *s)
+{
+    int rc = 0;
+    if (s->nrows) {
+        rc = pb_store_rows_add(s->o->store, s->o->this_batch, s->rows, s->nrows);
+        pb_store_rows_clear(s->rows, s->nrows);
+        s->nrows = 0;
+    }
+    return rc;
+}
+
+/* A valid row whose payment id another batch of the store holds: invalid, payment-id-used. */
+static int pb__id_used(pb__scan *s, const pb_row_report *r)
+{
+    const pb_str id = r->row->cell[PB_COL_PAYMENT_ID];
+    char *owner = NULL;
+    int rc = pb_store_payment_id_owner(s->o->store, id.ptr, id.len, s->o->this_batch, &owner);
+    if (rc == PB_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (!s->storing && s->o->on_finding) {
+        pb_finding f;
+        memset(&f, 0, sizeof(f));
+        f.code = PB_F_PAYMENT_ID_USED;
+        f.row = r->rec->row;
+        f.column = r->row->name[PB_COL_PAYMENT_ID];
+        snprintf(f.message, sizeof(f.message),
+                 "payment id already used by batch %s in this state store; Gate would refuse "
+                 "it (3041): give the row a new payment id",
+                 owner);
+        s->o->on_finding(&f, s->o->payload);
+    }
+    pb_free(owner);
+    return 1;
+}
+
+static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid)
+{
+    char findings[1024];
+    size_t i, k = 0;
+    int rc;
+
+    memset(sr, 0, sizeof(*sr));
+    sr->row_no = (uint32_t)r->rec->row;
+    sr->state = valid ? PB_ROW_QUEUED : PB_ROW_INVALID;
+    if (r->row) {
+        const pb_str *c = r->row->cell;
+        pb_row_field_set(sr->payment_id, PB_STORE_PAYMENT_ID_MAX, c[PB_COL_PAYMENT_ID].ptr,
+                         c[PB_COL_PAYMENT_ID].len);
+        pb_mask_account(c[PB_COL_ACCOUNT].ptr ? c[PB_COL_ACCOUNT].ptr : "", c[PB_COL_ACCOUNT].len,
+                        sr->account_masked, sizeof(sr->account_masked));
+    }
+    if (r->res) {
+        if (r->res->method)
+            pb_row_field_set(sr->method, PB_STORE_METHOD_MAX, r->res->method->name,
+                             strlen(r->res->method->name));
+        if (r->res->currency)
+            pb_row_field_set(sr->currency, PB_STORE_CURRENCY_MAX, r->res->currency->code,
+                             strlen(r->res->currency->code));
+        if (r->res->amount_ok)
+            sr->amount = r->res->amount_minor;
+    }
+    if ((rc = pb_store_cells_pack(r->rec->fields, r->rec->nfields, &sr->cells, &sr->cells_len)) < 0)
+        return rc;
+    findings[0] = '\0';
+    for (i = 0; i < r->nfindings && k + 64 < sizeof(findings); i++) {
+        if (pb_finding_severity(r->findings[i].code) != PB_SEV_ERROR)
+            continue;
+        k += (size_t)snprintf(findings + k, sizeof(findings) - k, "%s%s", k ? "," : "",
+                              pb_finding_name(r->findings[i].code));
+    }
+    if (!valid && r->valid)
+        k += (size_t)snprintf(findings + k, sizeof(findings) - k, "%s%s", k ? "," : "",
+                              pb_finding_name(PB_F_PAYMENT_ID_USED));
+    if (k && !(sr->findings = pb_strdup(findings)))
+        return PB_ENOMEM;
+    return 0;
+}
+
+static int pb__on_row(const pb_row_report *r, void *ctx)
+{
+    pb__scan *s = ctx;
+    int valid = r->valid, rc;
+
+    if (valid && r->row) {
+        if ((rc = pb__id_used(s, r)) < 0)
+            goto fail;
+        if (rc == 1) {
+            valid = 0;
+            s->res->id_used++;
+        }
+    }
+    if (s->o->on_row && !s->storing && (rc = s->o->on_row(r, valid, s->o->payload)) != 0)
+        return rc;
+    if (!s->storing)
+        return 0;
+    if (s->seen++ < s->skip)
+        return 0;
+    if ((rc = pb__fill_row(&s->rows[s->nrows], r, valid)) < 0) {
+        pb_store_row_clear(&s->rows[s->nrows]);
+        goto fail;
+    }
+    s->nrows++;
+    if (s->nrows == PB_LOAD_CHUNK && (rc = pb__flush(s)) < 0)
+        goto fail;
+    return 0;
+fail:
+    s->err = rc;
+    return rc;
+}
+
+static int pb__feed(const char *data, size_t len, void *arg)
+{
+    pb__scan *s = arg;
+    int rc = pb_validator_feed(s->v, data, len);
+    if (rc == 0 && pb_validator_file_failed(s->v))
+        return 1; /* a file that failed is not read further */
+    return rc;
+}
+
+static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_load_result *res)
+{
+    pb_validator_opts vo;
+    pb__scan s;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    memset(&s, 0, sizeof(s));
+    memset(&vo, 0, sizeof(vo));
+    s.o = o;
+    s.res = res;
+    s.storing = storing;
+    s.skip = skip;
+    vo.rules = o->rules;
+    vo.delimiter = o->delimiter;
+    vo.on_row = pb__on_row;
+    vo.on_file_finding = pb__on_finding;
+    vo.on_finding = pb__on_finding;
+    vo.ctx = &s;
+    if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
+        return pb_error_set("no random bytes for the duplicate sets");
+    if (storing && !(s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*s.rows))))
+        return PB_ENOMEM;
+    if ((rc = pb_validator_new(&s.v, &vo)) < 0)
+        goto out;
+    rc = pb__read_file(o->path, pb__feed, &s, res->sha256);
+    if (rc == 1)
+        rc = 0;
+    if (rc == 0 && !pb_validator_file_failed(s.v))
+        rc = pb_validator_finish(s.v);
+    if (s.err)
+        rc = s.err;
+    if (rc == 0 && storing)
+        rc = pb__flush(&s);
+    if (rc != 0) {
+        if (rc > 0 || rc == PB_ENOMEM)
+            rc = rc > 0 ? PB_ERROR : rc;
+        goto out;
+    }
+    res->stats = *pb_validator_get_stats(s.v);
+    if (pb_validator_header(s.v)) {
+        const pb_header_map *m = pb_validator_header(s.v);
+        size_t i, w = pb_header_map_width(m);
+        pb_str *h = pb_calloc(w ? w : 1, sizeof(*h));
+        if (!h) {
+            rc = PB_ENOMEM;
+            goto out;
+        }
+        for (i = 0; i < w; i++)
+            h[i] = pb_str_c(pb_header_map_name(m, i));
+        rc = pb_store_cells_pack(h, w, &res->header, &res->header_len);
+        pb_free(h);
+        if (rc < 0)
+            goto out;
+    }
+    res->file_failed = pb_validator_file_failed(s.v);
+    res->valid = res->stats.valid - res->id_used;
+    res->invalid = res->stats.invalid + res->id_used;
+out:
+    if (s.rows) {
+        pb_store_rows_clear(s.rows, s.nrows);
+        pb_free(s.rows);
+    }
+    pb_validator_free(s.v);
+    return rc;
+}
+
+void pb_load_result_clear(pb_load_result *res)
+{
+    pb_free(res->header);
+    res->header = NULL;
+    res->header_len = 0;
+}
+
+int pb_load_check(const pb_load_opts *o, pb_load_result *res)
+{
+    return pb__scan_run(o, 0, 0, res);
+}
+
+int pb_load_store(const pb_load_opts *o, uint64_t skip, pb_load_result *res)
+{
+    return pb__scan_run(o, 1, skip, res);
+}

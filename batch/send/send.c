@@ -1,0 +1,533 @@
+#include "batch/send/send.h"
+
+#include "batch/net/http_client.h"
+#include "batch/util/log.h"
+#include "core/alloc.h"
+#include "core/errors.h"
+#include "formats/gate_request.h"
+#include "formats/gate_response.h"
+#include "formats/header_map.h"
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#define PB__STATUS_PATH "/v2/payment/status"
+#define PB__MAX_CELLS   1024
+
+typedef struct {
+    const pb_send_opts *o;
+    uv_loop_t loop;
+    uv_timer_t timer, progress;
+    uv_signal_t sigint, sigterm;
+    pb_http_client *http;
+    pb_engine *engine;
+    pb_header_map *map;
+    pb_store_row *rows;
+    pb_engine_row *erows;
+    size_t cap;
+    pb_buf body;
+    pb_send_result *res;
+    int done;
+    int rc; /* first fatal error */
+    int64_t timer_at;
+    int64_t started_ms;
+} pb__drv;
+
+typedef struct {
+    pb__drv *d;
+    uint32_t row_no;
+    int status_query;
+} pb__req;
+
+static int64_t pb__now_ms(void)
+{
+    struct timespec ts;
+    /* wall clock: next_at_ms is stored and must mean the same to the next run */
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t pb__rnd(void)
+{
+    uint64_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = (uint64_t)pb__now_ms() * 0x9E3779B97F4A7C15ull; /* jitter only: never security */
+    return r;
+}
+
+static void pb__pump(pb__drv *d);
+
+static void pb__fail(pb__drv *d, int rc, const char *what)
+{
+    if (d->rc == 0) {
+        d->rc = rc < 0 ? rc : PB_ERROR;
+        pb_log(PB_LOG_ERROR, NULL, "%s: %s", what, pb_error_last());
+    }
+}
+
+static void pb__feed(pb__drv *d, pb_engine_event *ev)
+{
+    int rc;
+    ev->now_ms = pb__now_ms();
+    ev->rnd = pb__rnd();
+    if ((rc = pb_engine_feed(d->engine, ev)) < 0)
+        pb__fail(d, rc, "send engine");
+}
+
+static void pb__to_erow(const pb_store_row *s, pb_engine_row *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->row_no = s->row_no;
+    e->state = s->state;
+    e->attempts = s->attempts;
+    e->next_at_ms = s->next_at_ms;
+    e->amount = s->amount;
+    pb_row_field_set(e->currency, PB_ENGINE_CURRENCY_MAX, s->currency, strlen(s->currency));
+    pb_row_field_set(e->payment_id, PB_ROW_ID_MAX, s->payment_id, strlen(s->payment_id));
+}
+
+static void pb__rows_cmd(pb__drv *d, const pb_engine_cmd *c)
+{
+    pb_engine_event ev;
+    size_t n = 0, i, max = c->max < d->cap ? c->max : d->cap;
+    int64_t now = pb__now_ms(), next = PB_ENGINE_NEVER;
+    int claim = c->type == PB_ENGINE_CLAIM, rc;
+
+    rc = claim ? pb_store_claim(d->o->store, d->o->batch, now, max, d->rows, &n)
+               : pb_store_due(d->o->store, d->o->batch, now, max, d->rows, &n);
+    if (rc == 0)
+        rc = pb_store_next_at(d->o->store, d->o->batch,
+                              claim ? PB_STORE_NEXT_QUEUED : PB_STORE_NEXT_PENDING, now, &next);
+    if (rc < 0) {
+        pb__fail(d, rc, claim ? "cannot claim rows" : "cannot read rows in doubt");
+        return;
+    }
+    for (i = 0; i < n; i++)
+        pb__to_erow(&d->rows[i], &d->erows[i]);
+    pb_store_rows_clear(d->rows, n);
+    memset(&ev, 0, sizeof(ev));
+    ev.type = claim ? PB_ENGINE_ROWS_CLAIMED : PB_ENGINE_ROWS_DUE;
+    ev.u.rows.rows = d->erows;
+    ev.u.rows.n = n;
+    ev.u.rows.next_at_ms = next;
+    pb__feed(d, &ev);
+}
+
+static void pb__commit(pb__drv *d, const pb_engine_cmd *c)
+{
+    pb_engine_event ev;
+    size_t applied = 0, i;
+    int rc = pb_store_mark(d->o->store, d->o->batch, c->updates, c->n_updates, &applied);
+    if (rc < 0) {
+        pb__fail(d, rc, "cannot record row states");
+        return;
+    }
+    for (i = 0; i < c->n_updates; i++) {
+        const pb_row_update *u = &c->updates[i];
+        pb_log_ctx lc = {"row.state", d->o->batch_name, u->row_no, NULL,
+                         u->code[0] ? u->code : NULL};
+        if (u->to == PB_ROW_ACCEPTED || u->to == PB_ROW_SUCCESS || u->to == PB_ROW_DECLINE)
+            d->res->accepted_now++;
+        pb_log(PB_LOG_DEBUG, &lc, "row %u: %s -> %s%s%s", u->row_no, pb_row_state_name(u->from),
+               pb_row_state_name(u->to), u->message[0] ? ": " : "", u->message);
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PB_ENGINE_COMMITTED;
+    ev.u.committed.applied = applied;
+    pb__feed(d, &ev);
+}
+
+static pb_engine_outcome pb__outcome(pb_http_outcome o)
+{
+    return o == PB_HTTP_NOT_SENT    ? PB_ENGINE_NOT_SENT
+           : o == PB_HTTP_NO_ANSWER ? PB_ENGINE_NO_ANSWER
+                                    : PB_ENGINE_ANSWERED;
+}
+
+static void pb__count(pb__drv *d, const pb_http_result *r)
+{
+    if (r->outcome == PB_HTTP_ANSWERED)
+        d->res->answered++;
+    else if (r->outcome == PB_HTTP_NOT_SENT)
+        d->res->not_sent++;
+    else
+        d->res->no_answer++;
+}
+
+static void pb__on_payout(const pb_http_result *r, void *payload)
+{
+    pb__req *q = payload;
+    pb__drv *d = q->d;
+    pb_engine_event ev;
+    pb_engine_payout_result *p = &ev.u.payout;
+    pb_gate_answer a;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PB_ENGINE_PAYOUT_RESULT;
+    p->row_no = q->row_no;
+    p->outcome = pb__outcome(r->outcome);
+    p->http_status = (int)r->status;
+    p->retry_after_ms = r->retry_after_ms;
+    pb__count(d, r);
+    if (r->outcome == PB_HTTP_ANSWERED && pb_gate_answer_parse(r->body, r->body_len, &a) == 0) {
+        p->parsed = 1;
+        memcpy(p->status, a.status, sizeof(p->status));
+        memcpy(p->code, a.code, sizeof(p->code));
+        memcpy(p->message, a.message, sizeof(p->message));
+        memcpy(p->request_id, a.request_id, sizeof(p->request_id));
+    }
+    if (r->outcome != PB_HTTP_ANSWERED) {
+        pb_log_ctx lc = {"http.failed", d->o->batch_name, q->row_no, NULL, NULL};
+        pb_log(PB_LOG_WARN, &lc, "payout %s: %s",
+               r->outcome == PB_HTTP_NOT_SENT ? "not sent" : "sent, no answer (in doubt)",
+               r->error);
+    }
+    pb_free(q);
+    if (!d->done) {
+        pb__feed(d, &ev);
+        pb__pump(d);
+    }
+}
+
+static void pb__on_status(const pb_http_result *r, void *payload)
+{
+    pb__req *q = payload;
+    pb__drv *d = q->d;
+    pb_engine_event ev;
+    pb_engine_status_result *s = &ev.u.status;
+    pb_gate_payment p;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PB_ENGINE_STATUS_RESULT;
+    s->row_no = q->row_no;
+    s->outcome = pb__outcome(r->outcome);
+    s->http_status = (int)r->status;
+    s->retry_after_ms = r->retry_after_ms;
+    pb__count(d, r);
+    if (r->outcome == PB_HTTP_ANSWERED &&
+        pb_gate_payment_parse(r->body, r->body_len, d->o->secret, d->o->secret_len, &p) == 0) {
+        /* a payment's data is believed only with Gate's signature; an unsigned "not found"
+         * is safe to believe: the resend it causes carries the same payment id (3041) */
+        int has_payment = p.payment_status[0] != '\0';
+        if (!has_payment || p.signature_ok) {
+            s->parsed = 1;
+            memcpy(s->code, p.code, sizeof(s->code));
+            memcpy(s->message, p.message, sizeof(s->message));
+            {
+                const char *ps =
+                    pb_gate_payment_state(&p) == PB_ROW_REVERSED ? "reversed" : p.payment_status;
+                pb_row_field_set(s->payment_status, PB_ROW_STATUS_MAX, ps, strlen(ps));
+            }
+            s->has_amount = p.amount_ok;
+            s->amount = p.amount;
+            pb_row_field_set(s->currency, PB_ENGINE_CURRENCY_MAX, p.currency, strlen(p.currency));
+            memcpy(s->operation_code, p.op_code, sizeof(s->operation_code));
+            memcpy(s->operation_message, p.op_message, sizeof(s->operation_message));
+            memcpy(s->request_id, p.request_id, sizeof(s->request_id));
+            memcpy(s->operation_id, p.op_id, sizeof(s->operation_id));
+            memcpy(s->provider_payment_id, p.provider_payment_id, sizeof(s->provider_payment_id));
+        } else {
+            pb_log_ctx lc = {"status.unsigned", d->o->batch_name, q->row_no, NULL, NULL};
+            pb_log(PB_LOG_WARN, &lc, "a status answer without a valid signature was ignored");
+        }
+    }
+    pb_free(q);
+    if (!d->done) {
+        pb__feed(d, &ev);
+        pb__pump(d);
+    }
+}
+
+static void pb__noop_finding(const pb_finding *f, void *ctx)
+{
+    (void)f, (void)ctx;
+}
+
+/* The signed payout body of a stored row, rebuilt from its original cells by the same code
+ * that validated it. */
+static int pb__payout_body(pb__drv *d, uint32_t row_no, const pb_method **m)
+{
+    pb_store_row sr;
+    pb_str cells[PB__MAX_CELLS];
+    pb_row row;
+    pb_row_result res;
+    pb_gate_cfg cfg;
+    size_t n;
+    int rc;
+
+    memset(&sr, 0, sizeof(sr));
+    if ((rc = pb_store_row_get(d->o->store, d->o->batch, row_no, &sr)) < 0)
+        return rc;
+    rc = pb_store_cells_unpack(sr.cells, sr.cells_len, cells, PB__MAX_CELLS, &n);
+    if (rc == 0 && n != pb_header_map_width(d->map))
+        rc = pb_error_set("row %u: stored cells do not match the header", row_no);
+    if (rc < 0)
+        goto out;
+    memset(&res, 0, sizeof(res));
+    pb_header_map_row(d->map, cells, row_no, &row);
+    pb_validate_row(&row, &d->o->rules, &res, pb__noop_finding, NULL);
+    if (res.errors || !res.method) {
+        rc = pb_error_set("row %u no longer passes validation (were the options changed "
+                          "between runs?)",
+                          row_no);
+        goto out;
+    }
+    cfg.project_id = d->o->project_id;
+    cfg.callback_url = d->o->callback_url;
+    cfg.secret = d->o->secret;
+    cfg.secret_len = d->o->secret_len;
+    pb_buf_clear(&d->body);
+    rc = pb_gate_payout_body(&row, &res, &cfg, &d->body);
+    *m = res.method;
+out:
+    pb_store_row_clear(&sr);
+    return rc;
+}
+
+static void pb__post(pb__drv *d, const pb_engine_cmd *c)
+{
+    static const char *const headers[] = {"Content-Type: application/json",
+                                          "Accept: application/json", NULL};
+    const pb_method *m = NULL;
+    char url[2048];
+    pb__req *q;
+    int status = c->type == PB_ENGINE_QUERY_STATUS, rc;
+    pb_gate_cfg cfg;
+
+    if (status) {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.project_id = d->o->project_id;
+        cfg.secret = d->o->secret;
+        cfg.secret_len = d->o->secret_len;
+        pb_buf_clear(&d->body);
+        rc = pb_gate_status_body(c->row->payment_id, strlen(c->row->payment_id), &cfg, &d->body);
+        snprintf(url, sizeof(url), "%s%s", d->o->gate_url, PB__STATUS_PATH);
+    } else {
+        rc = pb__payout_body(d, c->row->row_no, &m);
+        if (rc == 0)
+            snprintf(url, sizeof(url), "%s%s", d->o->gate_url, m->endpoint);
+    }
+    if (rc < 0) {
+        pb__fail(d, rc, "cannot build a request");
+        return;
+    }
+    if (!(q = pb_malloc(sizeof(*q)))) {
+        pb__fail(d, PB_ENOMEM, "out of memory");
+        return;
+    }
+    q->d = d;
+    q->row_no = c->row->row_no;
+    q->status_query = status;
+    rc = pb_http_client_post(d->http, url, headers, d->body.ptr, d->body.len, d->o->timeout_ms,
+                             status ? pb__on_status : pb__on_payout, q);
+    if (rc < 0) {
+        pb_free(q);
+        pb__fail(d, rc, "cannot start a request");
+    }
+}
+
+static void pb__arm(pb__drv *d, int64_t at_ms);
+
+static void pb__on_timer(uv_timer_t *t)
+{
+    pb__drv *d = t->data;
+    pb_engine_event ev;
+    /* libuv times from its cached loop clock, which can run behind the wall clock: the
+     * engine was promised a TICK at or after its time, never before */
+    if (pb__now_ms() < d->timer_at) {
+        pb__arm(d, d->timer_at);
+        return;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PB_ENGINE_TICK;
+    pb__feed(d, &ev);
+    pb__pump(d);
+}
+
+static void pb__progress(uv_timer_t *t)
+{
+    pb__drv *d = t->data;
+    pb_engine_stats st;
+    pb_log_ctx lc = {"send.progress", d->o->batch_name, 0, NULL, NULL};
+    int64_t el = pb__now_ms() - d->started_ms;
+    pb_engine_get_stats(d->engine, &st);
+    if (d->o->progress_tty && pb_log_get_format() == PB_LOG_TEXT) {
+        fprintf(stderr, "\r%llu sent, %llu accepted, %llu status queries, %.1f req/s   ",
+                (unsigned long long)st.posts, (unsigned long long)d->res->accepted_now,
+                (unsigned long long)st.queries,
+                el > 0 ? (double)(st.posts + st.queries) * 1000.0 / (double)el : 0.0);
+        fflush(stderr);
+    } else if (!d->o->quiet) {
+        pb_log(PB_LOG_INFO, &lc, "%llu sent, %llu accepted, %llu status queries",
+               (unsigned long long)st.posts, (unsigned long long)d->res->accepted_now,
+               (unsigned long long)st.queries);
+    }
+}
+
+static void pb__on_signal(uv_signal_t *s, int signum)
+{
+    pb__drv *d = s->data;
+    pb_engine_event ev;
+    pb_log(PB_LOG_WARN, NULL, "%s: stopping; requests in flight finish first",
+           signum == SIGINT ? "SIGINT" : "SIGTERM");
+    d->res->stopped_by_signal = 1;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PB_ENGINE_STOP_REQUESTED;
+    pb__feed(d, &ev);
+    pb__pump(d);
+}
+
+static void pb__http_closed(pb_http_client *c, void *arg)
+{
+    (void)c, (void)arg;
+}
+
+static void pb__finish(pb__drv *d)
+{
+    if (d->done)
+        return;
+    d->done = 1;
+    (void)uv_timer_stop(&d->timer);
+    (void)uv_timer_stop(&d->progress);
+    (void)uv_signal_stop(&d->sigint);
+    (void)uv_signal_stop(&d->sigterm);
+    uv_close((uv_handle_t *)&d->timer, NULL);
+    uv_close((uv_handle_t *)&d->progress, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    /* cancelled requests report NOT_SENT / NO_ANSWER; their rows stay sending, which the next
+     * run resolves through a status query */
+    pb_http_client_close(d->http, pb__http_closed, NULL);
+}
+
+static void pb__arm(pb__drv *d, int64_t at_ms)
+{
+    int64_t wait;
+    uv_update_time(&d->loop);
+    wait = at_ms - pb__now_ms();
+    d->timer_at = at_ms;
+    (void)uv_timer_start(&d->timer, pb__on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+}
+
+static void pb__pump(pb__drv *d)
+{
+    pb_engine_cmd c;
+    while (!d->done && d->rc == 0 && pb_engine_next(d->engine, &c)) {
+        switch (c.type) {
+        case PB_ENGINE_CLAIM:
+        case PB_ENGINE_DUE:
+            pb__rows_cmd(d, &c);
+            break;
+        case PB_ENGINE_COMMIT:
+            pb__commit(d, &c);
+            break;
+        case PB_ENGINE_POST_PAYOUT:
+        case PB_ENGINE_QUERY_STATUS:
+            pb__post(d, &c);
+            break;
+        case PB_ENGINE_TIMER:
+            pb__arm(d, c.at_ms);
+            break;
+        case PB_ENGINE_DONE:
+            d->res->reason = c.reason;
+            pb__finish(d);
+            break;
+        }
+    }
+    if (d->rc != 0)
+        pb__finish(d); /* the store failed: stop; what is committed stays consistent */
+}
+
+static int pb__header_map(pb__drv *d)
+{
+    pb_batch_info info;
+    pb_str cells[PB__MAX_CELLS];
+    size_t n;
+    unsigned errors = 0;
+    int rc;
+
+    memset(&info, 0, sizeof(info));
+    rc = pb_store_batch_get(d->o->store, d->o->batch_name, &info);
+    if (rc < 0)
+        return rc;
+    rc = pb_store_cells_unpack(info.header, info.header_len, cells, PB__MAX_CELLS, &n);
+    if (rc == 0)
+        rc = pb_header_map_new(&d->map, cells, n, 1, d->o->rules.default_method != NULL,
+                               pb__noop_finding, NULL, &errors);
+    if (rc == 0 && errors)
+        rc = pb_error_set("the stored header of batch %s does not map", d->o->batch_name);
+    pb_batch_info_clear(&info);
+    return rc;
+}
+
+int pb_send_run(const pb_send_opts *o, pb_send_result *res)
+{
+    pb__drv d;
+    pb_http_client_opts ho;
+    pb_engine_event ev;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    memset(res, 0, sizeof(*res));
+    d.o = o;
+    d.res = res;
+    d.started_ms = pb__now_ms();
+    pb_buf_init(&d.body, PB_GATE_BODY_MAX);
+    d.cap = o->engine.concurrency ? o->engine.concurrency : 8;
+    d.cap *= 2;
+    d.rows = pb_calloc(d.cap, sizeof(*d.rows));
+    d.erows = pb_calloc(d.cap, sizeof(*d.erows));
+    if (!d.rows || !d.erows) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    if ((rc = pb__header_map(&d)) < 0)
+        goto out;
+    if ((rc = pb_engine_new(&d.engine, &o->engine)) < 0)
+        goto out;
+    if ((rc = uv_loop_init(&d.loop)) != 0) {
+        rc = pb_error_set("event loop: %s", uv_strerror(rc));
+        goto out;
+    }
+    memset(&ho, 0, sizeof(ho));
+    ho.max_host_connections = o->engine.concurrency ? o->engine.concurrency : 8;
+    ho.timeout_ms = o->timeout_ms;
+    ho.ca_file = o->ca_file;
+    if ((rc = pb_http_client_new(&d.http, &d.loop, &ho)) < 0)
+        goto out_loop;
+    (void)uv_timer_init(&d.loop, &d.timer);
+    (void)uv_timer_init(&d.loop, &d.progress);
+    (void)uv_signal_init(&d.loop, &d.sigint);
+    (void)uv_signal_init(&d.loop, &d.sigterm);
+    d.timer.data = d.progress.data = d.sigint.data = d.sigterm.data = &d;
+    (void)uv_signal_start(&d.sigint, pb__on_signal, SIGINT);
+    (void)uv_signal_start(&d.sigterm, pb__on_signal, SIGTERM);
+    (void)uv_timer_start(&d.progress, pb__progress, o->progress_tty ? 500 : 5000,
+                         o->progress_tty ? 500 : 5000);
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = PB_ENGINE_TICK;
+    pb__feed(&d, &ev);
+    pb__pump(&d);
+    (void)uv_run(&d.loop, UV_RUN_DEFAULT);
+    if (o->progress_tty && pb_log_get_format() == PB_LOG_TEXT)
+        fputc('\n', stderr);
+    pb_engine_get_stats(d.engine, &res->engine);
+    pb_http_client_free(d.http);
+out_loop:
+    if (uv_loop_close(&d.loop) != 0)
+        pb_log(PB_LOG_WARN, NULL, "event loop closed with handles open");
+    if (rc == 0)
+        rc = d.rc;
+out:
+    pb_engine_free(d.engine);
+    pb_header_map_free(d.map);
+    pb_free(d.rows);
+    pb_free(d.erows);
+    pb_buf_free(&d.body);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * send.h - the driver of `send`: core/engine on the libuv loop, with the state store and the
+ * HTTP client (docs/SEND_DESIGN.md).
+ *
+ * The engine decides; this file only turns its commands into store calls and HTTP requests
+ * and their results into events. Store calls are synchronous (each commits before it
+ * returns, so a request never leaves before its row's `sending` is durable). SIGINT/SIGTERM
+ * stop dispatch: what is in flight finishes or becomes in doubt, then pb_send_run returns.
+ *
+ * Ownership: everything in pb_send_opts is borrowed for the call.
+ */
+#ifndef PB_SEND_SEND_H
+#define PB_SEND_SEND_H
+
+#include "batch/store/store.h"
+#include "core/engine.h"
+#include "core/validate.h"
+
+#include <stdint.h>
+
+typedef struct {
+    pb_store *store;
+    uint64_t batch;
+    const char *batch_name;
+    const char *gate_url; /* base, without the endpoint path */
+    int64_t project_id;
+    const char *secret;
+    size_t secret_len;
+    const char *callback_url; /* or NULL */
+    const char *ca_file;      /* or NULL */
+    pb_validate_opts rules;   /* as when the rows were loaded (default method, conversion) */
+    pb_engine_config engine;
+    long timeout_ms;
+    int progress_tty; /* draw a progress line on stderr */
+    int quiet;
+} pb_send_opts;
+
+typedef struct {
+    pb_engine_done_reason reason;
+    pb_engine_stats engine;
+    uint64_t answered, not_sent, no_answer; /* HTTP outcomes */
+    uint64_t accepted_now;                  /* rows accepted or better in this run */
+    int stopped_by_signal;
+} pb_send_result;
+
+/* 0, or PB_EIO (the store failed: the run stopped, nothing left unclear in the store),
+ * PB_ENOMEM, PB_ERROR, with a message. */
+int pb_send_run(const pb_send_opts *o, pb_send_result *res);
+
+#endif
