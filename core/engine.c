@@ -40,6 +40,8 @@ struct pb_engine {
     uint32_t cap, used, reserved;
 
     pb_row_update *pending, *commit;
+    uint32_t *stale; /* rows released while a DUE was out: its answer may predate that */
+    uint32_t n_stale;
     size_t n_pending, n_commit;
     int commit_out, claim_out, due_out;
     uint32_t asked; /* max of the CLAIM / DUE that is out */
@@ -111,7 +113,8 @@ int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
     e->pending = pb_calloc(e->cap, sizeof *e->pending);
     e->commit = pb_calloc(e->cap, sizeof *e->commit);
     e->q = pb_calloc(e->q_cap, sizeof *e->q);
-    if (!e->slots || !e->pending || !e->commit || !e->q) {
+    e->stale = pb_calloc(e->cap, sizeof *e->stale);
+    if (!e->slots || !e->pending || !e->commit || !e->q || !e->stale) {
         rc = PB_ENOMEM;
         goto out;
     }
@@ -131,6 +134,7 @@ void pb_engine_free(pb_engine *e)
     pb_free(e->pending);
     pb_free(e->commit);
     pb_free(e->q);
+    pb_free(e->stale);
     pb_free(e);
 }
 
@@ -398,6 +402,14 @@ static int pb__status_result(pb_engine *e, pb__slot *s, const pb_engine_status_r
     return rc;
 }
 
+static int pb__is_stale(const pb_engine *e, uint32_t row_no)
+{
+    for (uint32_t i = 0; i < e->n_stale; i++)
+        if (e->stale[i] == row_no)
+            return 1;
+    return 0;
+}
+
 static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
 {
     uint32_t room = e->reserved;
@@ -420,8 +432,10 @@ static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
     e->reserved = 0;
     for (size_t i = 0; i < ev->u.rows.n; i++) {
         const pb_engine_row *r = &ev->u.rows.rows[i];
-        /* DUE also returns the rows we hold (they are `sending` too): ours already */
-        if (pb__find(e, r->row_no) || took >= room)
+        /* DUE also returns the rows we hold (they are `sending` too): ours already. A row
+         * whose commit landed while DUE was out may be shown as it was before: skip it, its
+         * commit already arranged what comes next. (A claim's rows are always fresh.) */
+        if (pb__find(e, r->row_no) || took >= room || (!claimed && pb__is_stale(e, r->row_no)))
             continue;
         pb__take_slot(e, r, claimed ? PB__POST_READY : PB__QUERY_READY);
         took++;
@@ -432,6 +446,7 @@ static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
         e->claim_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->claim_wake);
     } else {
         e->due_out = 0;
+        e->n_stale = 0;
         e->due_done_once = 1;
         e->due_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->due_wake);
     }
@@ -445,8 +460,11 @@ static int pb__committed(pb_engine *e)
     for (size_t i = 0; i < e->n_commit; i++) {
         const pb_row_update *u = &e->commit[i];
         pb__slot *s = pb__find(e, u->row_no);
-        if (s && s->phase == PB__COMMITTING)
+        if (s && s->phase == PB__COMMITTING) {
             pb__release(e, s);
+            if (e->due_out && e->n_stale < e->cap)
+                e->stale[e->n_stale++] = u->row_no;
+        }
         /* the store now holds rows for later: look for them again when they are due */
         if (u->to == PB_ROW_QUEUED) {
             e->claim_at = pb__min(e->claim_at, u->next_at_ms);
