@@ -189,6 +189,8 @@ static void sim__start_engine(sim_world *w);
 
 static void sim__note_request(sim_world *w)
 {
+    if (w->now < w->pause_until)
+        sim_fail(w, "a request during a Retry-After pause (until %lld)", (long long)w->pause_until);
     if (w->n_req == w->cap_req) {
         size_t cap = w->cap_req ? w->cap_req * 2 : 1024;
         int64_t *p = pb_realloc(w->req_at, cap * sizeof *p);
@@ -293,6 +295,8 @@ static void sim__drive(sim_world *w)
                          r->r.row_no);
             if (r->in_flight)
                 sim_fail(w, "row %u posted twice at once", r->r.row_no);
+            if (!w->due_seen)
+                sim_fail(w, "a POST before the restarted engine's first DUE answer");
             sim__note_request(w);
             r->in_flight = 1;
             r->posts++;
@@ -345,6 +349,8 @@ static void sim__start_engine(sim_world *w)
     }
     w->engine_up = 1;
     w->timer_seq++;
+    w->pause_until = 0; /* a new process knows no pause (restarts take over a second) */
+    w->due_seen = 0;
     if (w->verbose)
         printf("%8lld START gen %u%s\n", (long long)w->now, w->gen, w->healed ? " (healed)" : "");
     if (!w->healed && w->crashes < 3 && sim_chance(w, 400)) {
@@ -399,6 +405,12 @@ static void sim__client(sim_world *w, sim_ev *ev)
     if (ev->gen != w->gen || !w->engine_up)
         return; /* the process that asked is gone */
     sim_row *r = &w->rows[ev->row];
+    int http = ev->ev.type == PB_ENGINE_PAYOUT_RESULT ? ev->ev.u.payout.http_status
+                                                      : ev->ev.u.status.http_status;
+    int64_t ra = ev->ev.type == PB_ENGINE_PAYOUT_RESULT ? ev->ev.u.payout.retry_after_ms
+                                                        : ev->ev.u.status.retry_after_ms;
+    if ((http == 429 || http == 503) && ra >= 0 && w->now + ra > w->pause_until)
+        w->pause_until = w->now + ra; /* the sim's Retry-After values are under the cap */
     if (ev->ev.type == PB_ENGINE_PAYOUT_RESULT) {
         r->in_flight = 0;
         if (sim__ambiguous(&ev->ev.u.payout))
@@ -535,6 +547,8 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
             }
             break;
         case SIM_STORE_ROWS:
+            if (mine && ev->ev.type == PB_ENGINE_ROWS_DUE)
+                w->due_seen = 1;
             if (mine)
                 sim__feed(w, &ev->ev);
             break;

@@ -98,6 +98,8 @@ typedef struct {
     uint32_t *free_list, n_free;
     uint64_t ev_seq;
 
+    int64_t pause_until; /* this incarnation was told to hold every request until then */
+    int due_seen;        /* this incarnation has had its first ROWS_DUE */
     int64_t *req_at;
     size_t n_req, cap_req;
     uint64_t gate_posts, gate_queries;
