@@ -113,76 +113,6 @@ static void sim__release(sim_world *w, sim_ev *ev)
 
 /* --- the store model: committed rows; CLAIM commits at once, COMMIT when its event fires --- */
 
-static sim_row *sim__row(sim_world *w, uint32_t row_no)
-{
-    if (row_no < 2 || row_no - 2 >= w->n_rows) {
-        sim_fail(w, "the engine named row %u, which does not exist", row_no);
-        return NULL;
-    }
-    return &w->rows[row_no - 2];
-}
-
-/* rows in `want` states whose next_at has come, lowest row first; *hint: the earliest
- * next_at among the others (the contract addition in core/engine.h) */
-static pb_engine_row *sim__select(sim_world *w, int claim, uint32_t max, size_t *n, int64_t *hint)
-{
-    pb_engine_row *out = pb_calloc(max ? max : 1, sizeof *out);
-    *n = 0;
-    *hint = PB_ENGINE_NEVER;
-    if (!out) {
-        sim_fail(w, "out of memory");
-        return NULL;
-    }
-    for (uint32_t i = 0; i < w->n_rows; i++) {
-        sim_row *r = &w->rows[i];
-        int match = claim ? r->r.state == PB_ROW_QUEUED
-                          : r->r.state == PB_ROW_SENDING || r->r.state == PB_ROW_IN_DOUBT;
-        if (!match)
-            continue;
-        if (r->r.next_at_ms > w->now) {
-            *hint = r->r.next_at_ms < *hint ? r->r.next_at_ms : *hint;
-            continue;
-        }
-        if (*n >= max)
-            continue;
-        if (claim) {
-            r->r.state = PB_ROW_SENDING;
-            r->r.attempts++;
-        }
-        out[(*n)++] = r->r;
-    }
-    return out;
-}
-
-static void sim__apply(sim_world *w, sim_ev *ev)
-{
-    size_t applied = 0;
-    for (size_t i = 0; i < ev->n; i++) {
-        const pb_row_update *u = &ev->ups[i];
-        sim_row *r = sim__row(w, u->row_no);
-        if (!r)
-            return;
-        if (!pb_row_state_allowed(u->from, u->to)) {
-            sim_fail(w, "row %u: update %s -> %s is no transition", u->row_no,
-                     pb_row_state_name(u->from), pb_row_state_name(u->to));
-            return;
-        }
-        if (r->r.state != u->from)
-            continue; /* compare-and-set: skipped */
-        r->r.state = u->to;
-        r->r.next_at_ms = u->next_at_ms;
-        r->r.attempts += u->add_attempt ? 1 : 0;
-        if (u->code[0])
-            snprintf(r->code, sizeof r->code, "%s", u->code);
-        applied++;
-    }
-    /* only this engine writes these rows: a skipped update means it lost track of one */
-    if (applied != ev->n)
-        sim_fail(w, "COMMIT: %zu of %zu updates applied", applied, ev->n);
-    ev->ev.type = PB_ENGINE_COMMITTED;
-    ev->ev.u.committed.applied = applied;
-}
-
 /* --- the driver ---------------------------------------------------------------------------- */
 
 static void sim__start_engine(sim_world *w);
@@ -251,7 +181,7 @@ static void sim__drive(sim_world *w)
             if (!ev)
                 return;
             ev->gen = w->gen;
-            ev->rows = sim__select(w, c.type == PB_ENGINE_CLAIM, c.max, &n, &hint);
+            ev->rows = sim_store_select(w, c.type == PB_ENGINE_CLAIM, c.max, &n, &hint);
             ev->n = n;
             ev->ev.type = c.type == PB_ENGINE_CLAIM ? PB_ENGINE_ROWS_CLAIMED : PB_ENGINE_ROWS_DUE;
             ev->ev.u.rows.rows = ev->rows;
@@ -281,7 +211,7 @@ static void sim__drive(sim_world *w)
                            c.updates[i].message);
             break;
         case PB_ENGINE_POST_PAYOUT:
-            r = sim__row(w, c.row->row_no);
+            r = sim_row_of(w, c.row->row_no);
             if (!r)
                 return;
             if (w->verbose)
@@ -303,7 +233,7 @@ static void sim__drive(sim_world *w)
             sim_gate_post(w, (uint32_t)(r - w->rows));
             break;
         case PB_ENGINE_QUERY_STATUS:
-            r = sim__row(w, c.row->row_no);
+            r = sim_row_of(w, c.row->row_no);
             if (!r)
                 return;
             if (w->verbose)
@@ -483,42 +413,6 @@ static void sim__setup(sim_world *w, uint64_t seed)
     }
 }
 
-static void sim__check_end(sim_world *w)
-{
-    for (uint32_t i = 0; i < w->n_rows && !w->fail[0]; i++) {
-        sim_row *r = &w->rows[i];
-        pb_row_state s = r->r.state;
-        int paid =
-            s == PB_ROW_ACCEPTED || s == PB_ROW_SUCCESS || s == PB_ROW_DECLINE || s == PB_ROW_ERROR;
-        if (!paid && s != PB_ROW_REJECTED)
-            sim_fail(w, "row %u left %s", r->r.row_no, pb_row_state_name(s));
-        else if (r->gate_records > 1)
-            sim_fail(w, "row %u paid %d times", r->r.row_no, r->gate_records);
-        else if (r->foreign && (s != PB_ROW_REJECTED || strcmp(r->code, "conflict") != 0))
-            sim_fail(w, "row %u: another payment holds its id, yet it ended %s (%s)", r->r.row_no,
-                     pb_row_state_name(s), r->code);
-        else if (!r->foreign && r->gate_ours && !paid)
-            sim_fail(w, "row %u: Gate has its payment, it ended %s (%s)", r->r.row_no,
-                     pb_row_state_name(s), r->code);
-        else if (!r->foreign && !r->gate_ours && paid)
-            sim_fail(w, "row %u ended %s but Gate never had it", r->r.row_no, pb_row_state_name(s));
-        else if (!r->foreign && !r->gate_ours && (!r->refuse || strcmp(r->code, "3025") != 0))
-            sim_fail(w, "row %u: never paid, ended %s (%s)", r->r.row_no, pb_row_state_name(s),
-                     r->code);
-        else if ((s == PB_ROW_SUCCESS || s == PB_ROW_DECLINE) && (int)s != r->gate_final)
-            sim_fail(w, "row %u ended %s, Gate says otherwise", r->r.row_no, pb_row_state_name(s));
-    }
-    /* the rate: every window of one second of simulated time */
-    for (size_t i = 0, j = 0; i < w->n_req && !w->fail[0]; i++) {
-        while (w->req_at[i] - w->req_at[j] > 1000)
-            j++;
-        int64_t count = (int64_t)(i - j + 1);
-        if (count * 1000 > w->cfg.rate_milli + 1000)
-            sim_fail(w, "%lld requests within one second ending at %lld (rate %lld/1000)",
-                     (long long)count, (long long)w->req_at[i], (long long)w->cfg.rate_milli);
-    }
-}
-
 typedef struct {
     uint64_t events, requests, crashes, runs, sim_ms;
 } sim_totals;
@@ -554,7 +448,7 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
             break;
         case SIM_COMMIT_DONE:
             if (mine) {
-                sim__apply(w, ev);
+                sim_store_apply(w, ev);
                 sim__feed(w, &ev->ev);
             }
             break;
@@ -587,7 +481,7 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
         sim__release(w, ev);
     }
     if (!w->fail[0])
-        sim__check_end(w);
+        sim_check_end(w);
     tot->events += events;
     tot->requests += w->n_req;
     tot->crashes += (uint64_t)w->crashes;
@@ -599,8 +493,6 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
         sim__release(w, ev);
     pb_engine_free(w->e);
     int failed = w->fail[0] != 0;
-    pb_engine_config keep = w->cfg;
-    (void)keep;
     return failed;
 }
 
@@ -647,7 +539,7 @@ static int sim__parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
     uint64_t from = 1, count = 1000;
-    int verbose = 0, one = 0;
+    int verbose = 0;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         if (strcmp(argv[i], "--seeds") == 0 && more && sim__parse_u64(argv[i + 1], &count) == 0)
@@ -658,7 +550,6 @@ int main(int argc, char **argv)
                  sim__parse_u64(argv[i + 1], &from) == 0) {
             i++;
             count = 1;
-            one = 1;
         } else if (strcmp(argv[i], "-v") == 0)
             verbose = 1;
         else {
@@ -697,7 +588,6 @@ int main(int argc, char **argv)
            (unsigned long long)tot.events, (unsigned long long)tot.requests,
            (unsigned long long)tot.crashes, (unsigned long long)tot.runs,
            (double)tot.sim_ms / 3.6e6);
-    (void)one;
     pb_free(w->req_at);
     pb_free(w->pool);
     pb_free(w->heap);

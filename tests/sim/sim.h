@@ -113,6 +113,13 @@ int sim_chance(sim_world *w, int permille);
 sim_ev *sim_new_ev(sim_world *w, int64_t t, sim_ev_type type);
 void sim_fail(sim_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* sim_store.c: the store model and the end-of-seed invariants */
+sim_row *sim_row_of(sim_world *w, uint32_t row_no); /* NULL (and a failure) if no such row */
+/* CLAIM (claim = 1: moves rows to sending, committed) or DUE (read only); pb_malloc'ed */
+pb_engine_row *sim_store_select(sim_world *w, int claim, uint32_t max, size_t *n, int64_t *hint);
+void sim_store_apply(sim_world *w, sim_ev *ev); /* a COMMIT lands; ev becomes COMMITTED */
+void sim_check_end(sim_world *w);
+
 /* sim_gate.c: the network and Gate */
 void sim_gate_post(sim_world *w, uint32_t row);   /* POST_PAYOUT leaves now */
 void sim_gate_status(sim_world *w, uint32_t row); /* QUERY_STATUS leaves now */
