@@ -1,4 +1,5 @@
 #include "core/engine.h"
+#include "core/engine_int.h"
 
 #include "core/alloc.h"
 #include "core/backoff.h"
@@ -7,62 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-/* What a row in hand waits for. */
-enum {
-    PB__FREE = 0,
-    PB__POST_READY,  /* claimed (sending committed), waiting for a rate slot */
-    PB__POSTING,     /* POST_PAYOUT out */
-    PB__QUERY_READY, /* needs a status query, waiting for a rate slot */
-    PB__QUERYING,    /* QUERY_STATUS out */
-    PB__QUERY_WAIT,  /* an in_doubt row whose query failed: retry at wait_until */
-    PB__UPDATE,      /* its update waits for the next COMMIT */
-    PB__COMMITTING   /* its update is in the COMMIT that is out */
-};
-
-typedef struct {
-    pb_engine_row row;
-    int phase;
-    int64_t wait_until;
-    uint32_t query_fails;
-} pb__slot;
-
-#define PB__CMDQ_EXTRA 8
-
-struct pb_engine {
-    pb_engine_config cfg;
-    pb_ratelimit rl;
-    pb_retry_budget budget;
-    uint64_t rng;
-    int64_t now;
-
-    pb__slot *slots;
-    uint32_t cap, used, reserved;
-
-    pb_row_update *pending, *commit;
-    size_t n_pending, n_commit;
-    int commit_out, claim_out, due_out;
-    uint32_t asked; /* max of the CLAIM / DUE that is out */
-
-    int due_done_once;            /* restart rule: status queries before any claim */
-    int64_t claim_at, claim_wake; /* claim again at; wakes seen since the CLAIM left */
-    int64_t due_at, due_wake;     /* the same for DUE */
-    int64_t timer_at;
-    int stopping, gave_up, done;
-
-    pb_engine_cmd *q; /* commands ready for pb_engine_next */
-    size_t q_head, q_len, q_cap;
-    pb_engine_stats stats;
-};
-
-static uint64_t pb__rand(pb_engine *e)
-{
-    /* splitmix64: the engine's jitter, seeded from the config and each event's rnd */
-    uint64_t z = (e->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static int64_t pb__min(int64_t a, int64_t b)
 {
@@ -111,7 +56,8 @@ int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
     e->pending = pb_calloc(e->cap, sizeof *e->pending);
     e->commit = pb_calloc(e->cap, sizeof *e->commit);
     e->q = pb_calloc(e->q_cap, sizeof *e->q);
-    if (!e->slots || !e->pending || !e->commit || !e->q) {
+    e->stale = pb_calloc(e->cap, sizeof *e->stale);
+    if (!e->slots || !e->pending || !e->commit || !e->q || !e->stale) {
         rc = PB_ENOMEM;
         goto out;
     }
@@ -131,6 +77,7 @@ void pb_engine_free(pb_engine *e)
     pb_free(e->pending);
     pb_free(e->commit);
     pb_free(e->q);
+    pb_free(e->stale);
     pb_free(e);
 }
 
@@ -195,7 +142,7 @@ static pb__slot *pb__take_slot(pb_engine *e, const pb_engine_row *row, int phase
     return NULL;
 }
 
-static void pb__release(pb_engine *e, pb__slot *s)
+void pb__eng_release(pb_engine *e, pb__slot *s)
 {
     s->phase = PB__FREE;
     e->used--;
@@ -203,8 +150,8 @@ static void pb__release(pb_engine *e, pb__slot *s)
 
 /* Queue a state change of the row in s for the next COMMIT; the slot is done with after it.
  * Only transitions of the machine leave: anything else is a bug here, refused loudly. */
-static int pb__update(pb_engine *e, pb__slot *s, pb_row_state to, int64_t next_at,
-                      const char *message, pb_row_update **out)
+int pb__eng_update(pb_engine *e, pb__slot *s, pb_row_state to, int64_t next_at, const char *message,
+                   pb_row_update **out)
 {
     if (!pb_row_state_allowed(s->row.state, to))
         return pb_error_set("engine: row %u: %s -> %s is not a transition", s->row.row_no,
@@ -225,177 +172,12 @@ static int pb__update(pb_engine *e, pb__slot *s, pb_row_state to, int64_t next_a
     return PB_OK;
 }
 
-#define PB__SET(dst, src) pb_row_field_set((dst), sizeof(dst) - 1, (src), strlen(src))
-
-static int64_t pb__throttle(pb_engine *e, int64_t retry_after_ms)
+static int pb__is_stale(const pb_engine *e, uint32_t row_no)
 {
-    int64_t ra = retry_after_ms < 0 ? e->cfg.retry_after_default_ms : retry_after_ms;
-    if (ra > e->cfg.retry_after_max_ms)
-        ra = e->cfg.retry_after_max_ms;
-    pb_ratelimit_throttle(&e->rl, e->now * 1000, ra * 1000);
-    e->stats.throttles++;
-    return (pb_ratelimit_paused_until_us(&e->rl) + 999) / 1000;
-}
-
-static int pb__is_throttle(int http_status, int64_t retry_after_ms)
-{
-    return http_status == 429 || (http_status == 503 && retry_after_ms >= 0);
-}
-
-/* A retry wanted for this row: 1 when the budget and the row's attempt cap allow it; else
- * the run gives up (the row keeps a truthful state and the next run takes it). */
-static int pb__may_retry(pb_engine *e, const pb__slot *s)
-{
-    if (e->gave_up || e->stopping)
-        return 0;
-    if (s->row.attempts >= e->cfg.max_attempts || !pb_retry_budget_spend(&e->budget)) {
-        e->gave_up = 1;
-        return 0;
-    }
-    e->stats.retries++;
-    return 1;
-}
-
-static void pb__success(pb_engine *e)
-{
-    pb_ratelimit_success(&e->rl);
-    pb_retry_budget_earn(&e->budget);
-}
-
-static int pb__payout_result(pb_engine *e, pb__slot *s, const pb_engine_payout_result *r)
-{
-    char msg[160];
-    pb_row_update *u = NULL;
-    int rc;
-    int hs = r->http_status;
-    if (r->outcome == PB_ENGINE_NOT_SENT) {
-        /* nothing left the machine: back to queued, the only question is when */
-        if (!pb__may_retry(e, s)) {
-            snprintf(msg, sizeof msg, "not sent; stopped retrying after %u attempts",
-                     s->row.attempts);
-            return pb__update(e, s, PB_ROW_QUEUED, e->now, msg, NULL);
-        }
-        int64_t d = pb_backoff_delay_ms(e->cfg.backoff_base_ms, e->cfg.backoff_cap_ms,
-                                        s->row.attempts, pb__rand(e));
-        return pb__update(e, s, PB_ROW_QUEUED, e->now + d, "not sent (connection failed)", NULL);
-    }
-    if (r->outcome == PB_ENGINE_ANSWERED && pb__is_throttle(hs, r->retry_after_ms)) {
-        int64_t until = pb__throttle(e, r->retry_after_ms);
-        snprintf(msg, sizeof msg, "throttled (HTTP %d); not sent", hs);
-        return pb__update(e, s, PB_ROW_QUEUED, until, msg, NULL);
-    }
-    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && strcmp(r->code, "3041") == 0) {
-        /* Gate has this payment id already (an earlier attempt of ours, or someone else's):
-         * only a status query can say which and how it ended */
-        pb__success(e);
-        s->phase = PB__QUERY_READY;
-        return PB_OK;
-    }
-    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && hs >= 200 && hs < 300 &&
-        strcmp(r->status, "success") == 0) {
-        pb__success(e);
-        rc = pb__update(e, s, PB_ROW_ACCEPTED, 0, r->message, &u);
-        if (rc == PB_OK) {
-            PB__SET(u->request_id, r->request_id);
-            PB__SET(u->gate_status, r->status);
-        }
-        return rc;
-    }
-    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && r->code[0] &&
-        ((hs >= 400 && hs < 500) || (hs >= 200 && hs < 300 && strcmp(r->status, "error") == 0))) {
-        pb__success(e);
-        rc = pb__update(e, s, PB_ROW_REJECTED, 0, r->message, &u);
-        if (rc == PB_OK) {
-            PB__SET(u->code, r->code);
-            PB__SET(u->request_id, r->request_id);
-            PB__SET(u->gate_status, r->status);
-        }
-        return rc;
-    }
-    /* no answer, 5xx, an unparsable or unexpected body: Gate may have the payment */
-    if (r->outcome == PB_ENGINE_NO_ANSWER)
-        snprintf(msg, sizeof msg, "no answer; status query pending");
-    else
-        snprintf(msg, sizeof msg, "unclear answer (HTTP %d%s); status query pending", hs,
-                 r->parsed ? "" : ", unparsable");
-    return pb__update(e, s, PB_ROW_IN_DOUBT, e->now + e->cfg.status_delay_ms, msg, NULL);
-}
-
-/* The status query failed to tell: ask again later, or give the row up for this run. */
-static int pb__query_failed(pb_engine *e, pb__slot *s)
-{
-    if (!pb__may_retry(e, s) && (e->gave_up || e->stopping)) {
-        if (s->row.state == PB_ROW_SENDING)
-            return pb__update(e, s, PB_ROW_IN_DOUBT, e->now,
-                              "status unknown; left for the next run", NULL);
-        pb__release(e, s); /* stays in_doubt in the store; the next run asks again */
-        return PB_OK;
-    }
-    s->query_fails++;
-    int64_t d =
-        e->cfg.backoff_base_ms + pb_backoff_delay_ms(e->cfg.backoff_base_ms, e->cfg.backoff_cap_ms,
-                                                     s->query_fails, pb__rand(e));
-    if (s->row.state == PB_ROW_SENDING)
-        return pb__update(e, s, PB_ROW_IN_DOUBT, e->now + d, "status query failed", NULL);
-    /* in_doubt -> in_doubt is no transition: the retry time lives in hand */
-    s->phase = PB__QUERY_WAIT;
-    s->wait_until = e->now + d;
-    return PB_OK;
-}
-
-static int pb__status_result(pb_engine *e, pb__slot *s, const pb_engine_status_result *r)
-{
-    char msg[PB_ROW_MESSAGE_MAX + 1];
-    pb_row_update *u = NULL;
-    int rc;
-    int hs = r->http_status;
-    if (r->outcome != PB_ENGINE_ANSWERED)
-        return pb__query_failed(e, s);
-    if (pb__is_throttle(hs, r->retry_after_ms)) {
-        (void)pb__throttle(e, r->retry_after_ms);
-        s->phase = PB__QUERY_READY; /* the pause holds it back */
-        return PB_OK;
-    }
-    if (hs == 404 || (r->parsed && strcmp(r->code, "3061") == 0)) {
-        /* Gate never recorded the payment: the one case where a row in doubt is sent again,
-         * with the same payment id */
-        pb__success(e);
-        if (!pb__may_retry(e, s))
-            return pb__update(e, s, PB_ROW_QUEUED, e->now,
-                              "status: not found; not resent in this run", NULL);
-        return pb__update(e, s, PB_ROW_QUEUED, e->now, "status: not found; resending", NULL);
-    }
-    if (!(hs >= 200 && hs < 300 && r->parsed && r->payment_status[0] && r->has_amount &&
-          r->currency[0]))
-        return pb__query_failed(e, s);
-    pb__success(e);
-    if (r->amount != s->row.amount || strcmp(r->currency, s->row.currency) != 0) {
-        /* this payment id belongs to another payment: never adopt its result */
-        e->stats.conflicts++;
-        snprintf(msg, sizeof msg, "Gate's payment %s is %lld %s, the row is %lld %s",
-                 s->row.payment_id, (long long)r->amount, r->currency, (long long)s->row.amount,
-                 s->row.currency);
-        rc = pb__update(e, s, PB_ROW_REJECTED, 0, msg, &u);
-        if (rc == PB_OK)
-            PB__SET(u->code, "conflict");
-        return rc;
-    }
-    pb_row_state to = PB_ROW_ACCEPTED;
-    if (strcmp(r->payment_status, "success") == 0)
-        to = PB_ROW_SUCCESS;
-    else if (strcmp(r->payment_status, "decline") == 0)
-        to = PB_ROW_DECLINE;
-    else if (strcmp(r->payment_status, "error") == 0)
-        to = PB_ROW_ERROR;
-    rc = pb__update(e, s, to, 0, r->operation_message, &u);
-    if (rc == PB_OK) {
-        PB__SET(u->code, r->operation_code);
-        PB__SET(u->gate_status, r->payment_status);
-        PB__SET(u->request_id, r->request_id);
-        PB__SET(u->operation_id, r->operation_id);
-        PB__SET(u->provider_payment_id, r->provider_payment_id);
-    }
-    return rc;
+    for (uint32_t i = 0; i < e->n_stale; i++)
+        if (e->stale[i] == row_no)
+            return 1;
+    return 0;
 }
 
 static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
@@ -420,8 +202,10 @@ static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
     e->reserved = 0;
     for (size_t i = 0; i < ev->u.rows.n; i++) {
         const pb_engine_row *r = &ev->u.rows.rows[i];
-        /* DUE also returns the rows we hold (they are `sending` too): ours already */
-        if (pb__find(e, r->row_no) || took >= room)
+        /* DUE also returns the rows we hold (they are `sending` too): ours already. A row
+         * whose commit landed while DUE was out may be shown as it was before: skip it, its
+         * commit already arranged what comes next. (A claim's rows are always fresh.) */
+        if (pb__find(e, r->row_no) || took >= room || (!claimed && pb__is_stale(e, r->row_no)))
             continue;
         pb__take_slot(e, r, claimed ? PB__POST_READY : PB__QUERY_READY);
         took++;
@@ -432,6 +216,7 @@ static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
         e->claim_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->claim_wake);
     } else {
         e->due_out = 0;
+        e->n_stale = 0;
         e->due_done_once = 1;
         e->due_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->due_wake);
     }
@@ -445,8 +230,11 @@ static int pb__committed(pb_engine *e)
     for (size_t i = 0; i < e->n_commit; i++) {
         const pb_row_update *u = &e->commit[i];
         pb__slot *s = pb__find(e, u->row_no);
-        if (s && s->phase == PB__COMMITTING)
-            pb__release(e, s);
+        if (s && s->phase == PB__COMMITTING) {
+            pb__eng_release(e, s);
+            if (e->due_out && e->n_stale < e->cap)
+                e->stale[e->n_stale++] = u->row_no;
+        }
         /* the store now holds rows for later: look for them again when they are due */
         if (u->to == PB_ROW_QUEUED) {
             e->claim_at = pb__min(e->claim_at, u->next_at_ms);
@@ -494,9 +282,9 @@ static int pb__pump(pb_engine *e)
             s->phase = PB__QUERY_READY;
         if (!active && s->phase == PB__QUERY_READY) {
             /* read-only so far: the row stays as the store has it, for the next run */
-            pb__release(e, s);
+            pb__eng_release(e, s);
         } else if (!active && s->phase == PB__POST_READY) {
-            rc = pb__update(e, s, PB_ROW_QUEUED, e->now, "claimed, not sent: run ended", NULL);
+            rc = pb__eng_update(e, s, PB_ROW_QUEUED, e->now, "claimed, not sent: run ended", NULL);
             if (rc)
                 return rc;
         } else if (s->phase == PB__POST_READY || s->phase == PB__QUERY_READY) {
@@ -598,11 +386,11 @@ int pb_engine_feed(pb_engine *e, const pb_engine_event *ev)
         break;
     case PB_ENGINE_PAYOUT_RESULT:
         s = pb__in_flight(e, ev->u.payout.row_no, PB__POSTING, "PAYOUT_RESULT");
-        rc = s ? pb__payout_result(e, s, &ev->u.payout) : PB_EINVAL;
+        rc = s ? pb__eng_payout_result(e, s, &ev->u.payout) : PB_EINVAL;
         break;
     case PB_ENGINE_STATUS_RESULT:
         s = pb__in_flight(e, ev->u.status.row_no, PB__QUERYING, "STATUS_RESULT");
-        rc = s ? pb__status_result(e, s, &ev->u.status) : PB_EINVAL;
+        rc = s ? pb__eng_status_result(e, s, &ev->u.status) : PB_EINVAL;
         break;
     case PB_ENGINE_TICK:
         if (e->timer_at <= e->now)
