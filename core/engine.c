@@ -44,7 +44,8 @@ int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
     c->budget_earn_permille = c->budget_earn_permille ? c->budget_earn_permille : 100;
     c->retry_after_default_ms = c->retry_after_default_ms ? c->retry_after_default_ms : 1000;
     c->retry_after_max_ms = c->retry_after_max_ms ? c->retry_after_max_ms : 60000;
-    pb_ratelimit_config rc_cfg = {.rate_milli = c->rate_milli};
+    pb_ratelimit_config rc_cfg = {.rate_milli = c->rate_milli,
+                                  .slack_permille = c->rate_slack_permille};
     rc = pb_ratelimit_init(&e->rl, &rc_cfg);
     if (rc)
         goto out;

@@ -65,6 +65,7 @@ typedef struct {
 typedef struct {
     int64_t rate_milli;             /* requests/s x 1000 (0.5/s = 500); 0: 10/s */
     uint32_t concurrency;           /* rows in hand at most (1..PB_ENGINE_CONC_MAX); 0: 8 */
+    uint32_t rate_slack_permille;   /* lateness the rate limiter forgives (ratelimit.h); 0..999 */
     int64_t status_delay_ms;        /* in doubt -> first status query; 0: 10 s */
     uint32_t max_attempts;          /* per row, counted by the store's claims; 0: 10 */
     int64_t backoff_base_ms;        /* 0: 500 */

@@ -15,10 +15,12 @@ int pb_ratelimit_init(pb_ratelimit *rl, const pb_ratelimit_config *cfg)
         return pb_error_set("rate limit: rate %lld/1000 per second is outside 1..%d",
                             (long long)cfg->rate_milli, PB_RATE_MILLI_MAX),
                PB_EINVAL;
-    if (cfg->cut_permille >= 1000 || cfg->floor_milli < 0 || cfg->add_milli < 0)
+    if (cfg->cut_permille >= 1000 || cfg->floor_milli < 0 || cfg->add_milli < 0 ||
+        cfg->slack_permille >= 1000)
         return pb_error_set("rate limit: bad AIMD settings"), PB_EINVAL;
     rl->ceil_milli = cfg->rate_milli;
     rl->burst = cfg->burst ? cfg->burst : 1;
+    rl->slack_permille = cfg->slack_permille;
     rl->floor_milli = cfg->floor_milli ? cfg->floor_milli : 100;
     if (rl->floor_milli > rl->ceil_milli)
         rl->floor_milli = rl->ceil_milli;
@@ -34,7 +36,8 @@ int pb_ratelimit_init(pb_ratelimit *rl, const pb_ratelimit_config *cfg)
 
 int64_t pb_ratelimit_next_us(const pb_ratelimit *rl, int64_t now_us)
 {
-    int64_t t = rl->tat_us - (int64_t)(rl->burst - 1) * rl->interval_us;
+    int64_t t = rl->tat_us - (int64_t)(rl->burst - 1) * rl->interval_us -
+                rl->interval_us * rl->slack_permille / 1000;
     if (t < rl->paused_until_us)
         t = rl->paused_until_us;
     return t > now_us ? t : now_us;

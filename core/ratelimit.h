@@ -25,6 +25,11 @@ typedef struct {
     int64_t floor_milli;   /* the lowest rate a throttle may cut to; 0: min(ceiling, 100) */
     int64_t add_milli;     /* additive step per success; 0: ceiling / 16 (at least 1) */
     uint32_t cut_permille; /* multiplicative cut per throttle; 0: 500 (halve) */
+    /* Lateness forgiven, in thousandths of an interval (0..999): a slot taken up to this much
+     * late does not push every later slot back, so a driver whose timers fire a little late
+     * still reaches the rate. Below one interval, any 1 s window (closed or half-open) still
+     * holds at most rate + 1 requests. */
+    uint32_t slack_permille;
 } pb_ratelimit_config;
 
 typedef struct {
@@ -33,6 +38,7 @@ typedef struct {
     int64_t add_milli;
     uint32_t cut_permille;
     uint32_t burst;
+    uint32_t slack_permille;
     int64_t cur_milli;   /* the current rate, floor..ceiling */
     int64_t interval_us; /* 1 s / cur, rounded up so the rate is never exceeded */
     int64_t tat_us;      /* GCRA theoretical arrival time */

@@ -730,12 +730,12 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     if ((rc = pb__header_map(&d)) < 0)
         goto out;
     {
-        /* burst 2: a slot taken late (timer granularity, a commit's fsync) is caught up once,
-         * so the achieved rate stays at the ceiling, and any half-open 1 s window still holds
-         * at most rate + 1 requests */
+        /* libuv's timers have millisecond steps and fire a little late: forgive 0.9 of an
+         * interval of lateness so the achieved rate stays at the ceiling (any 1 s window still
+         * holds at most rate + 1 requests) */
         pb_engine_config ec = o->engine;
-        if (!ec.burst)
-            ec.burst = 2;
+        if (!ec.rate_slack_permille)
+            ec.rate_slack_permille = 900;
         rc = pb_engine_new(&d.engine, &ec);
     }
     if (rc < 0)

@@ -236,7 +236,7 @@ for i in range(len(t)):
     worst = max(worst, i - j + 1)
 rate = (len(t) - 1) / (t[-1] - t[0])
 print(f"achieved {rate:.2f} req/s, busiest 1-second window {worst}")
-# paybatch's limiter (GCRA, burst 2) lets at most 101 requests leave in any half-open second;
+# paybatch's limiter (GCRA with 0.9 interval of slack) lets at most 101 requests leave in any second;
 # these are arrival times at a Python server on a shared 2-core machine, whose scheduling
 # can move one arrival across a window's edge: one request of slack for that, no more
 assert worst <= 102, f"a 1-second window held {worst} requests"
