@@ -169,5 +169,21 @@ printf 'method,payment_id,amount,currency,customer_id,ip_address,account_number,
 run 65 validate --invalid-out "$T/shift.inv.csv" "$T/shift.csv"
 grep -q 09171234569 "$T/shift.inv.csv" && fail "shifted account number printed unmasked"
 grep -q '\*\*\*\*\*\*\*4569' "$T/shift.inv.csv" || fail "shifted account number not masked"
+# outputs that are special files or links are written through, never replaced (#11.2)
+run 65 validate --invalid-out /dev/null "$S/payouts-invalid.csv"
+run 0 validate --report /dev/null "$S/payouts-valid.csv"
+[ -c /dev/null ] || fail "/dev/null replaced"
+echo old > "$T/real.json"; ln -s real.json "$T/link.json"
+run 0 validate --report "$T/link.json" "$S/payouts-valid.csv"
+[ -L "$T/link.json" ] || fail "a symlinked --report was replaced by a regular file"
+grep -q '"exit_code":0' "$T/real.json" || fail "the symlink's target was not written"
+mkfifo "$T/fifo"
+( timeout 10 cat "$T/fifo" > "$T/fifo.out" ) &
+run 0 validate --report "$T/fifo" "$S/payouts-valid.csv"
+wait
+[ -p "$T/fifo" ] || fail "a FIFO --report was replaced"
+grep -q '"exit_code":0' "$T/fifo.out" || fail "nothing came through the FIFO"
+( umask 022; "$PAYBATCH" validate --report "$T/mode.json" "$S/payouts-valid.csv" >/dev/null )
+[ "$(stat -c %a "$T/mode.json")" = 644 ] || fail "a new report is not 0666 & ~umask"
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
