@@ -108,6 +108,37 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
     return 0;
 }
 
+/*
+ * An output that is the input, or another output, would destroy what the run reads or
+ * writes: refuse it before anything is opened (any spelling, symlink or hard link).
+ */
+static int pb__outputs_distinct(const char *file, const char *report, const char *invalid)
+{
+    const char *name[3] = {"FILE.csv", "--report", "--invalid-out"};
+    const char *p[3] = {file, report, invalid};
+    int i, j, same;
+
+    for (i = 1; i < 3; i++) {
+        if (!p[i])
+            continue;
+        for (j = 0; j < i; j++) {
+            if (!p[j])
+                continue;
+            if (pb_outfile_same(p[i], p[j], &same) < 0) {
+                pb_cli_error("%s: %s", name[i], pb_error_last());
+                return -1;
+            }
+            if (same) {
+                pb_cli_error("%s %s is the same file as %s %s: it would be overwritten; "
+                             "choose another path",
+                             name[i], p[i], name[j], p[j]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int pb__parse_delimiter(const char *s, char *out)
 {
     if (strcmp(s, ",") == 0 || strcmp(s, "comma") == 0)
@@ -202,6 +233,8 @@ int pb_cmd_validate(int argc, char **argv)
         return PB_EXIT_USAGE;
     }
     file = argv[optind];
+    if (pb__outputs_distinct(file, report_path, invalid_path) < 0)
+        return PB_EXIT_USAGE;
 
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

@@ -185,5 +185,18 @@ wait
 grep -q '"exit_code":0' "$T/fifo.out" || fail "nothing came through the FIFO"
 ( umask 022; "$PAYBATCH" validate --report "$T/mode.json" "$S/payouts-valid.csv" >/dev/null )
 [ "$(stat -c %a "$T/mode.json")" = 644 ] || fail "a new report is not 0666 & ~umask"
+# an output naming the input, or another output, is a usage error; nothing is touched (#11.1)
+cp "$S/payouts-invalid.csv" "$T/in.csv"; sum0=$(sha256sum < "$T/in.csv")
+ln "$T/in.csv" "$T/in-hard.csv"; ln -s in.csv "$T/in-soft.csv"
+( cd "$T" && set +e; "$PAYBATCH" validate --report ./in.csv in.csv >/dev/null 2>&1; [ $? -eq 64 ] ) || fail "--report over the input (another spelling)"
+run 64 validate --report "$T/in.csv" "$T/in.csv"
+run 64 validate --invalid-out "$T/in.csv" "$T/in.csv"
+run 64 validate --invalid-out "$T/in-hard.csv" "$T/in.csv"
+run 64 validate --report "$T/in-soft.csv" "$T/in.csv"
+run 64 validate --report "$T/same.out" --invalid-out "$T/../$(basename "$T")/same.out" "$T/in.csv"
+grep -q "same file" "$T/err" || fail "the usage error does not say why"
+[ "$(sha256sum < "$T/in.csv")" = "$sum0" ] || fail "the input file was changed"
+[ -L "$T/in-soft.csv" ] || fail "the symlink to the input was replaced"
+[ -e "$T/same.out" ] && fail "an output was written despite the usage error"
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
