@@ -135,7 +135,20 @@ struct pb_json_report {
     FILE *f;
     pb_buf b;
     uint64_t n;
+    uint64_t bytes_read;
+    uint64_t stopped_at_row;
+    int partial; /* the input was not read to its end */
+    int input_set;
 };
+
+void pb_json_report_set_input(pb_json_report *r, uint64_t bytes_read, int complete,
+                              uint64_t stopped_at_row)
+{
+    r->bytes_read = bytes_read;
+    r->partial = !complete;
+    r->stopped_at_row = stopped_at_row;
+    r->input_set = 1;
+}
 
 static int pb__flush(pb_json_report *r)
 {
@@ -224,6 +237,13 @@ int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const 
         ",\"blank_lines\":%" PRIu64 "},\"file_errors\":%" PRIu64,
         sha256_hex ? sha256_hex : "", st->delimiter ? delim : "", st->had_bom ? "true" : "false",
         st->rows, st->valid, st->invalid, st->with_warnings, st->blank, st->file_errors);
+    if (rc == 0)
+        rc = pb_buf_printf(&r->b, ",\"sha256_complete\":%s", r->partial ? "false" : "true");
+    if (rc == 0 && r->input_set)
+        rc = pb_buf_printf(&r->b, ",\"bytes_read\":%" PRIu64, r->bytes_read);
+    if (rc == 0 && r->partial)
+        rc = pb_buf_printf(&r->b, ",\"stopped_at_row\":%" PRIu64 ",\"rest_unchecked\":true",
+                           r->stopped_at_row);
     if (rc == 0)
         rc = pb__json_totals(&r->b, "totals", st->valid_totals, st->nvalid_totals);
     if (rc == 0)

@@ -54,6 +54,7 @@ typedef struct {
     int invalid_header_done;
     int io_failed;
     int verbose;
+    uint64_t stop_row; /* row of the last file-level finding */
 } pb__vrun;
 
 static void pb__print_finding(const pb_finding *f)
@@ -75,6 +76,7 @@ static int pb__note(pb__vrun *r, const pb_finding *f)
 static void pb__on_file_finding(const pb_finding *f, void *ctx)
 {
     pb__vrun *r = ctx;
+    r->stop_row = f->row;
     if (pb__note(r, f) < 0)
         r->io_failed = 1;
 }
@@ -175,7 +177,8 @@ int pb_cmd_validate(int argc, char **argv)
     EVP_MD_CTX *sha = NULL;
     unsigned char digest[32];
     char hex[65];
-    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0;
+    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0, at_eof = 0;
+    uint64_t bytes_read = 0;
     const pb_validator_stats *st;
 
     memset(&vo, 0, sizeof(vo));
@@ -284,14 +287,20 @@ int pb_cmd_validate(int argc, char **argv)
             exit_code = PB_EXIT_NOINPUT;
             goto out;
         }
-        if (n == 0)
+        if (n == 0) {
+            at_eof = 1;
             break;
+        }
+        bytes_read += (uint64_t)n;
         EVP_DigestUpdate(sha, chunk, (size_t)n);
         rc = pb_validator_feed(v, chunk, (size_t)n);
         if (rc == PB_ENOMEM)
             goto oom;
         if (rc != 0 || run.io_failed)
             goto ioerr;
+        /* a failed file is not read further (it may never end: /dev/zero, a pipe) */
+        if (pb_validator_file_failed(v))
+            break;
     }
     rc = pb_validator_finish(v);
     if (rc == PB_ENOMEM)
@@ -306,6 +315,11 @@ int pb_cmd_validate(int argc, char **argv)
     exit_code = (st->invalid || pb_validator_file_failed(v)) ? PB_EXIT_DATAERR : PB_EXIT_OK;
     if (pb_summary_print(run.summary, stdout, file, st) < 0)
         goto ioerr;
+    if (!at_eof)
+        printf("\nreading stopped at row %" PRIu64 " after %" PRIu64
+               " bytes: the rest of the file was not checked and its rows are not counted "
+               "above\n",
+               run.stop_row, bytes_read);
     if (exit_code == PB_EXIT_OK)
         printf("\nresult: OK: %" PRIu64 " row%s ready to send\n", st->valid,
                st->valid == 1 ? "" : "s");
@@ -329,6 +343,7 @@ int pb_cmd_validate(int argc, char **argv)
     }
     if (run.json) {
         /* the report comes last: a report on disk means every output of the run is there */
+        pb_json_report_set_input(run.json, bytes_read, at_eof, at_eof ? 0 : run.stop_row);
         rc = pb_json_report_close(run.json, st, hex, exit_code);
         run.json = NULL;
         if (rc < 0 || pb_outfile_commit(&report) < 0) {

@@ -198,5 +198,24 @@ grep -q "same file" "$T/err" || fail "the usage error does not say why"
 [ "$(sha256sum < "$T/in.csv")" = "$sum0" ] || fail "the input file was changed"
 [ -L "$T/in-soft.csv" ] || fail "the symlink to the input was replaced"
 [ -e "$T/same.out" ] && fail "an output was written despite the usage error"
+# endless input: a failed file is not read further; the report says what the hash covers (#11.5)
+set +e; timeout 30 "$PAYBATCH" validate --report "$T/zero.json" /dev/zero >"$T/out" 2>"$T/err"; got=$?; set -e
+[ $got -eq 65 ] || fail "validate /dev/zero exited $got (124: it never ends)"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is False and r["bytes_read"]>0 and r["rest_unchecked"], r' "$T/zero.json"
+# a too-long cell mid-file: the summary says the rest went unchecked (#11 also seen)
+python3 - "$T/long.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("method,payment_id,amount,currency,customer_id,ip_address,account_number\n")
+    f.write("touchngo,t1,500,MYR,c,1.2.3.4,123456\n")
+    f.write("touchngo,t2,500,MYR," + "c" * 70000 + ",1.2.3.4,123456\n")
+    for i in range(3, 300000):
+        f.write("touchngo,t%d,500,MYR,c,1.2.3.4,123456\n" % i)
+PY
+run 65 validate --report "$T/long.json" "$T/long.csv"
+grep -q "rest of the file was not checked" "$T/out" || fail "a stop mid-file is not said in the summary"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is False and r["stopped_at_row"]==3 and r["rest_unchecked"], r' "$T/long.json"
+run 0 validate --report "$T/full.json" "$S/payouts-valid.csv"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is True and "rest_unchecked" not in r, r' "$T/full.json"
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
