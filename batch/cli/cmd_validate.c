@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,6 +44,44 @@ static void pb__validate_usage(FILE *out)
           "invalid; 66 the file cannot be read; 64 usage error; 74 an output file cannot be\n"
           "written.\n",
           out);
+}
+
+/* SIGINT/SIGTERM: the run stops, removes its temporary files and dies of the signal. */
+static volatile sig_atomic_t pb__stop_signal;
+
+static void pb__on_stop_signal(int sig)
+{
+    pb__stop_signal = sig;
+}
+
+static void pb__catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = pb__on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read returns EINTR and the loop sees the flag */
+    pb__stop_signal = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* After the clean-up: die of the signal that stopped the run (exit status 128 + sig). */
+static void pb__reraise_stop_signal(const struct sigaction *old_int,
+                                    const struct sigaction *old_term)
+{
+    struct sigaction dfl;
+    int sig = pb__stop_signal;
+    sigaction(SIGINT, old_int, NULL);
+    sigaction(SIGTERM, old_term, NULL);
+    if (!sig)
+        return;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    fflush(stdout);
+    raise(sig);
 }
 
 typedef struct {
@@ -95,6 +134,8 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
 
     if (r->io_failed)
         return PB_EIO;
+    if (pb__stop_signal)
+        return PB_EAGAIN; /* interrupted: stop at once */
     if (!rep->valid && r->invalid.f) {
         const pb_header_map *map = pb_validator_header(r->v);
         if (!r->invalid_header_done) {
@@ -180,6 +221,7 @@ int pb_cmd_validate(int argc, char **argv)
     int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0, at_eof = 0;
     uint64_t bytes_read = 0;
     const pb_validator_stats *st;
+    struct sigaction old_int, old_term;
 
     memset(&vo, 0, sizeof(vo));
     memset(&run, 0, sizeof(run));
@@ -239,10 +281,12 @@ int pb_cmd_validate(int argc, char **argv)
     if (pb__outputs_distinct(file, report_path, invalid_path) < 0)
         return PB_EXIT_USAGE;
 
+    pb__catch_stop_signals(&old_int, &old_term);
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         pb_cli_error("cannot read %s: %s", file, strerror(errno));
-        return PB_EXIT_NOINPUT;
+        exit_code = pb__stop_signal ? PB_EXIT_SOFTWARE : PB_EXIT_NOINPUT;
+        goto out;
     }
     run.verbose = pb_cli_log_level == PB_LOG_VERBOSE;
     run.delimiter = vo.delimiter;
@@ -279,7 +323,10 @@ int pb_cmd_validate(int argc, char **argv)
         goto oom;
 
     for (;;) {
-        ssize_t n = read(fd, chunk, PB_READ_CHUNK);
+        ssize_t n;
+        if (pb__stop_signal)
+            goto out;
+        n = read(fd, chunk, PB_READ_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -294,6 +341,8 @@ int pb_cmd_validate(int argc, char **argv)
         bytes_read += (uint64_t)n;
         EVP_DigestUpdate(sha, chunk, (size_t)n);
         rc = pb_validator_feed(v, chunk, (size_t)n);
+        if (pb__stop_signal)
+            goto out;
         if (rc == PB_ENOMEM)
             goto oom;
         if (rc != 0 || run.io_failed)
@@ -374,5 +423,6 @@ out:
     pb_free(chunk);
     if (fd >= 0)
         close(fd);
+    pb__reraise_stop_signal(&old_int, &old_term);
     return exit_code;
 }

@@ -217,5 +217,22 @@ grep -q "rest of the file was not checked" "$T/out" || fail "a stop mid-file is 
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is False and r["stopped_at_row"]==3 and r["rest_unchecked"], r' "$T/long.json"
 run 0 validate --report "$T/full.json" "$S/payouts-valid.csv"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is True and "rest_unchecked" not in r, r' "$T/full.json"
+# SIGINT/SIGTERM: the temporary files go, the exit status is the signal's (#11.7)
+for sig in INT TERM; do
+    rm -f "$T/sig.in"; mkfifo "$T/sig.in"
+    # the input arrives slowly: the run is busy with its outputs open when the signal comes
+    ( head -n 5 "$S/payouts-invalid.csv"; exec sleep 20 ) > "$T/sig.in" & feeder=$!
+    "$PAYBATCH" validate --report "$T/sig.json" --invalid-out "$T/sig.csv" "$T/sig.in" >/dev/null 2>&1 & pid=$!
+    for _ in $(seq 100); do ls "$T"/sig.json.tmp.* >/dev/null 2>&1 && break; sleep 0.1; done
+    ls "$T"/sig.json.tmp.* >/dev/null 2>&1 || fail "no temporary file to clean up (SIG$sig)"
+    sleep 0.2
+    kill -s "$sig" $pid
+    set +e; timeout 10 tail --pid=$pid -f /dev/null; wait $pid; got=$?; set -e
+    kill $feeder 2>/dev/null || true; wait $feeder 2>/dev/null || true
+    want=$((128 + $(kill -l "$sig")))
+    [ $got -eq $want ] || fail "SIG$sig: exit $got, want $want"
+    ls "$T"/sig.*.tmp.* 2>/dev/null && fail "SIG$sig left temporary files"
+    [ -e "$T/sig.json" ] && fail "SIG$sig: a report was presented as complete"
+done
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
