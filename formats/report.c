@@ -139,7 +139,23 @@ struct pb_json_report {
     uint64_t stopped_at_row;
     int partial; /* the input was not read to its end */
     int input_set;
+    uint64_t omitted[PB_F__COUNT]; /* counted, not written (--max-findings) */
+    uint64_t nomitted;
+    uint64_t inv_rows_omitted, inv_findings_omitted;
 };
+
+void pb_json_report_omit(pb_json_report *r, const pb_finding *f)
+{
+    if ((unsigned)f->code < PB_F__COUNT)
+        r->omitted[f->code]++;
+    r->nomitted++;
+}
+
+void pb_json_report_set_invalid_omitted(pb_json_report *r, uint64_t rows, uint64_t findings)
+{
+    r->inv_rows_omitted = rows;
+    r->inv_findings_omitted = findings;
+}
 
 void pb_json_report_set_input(pb_json_report *r, uint64_t bytes_read, int complete,
                               uint64_t stopped_at_row)
@@ -258,7 +274,22 @@ int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const 
         first = 0;
     }
     if (rc == 0)
-        rc = pb_buf_printf(&r->b, "},\"findings_total\":%" PRIu64 ",\"exit_code\":%d}\n", r->n,
+        rc = pb_buf_puts(&r->b, "},\"findings_omitted\":{");
+    for (c = 0, first = 1; rc == 0 && c < PB_F__COUNT; c++) {
+        if (!r->omitted[c])
+            continue;
+        rc = pb_buf_printf(&r->b, "%s\"%s\":%" PRIu64, first ? "" : ",",
+                           pb_finding_name((pb_finding_code)c), r->omitted[c]);
+        first = 0;
+    }
+    if (rc == 0)
+        rc = pb_buf_printf(&r->b,
+                           "},\"findings_omitted_total\":%" PRIu64
+                           ",\"invalid_out_rows_omitted\":%" PRIu64
+                           ",\"invalid_out_findings_omitted\":%" PRIu64,
+                           r->nomitted, r->inv_rows_omitted, r->inv_findings_omitted);
+    if (rc == 0)
+        rc = pb_buf_printf(&r->b, ",\"findings_total\":%" PRIu64 ",\"exit_code\":%d}\n", r->n,
                            exit_code);
     if (rc == 0)
         rc = pb__flush(r);

@@ -40,6 +40,13 @@ int pb_json_report_finding(pb_json_report *r, const pb_finding *f);
  */
 void pb_json_report_set_input(pb_json_report *r, uint64_t bytes_read, int complete,
                               uint64_t stopped_at_row);
+/*
+ * --max-findings: f was counted but not written (the budget is spent). The report ends with
+ * the number left out per code; findings_by_code stays exact.
+ */
+void pb_json_report_omit(pb_json_report *r, const pb_finding *f);
+/* --invalid-out rows (and their findings) left out of that file for the same reason. */
+void pb_json_report_set_invalid_omitted(pb_json_report *r, uint64_t rows, uint64_t findings);
 /* Closes the findings array and writes counts, totals, sha256 and the exit code; frees r. */
 int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const char *sha256_hex,
                          int exit_code);

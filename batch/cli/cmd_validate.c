@@ -16,11 +16,13 @@
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define PB_READ_CHUNK        (256 * 1024)
 #define PB_EXAMPLES_PER_CODE 5
+#define PB_MAX_FINDINGS      1000
 
 static void pb__validate_usage(FILE *out)
 {
@@ -35,6 +37,8 @@ static void pb__validate_usage(FILE *out)
           "  --allow-conversion   let Touch'n Go rows carry another currency (Gate converts)\n"
           "  --report PATH        write the JSON report here\n"
           "  --invalid-out PATH   write the invalid rows, with their findings, as CSV\n"
+          "  --max-findings N     write at most N findings to each of --report and\n"
+          "                       --invalid-out (default 1000); the rest are only counted\n"
           "  -q, --quiet          counts only\n"
           "  -v, --verbose        every finding, as it is found\n"
           "  --log-format FMT     text or json (logs on stderr)\n"
@@ -94,6 +98,10 @@ typedef struct {
     int io_failed;
     int verbose;
     uint64_t stop_row; /* row of the last file-level finding */
+    uint64_t max_findings;
+    uint64_t json_written, json_omitted;    /* findings written to / left out of --report */
+    uint64_t inv_written;                   /* findings written to --invalid-out */
+    uint64_t inv_rows_omitted, inv_omitted; /* left out of --invalid-out */
 } pb__vrun;
 
 static void pb__print_finding(const pb_finding *f)
@@ -105,8 +113,15 @@ static void pb__print_finding(const pb_finding *f)
 static int pb__note(pb__vrun *r, const pb_finding *f)
 {
     int rc = pb_summary_add(r->summary, f);
-    if (rc == 0 && r->json)
-        rc = pb_json_report_finding(r->json, f);
+    if (rc == 0 && r->json) {
+        if (r->json_written < r->max_findings) {
+            rc = pb_json_report_finding(r->json, f);
+            r->json_written++;
+        } else {
+            pb_json_report_omit(r->json, f);
+            r->json_omitted++;
+        }
+    }
     if (r->verbose)
         pb__print_finding(f);
     return rc;
@@ -136,7 +151,10 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
         return PB_EIO;
     if (pb__stop_signal)
         return PB_EAGAIN; /* interrupted: stop at once */
-    if (!rep->valid && r->invalid.f) {
+    if (!rep->valid && r->invalid.f && r->inv_written >= r->max_findings) {
+        r->inv_rows_omitted++;
+        r->inv_omitted += rep->nfindings;
+    } else if (!rep->valid && r->invalid.f) {
         const pb_header_map *map = pb_validator_header(r->v);
         if (!r->invalid_header_done) {
             r->delimiter = pb_validator_delimiter(r->v);
@@ -147,6 +165,7 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
         }
         if ((rc = pb_invalid_csv_row(r->invalid.f, map, rep, r->delimiter)) < 0)
             return rc;
+        r->inv_written += rep->nfindings;
     }
     return 0;
 }
@@ -203,6 +222,7 @@ int pb_cmd_validate(int argc, char **argv)
         {"allow-conversion", no_argument, NULL, 'c'},
         {"report", required_argument, NULL, 'r'},
         {"invalid-out", required_argument, NULL, 'i'},
+        {"max-findings", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"log-format", required_argument, NULL, 'l'},
@@ -222,6 +242,7 @@ int pb_cmd_validate(int argc, char **argv)
     uint64_t bytes_read = 0;
     const pb_validator_stats *st;
     struct sigaction old_int, old_term;
+    int max_set = 0;
 
     memset(&vo, 0, sizeof(vo));
     memset(&run, 0, sizeof(run));
@@ -252,6 +273,17 @@ int pb_cmd_validate(int argc, char **argv)
         case 'i':
             invalid_path = optarg;
             break;
+        case 'n': {
+            char *end;
+            errno = 0;
+            run.max_findings = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-') {
+                pb_cli_error("--max-findings %s: use a number of findings (0 or more)", optarg);
+                return PB_EXIT_USAGE;
+            }
+            max_set = 1;
+            break;
+        }
         case 'q':
             pb_cli_log_level = PB_LOG_QUIET;
             break;
@@ -278,6 +310,8 @@ int pb_cmd_validate(int argc, char **argv)
         return PB_EXIT_USAGE;
     }
     file = argv[optind];
+    if (!max_set)
+        run.max_findings = PB_MAX_FINDINGS;
     if (pb__outputs_distinct(file, report_path, invalid_path) < 0)
         return PB_EXIT_USAGE;
 
@@ -364,6 +398,12 @@ int pb_cmd_validate(int argc, char **argv)
     exit_code = (st->invalid || pb_validator_file_failed(v)) ? PB_EXIT_DATAERR : PB_EXIT_OK;
     if (pb_summary_print(run.summary, stdout, file, st) < 0)
         goto ioerr;
+    if (run.json_omitted || run.inv_rows_omitted)
+        printf("\n--max-findings %" PRIu64 ": %" PRIu64
+               " finding%s not written to --report, %" PRIu64
+               " invalid row%s not written to --invalid-out (the counts above are exact)\n",
+               run.max_findings, run.json_omitted, run.json_omitted == 1 ? "" : "s",
+               run.inv_rows_omitted, run.inv_rows_omitted == 1 ? "" : "s");
     if (!at_eof)
         printf("\nreading stopped at row %" PRIu64 " after %" PRIu64
                " bytes: the rest of the file was not checked and its rows are not counted "
@@ -392,6 +432,7 @@ int pb_cmd_validate(int argc, char **argv)
     }
     if (run.json) {
         /* the report comes last: a report on disk means every output of the run is there */
+        pb_json_report_set_invalid_omitted(run.json, run.inv_rows_omitted, run.inv_omitted);
         pb_json_report_set_input(run.json, bytes_read, at_eof, at_eof ? 0 : run.stop_row);
         rc = pb_json_report_close(run.json, st, hex, exit_code);
         run.json = NULL;

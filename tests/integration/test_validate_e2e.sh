@@ -234,5 +234,32 @@ for sig in INT TERM; do
     ls "$T"/sig.*.tmp.* 2>/dev/null && fail "SIG$sig left temporary files"
     [ -e "$T/sig.json" ] && fail "SIG$sig: a report was presented as complete"
 done
+# findings have an output bound; the counts stay exact (#11.9)
+python3 - "$T/many.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("method,payment_id,amount,currency,customer_id,ip_address,account_number\n")
+    for i in range(100000):
+        f.write("touchngo,t%d,5x,MYR,c,1.2.3,12\n" % i)
+PY
+run 65 validate --report "$T/many.json" --invalid-out "$T/many.inv.csv" "$T/many.csv"
+[ "$(stat -c %s "$T/many.json")" -lt 1000000 ] || fail "the default --max-findings does not bound the report"
+[ "$(stat -c %s "$T/many.inv.csv")" -lt 1000000 ] || fail "the default --max-findings does not bound --invalid-out"
+run 65 validate --max-findings 10 --report "$T/many10.json" --invalid-out "$T/many10.inv.csv" "$T/many.csv"
+grep -q "not written to --report" "$T/out" || fail "the summary does not say findings were left out"
+python3 - "$T/many10.json" "$T/many10.inv.csv" <<'PY'
+import json, sys, csv
+r = json.load(open(sys.argv[1]))
+assert len(r["findings"]) == 10, len(r["findings"])
+assert r["findings_by_code"] == {"bad-amount": 100000, "bad-account-number": 100000, "bad-ip": 100000}, r
+assert r["findings_omitted_total"] == 300000 - 10, r
+assert sum(r["findings_omitted"].values()) == 300000 - 10, r
+rows = list(csv.reader(open(sys.argv[2])))[1:]
+assert len(rows) == 4, len(rows)  # whole rows, until 10 findings are written
+assert r["invalid_out_rows_omitted"] == 100000 - 4, r
+assert r["rows"]["invalid"] == 100000
+PY
+run 64 validate --max-findings -1 "$T/many.csv"
+run 64 validate --max-findings x "$T/many.csv"
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
