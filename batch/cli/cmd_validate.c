@@ -92,6 +92,7 @@ typedef struct {
     pb_summary *summary;
     pb_json_report *json;
     pb_outfile invalid;
+    pb_outfile *report;
     const pb_validator *v;
     char delimiter;
     int invalid_header_done;
@@ -116,6 +117,8 @@ static int pb__note(pb__vrun *r, const pb_finding *f)
     if (rc == 0 && r->json) {
         if (r->json_written < r->max_findings) {
             rc = pb_json_report_finding(r->json, f);
+            if (rc == PB_EIO)
+                rc = pb_outfile_fail(r->report); /* names the file and errno's reason */
             r->json_written++;
         } else {
             pb_json_report_omit(r->json, f);
@@ -159,12 +162,17 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
         if (!r->invalid_header_done) {
             r->delimiter = pb_validator_delimiter(r->v);
             rc = pb_invalid_csv_header(r->invalid.f, map, r->delimiter, pb_validator_had_bom(r->v));
+            if (rc == PB_EIO)
+                pb_outfile_fail(&r->invalid);
             if (rc < 0)
                 return rc;
             r->invalid_header_done = 1;
         }
-        if ((rc = pb_invalid_csv_row(r->invalid.f, map, rep, r->delimiter)) < 0)
+        if ((rc = pb_invalid_csv_row(r->invalid.f, map, rep, r->delimiter)) < 0) {
+            if (rc == PB_EIO)
+                pb_outfile_fail(&r->invalid);
             return rc;
+        }
         r->inv_written += rep->nfindings;
     }
     return 0;
@@ -333,8 +341,11 @@ int pb_cmd_validate(int argc, char **argv)
             exit_code = PB_EXIT_IOERR;
             goto out;
         }
-        if (pb_json_report_open(&run.json, report.f, "validate", file) < 0)
+        run.report = &report;
+        if (pb_json_report_open(&run.json, report.f, "validate", file) < 0) {
+            pb_outfile_fail(&report);
             goto ioerr;
+        }
     }
     if (invalid_path && pb_outfile_open(&run.invalid, invalid_path) < 0) {
         pb_cli_error("--invalid-out: %s", pb_error_last());
@@ -396,8 +407,10 @@ int pb_cmd_validate(int argc, char **argv)
 
     st = pb_validator_get_stats(v);
     exit_code = (st->invalid || pb_validator_file_failed(v)) ? PB_EXIT_DATAERR : PB_EXIT_OK;
-    if (pb_summary_print(run.summary, stdout, file, st) < 0)
+    if (pb_summary_print(run.summary, stdout, file, st) < 0) {
+        pb_error_set("cannot write the summary to standard output: %s", strerror(errno));
         goto ioerr;
+    }
     if (run.json_omitted || run.inv_rows_omitted)
         printf("\n--max-findings %" PRIu64 ": %" PRIu64
                " finding%s not written to --report, %" PRIu64
@@ -424,8 +437,10 @@ int pb_cmd_validate(int argc, char **argv)
         /* an --invalid-out with no invalid rows is still written: header only */
         if (!run.invalid_header_done && pb_validator_header(v) &&
             pb_invalid_csv_header(run.invalid.f, pb_validator_header(v), pb_validator_delimiter(v),
-                                  pb_validator_had_bom(v)) < 0)
+                                  pb_validator_had_bom(v)) < 0) {
+            pb_outfile_fail(&run.invalid);
             goto ioerr;
+        }
         if (pb_outfile_commit(&run.invalid) < 0)
             goto ioerr;
         invalid_committed = 1;
@@ -436,6 +451,8 @@ int pb_cmd_validate(int argc, char **argv)
         pb_json_report_set_input(run.json, bytes_read, at_eof, at_eof ? 0 : run.stop_row);
         rc = pb_json_report_close(run.json, st, hex, exit_code);
         run.json = NULL;
+        if (rc < 0)
+            pb_outfile_fail(&report);
         if (rc < 0 || pb_outfile_commit(&report) < 0) {
             if (invalid_committed)
                 unlink(invalid_path);
@@ -449,8 +466,8 @@ oom:
     exit_code = PB_EXIT_SOFTWARE;
     goto out;
 ioerr:
-    pb_cli_error("cannot write an output file%s%s", pb_error_last()[0] ? ": " : "",
-                 pb_error_last());
+    /* every failing path above left a message that names the file and the reason */
+    pb_cli_error("%s", pb_error_last()[0] ? pb_error_last() : "cannot write an output file");
     exit_code = PB_EXIT_IOERR;
 out:
     pb_json_report_free(run.json);

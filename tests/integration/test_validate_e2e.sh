@@ -261,5 +261,12 @@ assert r["rows"]["invalid"] == 100000
 PY
 run 64 validate --max-findings -1 "$T/many.csv"
 run 64 validate --max-findings x "$T/many.csv"
+# a disk-full write names the file and the reason (#11 also seen)
+run 74 validate --report /dev/full "$S/payouts-valid.csv"
+grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "disk-full message (--report)"; }
+run 74 validate --invalid-out /dev/full "$S/payouts-invalid.csv"
+grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "disk-full message (--invalid-out)"; }
+run 74 validate --report "$T/no/such/dir/r.json" "$S/payouts-valid.csv"
+grep -q "no/such/dir/r.json.*No such file or directory" "$T/err" || { cat "$T/err" >&2; fail "missing-dir message"; }
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
