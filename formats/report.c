@@ -14,7 +14,9 @@ typedef struct {
 } pb__example;
 
 struct pb_summary {
-    size_t per_code;
+    size_t per_code; /* examples shown per code; one more is kept so that "... and 1 more" is
+                        never printed in place of the finding itself */
+    size_t keep;
     uint64_t count[PB_F__COUNT];
     pb__example *ex[PB_F__COUNT];
     size_t nex[PB_F__COUNT];
@@ -27,6 +29,7 @@ int pb_summary_new(pb_summary **out, size_t examples_per_code)
     if (!s)
         return PB_ENOMEM;
     s->per_code = examples_per_code;
+    s->keep = examples_per_code + 1;
     *out = s;
     return PB_OK;
 }
@@ -37,18 +40,18 @@ int pb_summary_add(pb_summary *s, const pb_finding *f)
     if ((unsigned)f->code >= PB_F__COUNT)
         return PB_EINVAL;
     s->count[f->code]++;
-    if (s->nex[f->code] >= s->per_code)
+    if (s->nex[f->code] >= s->keep)
         return PB_OK;
     if (!s->ex[f->code]) {
-        /* allocated per code on first use, grown by doubling up to per_code */
-        s->ex[f->code] = pb_calloc(s->per_code < 8 ? s->per_code : 8, sizeof(pb__example));
+        /* allocated per code on first use, grown by doubling up to keep */
+        s->ex[f->code] = pb_calloc(s->keep < 8 ? s->keep : 8, sizeof(pb__example));
         if (!s->ex[f->code])
             return PB_ENOMEM;
     } else if (s->nex[f->code] >= 8 && (s->nex[f->code] & (s->nex[f->code] - 1)) == 0) {
         size_t n = s->nex[f->code] * 2;
         pb__example *p;
-        if (n > s->per_code)
-            n = s->per_code;
+        if (n > s->keep)
+            n = s->keep;
         p = pb_realloc(s->ex[f->code], n * sizeof(pb__example));
         if (!p)
             return PB_ENOMEM;
@@ -84,7 +87,7 @@ int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
                      const pb_validator_stats *st)
 {
     int sev, c;
-    size_t i;
+    size_t i, shown;
 
     fprintf(out,
             "%s: %" PRIu64 " data row%s: %" PRIu64 " valid, %" PRIu64 " invalid, %" PRIu64
@@ -108,14 +111,16 @@ int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
                 header = 1;
             }
             fprintf(out, "  %s: %" PRIu64 "\n", pb_finding_name((pb_finding_code)c), s->count[c]);
-            for (i = 0; i < s->nex[c]; i++) {
+            /* one more than per_code: show it rather than say "... and 1 more" */
+            shown = s->count[c] <= s->keep ? s->nex[c] : s->per_code;
+            for (i = 0; i < shown; i++) {
                 const pb__example *e = &s->ex[c][i];
                 fprintf(out, "    row %" PRIu64 "%s%s: %s\n", e->f.row, e->column[0] ? ", " : "",
                         e->column, e->f.message);
             }
-            if (s->count[c] > s->nex[c])
+            if (s->count[c] > shown)
                 fprintf(out, "    ... and %" PRIu64 " more (see --report or -v)\n",
-                        s->count[c] - s->nex[c]);
+                        s->count[c] - shown);
         }
     }
     return ferror(out) ? PB_EIO : PB_OK;

@@ -268,5 +268,13 @@ run 74 validate --invalid-out /dev/full "$S/payouts-invalid.csv"
 grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "disk-full message (--invalid-out)"; }
 run 74 validate --report "$T/no/such/dir/r.json" "$S/payouts-valid.csv"
 grep -q "no/such/dir/r.json.*No such file or directory" "$T/err" || { cat "$T/err" >&2; fail "missing-dir message"; }
+# -q with a single finding prints it, never "... and 1 more" (#11 also seen)
+printf 'method,payment_id,amount,currency,customer_id,ip_address,account_number\ntouchngo,t1,500,MYR,c,1.2.3.4,12345\n' > "$T/one.csv"
+run 65 validate -q "$T/one.csv"
+grep -q "and 1 more" "$T/out" && fail "-q says '... and 1 more' instead of the finding"
+grep -q "row 2, account_number" "$T/out" || fail "-q does not print the single finding"
+run 65 validate "$T/many.csv"
+grep -q "and 1 more" "$T/out" && fail "'... and 1 more' printed"
+grep -q "and 99995 more" "$T/out" || fail "the first 5 examples and the rest counted"
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"
