@@ -5,10 +5,13 @@
  */
 #include "batch/sandbox/sandbox_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch/net/http_router.h"
 #include "core/alloc.h"
@@ -159,6 +162,46 @@ static int faults(pb__sbx *s, pb_http_exchange *ex)
     return 0;
 }
 
+/*
+ * One JSON line per accepted payout, line-atomic: the line goes out in one write() on an
+ * O_APPEND descriptor; a short write (disk full, file size limit) is cut back to the last
+ * complete line, so the next line never glues onto a fragment.
+ */
+static int ledger_write_line(pb__sbx *s, const char *txt)
+{
+    size_t n = strlen(txt);
+    char *line = pb_malloc(n + 1);
+    off_t good;
+    ssize_t w;
+    int rc = PB_OK;
+
+    if (line == NULL)
+        return PB_ENOMEM;
+    memcpy(line, txt, n);
+    line[n++] = '\n';
+    good = lseek(s->ledger_fd, 0, SEEK_END); /* this process is the ledger's only writer */
+    do
+        w = write(s->ledger_fd, line, n);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        pb_error_set("ledger %s: %s", s->o->ledger_path, strerror(errno));
+        rc = PB_EIO;
+    } else if ((size_t)w != n) {
+        if (good >= 0 && ftruncate(s->ledger_fd, good) == 0)
+            pb_error_set("ledger %s: short write (%zd of %zu bytes: disk full or file size "
+                         "limit); cut back to the last complete line",
+                         s->o->ledger_path, w, n);
+        else
+            pb_error_set("ledger %s: short write, cannot cut the partial line back: %s",
+                         s->o->ledger_path, strerror(errno));
+        rc = PB_EIO;
+    }
+    if (rc != PB_OK)
+        fprintf(stderr, "sandbox: %s\n", pb_error_last());
+    pb_free(line);
+    return rc;
+}
+
 static int ledger_append(pb__sbx *s, const pb__pay *p)
 {
     cJSON *j;
@@ -168,7 +211,7 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
     struct tm tm;
     int rc = PB_OK;
 
-    if (s->ledger == NULL)
+    if (s->ledger_fd < 0)
         return PB_OK;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -186,8 +229,7 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
         rc = PB_ENOMEM;
         goto out;
     }
-    if (fprintf(s->ledger, "%s\n", txt) < 0 || fflush(s->ledger) != 0)
-        rc = PB_EIO;
+    rc = ledger_write_line(s, txt);
     cJSON_free(txt);
 out:
     cJSON_Delete(j);
@@ -420,6 +462,7 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
     if (s == NULL)
         return PB_ENOMEM;
     s->o = o;
+    s->ledger_fd = -1;
     s->rng = o->seed ? (uint64_t)o->seed : 0x9e3779b97f4a7c15ull;
     if (uv_loop_init(&loop) != 0) {
         rc = pb_error_set("cannot start the event loop");
@@ -428,11 +471,14 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
     loop_ok = 1;
     s->loop = &loop;
     if (o->ledger_path != NULL) {
-        s->ledger = fopen(o->ledger_path, "a");
-        if (s->ledger == NULL) {
-            rc = pb_error_set("cannot open ledger %s", o->ledger_path);
+        s->ledger_fd =
+            open(o->ledger_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+        if (s->ledger_fd < 0) {
+            rc = pb_error_set("cannot open ledger %s: %s", o->ledger_path, strerror(errno));
             goto out;
         }
+        /* over a file size limit a write fails (and is cut back) instead of killing us */
+        signal(SIGXFSZ, SIG_IGN);
     }
     rc = pb_http_server_new(&s->srv, &loop, NULL, h_any, s);
     if (rc != PB_OK)
@@ -464,8 +510,8 @@ out:
     if (s != NULL) {
         pb_http_server_free(s->srv);
         free_payments(s);
-        if (s->ledger != NULL)
-            fclose(s->ledger);
+        if (s->ledger_fd >= 0)
+            close(s->ledger_fd);
         pb_free(s);
     }
     return rc;

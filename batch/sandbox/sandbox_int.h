@@ -56,7 +56,7 @@ typedef struct pb__sbx {
     uv_loop_t *loop;
     pb_http_server *srv;
     uv_signal_t sigint, sigterm;
-    FILE *ledger;
+    int ledger_fd; /* O_APPEND, -1 without --ledger */
     pb__pay *buckets[PB__BUCKETS];
     size_t npay;
     uint64_t rng;
