@@ -84,4 +84,14 @@ stop
 [ "$(grep -c '^500 ' "$T/full.status")" -eq 3 ] || fail "/dev/full ledger: want 500"
 grep -q "ledger /dev/full: No space left on device" "$T/err" || fail "ledger error message"
 
+# 3. at the payment cap: 503 with Retry-After, nothing recorded (#11.8, also seen)
+start "$T/ledger-cap" --max-payments 3
+python3 "$T/send.py" "$PORT" 5 cap >"$T/cap.status"
+stop
+[ "$(head -3 "$T/cap.status" | grep -c '^200 ')" -eq 3 ] || fail "the first 3 payouts"
+[ "$(tail -2 "$T/cap.status")" = "$(printf '503 5\n503 5')" ] || fail "503 with Retry-After at the cap: $(cat "$T/cap.status")"
+[ "$(check_ledger "$T/ledger-cap")" -eq 3 ] || fail "only the kept payments are in the ledger"
+"$PAYBATCH" sandbox --help >"$T/help"
+grep -q -- "--max-payments N" "$T/help" && grep -q "default 1000000" "$T/help" || fail "--help: the cap and its memory"
+
 echo "sandbox ledger: all checks passed"
