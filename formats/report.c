@@ -14,7 +14,9 @@ typedef struct {
 } pb__example;
 
 struct pb_summary {
-    size_t per_code;
+    size_t per_code; /* examples shown per code; one more is kept so that "... and 1 more" is
+                        never printed in place of the finding itself */
+    size_t keep;
     uint64_t count[PB_F__COUNT];
     pb__example *ex[PB_F__COUNT];
     size_t nex[PB_F__COUNT];
@@ -27,6 +29,7 @@ int pb_summary_new(pb_summary **out, size_t examples_per_code)
     if (!s)
         return PB_ENOMEM;
     s->per_code = examples_per_code;
+    s->keep = examples_per_code + 1;
     *out = s;
     return PB_OK;
 }
@@ -37,18 +40,18 @@ int pb_summary_add(pb_summary *s, const pb_finding *f)
     if ((unsigned)f->code >= PB_F__COUNT)
         return PB_EINVAL;
     s->count[f->code]++;
-    if (s->nex[f->code] >= s->per_code)
+    if (s->nex[f->code] >= s->keep)
         return PB_OK;
     if (!s->ex[f->code]) {
-        /* allocated per code on first use, grown by doubling up to per_code */
-        s->ex[f->code] = pb_calloc(s->per_code < 8 ? s->per_code : 8, sizeof(pb__example));
+        /* allocated per code on first use, grown by doubling up to keep */
+        s->ex[f->code] = pb_calloc(s->keep < 8 ? s->keep : 8, sizeof(pb__example));
         if (!s->ex[f->code])
             return PB_ENOMEM;
     } else if (s->nex[f->code] >= 8 && (s->nex[f->code] & (s->nex[f->code] - 1)) == 0) {
         size_t n = s->nex[f->code] * 2;
         pb__example *p;
-        if (n > s->per_code)
-            n = s->per_code;
+        if (n > s->keep)
+            n = s->keep;
         p = pb_realloc(s->ex[f->code], n * sizeof(pb__example));
         if (!p)
             return PB_ENOMEM;
@@ -84,7 +87,7 @@ int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
                      const pb_validator_stats *st)
 {
     int sev, c;
-    size_t i;
+    size_t i, shown;
 
     fprintf(out,
             "%s: %" PRIu64 " data row%s: %" PRIu64 " valid, %" PRIu64 " invalid, %" PRIu64
@@ -108,14 +111,16 @@ int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
                 header = 1;
             }
             fprintf(out, "  %s: %" PRIu64 "\n", pb_finding_name((pb_finding_code)c), s->count[c]);
-            for (i = 0; i < s->nex[c]; i++) {
+            /* one more than per_code: show it rather than say "... and 1 more" */
+            shown = s->count[c] <= s->keep ? s->nex[c] : s->per_code;
+            for (i = 0; i < shown; i++) {
                 const pb__example *e = &s->ex[c][i];
                 fprintf(out, "    row %" PRIu64 "%s%s: %s\n", e->f.row, e->column[0] ? ", " : "",
                         e->column, e->f.message);
             }
-            if (s->count[c] > s->nex[c])
+            if (s->count[c] > shown)
                 fprintf(out, "    ... and %" PRIu64 " more (see --report or -v)\n",
-                        s->count[c] - s->nex[c]);
+                        s->count[c] - shown);
         }
     }
     return ferror(out) ? PB_EIO : PB_OK;
@@ -135,7 +140,36 @@ struct pb_json_report {
     FILE *f;
     pb_buf b;
     uint64_t n;
+    uint64_t bytes_read;
+    uint64_t stopped_at_row;
+    int partial; /* the input was not read to its end */
+    int input_set;
+    uint64_t omitted[PB_F__COUNT]; /* counted, not written (--max-findings) */
+    uint64_t nomitted;
+    uint64_t inv_rows_omitted, inv_findings_omitted;
 };
+
+void pb_json_report_omit(pb_json_report *r, const pb_finding *f)
+{
+    if ((unsigned)f->code < PB_F__COUNT)
+        r->omitted[f->code]++;
+    r->nomitted++;
+}
+
+void pb_json_report_set_invalid_omitted(pb_json_report *r, uint64_t rows, uint64_t findings)
+{
+    r->inv_rows_omitted = rows;
+    r->inv_findings_omitted = findings;
+}
+
+void pb_json_report_set_input(pb_json_report *r, uint64_t bytes_read, int complete,
+                              uint64_t stopped_at_row)
+{
+    r->bytes_read = bytes_read;
+    r->partial = !complete;
+    r->stopped_at_row = stopped_at_row;
+    r->input_set = 1;
+}
 
 static int pb__flush(pb_json_report *r)
 {
@@ -225,6 +259,13 @@ int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const 
         sha256_hex ? sha256_hex : "", st->delimiter ? delim : "", st->had_bom ? "true" : "false",
         st->rows, st->valid, st->invalid, st->with_warnings, st->blank, st->file_errors);
     if (rc == 0)
+        rc = pb_buf_printf(&r->b, ",\"sha256_complete\":%s", r->partial ? "false" : "true");
+    if (rc == 0 && r->input_set)
+        rc = pb_buf_printf(&r->b, ",\"bytes_read\":%" PRIu64, r->bytes_read);
+    if (rc == 0 && r->partial)
+        rc = pb_buf_printf(&r->b, ",\"stopped_at_row\":%" PRIu64 ",\"rest_unchecked\":true",
+                           r->stopped_at_row);
+    if (rc == 0)
         rc = pb__json_totals(&r->b, "totals", st->valid_totals, st->nvalid_totals);
     if (rc == 0)
         rc = pb__json_totals(&r->b, "input_totals", st->input_totals, st->ninput_totals);
@@ -238,7 +279,22 @@ int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const 
         first = 0;
     }
     if (rc == 0)
-        rc = pb_buf_printf(&r->b, "},\"findings_total\":%" PRIu64 ",\"exit_code\":%d}\n", r->n,
+        rc = pb_buf_puts(&r->b, "},\"findings_omitted\":{");
+    for (c = 0, first = 1; rc == 0 && c < PB_F__COUNT; c++) {
+        if (!r->omitted[c])
+            continue;
+        rc = pb_buf_printf(&r->b, "%s\"%s\":%" PRIu64, first ? "" : ",",
+                           pb_finding_name((pb_finding_code)c), r->omitted[c]);
+        first = 0;
+    }
+    if (rc == 0)
+        rc = pb_buf_printf(&r->b,
+                           "},\"findings_omitted_total\":%" PRIu64
+                           ",\"invalid_out_rows_omitted\":%" PRIu64
+                           ",\"invalid_out_findings_omitted\":%" PRIu64,
+                           r->nomitted, r->inv_rows_omitted, r->inv_findings_omitted);
+    if (rc == 0)
+        rc = pb_buf_printf(&r->b, ",\"findings_total\":%" PRIu64 ",\"exit_code\":%d}\n", r->n,
                            exit_code);
     if (rc == 0)
         rc = pb__flush(r);

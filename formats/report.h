@@ -33,6 +33,20 @@ typedef struct pb_json_report pb_json_report;
 /* Writes the opening of the document: {"command":…,"file":…,"findings":[ */
 int pb_json_report_open(pb_json_report **out, FILE *f, const char *command, const char *file_name);
 int pb_json_report_finding(pb_json_report *r, const pb_finding *f);
+/*
+ * What part of the input the report covers: the bytes read (and hashed), whether that was the
+ * whole file, and the row at which reading stopped (0: none). Call before close; by default
+ * the report says the whole file was read.
+ */
+void pb_json_report_set_input(pb_json_report *r, uint64_t bytes_read, int complete,
+                              uint64_t stopped_at_row);
+/*
+ * --max-findings: f was counted but not written (the budget is spent). The report ends with
+ * the number left out per code; findings_by_code stays exact.
+ */
+void pb_json_report_omit(pb_json_report *r, const pb_finding *f);
+/* --invalid-out rows (and their findings) left out of that file for the same reason. */
+void pb_json_report_set_invalid_omitted(pb_json_report *r, uint64_t rows, uint64_t findings);
 /* Closes the findings array and writes counts, totals, sha256 and the exit code; frees r. */
 int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const char *sha256_hex,
                          int exit_code);

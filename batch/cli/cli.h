@@ -1,5 +1,5 @@
 /*
- * cli.h - what every paybatch command shares: exit codes, logging, atomic output files.
+ * cli.h - what every paybatch command shares: exit codes, logging.
  */
 #ifndef PB_CLI_CLI_H
 #define PB_CLI_CLI_H
@@ -7,6 +7,8 @@
 #include "batch/store/store.h"
 
 #include <stdio.h>
+
+#include "batch/util/outfile.h"
 
 /* sysexits(3), SPEC §3 */
 enum {
@@ -28,20 +30,7 @@ extern pb_log_level pb_cli_log_level;
 /* "paybatch: " + message + newline on stderr (always shown: errors). */
 void pb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * An output file written atomically: data goes to a temporary file beside PATH, which
- * pb_outfile_commit() flushes, fsyncs and renames over PATH. Anything else (an error, a crash)
- * leaves PATH untouched, so a partial file is never presented as complete.
- */
-typedef struct {
-    FILE *f;
-    char *path;
-    char *tmp;
-} pb_outfile;
-
-int pb_outfile_open(pb_outfile *o, const char *path);
-int pb_outfile_commit(pb_outfile *o);
-void pb_outfile_abort(pb_outfile *o);
+/* Output files (atomic, never clobbering special files): batch/util/outfile.h. */
 
 int pb_cmd_validate(int argc, char **argv);
 int pb_cmd_sandbox(int argc, char **argv);

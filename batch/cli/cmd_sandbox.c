@@ -28,6 +28,10 @@ static void pb__sandbox_usage(FILE *out)
           "  --secret-file PATH       secret key (trailing newline dropped); else the\n"
           "                           environment variable PAYBATCH_SECRET_KEY\n"
           "  --ledger FILE            append one JSON line per accepted payout\n"
+          "  --max-payments N         payments kept in memory (default 1000000); over it\n"
+          "                           503 with Retry-After. Each takes about 0.5 KiB (at most\n"
+          "                           1.3 KiB with 255-byte ids, accounts and URLs): the\n"
+          "                           default needs about 0.5 GiB, at most 1.3 GiB\n"
           "                           {payment_id,method,amount,currency,account,time}\n"
           "  --seed N                 seed of the fault dice (default fixed)\n"
           "  --callback-url URL       callback target when the request has no\n"
@@ -146,6 +150,7 @@ int pb_cmd_sandbox(int argc, char **argv)
         {"project-id", required_argument, NULL, 'P'},
         {"secret-file", required_argument, NULL, 'S'},
         {"ledger", required_argument, NULL, 'l'},
+        {"max-payments", required_argument, NULL, 'N'},
         {"seed", required_argument, NULL, 's'},
         {"callback-url", required_argument, NULL, 'u'},
         {"callback-delay-ms", required_argument, NULL, 'd'},
@@ -222,6 +227,13 @@ int pb_cmd_sandbox(int argc, char **argv)
             }
             break;
         }
+        case 'N':
+            if (parse_ulong(optarg, 100000000, &v) != PB_OK || v == 0) {
+                pb_cli_error("--max-payments %s: 1..100000000", optarg);
+                return PB_EXIT_USAGE;
+            }
+            o.max_payments = (size_t)v;
+            break;
         case 'M':
             if (parse_ulong(optarg, PB_SANDBOX_CB_MAX_ATTEMPTS, &v) != PB_OK || v == 0) {
                 pb_cli_error("--callback-max-attempts %s: 1..%d", optarg,

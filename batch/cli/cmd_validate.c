@@ -14,12 +14,15 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define PB_READ_CHUNK        (256 * 1024)
 #define PB_EXAMPLES_PER_CODE 5
+#define PB_MAX_FINDINGS      1000
 
 static void pb__validate_usage(FILE *out)
 {
@@ -34,6 +37,8 @@ static void pb__validate_usage(FILE *out)
           "  --allow-conversion   let Touch'n Go rows carry another currency (Gate converts)\n"
           "  --report PATH        write the JSON report here\n"
           "  --invalid-out PATH   write the invalid rows, with their findings, as CSV\n"
+          "  --max-findings N     write at most N findings to each of --report and\n"
+          "                       --invalid-out (default 1000); the rest are only counted\n"
           "  -q, --quiet          counts only\n"
           "  -v, --verbose        every finding, as it is found\n"
           "  --log-format FMT     text or json (logs on stderr)\n"
@@ -45,15 +50,59 @@ static void pb__validate_usage(FILE *out)
           out);
 }
 
+/* SIGINT/SIGTERM: the run stops, removes its temporary files and dies of the signal. */
+static volatile sig_atomic_t pb__stop_signal;
+
+static void pb__on_stop_signal(int sig)
+{
+    pb__stop_signal = sig;
+}
+
+static void pb__catch_stop_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = pb__on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read returns EINTR and the loop sees the flag */
+    pb__stop_signal = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* After the clean-up: die of the signal that stopped the run (exit status 128 + sig). */
+static void pb__reraise_stop_signal(const struct sigaction *old_int,
+                                    const struct sigaction *old_term)
+{
+    struct sigaction dfl;
+    int sig = pb__stop_signal;
+    sigaction(SIGINT, old_int, NULL);
+    sigaction(SIGTERM, old_term, NULL);
+    if (!sig)
+        return;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    fflush(stdout);
+    raise(sig);
+}
+
 typedef struct {
     pb_summary *summary;
     pb_json_report *json;
     pb_outfile invalid;
+    pb_outfile *report;
     const pb_validator *v;
     char delimiter;
     int invalid_header_done;
     int io_failed;
     int verbose;
+    uint64_t stop_row; /* row of the last file-level finding */
+    uint64_t max_findings;
+    uint64_t json_written, json_omitted;    /* findings written to / left out of --report */
+    uint64_t inv_written;                   /* findings written to --invalid-out */
+    uint64_t inv_rows_omitted, inv_omitted; /* left out of --invalid-out */
 } pb__vrun;
 
 static void pb__print_finding(const pb_finding *f)
@@ -65,8 +114,17 @@ static void pb__print_finding(const pb_finding *f)
 static int pb__note(pb__vrun *r, const pb_finding *f)
 {
     int rc = pb_summary_add(r->summary, f);
-    if (rc == 0 && r->json)
-        rc = pb_json_report_finding(r->json, f);
+    if (rc == 0 && r->json) {
+        if (r->json_written < r->max_findings) {
+            rc = pb_json_report_finding(r->json, f);
+            if (rc == PB_EIO)
+                rc = pb_outfile_fail(r->report); /* names the file and errno's reason */
+            r->json_written++;
+        } else {
+            pb_json_report_omit(r->json, f);
+            r->json_omitted++;
+        }
+    }
     if (r->verbose)
         pb__print_finding(f);
     return rc;
@@ -75,6 +133,7 @@ static int pb__note(pb__vrun *r, const pb_finding *f)
 static void pb__on_file_finding(const pb_finding *f, void *ctx)
 {
     pb__vrun *r = ctx;
+    r->stop_row = f->row;
     if (pb__note(r, f) < 0)
         r->io_failed = 1;
 }
@@ -93,17 +152,59 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
 
     if (r->io_failed)
         return PB_EIO;
-    if (!rep->valid && r->invalid.f) {
+    if (pb__stop_signal)
+        return PB_EAGAIN; /* interrupted: stop at once */
+    if (!rep->valid && r->invalid.f && r->inv_written >= r->max_findings) {
+        r->inv_rows_omitted++;
+        r->inv_omitted += rep->nfindings;
+    } else if (!rep->valid && r->invalid.f) {
         const pb_header_map *map = pb_validator_header(r->v);
         if (!r->invalid_header_done) {
             r->delimiter = pb_validator_delimiter(r->v);
             rc = pb_invalid_csv_header(r->invalid.f, map, r->delimiter, pb_validator_had_bom(r->v));
+            if (rc == PB_EIO)
+                pb_outfile_fail(&r->invalid);
             if (rc < 0)
                 return rc;
             r->invalid_header_done = 1;
         }
-        if ((rc = pb_invalid_csv_row(r->invalid.f, map, rep, r->delimiter)) < 0)
+        if ((rc = pb_invalid_csv_row(r->invalid.f, map, rep, r->delimiter)) < 0) {
+            if (rc == PB_EIO)
+                pb_outfile_fail(&r->invalid);
             return rc;
+        }
+        r->inv_written += rep->nfindings;
+    }
+    return 0;
+}
+
+/*
+ * An output that is the input, or another output, would destroy what the run reads or
+ * writes: refuse it before anything is opened (any spelling, symlink or hard link).
+ */
+static int pb__outputs_distinct(const char *file, const char *report, const char *invalid)
+{
+    const char *name[3] = {"FILE.csv", "--report", "--invalid-out"};
+    const char *p[3] = {file, report, invalid};
+    int i, j, same;
+
+    for (i = 1; i < 3; i++) {
+        if (!p[i])
+            continue;
+        for (j = 0; j < i; j++) {
+            if (!p[j])
+                continue;
+            if (pb_outfile_same(p[i], p[j], &same) < 0) {
+                pb_cli_error("%s: %s", name[i], pb_error_last());
+                return -1;
+            }
+            if (same) {
+                pb_cli_error("%s %s is the same file as %s %s: it would be overwritten; "
+                             "choose another path",
+                             name[i], p[i], name[j], p[j]);
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -129,6 +230,7 @@ int pb_cmd_validate(int argc, char **argv)
         {"allow-conversion", no_argument, NULL, 'c'},
         {"report", required_argument, NULL, 'r'},
         {"invalid-out", required_argument, NULL, 'i'},
+        {"max-findings", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"log-format", required_argument, NULL, 'l'},
@@ -144,8 +246,11 @@ int pb_cmd_validate(int argc, char **argv)
     EVP_MD_CTX *sha = NULL;
     unsigned char digest[32];
     char hex[65];
-    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0;
+    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0, at_eof = 0;
+    uint64_t bytes_read = 0;
     const pb_validator_stats *st;
+    struct sigaction old_int, old_term;
+    int max_set = 0;
 
     memset(&vo, 0, sizeof(vo));
     memset(&run, 0, sizeof(run));
@@ -176,6 +281,17 @@ int pb_cmd_validate(int argc, char **argv)
         case 'i':
             invalid_path = optarg;
             break;
+        case 'n': {
+            char *end;
+            errno = 0;
+            run.max_findings = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-') {
+                pb_cli_error("--max-findings %s: use a number of findings (0 or more)", optarg);
+                return PB_EXIT_USAGE;
+            }
+            max_set = 1;
+            break;
+        }
         case 'q':
             pb_cli_log_level = PB_LOG_QUIET;
             break;
@@ -202,11 +318,17 @@ int pb_cmd_validate(int argc, char **argv)
         return PB_EXIT_USAGE;
     }
     file = argv[optind];
+    if (!max_set)
+        run.max_findings = PB_MAX_FINDINGS;
+    if (pb__outputs_distinct(file, report_path, invalid_path) < 0)
+        return PB_EXIT_USAGE;
 
+    pb__catch_stop_signals(&old_int, &old_term);
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         pb_cli_error("cannot read %s: %s", file, strerror(errno));
-        return PB_EXIT_NOINPUT;
+        exit_code = pb__stop_signal ? PB_EXIT_SOFTWARE : PB_EXIT_NOINPUT;
+        goto out;
     }
     run.verbose = pb_cli_log_level == PB_LOG_VERBOSE;
     run.delimiter = vo.delimiter;
@@ -219,8 +341,11 @@ int pb_cmd_validate(int argc, char **argv)
             exit_code = PB_EXIT_IOERR;
             goto out;
         }
-        if (pb_json_report_open(&run.json, report.f, "validate", file) < 0)
+        run.report = &report;
+        if (pb_json_report_open(&run.json, report.f, "validate", file) < 0) {
+            pb_outfile_fail(&report);
             goto ioerr;
+        }
     }
     if (invalid_path && pb_outfile_open(&run.invalid, invalid_path) < 0) {
         pb_cli_error("--invalid-out: %s", pb_error_last());
@@ -243,7 +368,10 @@ int pb_cmd_validate(int argc, char **argv)
         goto oom;
 
     for (;;) {
-        ssize_t n = read(fd, chunk, PB_READ_CHUNK);
+        ssize_t n;
+        if (pb__stop_signal)
+            goto out;
+        n = read(fd, chunk, PB_READ_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -251,14 +379,22 @@ int pb_cmd_validate(int argc, char **argv)
             exit_code = PB_EXIT_NOINPUT;
             goto out;
         }
-        if (n == 0)
+        if (n == 0) {
+            at_eof = 1;
             break;
+        }
+        bytes_read += (uint64_t)n;
         EVP_DigestUpdate(sha, chunk, (size_t)n);
         rc = pb_validator_feed(v, chunk, (size_t)n);
+        if (pb__stop_signal)
+            goto out;
         if (rc == PB_ENOMEM)
             goto oom;
         if (rc != 0 || run.io_failed)
             goto ioerr;
+        /* a failed file is not read further (it may never end: /dev/zero, a pipe) */
+        if (pb_validator_file_failed(v))
+            break;
     }
     rc = pb_validator_finish(v);
     if (rc == PB_ENOMEM)
@@ -271,8 +407,21 @@ int pb_cmd_validate(int argc, char **argv)
 
     st = pb_validator_get_stats(v);
     exit_code = (st->invalid || pb_validator_file_failed(v)) ? PB_EXIT_DATAERR : PB_EXIT_OK;
-    if (pb_summary_print(run.summary, stdout, file, st) < 0)
+    if (pb_summary_print(run.summary, stdout, file, st) < 0) {
+        pb_error_set("cannot write the summary to standard output: %s", strerror(errno));
         goto ioerr;
+    }
+    if (run.json_omitted || run.inv_rows_omitted)
+        printf("\n--max-findings %" PRIu64 ": %" PRIu64
+               " finding%s not written to --report, %" PRIu64
+               " invalid row%s not written to --invalid-out (the counts above are exact)\n",
+               run.max_findings, run.json_omitted, run.json_omitted == 1 ? "" : "s",
+               run.inv_rows_omitted, run.inv_rows_omitted == 1 ? "" : "s");
+    if (!at_eof)
+        printf("\nreading stopped at row %" PRIu64 " after %" PRIu64
+               " bytes: the rest of the file was not checked and its rows are not counted "
+               "above\n",
+               run.stop_row, bytes_read);
     if (exit_code == PB_EXIT_OK)
         printf("\nresult: OK: %" PRIu64 " row%s ready to send\n", st->valid,
                st->valid == 1 ? "" : "s");
@@ -288,16 +437,22 @@ int pb_cmd_validate(int argc, char **argv)
         /* an --invalid-out with no invalid rows is still written: header only */
         if (!run.invalid_header_done && pb_validator_header(v) &&
             pb_invalid_csv_header(run.invalid.f, pb_validator_header(v), pb_validator_delimiter(v),
-                                  pb_validator_had_bom(v)) < 0)
+                                  pb_validator_had_bom(v)) < 0) {
+            pb_outfile_fail(&run.invalid);
             goto ioerr;
+        }
         if (pb_outfile_commit(&run.invalid) < 0)
             goto ioerr;
         invalid_committed = 1;
     }
     if (run.json) {
         /* the report comes last: a report on disk means every output of the run is there */
+        pb_json_report_set_invalid_omitted(run.json, run.inv_rows_omitted, run.inv_omitted);
+        pb_json_report_set_input(run.json, bytes_read, at_eof, at_eof ? 0 : run.stop_row);
         rc = pb_json_report_close(run.json, st, hex, exit_code);
         run.json = NULL;
+        if (rc < 0)
+            pb_outfile_fail(&report);
         if (rc < 0 || pb_outfile_commit(&report) < 0) {
             if (invalid_committed)
                 unlink(invalid_path);
@@ -311,8 +466,8 @@ oom:
     exit_code = PB_EXIT_SOFTWARE;
     goto out;
 ioerr:
-    pb_cli_error("cannot write an output file%s%s", pb_error_last()[0] ? ": " : "",
-                 pb_error_last());
+    /* every failing path above left a message that names the file and the reason */
+    pb_cli_error("%s", pb_error_last()[0] ? pb_error_last() : "cannot write an output file");
     exit_code = PB_EXIT_IOERR;
 out:
     pb_json_report_free(run.json);
@@ -326,5 +481,6 @@ out:
     pb_free(chunk);
     if (fd >= 0)
         close(fd);
+    pb__reraise_stop_signal(&old_int, &old_term);
     return exit_code;
 }

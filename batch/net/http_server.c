@@ -46,7 +46,8 @@ struct pb_http_server {
 struct pb__conn {
     uv_tcp_t tcp;
     uv_timer_t hdr_timer;
-    uv_timer_t idle_timer;
+    uv_timer_t idle_timer; /* idle between reads / keep-alive; the write deadline; linger */
+    uv_timer_t req_timer;  /* whole request: first byte to complete body (trickling) */
     uv_shutdown_t shutdown_req;
     pb_http_server *srv;
     pb__conn *prev, *next;
@@ -59,7 +60,11 @@ struct pb__conn {
     int reading;
     int writing;
     int hdr_armed;
+    int req_armed;
     int close_after_write;
+    int rejecting;       /* over the cap: answered 503, never counted */
+    unsigned served;     /* answers written (keep-alive) */
+    uint64_t idle_since; /* loop time of the last answer, for eviction at the cap */
     int draining;
     size_t drained;
     size_t roff, rlen;
@@ -106,8 +111,6 @@ static void conn_on_close(uv_handle_t *h)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->counted)
-        s->nconns--;
     s->nlive--;
     pb_httpreq_parser_free(c->parser);
     pb_free(c);
@@ -119,6 +122,10 @@ static void conn_close(pb__conn *c)
     if (c->closing)
         return;
     c->closing = 1;
+    if (c->counted) { /* a closing connection frees its place at once */
+        c->counted = 0;
+        c->srv->nconns--;
+    }
     if (c->ex) {
         c->ex->conn = NULL; /* the exchange is dead; its owner still frees it */
         c->ex = NULL;
@@ -127,6 +134,7 @@ static void conn_close(pb__conn *c)
     if (c->timers_init) {
         uv_close((uv_handle_t *)&c->hdr_timer, conn_on_close);
         uv_close((uv_handle_t *)&c->idle_timer, conn_on_close);
+        uv_close((uv_handle_t *)&c->req_timer, conn_on_close);
     }
 }
 
@@ -235,6 +243,8 @@ static void on_write(uv_write_t *r, int status)
         return;
     }
     /* keep-alive: idle until the next request starts; then serve what is buffered */
+    c->served++;
+    c->idle_since = uv_now(c->srv->loop);
     uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
     conn_process(c);
 }
@@ -290,8 +300,10 @@ static int conn_write(pb__conn *c, int status, const char *ctype, const char *ex
     c->writing = 1;
     read_stop(c);
     uv_timer_stop(&c->hdr_timer);
-    uv_timer_stop(&c->idle_timer);
-    c->hdr_armed = 0;
+    uv_timer_stop(&c->req_timer);
+    /* a client that does not read its answers holds the connection no longer than this */
+    uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.write_timeout_ms, 0);
+    c->hdr_armed = c->req_armed = 0;
 out:
     pb_free(w);
     pb_buf_free(&b);
@@ -299,7 +311,7 @@ out:
 }
 
 /* The server's own error answer; the connection closes after it. */
-static void conn_fail(pb__conn *c, int status, const char *message)
+static void conn_fail_with(pb__conn *c, int status, const char *message, const char *extra)
 {
     pb_buf b;
     int rc;
@@ -308,10 +320,15 @@ static void conn_fail(pb__conn *c, int status, const char *message)
     c->close_after_write = 1;
     rc = pb_http_json_error(&b, status, message);
     if (rc == PB_OK)
-        rc = conn_write(c, status, "application/json", NULL, b.ptr, b.len, 0);
+        rc = conn_write(c, status, "application/json", extra, b.ptr, b.len, 0);
     pb_buf_free(&b);
     if (rc != PB_OK)
         conn_close(c);
+}
+
+static void conn_fail(pb__conn *c, int status, const char *message)
+{
+    conn_fail_with(c, status, message, NULL);
 }
 
 static void conn_dispatch(pb__conn *c)
@@ -339,7 +356,8 @@ static void conn_dispatch(pb__conn *c)
     read_stop(c);
     uv_timer_stop(&c->hdr_timer);
     uv_timer_stop(&c->idle_timer);
-    c->hdr_armed = 0;
+    uv_timer_stop(&c->req_timer);
+    c->hdr_armed = c->req_armed = 0;
     c->srv->handler(ex, req, c->srv->ctx);
 }
 
@@ -366,10 +384,19 @@ static void conn_process(pb__conn *c)
             uv_timer_start(&c->hdr_timer, on_timeout, c->srv->lim.header_timeout_ms, 0);
             c->hdr_armed = 1;
         }
+        if (!c->req_armed) {
+            uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
+            c->req_armed = 1;
+        }
         break;
     case PB_HTTPREQ_BODY:
         uv_timer_stop(&c->hdr_timer);
         c->hdr_armed = 0;
+        /* the body too must be complete in time: trickling cannot extend this */
+        if (!c->req_armed) {
+            uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
+            c->req_armed = 1;
+        }
         break;
     default:
         break;
@@ -377,10 +404,24 @@ static void conn_process(pb__conn *c)
     read_start(c);
 }
 
+/* The keep-alive connection idle the longest (no request in progress), or NULL. */
+static pb__conn *conn_find_idle(pb_http_server *s)
+{
+    pb__conn *c, *best = NULL;
+    for (c = s->conns; c; c = c->next) {
+        if (!c->counted || c->closing || c->ex || c->writing || c->draining || !c->served ||
+            c->roff != c->rlen || pb_httpreq_state(c->parser) != PB_HTTPREQ_IDLE)
+            continue;
+        if (!best || c->idle_since < best->idle_since)
+            best = c;
+    }
+    return best;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
     pb_http_server *s = l->data;
-    pb__conn *c;
+    pb__conn *c, *idle;
     pb_httpreq_limits pl;
 
     if (status < 0 || s->closing)
@@ -400,17 +441,35 @@ static void on_connection(uv_stream_t *l, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nlive++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 || s->nconns >= s->lim.max_connections) {
-        conn_close(c); /* over the cap: accept (drains the backlog) and close */
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
         return;
     }
-    c->counted = 1;
-    s->nconns++;
+    /* at the cap, an idle keep-alive connection makes room for a new client */
+    if (s->nconns >= s->lim.max_connections && (idle = conn_find_idle(s)) != NULL)
+        conn_close(idle);
+    if (s->nconns >= s->lim.max_connections) {
+        /* still full: answer 503 (Retry-After) and close; past twice the cap of such
+         * answers in flight, close at once (nothing may grow without bound) */
+        if (s->nlive > 2u * s->lim.max_connections + 16u) {
+            conn_close(c);
+            return;
+        }
+        c->rejecting = 1;
+    } else {
+        c->counted = 1;
+        s->nconns++;
+    }
     uv_timer_init(s->loop, &c->hdr_timer);
     uv_timer_init(s->loop, &c->idle_timer);
-    c->hdr_timer.data = c->idle_timer.data = c;
+    uv_timer_init(s->loop, &c->req_timer);
+    c->hdr_timer.data = c->idle_timer.data = c->req_timer.data = c;
     c->timers_init = 1;
-    c->open_handles = 3;
+    c->open_handles = 4;
+    if (c->rejecting) {
+        conn_fail_with(c, 503, "Too many connections; retry later", "Retry-After: 1\r\n");
+        return;
+    }
     pl.max_header_bytes = s->lim.max_header_bytes;
     pl.max_body_bytes = s->lim.max_body_bytes;
     if (pb_httpreq_parser_new(&c->parser, &pl) != PB_OK) {
@@ -420,7 +479,8 @@ static void on_connection(uv_stream_t *l, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_start(&c->hdr_timer, on_timeout, s->lim.header_timeout_ms, 0);
     uv_timer_start(&c->idle_timer, on_timeout, s->lim.idle_timeout_ms, 0);
-    c->hdr_armed = 1;
+    uv_timer_start(&c->req_timer, on_timeout, s->lim.request_timeout_ms, 0);
+    c->hdr_armed = c->req_armed = 1;
     read_start(c);
 }
 
@@ -452,6 +512,12 @@ int pb_http_server_new(pb_http_server **out, uv_loop_t *loop, const pb_http_limi
         s->lim.idle_timeout_ms = 30000;
     if (!s->lim.max_connections)
         s->lim.max_connections = 256;
+    if (!s->lim.request_timeout_ms)
+        s->lim.request_timeout_ms = 30000;
+    if (s->lim.request_timeout_ms < s->lim.header_timeout_ms)
+        s->lim.request_timeout_ms = s->lim.header_timeout_ms;
+    if (!s->lim.write_timeout_ms)
+        s->lim.write_timeout_ms = 30000;
     s->loop = loop;
     s->handler = h;
     s->ctx = ctx;

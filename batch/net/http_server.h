@@ -21,8 +21,13 @@
  * Timers per connection: the request line and headers must complete within
  * header_timeout_ms of the first byte (or of accept) - slowloris; and no more than
  * idle_timeout_ms may pass between reads, or while idle between keep-alive requests.
- * Either cut closes the connection without an answer. Both are stopped while the handler
- * owns an exchange. Over max_connections, new connections are accepted and closed at once.
+ * The whole request, body included, must arrive within request_timeout_ms of its first byte
+ * (or of accept): reads re-arm the idle timer, never this deadline. An answer must be written
+ * within write_timeout_ms (a client that pipelines and never reads is cut).
+ * Any cut closes the connection without an answer. All are stopped while the handler owns an
+ * exchange. At max_connections, a new connection first makes room by closing the keep-alive
+ * connection idle the longest; when none is idle it is answered 503 with Retry-After and
+ * closed (and past twice the cap of those in flight, closed at once).
  *
  * Lifecycle (libuv style): pb_http_server_new() -> pb_http_server_listen() -> ...
  * pb_http_server_close(cb) closes the listener and every connection; pending exchanges
@@ -51,11 +56,15 @@ typedef struct pb_http_exchange pb_http_exchange; /* one request awaiting its an
 typedef void (*pb_http_handler)(pb_http_exchange *ex, const pb_http_request *req, void *ctx);
 
 typedef struct {
-    size_t max_header_bytes;    /* 0 -> 8 KiB; over it 431 */
-    size_t max_body_bytes;      /* 0 -> 1 MiB; over it 413 */
-    unsigned header_timeout_ms; /* 0 -> 10 s: headers complete within it (slowloris) */
-    unsigned idle_timeout_ms;   /* 0 -> 30 s: between reads / keep-alive idle */
-    unsigned max_connections;   /* 0 -> 256; over it accept and close */
+    size_t max_header_bytes;     /* 0 -> 8 KiB; over it 431 */
+    size_t max_body_bytes;       /* 0 -> 1 MiB; over it 413 */
+    unsigned header_timeout_ms;  /* 0 -> 10 s: headers complete within it (slowloris) */
+    unsigned idle_timeout_ms;    /* 0 -> 30 s: between reads / keep-alive idle */
+    unsigned max_connections;    /* 0 -> 256; over it see above (503 or an idle one goes) */
+    unsigned request_timeout_ms; /* 0 -> 30 s (at least header_timeout_ms): a whole request,
+                                    headers and body, from its first byte (trickling) */
+    unsigned write_timeout_ms;   /* 0 -> 30 s: an answer must be taken by the client within it
+                                    (a client that never reads) */
 } pb_http_limits;
 
 /* limits may be NULL (defaults). *out is owned by the caller (close, then free). */

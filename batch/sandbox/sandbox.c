@@ -5,34 +5,124 @@
  */
 #include "batch/sandbox/sandbox_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch/net/http_router.h"
 #include "core/alloc.h"
+#include "formats/dupcheck.h"
 #include "formats/json_write.h"
 #include "core/errors.h"
 
-/* ---- helpers ---------------------------------------------------------------------- */
+/* ---- payment table ------------------------------------------------------------------ */
 
-static uint32_t hash(const char *k)
+pb__pay *pb__table_find(const pb__table *t, const char *id)
 {
-    uint32_t h = 2166136261u;
-    while (*k)
-        h = (h ^ (unsigned char)*k++) * 16777619u;
-    return h % PB__BUCKETS;
-}
+    uint64_t h;
+    size_t i;
 
-static pb__pay *pay_find(pb__sbx *s, const char *id)
-{
-    pb__pay *p;
-    for (p = s->buckets[hash(id)]; p != NULL; p = p->next)
-        if (strcmp(p->p.payment_id, id) == 0)
-            return p;
+    if (t->cap == 0)
+        return NULL;
+    h = pb_dupset_hash(t->key, id, strlen(id));
+    for (i = h & (t->cap - 1); t->slot[i] != NULL; i = (i + 1) & (t->cap - 1))
+        if (t->hash[i] == h && strcmp(t->slot[i]->p.payment_id, id) == 0)
+            return t->slot[i];
     return NULL;
 }
+
+static void table_place(pb__table *t, pb__pay *p, uint64_t h)
+{
+    size_t i;
+    for (i = h & (t->cap - 1); t->slot[i] != NULL; i = (i + 1) & (t->cap - 1))
+        ;
+    t->slot[i] = p;
+    t->hash[i] = h;
+}
+
+static int table_grow(pb__table *t)
+{
+    pb__table g = *t;
+    size_t i;
+
+    g.cap = t->cap ? t->cap * 2 : 1024;
+    g.slot = pb_calloc(g.cap, sizeof(*g.slot));
+    g.hash = pb_calloc(g.cap, sizeof(*g.hash));
+    if (g.slot == NULL || g.hash == NULL) {
+        pb_free(g.slot);
+        pb_free(g.hash);
+        return PB_ENOMEM;
+    }
+    for (i = 0; i < t->cap; i++)
+        if (t->slot[i] != NULL)
+            table_place(&g, t->slot[i], t->hash[i]);
+    pb_free(t->slot);
+    pb_free(t->hash);
+    *t = g;
+    return PB_OK;
+}
+
+int pb__table_add(pb__table *t, pb__pay *p)
+{
+    if ((t->n + 1) * 2 > t->cap && table_grow(t) != PB_OK)
+        return PB_ENOMEM;
+    table_place(t, p, pb_dupset_hash(t->key, p->p.payment_id, strlen(p->p.payment_id)));
+    t->n++;
+    return PB_OK;
+}
+
+size_t pb__table_max_probe(const pb__table *t)
+{
+    size_t i, max = 0;
+    for (i = 0; i < t->cap; i++) {
+        size_t home, d;
+        if (t->slot[i] == NULL)
+            continue;
+        home = t->hash[i] & (t->cap - 1);
+        d = (i - home) & (t->cap - 1);
+        if (d + 1 > max)
+            max = d + 1;
+    }
+    return max;
+}
+
+void pb__table_free(pb__table *t)
+{
+    pb_free(t->slot);
+    pb_free(t->hash);
+    t->slot = NULL;
+    t->hash = NULL;
+    t->cap = t->n = 0;
+}
+
+pb__pay *pb__pay_new(const pb_sandbox_payout *in)
+{
+    size_t li = strlen(in->payment_id) + 1, la = strlen(in->account) + 1;
+    size_t lu = strlen(in->callback_url) + 1;
+    pb__pay *p = pb_calloc(1, sizeof(*p) + li + la + lu);
+    char *str;
+
+    if (p == NULL)
+        return NULL;
+    str = p->strs;
+    memcpy(str, in->payment_id, li);
+    p->p.payment_id = str;
+    memcpy(str + li, in->account, la);
+    p->p.account = str + li;
+    memcpy(str + li + la, in->callback_url, lu);
+    p->p.callback_url = str + li + la;
+    memcpy(p->p.currency, in->currency, sizeof(p->p.currency));
+    p->p.amount = in->amount;
+    p->p.project_id = in->project_id;
+    return p;
+}
+
+/* ---- helpers ---------------------------------------------------------------------- */
 
 static void count_refusal(pb__sbx *s, int code)
 {
@@ -159,6 +249,46 @@ static int faults(pb__sbx *s, pb_http_exchange *ex)
     return 0;
 }
 
+/*
+ * One JSON line per accepted payout, line-atomic: the line goes out in one write() on an
+ * O_APPEND descriptor; a short write (disk full, file size limit) is cut back to the last
+ * complete line, so the next line never glues onto a fragment.
+ */
+static int ledger_write_line(pb__sbx *s, const char *txt)
+{
+    size_t n = strlen(txt);
+    char *line = pb_malloc(n + 1);
+    off_t good;
+    ssize_t w;
+    int rc = PB_OK;
+
+    if (line == NULL)
+        return PB_ENOMEM;
+    memcpy(line, txt, n);
+    line[n++] = '\n';
+    good = lseek(s->ledger_fd, 0, SEEK_END); /* this process is the ledger's only writer */
+    do
+        w = write(s->ledger_fd, line, n);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        pb_error_set("ledger %s: %s", s->o->ledger_path, strerror(errno));
+        rc = PB_EIO;
+    } else if ((size_t)w != n) {
+        if (good >= 0 && ftruncate(s->ledger_fd, good) == 0)
+            pb_error_set("ledger %s: short write (%zd of %zu bytes: disk full or file size "
+                         "limit); cut back to the last complete line",
+                         s->o->ledger_path, w, n);
+        else
+            pb_error_set("ledger %s: short write, cannot cut the partial line back: %s",
+                         s->o->ledger_path, strerror(errno));
+        rc = PB_EIO;
+    }
+    if (rc != PB_OK)
+        fprintf(stderr, "sandbox: %s\n", pb_error_last());
+    pb_free(line);
+    return rc;
+}
+
 static int ledger_append(pb__sbx *s, const pb__pay *p)
 {
     cJSON *j;
@@ -168,7 +298,7 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
     struct tm tm;
     int rc = PB_OK;
 
-    if (s->ledger == NULL)
+    if (s->ledger_fd < 0)
         return PB_OK;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -186,8 +316,7 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
         rc = PB_ENOMEM;
         goto out;
     }
-    if (fprintf(s->ledger, "%s\n", txt) < 0 || fflush(s->ledger) != 0)
-        rc = PB_EIO;
+    rc = ledger_write_line(s, txt);
     cJSON_free(txt);
 out:
     cJSON_Delete(j);
@@ -203,7 +332,6 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     pb__pay *p;
     int code = 0;
     cJSON *j;
-    uint32_t b;
 
     if (faults(s, ex))
         return;
@@ -212,18 +340,18 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return;
     }
-    if (code == 0 && pay_find(s, in.payment_id) != NULL)
+    if (code == 0 && pb__table_find(&s->pays, in.payment_id) != NULL)
         code = 3041;
     if (code != 0) {
         refuse(s, ex, 400, code, in.project_id, in.payment_id);
         return;
     }
-    if (s->npay >= PB__MAX_PAYMENTS || (p = pb_calloc(1, sizeof(*p))) == NULL) {
-        pb_http_respond_error(ex, 503, "Sandbox full", NULL);
+    if (s->pays.n >= s->max_pay || (p = pb__pay_new(&in)) == NULL) {
+        /* full: a client may retry later (against a restarted sandbox) */
+        pb_http_respond_error(ex, 503, "Sandbox full", "Retry-After: 5\r\n");
         return;
     }
     p->sbx = s;
-    p->p = in;
     p->m = m;
     p->outcome = pb_sandbox_outcome_for(in.account);
     p->status = "processing";
@@ -235,10 +363,14 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         pb_http_respond_error(ex, 500, "Ledger write failed", NULL);
         return;
     }
-    b = hash(p->p.payment_id);
-    p->next = s->buckets[b];
-    s->buckets[b] = p;
-    s->npay++;
+    if (pb__table_add(&s->pays, p) != PB_OK) {
+        /* recorded in the ledger but not kept: say so loudly, the ledger is the truth */
+        fprintf(stderr, "sandbox: out of memory after recording %s in the ledger\n",
+                p->p.payment_id);
+        pb_free(p);
+        pb_http_respond_error(ex, 503, "Sandbox full", "Retry-After: 5\r\n");
+        return;
+    }
     s->accepted++;
     if (uv_timer_init(s->loop, &p->timer) == 0) {
         p->timer_init = 1;
@@ -293,7 +425,7 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         refuse(s, ex, 400, code, proj, id);
         return;
     }
-    p = pay_find(s, id);
+    p = pb__table_find(&s->pays, id);
     if (p == NULL) {
         refuse(s, ex, 404, 3061, proj, id);
         return;
@@ -388,10 +520,10 @@ static void on_signal(uv_signal_t *h, int signum)
         slow_unlink_close(s->slow);
     }
     pb_http_server_close(s->srv, on_server_closed, s);
-    for (i = 0; i < PB__BUCKETS; i++)
-        for (p = s->buckets[i]; p != NULL; p = p->next)
-            if (p->timer_init && !uv_is_closing((uv_handle_t *)&p->timer))
-                uv_close((uv_handle_t *)&p->timer, NULL);
+    for (i = 0; i < s->pays.cap; i++)
+        if ((p = s->pays.slot[i]) != NULL && p->timer_init &&
+            !uv_is_closing((uv_handle_t *)&p->timer))
+            uv_close((uv_handle_t *)&p->timer, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
@@ -399,13 +531,9 @@ static void on_signal(uv_signal_t *h, int signum)
 static void free_payments(pb__sbx *s)
 {
     size_t i;
-    for (i = 0; i < PB__BUCKETS; i++) {
-        while (s->buckets[i] != NULL) {
-            pb__pay *p = s->buckets[i];
-            s->buckets[i] = p->next;
-            pb_free(p);
-        }
-    }
+    for (i = 0; i < s->pays.cap; i++)
+        pb_free(s->pays.slot[i]);
+    pb__table_free(&s->pays);
 }
 
 int pb_sandbox_run(const pb_sandbox_opts *o)
@@ -420,6 +548,14 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
     if (s == NULL)
         return PB_ENOMEM;
     s->o = o;
+    s->ledger_fd = -1;
+    s->max_pay = o->max_payments ? o->max_payments : PB_SANDBOX_MAX_PAYMENTS;
+    /* a secret key per run: nobody can craft payment ids that collide in the table */
+    if (RAND_bytes((unsigned char *)s->pays.key, sizeof(s->pays.key)) != 1) {
+        rc = pb_error_set("no random bytes for the payment table's key");
+        pb_free(s);
+        return rc;
+    }
     s->rng = o->seed ? (uint64_t)o->seed : 0x9e3779b97f4a7c15ull;
     if (uv_loop_init(&loop) != 0) {
         rc = pb_error_set("cannot start the event loop");
@@ -428,11 +564,14 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
     loop_ok = 1;
     s->loop = &loop;
     if (o->ledger_path != NULL) {
-        s->ledger = fopen(o->ledger_path, "a");
-        if (s->ledger == NULL) {
-            rc = pb_error_set("cannot open ledger %s", o->ledger_path);
+        s->ledger_fd =
+            open(o->ledger_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
+        if (s->ledger_fd < 0) {
+            rc = pb_error_set("cannot open ledger %s: %s", o->ledger_path, strerror(errno));
             goto out;
         }
+        /* over a file size limit a write fails (and is cut back) instead of killing us */
+        signal(SIGXFSZ, SIG_IGN);
     }
     rc = pb_http_server_new(&s->srv, &loop, NULL, h_any, s);
     if (rc != PB_OK)
@@ -464,8 +603,8 @@ out:
     if (s != NULL) {
         pb_http_server_free(s->srv);
         free_payments(s);
-        if (s->ledger != NULL)
-            fclose(s->ledger);
+        if (s->ledger_fd >= 0)
+            close(s->ledger_fd);
         pb_free(s);
     }
     return rc;

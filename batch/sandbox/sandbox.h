@@ -116,7 +116,11 @@ typedef struct {
     unsigned cb_max_attempts; /* 1..PB_SANDBOX_CB_MAX_ATTEMPTS */
     unsigned slow_ms;         /* with probability slow: answer an accepted payout after slow_ms */
     double slow;
+    size_t max_payments; /* payments kept; over it 503 with Retry-After */
 } pb_sandbox_opts;
+
+/* The default cap of kept payments and what one payment costs at most, for --help. */
+#define PB_SANDBOX_MAX_PAYMENTS 1000000
 
 /* Run until SIGINT/SIGTERM. Prints "listening on HOST:PORT" on stdout first. Returns PB_OK
  * after a clean stop, or a negative PB_E... code (pb_error_last() says why). */

@@ -18,16 +18,21 @@
 #include "batch/net/http_server.h"
 #include "batch/sandbox/sandbox.h"
 
-#define PB__BUCKETS      4096
-#define PB__MAX_PAYMENTS 200000
-#define PB__NCODES       32
+#define PB__NCODES 32
+
+/* What a payment keeps of its request: strings sized to fit (they live in pb__pay's tail). */
+typedef struct {
+    const char *payment_id, *account, *callback_url;
+    char currency[8];
+    int64_t amount;
+    int64_t project_id;
+} pb__paydata;
 
 typedef struct pb__pay {
-    struct pb__pay *next; /* bucket chain */
     struct pb__sbx *sbx;
     uv_timer_t timer;
     int timer_init;
-    pb_sandbox_payout p;
+    pb__paydata p;
     const pb_method *m;
     pb_sandbox_outcome outcome;
     const char *status; /* "processing", "success", "decline", "reversed" */
@@ -40,7 +45,20 @@ typedef struct pb__pay {
     int reversed; /* ...04: the reversal happened (second operation) */
     uint64_t rev_op_id;
     char rev_request_id[48];
+    char strs[]; /* payment_id, account, callback_url, NUL-terminated */
 } pb__pay;
+
+/*
+ * The payment table: open addressing over a keyed hash (SipHash, formats/dupcheck.h, with a
+ * random key per run), grown by doubling at half load, so crafted ids cannot pile up.
+ */
+typedef struct {
+    uint64_t key[2];
+    pb__pay **slot;
+    uint64_t *hash;
+    size_t cap; /* power of two, 0 before the first add */
+    size_t n;
+} pb__table;
 
 /* A recorded payout whose answer is held back (--slow). */
 typedef struct pb__slow {
@@ -56,9 +74,9 @@ typedef struct pb__sbx {
     uv_loop_t *loop;
     pb_http_server *srv;
     uv_signal_t sigint, sigterm;
-    FILE *ledger;
-    pb__pay *buckets[PB__BUCKETS];
-    size_t npay;
+    int ledger_fd; /* O_APPEND, -1 without --ledger */
+    pb__table pays;
+    size_t max_pay; /* o->max_payments or the default */
     uint64_t rng;
     uint64_t seq;
     unsigned long accepted, refused, faults, polls, cb_sent, cb_failed;
@@ -70,6 +88,14 @@ typedef struct pb__sbx {
     atomic_int cb_stop; /* read by callback threads: no more retries */
     pb__slow *slow;     /* held-back answers */
 } pb__sbx;
+
+/* sandbox.c: the payment table. add: PB_OK or PB_ENOMEM (id must not be there yet). */
+pb__pay *pb__table_find(const pb__table *t, const char *id);
+int pb__table_add(pb__table *t, pb__pay *p);
+size_t pb__table_max_probe(const pb__table *t); /* longest probe sequence (tests) */
+void pb__table_free(pb__table *t);              /* the slots only, not the payments */
+/* A payment record sized to its strings (pb_free). NULL on allocation failure. */
+pb__pay *pb__pay_new(const pb_sandbox_payout *in);
 
 /* sandbox_notify.c */
 uint64_t pb__sbx_rnd(pb__sbx *s);         /* the fault dice (xorshift64*) */

@@ -169,5 +169,112 @@ printf 'method,payment_id,amount,currency,customer_id,ip_address,account_number,
 run 65 validate --invalid-out "$T/shift.inv.csv" "$T/shift.csv"
 grep -q 09171234569 "$T/shift.inv.csv" && fail "shifted account number printed unmasked"
 grep -q '\*\*\*\*\*\*\*4569' "$T/shift.inv.csv" || fail "shifted account number not masked"
+# outputs that are special files or links are written through, never replaced (#11.2)
+run 65 validate --invalid-out /dev/null "$S/payouts-invalid.csv"
+run 0 validate --report /dev/null "$S/payouts-valid.csv"
+[ -c /dev/null ] || fail "/dev/null replaced"
+echo old > "$T/real.json"; ln -s real.json "$T/link.json"
+run 0 validate --report "$T/link.json" "$S/payouts-valid.csv"
+[ -L "$T/link.json" ] || fail "a symlinked --report was replaced by a regular file"
+grep -q '"exit_code":0' "$T/real.json" || fail "the symlink's target was not written"
+mkfifo "$T/fifo"
+( timeout 10 cat "$T/fifo" > "$T/fifo.out" ) &
+run 0 validate --report "$T/fifo" "$S/payouts-valid.csv"
+wait
+[ -p "$T/fifo" ] || fail "a FIFO --report was replaced"
+grep -q '"exit_code":0' "$T/fifo.out" || fail "nothing came through the FIFO"
+( umask 022; "$PAYBATCH" validate --report "$T/mode.json" "$S/payouts-valid.csv" >/dev/null )
+[ "$(stat -c %a "$T/mode.json")" = 644 ] || fail "a new report is not 0666 & ~umask"
+# an output naming the input, or another output, is a usage error; nothing is touched (#11.1)
+cp "$S/payouts-invalid.csv" "$T/in.csv"; sum0=$(sha256sum < "$T/in.csv")
+ln "$T/in.csv" "$T/in-hard.csv"; ln -s in.csv "$T/in-soft.csv"
+( cd "$T" && set +e; "$PAYBATCH" validate --report ./in.csv in.csv >/dev/null 2>&1; [ $? -eq 64 ] ) || fail "--report over the input (another spelling)"
+run 64 validate --report "$T/in.csv" "$T/in.csv"
+run 64 validate --invalid-out "$T/in.csv" "$T/in.csv"
+run 64 validate --invalid-out "$T/in-hard.csv" "$T/in.csv"
+run 64 validate --report "$T/in-soft.csv" "$T/in.csv"
+run 64 validate --report "$T/same.out" --invalid-out "$T/../$(basename "$T")/same.out" "$T/in.csv"
+grep -q "same file" "$T/err" || fail "the usage error does not say why"
+[ "$(sha256sum < "$T/in.csv")" = "$sum0" ] || fail "the input file was changed"
+[ -L "$T/in-soft.csv" ] || fail "the symlink to the input was replaced"
+[ -e "$T/same.out" ] && fail "an output was written despite the usage error"
+# endless input: a failed file is not read further; the report says what the hash covers (#11.5)
+set +e; timeout 30 "$PAYBATCH" validate --report "$T/zero.json" /dev/zero >"$T/out" 2>"$T/err"; got=$?; set -e
+[ $got -eq 65 ] || fail "validate /dev/zero exited $got (124: it never ends)"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is False and r["bytes_read"]>0 and r["rest_unchecked"], r' "$T/zero.json"
+# a too-long cell mid-file: the summary says the rest went unchecked (#11 also seen)
+python3 - "$T/long.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("method,payment_id,amount,currency,customer_id,ip_address,account_number\n")
+    f.write("touchngo,t1,500,MYR,c,1.2.3.4,123456\n")
+    f.write("touchngo,t2,500,MYR," + "c" * 70000 + ",1.2.3.4,123456\n")
+    for i in range(3, 300000):
+        f.write("touchngo,t%d,500,MYR,c,1.2.3.4,123456\n" % i)
+PY
+run 65 validate --report "$T/long.json" "$T/long.csv"
+grep -q "rest of the file was not checked" "$T/out" || fail "a stop mid-file is not said in the summary"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is False and r["stopped_at_row"]==3 and r["rest_unchecked"], r' "$T/long.json"
+run 0 validate --report "$T/full.json" "$S/payouts-valid.csv"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["sha256_complete"] is True and "rest_unchecked" not in r, r' "$T/full.json"
+# SIGINT/SIGTERM: the temporary files go, the exit status is the signal's (#11.7)
+for sig in INT TERM; do
+    rm -f "$T/sig.in"; mkfifo "$T/sig.in"
+    # the input arrives slowly: the run is busy with its outputs open when the signal comes
+    ( head -n 5 "$S/payouts-invalid.csv"; exec sleep 20 ) > "$T/sig.in" & feeder=$!
+    "$PAYBATCH" validate --report "$T/sig.json" --invalid-out "$T/sig.csv" "$T/sig.in" >/dev/null 2>&1 & pid=$!
+    for _ in $(seq 100); do ls "$T"/sig.json.tmp.* >/dev/null 2>&1 && break; sleep 0.1; done
+    ls "$T"/sig.json.tmp.* >/dev/null 2>&1 || fail "no temporary file to clean up (SIG$sig)"
+    sleep 0.2
+    kill -s "$sig" $pid
+    set +e; timeout 10 tail --pid=$pid -f /dev/null; wait $pid; got=$?; set -e
+    kill $feeder 2>/dev/null || true; wait $feeder 2>/dev/null || true
+    want=$((128 + $(kill -l "$sig")))
+    [ $got -eq $want ] || fail "SIG$sig: exit $got, want $want"
+    ls "$T"/sig.*.tmp.* 2>/dev/null && fail "SIG$sig left temporary files"
+    [ -e "$T/sig.json" ] && fail "SIG$sig: a report was presented as complete"
+done
+# findings have an output bound; the counts stay exact (#11.9)
+python3 - "$T/many.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("method,payment_id,amount,currency,customer_id,ip_address,account_number\n")
+    for i in range(100000):
+        f.write("touchngo,t%d,5x,MYR,c,1.2.3,12\n" % i)
+PY
+run 65 validate --report "$T/many.json" --invalid-out "$T/many.inv.csv" "$T/many.csv"
+[ "$(stat -c %s "$T/many.json")" -lt 1000000 ] || fail "the default --max-findings does not bound the report"
+[ "$(stat -c %s "$T/many.inv.csv")" -lt 1000000 ] || fail "the default --max-findings does not bound --invalid-out"
+run 65 validate --max-findings 10 --report "$T/many10.json" --invalid-out "$T/many10.inv.csv" "$T/many.csv"
+grep -q "not written to --report" "$T/out" || fail "the summary does not say findings were left out"
+python3 - "$T/many10.json" "$T/many10.inv.csv" <<'PY'
+import json, sys, csv
+r = json.load(open(sys.argv[1]))
+assert len(r["findings"]) == 10, len(r["findings"])
+assert r["findings_by_code"] == {"bad-amount": 100000, "bad-account-number": 100000, "bad-ip": 100000}, r
+assert r["findings_omitted_total"] == 300000 - 10, r
+assert sum(r["findings_omitted"].values()) == 300000 - 10, r
+rows = list(csv.reader(open(sys.argv[2])))[1:]
+assert len(rows) == 4, len(rows)  # whole rows, until 10 findings are written
+assert r["invalid_out_rows_omitted"] == 100000 - 4, r
+assert r["rows"]["invalid"] == 100000
+PY
+run 64 validate --max-findings -1 "$T/many.csv"
+run 64 validate --max-findings x "$T/many.csv"
+# a disk-full write names the file and the reason (#11 also seen)
+run 74 validate --report /dev/full "$S/payouts-valid.csv"
+grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "disk-full message (--report)"; }
+run 74 validate --invalid-out /dev/full "$S/payouts-invalid.csv"
+grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "disk-full message (--invalid-out)"; }
+run 74 validate --report "$T/no/such/dir/r.json" "$S/payouts-valid.csv"
+grep -q "no/such/dir/r.json.*No such file or directory" "$T/err" || { cat "$T/err" >&2; fail "missing-dir message"; }
+# -q with a single finding prints it, never "... and 1 more" (#11 also seen)
+printf 'method,payment_id,amount,currency,customer_id,ip_address,account_number\ntouchngo,t1,500,MYR,c,1.2.3.4,12345\n' > "$T/one.csv"
+run 65 validate -q "$T/one.csv"
+grep -q "and 1 more" "$T/out" && fail "-q says '... and 1 more' instead of the finding"
+grep -q "row 2, account_number" "$T/out" || fail "-q does not print the single finding"
+run 65 validate "$T/many.csv"
+grep -q "and 1 more" "$T/out" && fail "'... and 1 more' printed"
+grep -q "and 99995 more" "$T/out" || fail "the first 5 examples and the rest counted"
 ls "$T"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "validate e2e: all checks passed"

@@ -36,6 +36,7 @@ typedef struct client {
     int used;
     uint64_t t_start, t_end;
     int seen;                                  /* complete responses seen */
+    int no_read;                               /* never reads its answers */
     void (*on_response)(struct client *, int); /* optional: after response #idx */
 } client;
 
@@ -249,7 +250,8 @@ static void on_client_connect(uv_connect_t *r, int status)
         client_done(c);
         return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, on_client_alloc, on_client_read);
+    if (!c->no_read)
+        uv_read_start((uv_stream_t *)&c->tcp, on_client_alloc, on_client_read);
     if (c->out_len)
         client_write(c, c->out, c->out_len);
 }
@@ -320,9 +322,18 @@ static void h_pending(pb_http_exchange *ex, const pb_http_request *req, void *ct
         f->hook_pending(f);
 }
 
+static void h_big(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+{
+    static char big[1024 * 1024];
+    (void)req;
+    (void)ctx;
+    pb_http_respond(ex, 200, "text/plain", NULL, big, sizeof(big));
+}
+
 static const pb_http_route routes[] = {
     {"POST", "/echo", h_echo},  {"PUT", "/echo", h_echo},  {"GET", "/hello", h_hello},
     {"GET", "/delay", h_delay}, {"POST", "/drop", h_drop}, {"GET", "/pending", h_pending},
+    {"GET", "/big", h_big},
 };
 
 static void handler(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
@@ -493,7 +504,7 @@ static void expect_refusal(const pb_http_limits *lim, const char *req, int statu
 
 static void test_limits(void **state)
 {
-    pb_http_limits lim = {1024, 1000, 0, 0, 0};
+    pb_http_limits lim = {1024, 1000, 0, 0, 0, 0, 0};
     char big[2100];
     (void)state;
     memset(big, 0, sizeof(big));
@@ -550,7 +561,7 @@ static void on_trickle(uv_timer_t *t)
 
 static void test_header_timeout(void **state)
 {
-    pb_http_limits lim = {0, 0, 200, 1000, 0};
+    pb_http_limits lim = {0, 0, 200, 1000, 0, 0, 0};
     fx *f = fx_new(&lim);
     client *c;
     (void)state;
@@ -567,7 +578,7 @@ static void test_header_timeout(void **state)
 
 static void test_idle_timeout(void **state)
 {
-    pb_http_limits lim = {0, 0, 5000, 200, 0};
+    pb_http_limits lim = {0, 0, 5000, 200, 0, 0, 0};
     fx *f = fx_new(&lim);
     client *c1, *c2;
     resp r[2];
@@ -609,7 +620,7 @@ static void cap_done(fx *f)
 
 static void test_connection_cap(void **state)
 {
-    pb_http_limits lim = {0, 0, 0, 0, 2};
+    pb_http_limits lim = {0, 0, 0, 0, 2, 0, 0};
     fx *f = fx_new(&lim);
     resp r[2];
     (void)state;
@@ -620,11 +631,102 @@ static void test_connection_cap(void **state)
     fx_run(f);
     assert_int_equal(f->ncl, 3);
     assert_int_equal(f->conns_after, 2);
-    assert_int_equal(f->cl[2].in_len, 0); /* cut without an answer */
+    /* over the cap, nobody idle: 503 with Retry-After, then closed */
+    assert_int_equal(parse_resps(&f->cl[2], r, 2), 1);
+    assert_int_equal(r[0].status, 503);
+    assert_true(has_header(&r[0], "Retry-After: "));
     assert_int_equal(parse_resps(&f->cl[0], r, 2), 1);
     assert_body(&r[0], "ok");
     assert_int_equal(parse_resps(&f->cl[1], r, 2), 1);
     assert_body(&r[0], "ok");
+    fx_free(f);
+}
+
+/* a body trickled a byte at a time: reads re-arm the idle timer, not the request deadline */
+static void test_body_trickle_deadline(void **state)
+{
+    pb_http_limits lim = {0, 0, 200, 1000, 0, 300, 0};
+    fx *f = fx_new(&lim);
+    client *c;
+    (void)state;
+    c = client_start(f, "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    uv_timer_start(&c->trickle, on_trickle, 50, 50);
+    fx_run(f);
+    assert_true(c->eof);
+    assert_int_equal(c->in_len, 0);
+    assert_true(c->t_end - c->t_start >= 250);
+    assert_true(c->t_end - c->t_start < 2000);
+    fx_free(f);
+}
+
+/* the same after a first keep-alive request: the second's deadline starts with its body */
+static void test_body_trickle_deadline_keepalive(void **state)
+{
+    pb_http_limits lim = {0, 0, 200, 1000, 0, 300, 0};
+    fx *f = fx_new(&lim);
+    client *c;
+    resp r[2];
+    (void)state;
+    c = client_start(f, "GET /hello HTTP/1.1\r\n\r\n"
+                        "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    uv_timer_start(&c->trickle, on_trickle, 50, 50);
+    fx_run(f);
+    assert_true(c->eof);
+    assert_int_equal(parse_resps(c, r, 2), 1);
+    assert_true(c->t_end - c->t_start < 2000);
+    fx_free(f);
+}
+
+static void count_then_stop(uv_timer_t *t)
+{
+    fx *f = t->data;
+    f->conns_after = pb_http_server_connections(f->srv);
+    fx_shutdown(f);
+}
+
+/* pipelined requests whose answers are never read: the write deadline cuts the connection */
+static void test_write_deadline(void **state)
+{
+    static const char one[] = "GET /big HTTP/1.1\r\n\r\n";
+    static char reqs[32 * sizeof(one)];
+    pb_http_limits lim = {0, 0, 0, 0, 0, 0, 300};
+    fx *f = fx_new(&lim);
+    client *c;
+    int i;
+    (void)state;
+    for (i = 0; i < 32; i++)
+        memcpy(reqs + (size_t)i * (sizeof(one) - 1), one, sizeof(one));
+    f->cl[0].no_read = 1;
+    c = client_start(f, reqs);
+    (void)c;
+    uv_timer_start(&f->aux, count_then_stop, 2500, 0);
+    fx_run(f);
+    assert_int_equal(f->conns_after, 0);
+    fx_free(f);
+}
+
+/* at the cap, an idle keep-alive connection makes room for a new client */
+static void evict_second(client *c, int idx)
+{
+    (void)idx;
+    client_start(c->f, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+}
+
+static void test_cap_evicts_idle(void **state)
+{
+    pb_http_limits lim = {0, 0, 0, 0, 1, 0, 0};
+    fx *f = fx_new(&lim);
+    client *a;
+    resp r[2];
+    (void)state;
+    a = client_start(f, "GET /hello HTTP/1.1\r\n\r\n");
+    a->on_response = evict_second;
+    fx_run(f);
+    assert_int_equal(f->ncl, 2);
+    assert_true(a->eof); /* closed by the server long before its idle timeout (30 s) */
+    assert_int_equal(parse_resps(&f->cl[1], r, 2), 1);
+    assert_int_equal(r[0].status, 200);
+    assert_body(&r[0], "hello");
     fx_free(f);
 }
 
@@ -720,6 +822,10 @@ int main(void)
         cmocka_unit_test(test_header_timeout),
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_connection_cap),
+        cmocka_unit_test(test_body_trickle_deadline),
+        cmocka_unit_test(test_body_trickle_deadline_keepalive),
+        cmocka_unit_test(test_write_deadline),
+        cmocka_unit_test(test_cap_evicts_idle),
         cmocka_unit_test(test_client_disconnect_while_pending),
         cmocka_unit_test(test_server_close_while_pending),
         cmocka_unit_test(test_api_misuse),
