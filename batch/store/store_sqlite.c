@@ -45,8 +45,11 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                        "r.batch <> ?2 LIMIT 1",
     [PB__Q_CLAIM_SELECT] = PB__ROWCOLS "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
                                        "?2 ORDER BY row_no LIMIT ?3",
+    /* the selected rows are the first qualifying ones in row order, so the qualifying rows
+     * between the first and the last selected are exactly those: one statement moves them */
     [PB__Q_CLAIM_UPDATE] = "UPDATE rows SET state = 'sending', attempts = attempts + 1 WHERE "
-                           "batch = ?1 AND row_no = ?2 AND state = 'queued'",
+                           "batch = ?1 AND state = 'queued' AND next_at_ms <= ?2 AND row_no "
+                           "BETWEEN ?3 AND ?4",
     [PB__Q_DUE] = PB__ROWCOLS "WHERE batch = ?1 AND state IN ('sending', 'in_doubt') AND "
                               "next_at_ms <= ?2 ORDER BY row_no LIMIT ?3",
     [PB__Q_MARK] = "UPDATE rows SET state = ?4, updated_at_ms = ?5, next_at_ms = ?6, attempts = "
@@ -424,23 +427,32 @@ static int pb__claim(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, p
     pb__sstore *ss = (pb__sstore *)st;
     sqlite3_stmt *u = NULL;
     size_t i, got = 0;
-    int rc;
+    int rc, step;
     if ((rc = pb__sq_begin(ss)) < 0)
         return rc;
     if ((rc = pb__batch_check(ss, batch)) < 0 ||
         (rc = pb__pick(ss, PB__Q_CLAIM_SELECT, batch, now_ms, max, rows, &got)) < 0 ||
         (rc = pb__sq_stmt(ss, PB__Q_CLAIM_UPDATE, &u)) < 0)
         goto out;
+    if (got == 0)
+        goto out;
+    sqlite3_bind_int64(u, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(u, 2, now_ms);
+    sqlite3_bind_int64(u, 3, rows[0].row_no);
+    sqlite3_bind_int64(u, 4, rows[got - 1].row_no);
+    step = sqlite3_step(u);
+    pb__done(u);
+    if (step != SQLITE_DONE) {
+        rc = pb__sq_err(ss, step, "claiming rows");
+        goto out;
+    }
+    if ((size_t)sqlite3_changes(ss->db) != got) {
+        pb_error_set("store %s: claim moved %d rows instead of %zu", ss->path,
+                     sqlite3_changes(ss->db), got);
+        rc = PB_EIO;
+        goto out;
+    }
     for (i = 0; i < got; i++) {
-        int step;
-        sqlite3_bind_int64(u, 1, (sqlite3_int64)batch);
-        sqlite3_bind_int64(u, 2, rows[i].row_no);
-        step = sqlite3_step(u);
-        pb__done(u);
-        if (step != SQLITE_DONE) {
-            rc = pb__sq_err(ss, step, "claiming a row");
-            goto out;
-        }
         rows[i].state = PB_ROW_SENDING;
         rows[i].attempts++;
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,14 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int run(const char *label, const char *uri, uint32_t nrows)
 {
     static const char sha[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -35,7 +44,8 @@ static int run(const char *label, const char *uri, uint32_t nrows)
     pb_str cells[8];
     char *blob = NULL;
     size_t blob_len, n, applied, total = 0, i;
-    double t0, t_add, t_claim, t_mark = 0, t;
+    double t0, t_add, t_claim, t_mark = 0, t, c0;
+    size_t commits = 0;
     int created, rc;
     memset(&bi, 0, sizeof(bi));
     cells[0] = pb_str_c("card");
@@ -76,9 +86,11 @@ static int run(const char *label, const char *uri, uint32_t nrows)
         goto out;
     t_add = now_s() - t0;
     t0 = now_s();
+    c0 = cpu_s();
     for (;;) {
         if ((rc = pb_store_claim(st, bi.id, 0, 64, out, &n)) < 0)
             goto out;
+        commits++;
         if (n == 0)
             break;
         for (i = 0; i < n; i++) {
@@ -94,6 +106,7 @@ static int run(const char *label, const char *uri, uint32_t nrows)
         if ((rc = pb_store_mark(st, bi.id, upd, n, &applied)) < 0)
             goto out;
         t_mark += now_s() - t;
+        commits++;
         total += applied;
     }
     t_claim = now_s() - t0 - t_mark;
@@ -102,9 +115,11 @@ static int run(const char *label, const char *uri, uint32_t nrows)
         rc = PB_ERROR;
         goto out;
     }
-    printf("%-7s rows_add %9.0f rows/s   claim(64) %9.0f rows/s   mark(64) %9.0f rows/s   "
-           "claim+mark %6.2f s\n",
-           label, nrows / t_add, nrows / t_claim, nrows / t_mark, t_claim + t_mark);
+    c0 = cpu_s() - c0;
+    printf("%-7s rows_add %8.0f rows/s | claim(64) %8.0f rows/s | mark(64) %8.0f rows/s | "
+           "claim+mark %5.2f s wall, %5.2f s cpu, %zu commits (%.2f ms wall each)\n",
+           label, nrows / t_add, nrows / t_claim, nrows / t_mark, t_claim + t_mark, c0, commits,
+           (t_claim + t_mark) * 1e3 / (double)commits);
 out:
     if (rc < 0)
         fprintf(stderr, "%s: %s (%s)\n", label, pb_strerror(rc), pb_error_last());
