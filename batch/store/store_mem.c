@@ -125,9 +125,10 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
     }
     if (key->header_len)
         memcpy(b->info.header, key->header, key->header_len);
-    ms->batches[ms->nbatches++] = b;
     *created = 1;
 copy:
+    /* the caller's copy is made before a new batch is kept: on failure there is no batch
+     * that a retry would take for one being resumed */
     *info = b->info;
     info->name = info->file_name = info->settings = info->header = NULL;
     if ((rc = pb__copy_str(&info->name, b->info.name)) < 0 ||
@@ -141,12 +142,14 @@ copy:
     }
     if (b->info.header_len)
         memcpy(info->header, b->info.header, b->info.header_len);
+    if (*created)
+        ms->batches[ms->nbatches++] = b;
     return PB_OK;
 out_info:
-    /* the batch itself stays created: a retry finds it */
     pb_batch_info_clear(info);
+    if (!*created)
+        return rc;
     *created = 0;
-    return rc;
 fail:
     pb_batch_info_clear(&b->info);
     pb_free(b);
