@@ -5,9 +5,9 @@
  * all the same: memory is allocated before anything changes, so an allocation failure
  * leaves the store as it was (the alloc-failure tests rely on this). Rows are kept compact
  * (heap strings, NULL for "") in a per-batch array sorted by row number; a hash table maps
- * the payment ids of non-invalid rows to their rows across batches.
+ * the payment ids of non-invalid rows to their rows across batches (store_mem_read.c).
  */
-#include "batch/store/store_backend.h"
+#include "batch/store/store_mem_int.h"
 
 #include "core/alloc.h"
 #include "core/errors.h"
@@ -15,64 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    PB__S_PAYMENT_ID,
-    PB__S_METHOD,
-    PB__S_CURRENCY,
-    PB__S_ACCOUNT,
-    PB__S_FINDINGS,
-    /* the fields a pb_row_update may set, in this order */
-    PB__S_CODE,
-    PB__S_MESSAGE,
-    PB__S_GATE_STATUS,
-    PB__S_REQUEST_ID,
-    PB__S_OPERATION_ID,
-    PB__S_PROVIDER_ID,
-    PB__S_COUNT
-};
-#define PB__S_UPD_FIRST PB__S_CODE
-#define PB__S_UPD_COUNT (PB__S_COUNT - PB__S_CODE)
-
-typedef struct {
-    uint64_t batch;
-    uint32_t row_no;
-    pb_row_state state;
-    uint32_t attempts;
-    int reversed;
-    int64_t amount, next_at_ms, updated_at_ms;
-    char *s[PB__S_COUNT];
-    char *cells;
-    size_t cells_len;
-} pb__mrow;
-
-typedef struct {
-    pb_batch_info info;
-    pb__mrow **rows; /* sorted by row_no */
-    size_t n, cap;
-    size_t queued_hint; /* no queued row before this index */
-} pb__mbatch;
-
-typedef struct {
-    int64_t received_at_ms;
-    char *body;
-    size_t body_len;
-    char *payment_id;
-    int matched;
-    uint64_t batch;
-    uint32_t row_no;
-} pb__minbox;
-
-typedef struct {
-    pb_store base;
-    pb__mbatch **batches; /* batch id = index + 1 */
-    size_t nbatches;
-    pb__mrow **slots; /* payment id hash: open addressing, linear probing */
-    size_t nslots, nused;
-    pb__minbox *inbox;
-    size_t ninbox;
-} pb__mstore;
-
-static const char *pb__str(const char *s)
+const char *pb__mem_str(const char *s)
 {
     return s ? s : "";
 }
@@ -88,14 +31,14 @@ static void pb__mrow_free(pb__mrow *m)
     pb_free(m);
 }
 
-static int pb__nomem(void)
+int pb__mem_nomem(void)
 {
     pb_error_set("store mem: out of memory");
     return PB_ENOMEM;
 }
 
 /* NULL for "" (nothing to allocate); *ok = 0 on allocation failure */
-static char *pb__dup(const char *s, size_t len, int *ok)
+char *pb__mem_dup(const char *s, size_t len, int *ok)
 {
     char *d;
     if (len == 0)
@@ -106,89 +49,7 @@ static char *pb__dup(const char *s, size_t len, int *ok)
     return d;
 }
 
-static uint64_t pb__hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    size_t i;
-    for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
-static int pb__id_eq(const pb__mrow *m, const char *id, size_t len)
-{
-    const char *p = pb__str(m->s[PB__S_PAYMENT_ID]);
-    return strlen(p) == len && memcmp(p, id, len) == 0;
-}
-
-static pb__mrow *pb__id_find(pb__mstore *ms, const char *id, size_t len)
-{
-    size_t mask = ms->nslots - 1, i;
-    if (!ms->nslots)
-        return NULL;
-    for (i = pb__hash(id, len) & mask; ms->slots[i]; i = (i + 1) & mask) {
-        if (pb__id_eq(ms->slots[i], id, len))
-            return ms->slots[i];
-    }
-    return NULL;
-}
-
-static void pb__id_put(pb__mstore *ms, pb__mrow *m)
-{
-    const char *id = m->s[PB__S_PAYMENT_ID];
-    size_t mask = ms->nslots - 1, i;
-    for (i = pb__hash(id, strlen(id)) & mask; ms->slots[i]; i = (i + 1) & mask)
-        ;
-    ms->slots[i] = m;
-    ms->nused++;
-}
-
-/* Remove by backward-shift deletion, so lookups need no tombstones. */
-static void pb__id_del(pb__mstore *ms, pb__mrow *m)
-{
-    const char *id = m->s[PB__S_PAYMENT_ID];
-    size_t mask = ms->nslots - 1, i, j;
-    for (i = pb__hash(id, strlen(id)) & mask; ms->slots[i] != m; i = (i + 1) & mask)
-        ;
-    ms->slots[i] = NULL;
-    ms->nused--;
-    for (j = (i + 1) & mask; ms->slots[j]; j = (j + 1) & mask) {
-        const char *oid = ms->slots[j]->s[PB__S_PAYMENT_ID];
-        size_t home = pb__hash(oid, strlen(oid)) & mask;
-        /* move slot j into the hole i when its home is not cyclically in (i, j] */
-        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            ms->slots[i] = ms->slots[j];
-            ms->slots[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-/* Room for `more` ids at <= 50% load; the only allocation of an insert. */
-static int pb__id_reserve(pb__mstore *ms, size_t more)
-{
-    size_t want = ms->nslots ? ms->nslots : 64, i;
-    pb__mrow **old = ms->slots, **slots;
-    size_t oldn = ms->nslots;
-    while ((ms->nused + more) * 2 > want)
-        want *= 2;
-    if (want == ms->nslots)
-        return PB_OK;
-    slots = pb_calloc(want, sizeof(*slots));
-    if (!slots)
-        return pb__nomem();
-    ms->slots = slots;
-    ms->nslots = want;
-    ms->nused = 0;
-    for (i = 0; i < oldn; i++) {
-        if (old[i])
-            pb__id_put(ms, old[i]);
-    }
-    pb_free(old);
-    return PB_OK;
-}
-
-static int pb__batch_get(pb__mstore *ms, uint64_t id, pb__mbatch **out)
+int pb__mem_batch_get(pb__mstore *ms, uint64_t id, pb__mbatch **out)
 {
     if (id == 0 || id > ms->nbatches) {
         pb_error_set("store mem: no batch %llu", (unsigned long long)id);
@@ -199,7 +60,7 @@ static int pb__batch_get(pb__mstore *ms, uint64_t id, pb__mbatch **out)
 }
 
 /* index of row_no, or -(insertion point) - 1 */
-static long pb__find(const pb__mbatch *b, uint32_t row_no)
+long pb__mem_find(const pb__mbatch *b, uint32_t row_no)
 {
     size_t lo = 0, hi = b->n;
     while (lo < hi) {
@@ -214,53 +75,11 @@ static long pb__find(const pb__mbatch *b, uint32_t row_no)
     return -(long)lo - 1;
 }
 
-/* The row as callers see it; cells and findings borrowed from m. */
-static void pb__view(const pb__mrow *m, pb_store_row *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->batch = m->batch;
-    out->row_no = m->row_no;
-    out->state = m->state;
-    out->amount = m->amount;
-    out->attempts = m->attempts;
-    out->next_at_ms = m->next_at_ms;
-    out->updated_at_ms = m->updated_at_ms;
-    out->reversed = m->reversed;
-#define PB__COPY(field, idx)                                                                       \
-    pb_row_field_set(out->field, sizeof(out->field) - 1, pb__str(m->s[idx]),                       \
-                     strlen(pb__str(m->s[idx])))
-    PB__COPY(payment_id, PB__S_PAYMENT_ID);
-    PB__COPY(method, PB__S_METHOD);
-    PB__COPY(currency, PB__S_CURRENCY);
-    PB__COPY(account_masked, PB__S_ACCOUNT);
-    PB__COPY(code, PB__S_CODE);
-    PB__COPY(message, PB__S_MESSAGE);
-    PB__COPY(gate_status, PB__S_GATE_STATUS);
-    PB__COPY(request_id, PB__S_REQUEST_ID);
-    PB__COPY(operation_id, PB__S_OPERATION_ID);
-    PB__COPY(provider_payment_id, PB__S_PROVIDER_ID);
-#undef PB__COPY
-    out->cells = m->cells;
-    out->cells_len = m->cells_len;
-    out->findings = m->s[PB__S_FINDINGS];
-}
-
-/* An owned copy for the caller. */
-static int pb__out(const pb__mrow *m, pb_store_row *out)
-{
-    int rc;
-    pb__view(m, out);
-    rc = pb_store_row_dup_heap(out, m->cells, m->cells_len, m->s[PB__S_FINDINGS]);
-    if (rc < 0)
-        memset(out, 0, sizeof(*out));
-    return rc;
-}
-
 static int pb__copy_str(char **dst, const char *src)
 {
     size_t n = strlen(src);
     *dst = pb_strndup(src, n);
-    return *dst ? PB_OK : pb__nomem();
+    return *dst ? PB_OK : pb__mem_nomem();
 }
 
 static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info *info, int *created)
@@ -284,11 +103,11 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
     }
     grown = pb_realloc(ms->batches, (ms->nbatches + 1) * sizeof(*grown));
     if (!grown)
-        return pb__nomem();
+        return pb__mem_nomem();
     ms->batches = grown;
     b = pb_calloc(1, sizeof(*b));
     if (!b)
-        return pb__nomem();
+        return pb__mem_nomem();
     b->info.id = ms->nbatches + 1;
     memcpy(b->info.file_sha256, key->file_sha256, PB_STORE_SHA256_HEX + 1);
     b->info.delimiter = key->delimiter;
@@ -296,19 +115,20 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
     b->info.created_at_ms = key->created_at_ms;
     b->info.header_len = key->header_len;
     if ((rc = pb__copy_str(&b->info.name, key->name)) < 0 ||
-        (rc = pb__copy_str(&b->info.file_name, pb__str(key->file_name))) < 0 ||
-        (rc = pb__copy_str(&b->info.settings, pb__str(key->settings))) < 0)
+        (rc = pb__copy_str(&b->info.file_name, pb__mem_str(key->file_name))) < 0 ||
+        (rc = pb__copy_str(&b->info.settings, pb__mem_str(key->settings))) < 0)
         goto fail;
     b->info.header = pb_malloc(key->header_len ? key->header_len : 1);
     if (!b->info.header) {
-        rc = pb__nomem();
+        rc = pb__mem_nomem();
         goto fail;
     }
     if (key->header_len)
         memcpy(b->info.header, key->header, key->header_len);
-    ms->batches[ms->nbatches++] = b;
     *created = 1;
 copy:
+    /* the caller's copy is made before a new batch is kept: on failure there is no batch
+     * that a retry would take for one being resumed */
     *info = b->info;
     info->name = info->file_name = info->settings = info->header = NULL;
     if ((rc = pb__copy_str(&info->name, b->info.name)) < 0 ||
@@ -317,17 +137,19 @@ copy:
         goto out_info;
     info->header = pb_malloc(b->info.header_len ? b->info.header_len : 1);
     if (!info->header) {
-        rc = pb__nomem();
+        rc = pb__mem_nomem();
         goto out_info;
     }
     if (b->info.header_len)
         memcpy(info->header, b->info.header, b->info.header_len);
+    if (*created)
+        ms->batches[ms->nbatches++] = b;
     return PB_OK;
 out_info:
-    /* the batch itself stays created: a retry finds it */
     pb_batch_info_clear(info);
+    if (!*created)
+        return rc;
     *created = 0;
-    return rc;
 fail:
     pb_batch_info_clear(&b->info);
     pb_free(b);
@@ -337,7 +159,7 @@ fail:
 static int pb__batch_finish(pb_store *st, uint64_t batch, int64_t at_ms)
 {
     pb__mbatch *b;
-    int rc = pb__batch_get((pb__mstore *)st, batch, &b);
+    int rc = pb__mem_batch_get((pb__mstore *)st, batch, &b);
     if (rc == 0)
         b->info.finished_at_ms = at_ms;
     return rc;
@@ -362,7 +184,7 @@ static pb__mrow *pb__mrow_new(uint64_t batch, const pb_store_row *r)
     m->amount = r->amount;
     m->next_at_ms = r->next_at_ms;
     m->updated_at_ms = r->updated_at_ms;
-#define PB__DUP(idx, field) m->s[idx] = pb__dup(r->field, strlen(r->field), &ok)
+#define PB__DUP(idx, field) m->s[idx] = pb__mem_dup(r->field, strlen(r->field), &ok)
     PB__DUP(PB__S_PAYMENT_ID, payment_id);
     PB__DUP(PB__S_METHOD, method);
     PB__DUP(PB__S_CURRENCY, currency);
@@ -375,7 +197,7 @@ static pb__mrow *pb__mrow_new(uint64_t batch, const pb_store_row *r)
     PB__DUP(PB__S_PROVIDER_ID, provider_payment_id);
 #undef PB__DUP
     if (r->findings)
-        m->s[PB__S_FINDINGS] = pb__dup(r->findings, strlen(r->findings), &ok);
+        m->s[PB__S_FINDINGS] = pb__mem_dup(r->findings, strlen(r->findings), &ok);
     m->cells = pb_malloc(r->cells_len ? r->cells_len : 1);
     if (!m->cells || !ok) {
         pb__mrow_free(m);
@@ -394,21 +216,21 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
     pb__mrow **nr = NULL;
     size_t i, k, ids = 0;
     int rc;
-    if ((rc = pb__batch_get(ms, batch, &b)) < 0)
+    if ((rc = pb__mem_batch_get(ms, batch, &b)) < 0)
         return rc;
     nr = pb_calloc(n, sizeof(*nr));
     if (!nr)
-        return pb__nomem();
+        return pb__mem_nomem();
     for (i = 0; i < n; i++) {
         if (!(nr[i] = pb__mrow_new(batch, &rows[i]))) {
-            rc = pb__nomem();
+            rc = pb__mem_nomem();
             goto out;
         }
         ids += nr[i]->state != PB_ROW_INVALID && nr[i]->s[PB__S_PAYMENT_ID];
     }
     qsort(nr, n, sizeof(*nr), pb__cmp_row);
     for (i = 0; i < n; i++) {
-        if ((i > 0 && nr[i - 1]->row_no == nr[i]->row_no) || pb__find(b, nr[i]->row_no) >= 0) {
+        if ((i > 0 && nr[i - 1]->row_no == nr[i]->row_no) || pb__mem_find(b, nr[i]->row_no) >= 0) {
             pb_error_set("store: batch %llu already has a row %u", (unsigned long long)batch,
                          nr[i]->row_no);
             rc = PB_EEXISTS;
@@ -422,13 +244,13 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
             cap *= 2;
         grown = pb_realloc(b->rows, cap * sizeof(*grown));
         if (!grown) {
-            rc = pb__nomem();
+            rc = pb__mem_nomem();
             goto out;
         }
         b->rows = grown;
         b->cap = cap;
     }
-    if ((rc = pb__id_reserve(ms, ids)) < 0)
+    if ((rc = pb__mem_id_reserve(ms, ids)) < 0)
         goto out;
     /* payment ids: insert one by one, undo on a clash (within the input or with any batch) */
     for (i = 0; i < n; i++) {
@@ -436,18 +258,18 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
         const char *id = m->s[PB__S_PAYMENT_ID];
         if (m->state == PB_ROW_INVALID || !id)
             continue;
-        other = pb__id_find(ms, id, strlen(id));
+        other = pb__mem_id_find(ms, id, strlen(id));
         if (other) {
             pb_error_set("store: payment id %s is already used by row %u of batch %s", id,
                          other->row_no, ms->batches[other->batch - 1]->info.name);
             for (k = 0; k < i; k++) {
                 if (nr[k]->state != PB_ROW_INVALID && nr[k]->s[PB__S_PAYMENT_ID])
-                    pb__id_del(ms, nr[k]);
+                    pb__mem_id_del(ms, nr[k]);
             }
             rc = PB_EEXISTS;
             goto out;
         }
-        pb__id_put(ms, m);
+        pb__mem_id_put(ms, m);
     }
     /* commit: nothing below can fail */
     if (b->n == 0 || b->rows[b->n - 1]->row_no < nr[0]->row_no) {
@@ -475,11 +297,11 @@ static int pb__payment_id_owner(pb_store *st, const char *id, size_t len, uint64
                                 char **owner)
 {
     pb__mstore *ms = (pb__mstore *)st;
-    pb__mrow *m = pb__id_find(ms, id, len);
+    pb__mrow *m = pb__mem_id_find(ms, id, len);
     if (!m || m->batch == this_batch)
         return PB_ENOTFOUND;
     *owner = pb_strdup(ms->batches[m->batch - 1]->info.name);
-    return *owner ? PB_OK : pb__nomem();
+    return *owner ? PB_OK : pb__mem_nomem();
 }
 
 /* claim (queued -> sending) and due (read only) share the walk */
@@ -490,7 +312,7 @@ static int pb__pick(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb
     pb__mbatch *b;
     size_t i, got = 0, first_left = SIZE_MAX;
     int rc;
-    if ((rc = pb__batch_get(ms, batch, &b)) < 0)
+    if ((rc = pb__mem_batch_get(ms, batch, &b)) < 0)
         return rc;
     for (i = claim ? b->queued_hint : 0; i < b->n && got < max; i++) {
         pb__mrow *m = b->rows[i];
@@ -504,7 +326,7 @@ static int pb__pick(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb
             continue;
         }
         /* copy out first (counting what the claim will change): nothing changes on failure */
-        if ((rc = pb__out(m, &rows[got])) < 0) {
+        if ((rc = pb__mem_out(m, &rows[got])) < 0) {
             pb_store_rows_clear(rows, got);
             return rc;
         }
@@ -517,7 +339,7 @@ static int pb__pick(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb
     if (claim) {
         size_t k;
         for (k = 0; k < got; k++) {
-            pb__mrow *m = b->rows[pb__find(b, rows[k].row_no)];
+            pb__mrow *m = b->rows[pb__mem_find(b, rows[k].row_no)];
             m->state = PB_ROW_SENDING;
             m->attempts++;
         }
@@ -565,25 +387,25 @@ static int pb__mark(pb_store *st, uint64_t batch, const pb_row_update *updates, 
     char **prep = NULL;
     size_t i, count = 0;
     int k, ok = 1, rc;
-    if ((rc = pb__batch_get(ms, batch, &b)) < 0)
+    if ((rc = pb__mem_batch_get(ms, batch, &b)) < 0)
         return rc;
     /* allocate every new text first, so the group applies entirely or not at all */
     prep = pb_calloc(n * PB__S_UPD_COUNT, sizeof(*prep));
     if (!prep)
-        return pb__nomem();
+        return pb__mem_nomem();
     for (i = 0; i < n && ok; i++) {
         for (k = 0; k < PB__S_UPD_COUNT; k++) {
             const char *v = pb__upd_field(&updates[i], k);
-            prep[i * PB__S_UPD_COUNT + k] = pb__dup(v, strlen(v), &ok);
+            prep[i * PB__S_UPD_COUNT + k] = pb__mem_dup(v, strlen(v), &ok);
         }
     }
     if (!ok) {
-        rc = pb__nomem();
+        rc = pb__mem_nomem();
         goto out;
     }
     for (i = 0; i < n; i++) {
         const pb_row_update *u = &updates[i];
-        long at = pb__find(b, u->row_no);
+        long at = pb__mem_find(b, u->row_no);
         pb__mrow *m;
         if (at < 0 || (m = b->rows[at])->state != u->from)
             continue; /* compare-and-set: the row moved on (or never was) */
@@ -611,113 +433,6 @@ out:
     for (i = 0; i < n * PB__S_UPD_COUNT; i++)
         pb_free(prep[i]);
     pb_free(prep);
-    return rc;
-}
-
-static int pb__row_get(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row)
-{
-    pb__mbatch *b;
-    long at;
-    int rc = pb__batch_get((pb__mstore *)st, batch, &b);
-    if (rc < 0)
-        return rc;
-    at = pb__find(b, row_no);
-    if (at < 0) {
-        pb_error_set("store: batch %llu has no row %u", (unsigned long long)batch, row_no);
-        return PB_ENOTFOUND;
-    }
-    return pb__out(b->rows[at], row);
-}
-
-static int pb__row_by_payment_id(pb_store *st, const char *id, size_t len, pb_store_row *row)
-{
-    pb__mrow *m = pb__id_find((pb__mstore *)st, id, len);
-    if (!m) {
-        pb_error_set("store: no row has payment id %.*s", (int)len, id);
-        return PB_ENOTFOUND;
-    }
-    return pb__out(m, row);
-}
-
-static int pb__rows_each(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload)
-{
-    pb__mbatch *b;
-    pb_store_row row;
-    size_t i;
-    int rc = pb__batch_get((pb__mstore *)st, batch, &b);
-    for (i = 0; rc == 0 && i < b->n; i++) {
-        pb__view(b->rows[i], &row);
-        rc = cb(&row, payload);
-    }
-    return rc;
-}
-
-static int pb__counts(pb_store *st, uint64_t batch, pb_batch_counts *counts)
-{
-    pb__mbatch *b;
-    size_t i;
-    int rc = pb__batch_get((pb__mstore *)st, batch, &b);
-    for (i = 0; rc == 0 && i < b->n; i++) {
-        const pb__mrow *m = b->rows[i];
-        rc = pb_batch_counts_add(counts, m->state, pb__str(m->s[PB__S_CURRENCY]), 1, m->amount);
-    }
-    return rc;
-}
-
-static int pb__batches_each(pb_store *st, pb_store_batch_cb cb, void *payload)
-{
-    pb__mstore *ms = (pb__mstore *)st;
-    size_t i;
-    int rc = 0;
-    for (i = 0; rc == 0 && i < ms->nbatches; i++)
-        rc = cb(&ms->batches[i]->info, payload);
-    return rc;
-}
-
-static int pb__inbox_put(pb_store *st, const pb_store_inbox_rec *rec)
-{
-    pb__mstore *ms = (pb__mstore *)st;
-    pb__minbox e, *grown;
-    int ok = 1;
-    memset(&e, 0, sizeof(e));
-    e.received_at_ms = rec->received_at_ms;
-    e.matched = rec->matched;
-    e.batch = rec->batch;
-    e.row_no = rec->row_no;
-    e.body_len = rec->body_len;
-    e.body = pb_malloc(rec->body_len ? rec->body_len : 1);
-    if (e.body && rec->body_len)
-        memcpy(e.body, rec->body, rec->body_len);
-    if (rec->payment_id)
-        e.payment_id = pb__dup(rec->payment_id, strlen(rec->payment_id), &ok);
-    grown = ok && e.body ? pb_realloc(ms->inbox, (ms->ninbox + 1) * sizeof(*grown)) : NULL;
-    if (!grown) {
-        pb_free(e.body);
-        pb_free(e.payment_id);
-        return pb__nomem();
-    }
-    ms->inbox = grown;
-    ms->inbox[ms->ninbox++] = e;
-    return PB_OK;
-}
-
-static int pb__inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload)
-{
-    pb__mstore *ms = (pb__mstore *)st;
-    pb_store_inbox_rec r;
-    size_t i;
-    int rc = 0;
-    for (i = 0; rc == 0 && i < ms->ninbox; i++) {
-        const pb__minbox *e = &ms->inbox[i];
-        r.received_at_ms = e->received_at_ms;
-        r.body = e->body;
-        r.body_len = e->body_len;
-        r.payment_id = e->payment_id;
-        r.matched = e->matched;
-        r.batch = e->batch;
-        r.row_no = e->row_no;
-        rc = cb(&r, payload);
-    }
     return rc;
 }
 
@@ -750,7 +465,7 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
     pb__mbatch *b;
     size_t i;
     int rc;
-    if ((rc = pb__batch_get(ms, batch, &b)) < 0)
+    if ((rc = pb__mem_batch_get(ms, batch, &b)) < 0)
         return rc;
     for (i = 0; i < b->n; i++) {
         const pb__mrow *m = b->rows[i];
@@ -764,10 +479,23 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
 }
 
 static const pb_store_ops pb__mem_ops = {
-    "mem",         pb__batch_begin, pb__batch_finish, pb__rows_add,  pb__payment_id_owner,
-    pb__claim,     pb__due,         pb__mark,         pb__row_get,   pb__row_by_payment_id,
-    pb__rows_each, pb__counts,      pb__batches_each, pb__inbox_put, pb__inbox_each,
-    pb__free,      pb__next_at,
+    "mem",
+    pb__batch_begin,
+    pb__batch_finish,
+    pb__rows_add,
+    pb__payment_id_owner,
+    pb__claim,
+    pb__due,
+    pb__mark,
+    pb__mem_row_get,
+    pb__mem_row_by_payment_id,
+    pb__mem_rows_each,
+    pb__mem_counts,
+    pb__mem_batches_each,
+    pb__mem_inbox_put,
+    pb__mem_inbox_each,
+    pb__free,
+    pb__next_at,
 };
 
 int pb_store_mem_open(pb_store **out, const char *uri)
@@ -776,7 +504,7 @@ int pb_store_mem_open(pb_store **out, const char *uri)
     (void)uri;
     ms = pb_calloc(1, sizeof(*ms));
     if (!ms)
-        return pb__nomem();
+        return pb__mem_nomem();
     ms->base.ops = &pb__mem_ops;
     *out = &ms->base;
     return PB_OK;

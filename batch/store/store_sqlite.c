@@ -45,8 +45,11 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                        "r.batch <> ?2 LIMIT 1",
     [PB__Q_CLAIM_SELECT] = PB__ROWCOLS "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
                                        "?2 ORDER BY row_no LIMIT ?3",
+    /* the selected rows are the first qualifying ones in row order, so the qualifying rows
+     * between the first and the last selected are exactly those: one statement moves them */
     [PB__Q_CLAIM_UPDATE] = "UPDATE rows SET state = 'sending', attempts = attempts + 1 WHERE "
-                           "batch = ?1 AND row_no = ?2 AND state = 'queued'",
+                           "batch = ?1 AND state = 'queued' AND next_at_ms <= ?2 AND row_no "
+                           "BETWEEN ?3 AND ?4",
     [PB__Q_DUE] = PB__ROWCOLS "WHERE batch = ?1 AND state IN ('sending', 'in_doubt') AND "
                               "next_at_ms <= ?2 ORDER BY row_no LIMIT ?3",
     [PB__Q_MARK] = "UPDATE rows SET state = ?4, updated_at_ms = ?5, next_at_ms = ?6, attempts = "
@@ -94,7 +97,7 @@ int pb__sq_stmt(pb__sstore *ss, int q, sqlite3_stmt **out)
     return PB_OK;
 }
 
-static void pb__done(sqlite3_stmt *s)
+void pb__sq_done(sqlite3_stmt *s)
 {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -108,7 +111,7 @@ static int pb__exec(pb__sstore *ss, int q, const char *what)
     if (rc < 0)
         return rc;
     rc = sqlite3_step(s);
-    pb__done(s);
+    pb__sq_done(s);
     return rc == SQLITE_DONE ? PB_OK : pb__sq_err(ss, rc, what);
 }
 
@@ -127,13 +130,13 @@ int pb__sq_end(pb__sstore *ss, int rc)
         /* keep the first error's message: the rollback's own errors change nothing */
         if (pb__sq_stmt(ss, PB__Q_ROLLBACK, &s) == 0) {
             sqlite3_step(s);
-            pb__done(s);
+            pb__sq_done(s);
         }
     }
     return rc;
 }
 
-static const char *pb__text(sqlite3_stmt *s, int col)
+const char *pb__sq_text(sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
     return t ? (const char *)t : "";
@@ -141,15 +144,15 @@ static const char *pb__text(sqlite3_stmt *s, int col)
 
 static void pb__set(char *dst, size_t cap, sqlite3_stmt *s, int col)
 {
-    const char *t = pb__text(s, col);
+    const char *t = pb__sq_text(s, col);
     pb_row_field_set(dst, cap, t, (size_t)sqlite3_column_bytes(s, col));
 }
 
 /* Read the current result row (PB__ROWCOLS). own: copy cells and findings to the heap, else
  * borrow them from the statement (valid until it steps again). */
-static int pb__read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
+int pb__sq_read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
 {
-    const char *state = pb__text(s, 2);
+    const char *state = pb__sq_text(s, 2);
     const char *cells;
     size_t cells_len;
     memset(r, 0, sizeof(*r));
@@ -177,7 +180,7 @@ static int pb__read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int ow
     r->updated_at_ms = sqlite3_column_int64(s, 18);
     r->reversed = sqlite3_column_int(s, 19);
     if (own) {
-        const char *f = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : pb__text(s, 9);
+        const char *f = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : pb__sq_text(s, 9);
         int rc = pb_store_row_dup_heap(r, cells, cells_len, f);
         if (rc < 0)
             memset(r, 0, sizeof(*r));
@@ -185,11 +188,11 @@ static int pb__read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int ow
     }
     r->cells = (char *)(cells ? cells : "");
     r->cells_len = cells_len;
-    r->findings = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : (char *)pb__text(s, 9);
+    r->findings = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : (char *)pb__sq_text(s, 9);
     return PB_OK;
 }
 
-static int pb__batch_check(pb__sstore *ss, uint64_t batch)
+int pb__sq_batch_check(pb__sstore *ss, uint64_t batch)
 {
     sqlite3_stmt *s = NULL;
     int rc = pb__sq_stmt(ss, PB__Q_BATCH_EXISTS, &s);
@@ -197,7 +200,7 @@ static int pb__batch_check(pb__sstore *ss, uint64_t batch)
         return rc;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
     rc = sqlite3_step(s);
-    pb__done(s);
+    pb__sq_done(s);
     if (rc == SQLITE_ROW)
         return PB_OK;
     if (rc != SQLITE_DONE)
@@ -219,12 +222,12 @@ static int pb__dup_col(sqlite3_stmt *s, int col, char **out)
     return PB_OK;
 }
 
-static int pb__read_batch(sqlite3_stmt *s, pb_batch_info *bi, int own)
+int pb__sq_read_batch(sqlite3_stmt *s, pb_batch_info *bi, int own)
 {
     int rc;
     memset(bi, 0, sizeof(*bi));
     bi->id = (uint64_t)sqlite3_column_int64(s, 0);
-    pb_row_field_set(bi->file_sha256, PB_STORE_SHA256_HEX, pb__text(s, 3),
+    pb_row_field_set(bi->file_sha256, PB_STORE_SHA256_HEX, pb__sq_text(s, 3),
                      (size_t)sqlite3_column_bytes(s, 3));
     bi->header_len = (size_t)sqlite3_column_bytes(s, 5);
     bi->delimiter = (char)sqlite3_column_int(s, 6);
@@ -232,9 +235,9 @@ static int pb__read_batch(sqlite3_stmt *s, pb_batch_info *bi, int own)
     bi->created_at_ms = sqlite3_column_int64(s, 8);
     bi->finished_at_ms = sqlite3_column_int64(s, 9);
     if (!own) {
-        bi->name = (char *)pb__text(s, 1);
-        bi->file_name = (char *)pb__text(s, 2);
-        bi->settings = (char *)pb__text(s, 4);
+        bi->name = (char *)pb__sq_text(s, 1);
+        bi->file_name = (char *)pb__sq_text(s, 2);
+        bi->settings = (char *)pb__sq_text(s, 4);
         bi->header = (char *)sqlite3_column_blob(s, 5);
         return PB_OK;
     }
@@ -257,7 +260,7 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
     step = sqlite3_step(s);
     if (step == SQLITE_DONE) {
         sqlite3_stmt *ins = NULL;
-        pb__done(s);
+        pb__sq_done(s);
         if ((rc = pb__sq_stmt(ss, PB__Q_BATCH_INSERT, &ins)) < 0)
             goto out;
         sqlite3_bind_text(ins, 1, key->name, -1, SQLITE_STATIC);
@@ -270,7 +273,7 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
         sqlite3_bind_int(ins, 7, key->had_bom ? 1 : 0);
         sqlite3_bind_int64(ins, 8, key->created_at_ms);
         step = sqlite3_step(ins);
-        pb__done(ins);
+        pb__sq_done(ins);
         if (step != SQLITE_DONE) {
             rc = pb__sq_err(ss, step, "creating a batch");
             goto out;
@@ -283,17 +286,17 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
         rc = pb__sq_err(ss, step, "finding a batch");
         goto out;
     }
-    if (strcmp(pb__text(s, 3), key->file_sha256) != 0) {
+    if (strcmp(pb__sq_text(s, 3), key->file_sha256) != 0) {
         pb_error_set("store: batch '%s' was started from a different file (SHA-256 %s, this "
                      "file %s)",
-                     key->name, pb__text(s, 3), key->file_sha256);
+                     key->name, pb__sq_text(s, 3), key->file_sha256);
         rc = PB_EEXISTS;
         goto out;
     }
-    rc = pb__read_batch(s, info, 1);
+    rc = pb__sq_read_batch(s, info, 1);
 out:
     if (s)
-        pb__done(s);
+        pb__sq_done(s);
     rc = pb__sq_end(ss, rc);
     if (rc < 0) {
         pb_batch_info_clear(info);
@@ -309,12 +312,13 @@ static int pb__batch_finish(pb_store *st, uint64_t batch, int64_t at_ms)
     int rc;
     if ((rc = pb__sq_begin(ss)) < 0)
         return rc;
-    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_BATCH_FINISH, &s)) < 0)
+    if ((rc = pb__sq_batch_check(ss, batch)) < 0 ||
+        (rc = pb__sq_stmt(ss, PB__Q_BATCH_FINISH, &s)) < 0)
         goto out;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
     sqlite3_bind_int64(s, 2, at_ms);
     rc = sqlite3_step(s);
-    pb__done(s);
+    pb__sq_done(s);
     rc = rc == SQLITE_DONE ? PB_OK : pb__sq_err(ss, rc, "finishing a batch");
 out:
     return pb__sq_end(ss, rc);
@@ -328,7 +332,8 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
     int rc;
     if ((rc = pb__sq_begin(ss)) < 0)
         return rc;
-    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_ROW_INSERT, &s)) < 0)
+    if ((rc = pb__sq_batch_check(ss, batch)) < 0 ||
+        (rc = pb__sq_stmt(ss, PB__Q_ROW_INSERT, &s)) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         const pb_store_row *r = &rows[i];
@@ -359,10 +364,10 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
             char what[64];
             snprintf(what, sizeof(what), "adding row %u", r->row_no);
             rc = pb__sq_err(ss, step, what);
-            pb__done(s);
+            pb__sq_done(s);
             goto out;
         }
-        pb__done(s);
+        pb__sq_done(s);
     }
 out:
     return pb__sq_end(ss, rc);
@@ -385,7 +390,7 @@ static int pb__payment_id_owner(pb_store *st, const char *id, size_t len, uint64
         rc = PB_ENOTFOUND;
     else
         rc = pb__sq_err(ss, rc, "looking up a payment id");
-    pb__done(s);
+    pb__sq_done(s);
     return rc;
 }
 
@@ -402,14 +407,14 @@ static int pb__pick(pb__sstore *ss, int q, uint64_t batch, int64_t now_ms, size_
     sqlite3_bind_int64(s, 2, now_ms);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
     while (got < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = pb__read_row(ss, s, &rows[got], 1)) < 0)
+        if ((rc = pb__sq_read_row(ss, s, &rows[got], 1)) < 0)
             goto out;
         got++;
     }
     if (got < max && step != SQLITE_DONE)
         rc = pb__sq_err(ss, step, "reading rows");
 out:
-    pb__done(s);
+    pb__sq_done(s);
     if (rc < 0) {
         pb_store_rows_clear(rows, got);
         got = 0;
@@ -424,23 +429,32 @@ static int pb__claim(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, p
     pb__sstore *ss = (pb__sstore *)st;
     sqlite3_stmt *u = NULL;
     size_t i, got = 0;
-    int rc;
+    int rc, step;
     if ((rc = pb__sq_begin(ss)) < 0)
         return rc;
-    if ((rc = pb__batch_check(ss, batch)) < 0 ||
+    if ((rc = pb__sq_batch_check(ss, batch)) < 0 ||
         (rc = pb__pick(ss, PB__Q_CLAIM_SELECT, batch, now_ms, max, rows, &got)) < 0 ||
         (rc = pb__sq_stmt(ss, PB__Q_CLAIM_UPDATE, &u)) < 0)
         goto out;
+    if (got == 0)
+        goto out;
+    sqlite3_bind_int64(u, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(u, 2, now_ms);
+    sqlite3_bind_int64(u, 3, rows[0].row_no);
+    sqlite3_bind_int64(u, 4, rows[got - 1].row_no);
+    step = sqlite3_step(u);
+    pb__sq_done(u);
+    if (step != SQLITE_DONE) {
+        rc = pb__sq_err(ss, step, "claiming rows");
+        goto out;
+    }
+    if ((size_t)sqlite3_changes(ss->db) != got) {
+        pb_error_set("store %s: claim moved %d rows instead of %zu", ss->path,
+                     sqlite3_changes(ss->db), got);
+        rc = PB_EIO;
+        goto out;
+    }
     for (i = 0; i < got; i++) {
-        int step;
-        sqlite3_bind_int64(u, 1, (sqlite3_int64)batch);
-        sqlite3_bind_int64(u, 2, rows[i].row_no);
-        step = sqlite3_step(u);
-        pb__done(u);
-        if (step != SQLITE_DONE) {
-            rc = pb__sq_err(ss, step, "claiming a row");
-            goto out;
-        }
         rows[i].state = PB_ROW_SENDING;
         rows[i].attempts++;
     }
@@ -458,7 +472,7 @@ static int pb__due(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_
                    size_t *n)
 {
     pb__sstore *ss = (pb__sstore *)st;
-    int rc = pb__batch_check(ss, batch);
+    int rc = pb__sq_batch_check(ss, batch);
     if (rc < 0)
         return rc;
     return pb__pick(ss, PB__Q_DUE, batch, now_ms, max, rows, n);
@@ -473,7 +487,7 @@ static int pb__mark(pb_store *st, uint64_t batch, const pb_row_update *updates, 
     int rc;
     if ((rc = pb__sq_begin(ss)) < 0)
         return rc;
-    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_MARK, &s)) < 0)
+    if ((rc = pb__sq_batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_MARK, &s)) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         const pb_row_update *u = &updates[i];
@@ -492,7 +506,7 @@ static int pb__mark(pb_store *st, uint64_t batch, const pb_row_update *updates, 
         sqlite3_bind_text(s, 12, u->operation_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 13, u->provider_payment_id, -1, SQLITE_STATIC);
         step = sqlite3_step(s);
-        pb__done(s);
+        pb__sq_done(s);
         if (step != SQLITE_DONE) {
             rc = pb__sq_err(ss, step, "updating a row");
             goto out;
@@ -505,173 +519,12 @@ out:
     return rc;
 }
 
-static int pb__one_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *row, const char *what)
-{
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        rc = pb__read_row(ss, s, row, 1);
-    else if (rc == SQLITE_DONE)
-        rc = (pb_error_set("store %s: %s: no such row", ss->path, what), PB_ENOTFOUND);
-    else
-        rc = pb__sq_err(ss, rc, what);
-    pb__done(s);
-    return rc;
-}
-
-static int pb__row_get(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    int rc = pb__sq_stmt(ss, PB__Q_ROW_GET, &s);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
-    sqlite3_bind_int64(s, 2, row_no);
-    return pb__one_row(ss, s, row, "reading a row");
-}
-
-static int pb__row_by_payment_id(pb_store *st, const char *id, size_t len, pb_store_row *row)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    int rc = pb__sq_stmt(ss, PB__Q_ROW_BY_ID, &s);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, id, (int)len, SQLITE_STATIC);
-    return pb__one_row(ss, s, row, "finding a payment id");
-}
-
 /* Walks run in their own statement (not a cached one) so that a callback may call the store
  * again; one statement reads one snapshot. */
-static int pb__walk_stmt(pb__sstore *ss, int q, sqlite3_stmt **out)
+int pb__sq_walk_stmt(pb__sstore *ss, int q, sqlite3_stmt **out)
 {
     int rc = sqlite3_prepare_v2(ss->db, pb__sql[q], -1, out, NULL);
     return rc == SQLITE_OK ? PB_OK : pb__sq_err(ss, rc, "preparing a statement");
-}
-
-static int pb__rows_each(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    pb_store_row row;
-    int rc, step;
-    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__walk_stmt(ss, PB__Q_ROWS_EACH, &s)) < 0)
-        goto out;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = pb__read_row(ss, s, &row, 0)) < 0 || (rc = cb(&row, payload)) != 0)
-            goto out;
-    }
-    if (step != SQLITE_DONE)
-        rc = pb__sq_err(ss, step, "reading rows");
-out:
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int pb__counts(pb_store *st, uint64_t batch, pb_batch_counts *counts)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    int rc, step;
-    if ((rc = pb__batch_check(ss, batch)) < 0 || (rc = pb__sq_stmt(ss, PB__Q_COUNTS, &s)) < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *name = pb__text(s, 0);
-        pb_row_state state;
-        if (pb_row_state_parse(name, strlen(name), &state) < 0) {
-            pb_error_set("store %s: unknown state '%s'", ss->path, name);
-            rc = PB_EPARSE;
-            goto out;
-        }
-        rc = pb_batch_counts_add(counts, state, pb__text(s, 1),
-                                 (uint64_t)sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3));
-        if (rc < 0)
-            goto out;
-    }
-    if (step != SQLITE_DONE) {
-        /* SQLite's sum() refuses to overflow 64 bits: report it as the range error it is */
-        if (strstr(sqlite3_errmsg(ss->db), "integer overflow")) {
-            pb_error_set("store %s: an amount sum overflows 64 bits", ss->path);
-            rc = PB_ERANGE;
-        } else {
-            rc = pb__sq_err(ss, step, "counting rows");
-        }
-    }
-out:
-    pb__done(s);
-    return rc;
-}
-
-static int pb__batches_each(pb_store *st, pb_store_batch_cb cb, void *payload)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    pb_batch_info bi;
-    int rc, step;
-    if ((rc = pb__walk_stmt(ss, PB__Q_BATCH_ALL, &s)) < 0)
-        goto out;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        pb__read_batch(s, &bi, 0);
-        if ((rc = cb(&bi, payload)) != 0)
-            goto out;
-    }
-    if (step != SQLITE_DONE)
-        rc = pb__sq_err(ss, step, "reading batches");
-out:
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int pb__inbox_put(pb_store *st, const pb_store_inbox_rec *rec)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    int rc = pb__sq_stmt(ss, PB__Q_INBOX_PUT, &s);
-    if (rc < 0)
-        return rc;
-    /* one statement outside a transaction is its own committed transaction */
-    sqlite3_bind_int64(s, 1, rec->received_at_ms);
-    sqlite3_bind_blob(s, 2, rec->body ? rec->body : "", (int)rec->body_len, SQLITE_STATIC);
-    if (rec->payment_id && *rec->payment_id)
-        sqlite3_bind_text(s, 3, rec->payment_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, rec->matched ? 1 : 0);
-    if (rec->matched) {
-        sqlite3_bind_int64(s, 5, (sqlite3_int64)rec->batch);
-        sqlite3_bind_int64(s, 6, rec->row_no);
-    }
-    rc = sqlite3_step(s);
-    pb__done(s);
-    return rc == SQLITE_DONE ? PB_OK : pb__sq_err(ss, rc, "keeping a callback");
-}
-
-static int pb__inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload)
-{
-    pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
-    pb_store_inbox_rec r;
-    int rc, step;
-    if ((rc = pb__walk_stmt(ss, PB__Q_INBOX_ALL, &s)) < 0)
-        goto out;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        r.received_at_ms = sqlite3_column_int64(s, 0);
-        r.body = sqlite3_column_blob(s, 1);
-        r.body_len = (size_t)sqlite3_column_bytes(s, 1);
-        r.payment_id = sqlite3_column_type(s, 2) == SQLITE_NULL ? NULL : pb__text(s, 2);
-        r.matched = sqlite3_column_int(s, 3);
-        r.batch = (uint64_t)sqlite3_column_int64(s, 4);
-        r.row_no = (uint32_t)sqlite3_column_int64(s, 5);
-        if (!r.body)
-            r.body = "";
-        if ((rc = cb(&r, payload)) != 0)
-            goto out;
-    }
-    if (step != SQLITE_DONE)
-        rc = pb__sq_err(ss, step, "reading the inbox");
-out:
-    sqlite3_finalize(s);
-    return rc;
 }
 
 static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
@@ -699,8 +552,21 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
 }
 
 const pb_store_ops pb__sqlite_ops = {
-    "sqlite",      pb__batch_begin, pb__batch_finish, pb__rows_add,  pb__payment_id_owner,
-    pb__claim,     pb__due,         pb__mark,         pb__row_get,   pb__row_by_payment_id,
-    pb__rows_each, pb__counts,      pb__batches_each, pb__inbox_put, pb__inbox_each,
-    pb__sq_free,   pb__next_at,
+    "sqlite",
+    pb__batch_begin,
+    pb__batch_finish,
+    pb__rows_add,
+    pb__payment_id_owner,
+    pb__claim,
+    pb__due,
+    pb__mark,
+    pb__sq_row_get,
+    pb__sq_row_by_payment_id,
+    pb__sq_rows_each,
+    pb__sq_counts,
+    pb__sq_batches_each,
+    pb__sq_inbox_put,
+    pb__sq_inbox_each,
+    pb__sq_free,
+    pb__next_at,
 };

@@ -56,5 +56,26 @@ int pb__sq_stmt(pb__sstore *ss, int q, sqlite3_stmt **out);
 int pb__sq_begin(pb__sstore *ss);
 int pb__sq_end(pb__sstore *ss, int rc);
 void pb__sq_free(pb_store *st);
+/* Reset a cached statement and clear its bindings. */
+void pb__sq_done(sqlite3_stmt *s);
+/* A text column, "" for NULL. */
+const char *pb__sq_text(sqlite3_stmt *s, int col);
+/* The current result row of a row query. own: cells and findings copied to the heap (the
+ * row must be cleared), else borrowed from the statement until it steps again. */
+int pb__sq_read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own);
+/* A batch row (batches columns); own as for rows. */
+int pb__sq_read_batch(sqlite3_stmt *s, pb_batch_info *bi, int own);
+/* PB_ENOTFOUND with a message when the batch does not exist. */
+int pb__sq_batch_check(pb__sstore *ss, uint64_t batch);
+/* A fresh (uncached) statement q for a walk, so that its callback may use the store. */
+int pb__sq_walk_stmt(pb__sstore *ss, int q, sqlite3_stmt **out);
+/* The read ops. */
+int pb__sq_row_get(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row);
+int pb__sq_row_by_payment_id(pb_store *st, const char *id, size_t len, pb_store_row *row);
+int pb__sq_rows_each(pb_store *st, uint64_t batch, pb_store_row_cb cb, void *payload);
+int pb__sq_counts(pb_store *st, uint64_t batch, pb_batch_counts *counts);
+int pb__sq_batches_each(pb_store *st, pb_store_batch_cb cb, void *payload);
+int pb__sq_inbox_put(pb_store *st, const pb_store_inbox_rec *rec);
+int pb__sq_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload);
 
 #endif

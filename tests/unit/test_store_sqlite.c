@@ -1,0 +1,303 @@
+/*
+ * The store conformance suite against the SQLite backend, plus what only a file can show:
+ * claims committed across reopen and crash, two handles on one file, files that are not
+ * stores.
+ */
+#define _GNU_SOURCE /* nftw */
+#include "store/conformance.c"
+
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char pb_conf_dir[64];
+static char pb_conf_path[128];
+static unsigned pb_conf_seq;
+
+static const char *pb_conf_uri(void)
+{
+    snprintf(pb_conf_path, sizeof(pb_conf_path), "%s/s%u.db", pb_conf_dir, ++pb_conf_seq);
+    return pb_conf_path;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(pb_conf_dir, sizeof(pb_conf_dir), "/tmp/pb-store-XXXXXX");
+    return mkdtemp(pb_conf_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(pb_conf_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_claim_committed_across_reopen(void **state)
+{
+    pb_store *st = conf_open();
+    char path[128];
+    uint64_t b = conf_filled(st, "r", pb_conf_sha_a, 5);
+    pb_store_row out[4];
+    size_t n;
+    (void)state;
+    snprintf(path, sizeof(path), "%s", pb_conf_path);
+    assert_string_equal(pb_store_backend(st), "sqlite");
+    assert_int_equal(pb_store_claim(st, b, 0, 2, out, &n), 0);
+    pb_store_rows_clear(out, n);
+    pb_store_free(st);
+    assert_int_equal(pb_store_open(&st, path), 0);
+    assert_int_equal(conf_state(st, b, 2), PB_ROW_SENDING);
+    assert_int_equal(conf_state(st, b, 3), PB_ROW_SENDING);
+    assert_int_equal(conf_state(st, b, 4), PB_ROW_QUEUED);
+    /* after a restart every sending row is due for a status query */
+    assert_int_equal(pb_store_due(st, b, 0, 4, out, &n), 0);
+    assert_int_equal(n, 2);
+    pb_store_rows_clear(out, n);
+    pb_store_free(st);
+}
+
+static void test_crash_after_claim(void **state)
+{
+    pb_store *st = conf_open();
+    char path[128];
+    uint64_t b = conf_filled(st, "k", pb_conf_sha_a, 10);
+    pb_store_row out[4];
+    pb_batch_counts c;
+    size_t n;
+    int status;
+    pid_t pid;
+    (void)state;
+    snprintf(path, sizeof(path), "%s", pb_conf_path);
+    pb_store_free(st);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        pb_store *cs = NULL;
+        if (pb_store_open(&cs, path) != 0 || pb_store_claim(cs, b, 0, 4, out, &n) != 0 || n != 4)
+            _exit(3);
+        _exit(0); /* no close, no checkpoint: as if killed right after the claim */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(pb_store_open(&st, path), 0);
+    assert_int_equal(pb_store_counts(st, b, &c), 0);
+    assert_int_equal(c.rows[PB_ROW_SENDING], 4);
+    assert_int_equal(c.rows[PB_ROW_QUEUED], 6);
+    pb_batch_counts_clear(&c);
+    assert_int_equal(pb_store_row_get(st, b, 5, &out[0]), 0);
+    assert_int_equal(out[0].state, PB_ROW_SENDING);
+    assert_int_equal(out[0].attempts, 1);
+    pb_store_row_clear(&out[0]);
+    pb_store_free(st);
+}
+
+/* Two handles (as a `send` and a `listen` would have) interleave claims: no row twice. */
+static void test_two_handles_interleave(void **state)
+{
+    enum { N = 500 };
+    pb_store *a = conf_open(), *b2 = NULL;
+    uint64_t b = conf_filled(a, "two", pb_conf_sha_a, N);
+    unsigned char seen[N + 2];
+    pb_store_row out[7];
+    size_t n, i, total = 0;
+    int turn = 0, empty = 0;
+    (void)state;
+    assert_int_equal(pb_store_open(&b2, pb_conf_path), 0);
+    memset(seen, 0, sizeof(seen));
+    while (empty < 2) {
+        pb_store *h = (turn++ & 1) ? b2 : a;
+        assert_int_equal(pb_store_claim(h, b, 0, 7, out, &n), 0);
+        empty = n == 0 ? empty + 1 : 0;
+        for (i = 0; i < n; i++) {
+            assert_int_equal(seen[out[i].row_no], 0);
+            seen[out[i].row_no] = 1;
+        }
+        total += n;
+        pb_store_rows_clear(out, n);
+    }
+    assert_int_equal(total, N);
+    pb_store_free(b2);
+    pb_store_free(a);
+}
+
+/* Two processes claim at once on one file: every row exactly once. */
+static void test_two_processes_claim(void **state)
+{
+    enum { N = 2000 };
+    pb_store *st = conf_open();
+    char path[128];
+    uint64_t b = conf_filled(st, "proc", pb_conf_sha_a, N);
+    unsigned char seen[N + 2];
+    int fds[2][2], p, status;
+    pid_t pid[2];
+    size_t total = 0;
+    (void)state;
+    snprintf(path, sizeof(path), "%s", pb_conf_path);
+    pb_store_free(st);
+    for (p = 0; p < 2; p++) {
+        assert_int_equal(pipe(fds[p]), 0);
+        pid[p] = fork();
+        assert_true(pid[p] >= 0);
+        if (pid[p] == 0) {
+            pb_store *cs = NULL;
+            pb_store_row out[16];
+            size_t n, i;
+            close(fds[p][0]);
+            if (pb_store_open(&cs, path) != 0)
+                _exit(3);
+            do {
+                if (pb_store_claim(cs, b, 0, 16, out, &n) != 0)
+                    _exit(4);
+                for (i = 0; i < n; i++) {
+                    uint32_t r = out[i].row_no;
+                    if (write(fds[p][1], &r, sizeof(r)) != sizeof(r))
+                        _exit(5);
+                }
+                pb_store_rows_clear(out, n);
+            } while (n > 0);
+            pb_store_free(cs);
+            _exit(0);
+        }
+        close(fds[p][1]);
+    }
+    memset(seen, 0, sizeof(seen));
+    for (p = 0; p < 2; p++) {
+        uint32_t r;
+        while (read(fds[p][0], &r, sizeof(r)) == sizeof(r)) {
+            assert_true(r >= 2 && r < N + 2);
+            assert_int_equal(seen[r], 0);
+            seen[r] = 1;
+            total++;
+        }
+        close(fds[p][0]);
+        assert_int_equal(waitpid(pid[p], &status, 0), pid[p]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(total, N);
+}
+
+static void write_file(const char *path, const char *text, size_t times)
+{
+    FILE *f = fopen(path, "w");
+    size_t i;
+    assert_non_null(f);
+    for (i = 0; i < times; i++)
+        fputs(text, f);
+    fclose(f);
+}
+
+static void test_not_a_database(void **state)
+{
+    pb_store *st = (pb_store *)1;
+    const char *path = pb_conf_uri();
+    (void)state;
+    write_file(path, "row_no;payment_id;amount\n2;p-1;100\n", 200);
+    assert_int_equal(pb_store_open(&st, path), PB_EIO);
+    assert_null(st);
+    assert_non_null(strstr(pb_error_last(), path));
+    assert_non_null(strstr(pb_error_last(), "not a database"));
+}
+
+static void test_unwritable(void **state)
+{
+    pb_store *st = NULL;
+    char path[160];
+    (void)state;
+    snprintf(path, sizeof(path), "%s/no/such/dir/x.db", pb_conf_dir);
+    assert_int_equal(pb_store_open(&st, path), PB_EIO);
+    assert_null(st);
+    assert_non_null(strstr(pb_error_last(), path));
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_schema_too_new(void **state)
+{
+    pb_store *st = conf_open();
+    char path[128];
+    (void)state;
+    snprintf(path, sizeof(path), "%s", pb_conf_path);
+    pb_store_free(st);
+    raw_exec(path, "PRAGMA user_version = 99");
+    st = (pb_store *)1;
+    assert_int_equal(pb_store_open(&st, path), PB_EINVAL);
+    assert_null(st);
+    assert_non_null(strstr(pb_error_last(), "newer"));
+    assert_non_null(strstr(pb_error_last(), "99"));
+    assert_non_null(strstr(pb_error_last(), path));
+}
+
+static void test_foreign_database(void **state)
+{
+    pb_store *st = NULL;
+    const char *path = pb_conf_uri();
+    (void)state;
+    raw_exec(path, "CREATE TABLE notes (t TEXT)");
+    assert_int_equal(pb_store_open(&st, path), PB_EINVAL);
+    assert_null(st);
+    assert_non_null(strstr(pb_error_last(), "not a paybatch store"));
+}
+
+static void test_pragmas(void **state)
+{
+    pb_store *st = conf_open();
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    (void)state;
+    assert_int_equal(sqlite3_open(pb_conf_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    /* the claim walks the pick index in row order, no sort, no table scan */
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT * FROM rows WHERE batch = 1 "
+                                        "AND state = 'queued' AND next_at_ms <= 5 ORDER BY "
+                                        "row_no LIMIT 64",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        assert_null(strstr(d, "TEMP B-TREE"));
+        assert_non_null(strstr(d, "rows_pick"));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    pb_store_free(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        PB_CONFORMANCE_TESTS,
+        cmocka_unit_test(test_claim_committed_across_reopen),
+        cmocka_unit_test(test_crash_after_claim),
+        cmocka_unit_test(test_two_handles_interleave),
+        cmocka_unit_test(test_two_processes_claim),
+        cmocka_unit_test(test_not_a_database),
+        cmocka_unit_test(test_unwritable),
+        cmocka_unit_test(test_schema_too_new),
+        cmocka_unit_test(test_foreign_database),
+        cmocka_unit_test(test_pragmas),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
