@@ -66,7 +66,7 @@ typedef void (*pb_http_client_cb)(const pb_http_result *res, void *payload);
 typedef struct {
     unsigned max_host_connections; /* 0 -> 8: open connections per host:port (further requests
                                       wait inside curl; that wait counts against timeout_ms) */
-    unsigned max_connects;         /* 0 -> max_host_connections: idle pool size */
+    unsigned max_connects;         /* 0 -> 4 * max_host_connections: idle pool size */
     long connect_timeout_ms;       /* 0 -> 5000: TCP + TLS handshake */
     long timeout_ms;               /* 0 -> 30000: whole request, when post passes 0 */
     size_t max_body_bytes;         /* 0 -> 1 MiB: a longer answer body is NO_ANSWER */

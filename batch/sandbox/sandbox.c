@@ -514,8 +514,8 @@ static void on_signal(uv_signal_t *h, int signum)
     if (s->stopping)
         return;
     s->stopping = 1;
-    atomic_store(&s->cb_stop, 1);
-    while (s->slow != NULL) { /* held-back answers go out now */
+    pb_sandbox_callbacks_close(s->cbs); /* in-flight attempts cancelled, waits stopped */
+    while (s->slow != NULL) {           /* held-back answers go out now */
         slow_answer(s->slow);
         slow_unlink_close(s->slow);
     }
@@ -573,6 +573,9 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
         /* over a file size limit a write fails (and is cut back) instead of killing us */
         signal(SIGXFSZ, SIG_IGN);
     }
+    rc = pb_sandbox_callbacks_new(&s->cbs, &loop);
+    if (rc != PB_OK)
+        goto out;
     rc = pb_http_server_new(&s->srv, &loop, NULL, h_any, s);
     if (rc != PB_OK)
         goto out;
@@ -580,7 +583,6 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
     if (rc != PB_OK) {
         pb_error_set("cannot listen on %s:%d", o->host, o->port);
         pb_http_server_close(s->srv, NULL, NULL);
-        uv_run(&loop, UV_RUN_DEFAULT);
         goto out;
     }
     uv_signal_init(&loop, &s->sigint);
@@ -597,11 +599,15 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
 out:
     (void)sig_ok;
     if (loop_ok) {
-        uv_run(&loop, UV_RUN_DEFAULT); /* pending closes / callback jobs */
+        if (s->srv != NULL)
+            pb_http_server_close(s->srv, NULL, NULL); /* ignored when already closing */
+        pb_sandbox_callbacks_close(s->cbs);           /* likewise; accepts NULL */
+        uv_run(&loop, UV_RUN_DEFAULT);                /* pending closes */
         uv_loop_close(&loop);
     }
     if (s != NULL) {
         pb_http_server_free(s->srv);
+        pb_sandbox_callbacks_free(s->cbs);
         free_payments(s);
         if (s->ledger_fd >= 0)
             close(s->ledger_fd);

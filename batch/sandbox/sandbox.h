@@ -6,7 +6,7 @@
  *    the accepted fields out; outcome scripting by the account number's last digits. No I/O.
  *  - the server (sandbox.c): libuv loop, HTTP routes, in-memory payment table, ledger file,
  *    fault injection, held-back answers, signals; sandbox_notify.c: response bodies, outcome
- *    timers, signed callbacks (sent by sandbox_callback.c: libcurl in a uv_work_t).
+ *    timers, signed callbacks (sent by sandbox_callback.c: http_client on the loop).
  *    Shared internals: sandbox_int.h. Schedule arithmetic (pure): sandbox_gate.c.
  *
  * Refusal codes of the payout check, in the order they are tried:

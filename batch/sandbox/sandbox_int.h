@@ -10,12 +10,12 @@
 #define PB_SANDBOX_SANDBOX_INT_H
 
 #include <cjson/cJSON.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <uv.h>
 
 #include "batch/net/http_server.h"
+#include "batch/sandbox/sandbox_callback.h"
 #include "batch/sandbox/sandbox.h"
 
 #define PB__NCODES 32
@@ -85,8 +85,8 @@ typedef struct pb__sbx {
         unsigned long n;
     } by_code[PB__NCODES];
     int stopping;
-    atomic_int cb_stop; /* read by callback threads: no more retries */
-    pb__slow *slow;     /* held-back answers */
+    pb_sandbox_callbacks *cbs; /* the callback sender (closed on stop) */
+    pb__slow *slow;            /* held-back answers */
 } pb__sbx;
 
 /* sandbox.c: the payment table. add: PB_OK or PB_ENOMEM (id must not be there yet). */

@@ -1,7 +1,7 @@
 /*
  * sandbox_notify.c - the sandbox's payment bodies, signed callbacks (with their faults) and
  * scripted outcome timers (see sandbox.h, sandbox_int.h). Callbacks are sent by
- * batch/sandbox_callback.h (libcurl in the libuv thread pool).
+ * batch/sandbox/sandbox_callback.h (batch/net/http_client on the sandbox's loop).
  */
 #include "batch/sandbox/sandbox_int.h"
 
@@ -180,8 +180,8 @@ static void send_callback(pb__sbx *s, pb__pay *p)
             goto out;
     }
     for (i = 0; i < copies; i++)
-        if (pb_sandbox_callback_post(s->loop, url, txt, late, s->o->cb_retry_scale,
-                                     s->o->cb_max_attempts, &s->cb_stop, cb_done, s) != PB_OK)
+        if (pb_sandbox_callbacks_post(s->cbs, url, txt, late, s->o->cb_retry_scale,
+                                      s->o->cb_max_attempts, cb_done, s) != PB_OK)
             break;
 out:
     cJSON_free(late);

@@ -7,9 +7,11 @@ set -euo pipefail
 T=$(mktemp -d)
 SRV=""
 CBS=""
+HANG=""
 cleanup() {
     [ -n "$SRV" ] && kill "$SRV" 2>/dev/null || true
     [ -n "$CBS" ] && kill "$CBS" 2>/dev/null || true
+    [ -n "$HANG" ] && kill "$HANG" 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -428,4 +430,36 @@ sleep 0.5
 for _ in $(seq 30); do grep -q '"id":"fresh-0"' "$T/callbacks" && break; sleep 0.1; done
 grep -q '"id":"fresh-0"' "$T/callbacks" || fail "a waiting retry blocked another callback"
 stop_faulty
+# issue #11 defect 4: attempts in flight never hold up other callbacks, nor SIGTERM. 40
+# callbacks go to a receiver that accepts and never answers, then one to a healthy receiver.
+cat >"$T/hang.py" <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(256)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])  # accept, never read, never answer
+PY
+python3 "$T/hang.py" >"$T/hangport" 2>/dev/null &
+HANG=$!
+for _ in $(seq 50); do [ -s "$T/hangport" ] && break; sleep 0.1; done
+HANGPORT=$(head -1 "$T/hangport")
+[ -n "$HANGPORT" ] || fail "hanging receiver did not start"
+start_faulty cbhang --callback-retry-scale 1 --callback-delay-ms 0
+[ "$(python3 "$T/many.py" "$FPORT" 40 "http://127.0.0.1:$HANGPORT/cb" hung)" = "sent 40" ] ||
+    fail "cbhang: hung payouts"
+sleep 0.3
+[ "$(python3 "$T/many.py" "$FPORT" 1 "http://127.0.0.1:$CBPORT/cb" healthy)" = "sent 1" ] ||
+    fail "cbhang: healthy payout"
+t0=$(date +%s%N) # from the accepted payout on: python's own start-up is slow on a busy host
+for _ in $(seq 50); do grep -q '"id":"healthy-0"' "$T/callbacks" && break; sleep 0.1; done
+grep -q '"id":"healthy-0"' "$T/callbacks" || fail "callbacks to a hung receiver held up a healthy one"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "the healthy callback took over 3 s"
+t0=$(date +%s%N)
+stop_faulty
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ] || fail "SIGTERM waited for hung callbacks"
+kill "$HANG" 2>/dev/null || true
+HANG=""
 echo "ok"

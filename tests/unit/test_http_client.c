@@ -406,6 +406,29 @@ static void test_body_over_cap(void **state)
     assert_non_null(strstr(f.r[0].error, "over 1024 bytes"));
 }
 
+/* With one connection per host, the second request waits inside curl behind a request the
+ * server holds; both time out: the first was sent (in doubt), the second never left. */
+static void test_timeout_while_queued_is_not_sent(void **state)
+{
+    fx f;
+    char url[128];
+    (void)state;
+    fx_init(&f, 1);
+    f.mode = HOLD;
+    f.opts.max_host_connections = 1;
+    fx_client(&f);
+    url_of(&f, url, sizeof(url), "/v2/payment");
+    f.expect = 2;
+    assert_int_equal(post(&f, 0, url, 300), PB_OK);
+    assert_int_equal(post(&f, 1, url, 300), PB_OK);
+    fx_run(&f);
+    assert_int_equal(f.srv_requests, 1);
+    assert_int_equal(f.r[0].curl_code, CURLE_OPERATION_TIMEDOUT);
+    assert_int_equal(f.r[1].curl_code, CURLE_OPERATION_TIMEDOUT);
+    assert_int_equal(f.r[0].outcome + f.r[1].outcome, PB_HTTP_NO_ANSWER + PB_HTTP_NOT_SENT);
+    assert_int_not_equal(f.r[0].outcome, f.r[1].outcome);
+}
+
 /* After an answered request on a keep-alive connection, the server drops the next one: curl
  * 7.88 re-sends it on a fresh connection by itself, so the server sees it twice. */
 static void post_second(fx *f, int idx)
@@ -616,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_never_answers_is_no_answer),
         cmocka_unit_test(test_closed_after_request_is_no_answer),
         cmocka_unit_test(test_body_over_cap),
+        cmocka_unit_test(test_timeout_while_queued_is_not_sent),
         cmocka_unit_test(test_silent_resend_on_reused_connection),
         cmocka_unit_test(test_64_concurrent_reuse),
         cmocka_unit_test(test_close_with_requests_in_flight),
