@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/errors.h"
+#include "core/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -46,37 +47,6 @@ static void pb__ws(pb__jp *jp)
 {
     while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
         jp->p++;
-}
-
-/* Length of the valid UTF-8 sequence (2..4 bytes) at p, or 0 (overlong, surrogate, > U+10FFFF,
- * truncated or stray continuation byte). */
-static size_t pb__utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    size_t n = (size_t)(end - p), i, need;
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return need;
 }
 
 /* Append to dst unless dst is NULL (validate only). With a non-NULL *over, running into the
@@ -200,7 +170,7 @@ static int pb__string(pb__jp *jp, pb_buf *dst, int *over)
         if (c == '\\') {
             rc = pb__escape(jp, dst, over);
         } else {
-            size_t n = pb__utf8_len(jp->p, jp->end);
+            size_t n = pb_utf8_seq_len(jp->p, (size_t)(jp->end - jp->p));
             if (!n)
                 return PB_EPARSE;
             rc = pb__out(dst, over, jp->p, n);

@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/utf8.h"
 
 #include <csv.h>
 #include <stdarg.h>
@@ -85,63 +86,6 @@ static void pb__oom(pb_csv_reader *r)
         return;
     r->rc = PB_ENOMEM;
     snprintf(r->err, sizeof(r->err), "out of memory");
-}
-
-/* 1 if s[0..n) is valid UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int pb__utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            uint64_t w;
-            i++;
-            while (i + 8 <= n) {
-                memcpy(&w, s + i, 8);
-                if (w & 0x8080808080808080ULL)
-                    break;
-                i += 8;
-            }
-            while (i < n && s[i] < 0x80)
-                i++;
-            continue;
-        }
-        if (c < 0xC2)
-            return 0; /* continuation byte, or overlong 2-byte lead */
-        if (c < 0xE0) {
-            if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        } else if (c < 0xF0) {
-            unsigned char c1;
-            if (n - i < 3)
-                return 0;
-            c1 = s[i + 1];
-            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
-                return 0;
-            if (c == 0xE0 && c1 < 0xA0)
-                return 0; /* overlong */
-            if (c == 0xED && c1 >= 0xA0)
-                return 0; /* surrogate */
-            i += 3;
-        } else if (c < 0xF5) {
-            unsigned char c1;
-            if (n - i < 4)
-                return 0;
-            c1 = s[i + 1];
-            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
-                return 0;
-            if (c == 0xF0 && c1 < 0x90)
-                return 0; /* overlong */
-            if (c == 0xF4 && c1 >= 0x90)
-                return 0; /* above U+10FFFF */
-            i += 4;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 /* libcsv's field buffer never grows: a longer field makes csv_parse() stop (CSV_ENOMEM). */
@@ -225,7 +169,7 @@ static void pb__on_field(void *s, size_t len, void *data)
     if (len)
         memcpy(r->arena + r->arena_len, s, len);
     r->arena[r->arena_len + len] = '\0';
-    if (r->bad_utf8 < 0 && !pb__utf8_ok((const unsigned char *)r->arena + r->arena_len, len))
+    if (r->bad_utf8 < 0 && !pb_utf8_valid(r->arena + r->arena_len, len))
         r->bad_utf8 = (int)r->nfields;
     r->fields[r->nfields++].len = len;
     r->arena_len = need;
