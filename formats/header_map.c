@@ -251,10 +251,12 @@ int pb_header_map_new(pb_header_map **out, const pb_str *fields, size_t n, uint6
                                  "required column %s is missing; add a column named '%s'",
                                  pb_col_canonical(required[j].col), required[j].hint);
         }
-        if (!m->colname[PB_COL_METHOD] && !has_default_method)
+        if (!m->colname[PB_COL_METHOD] && !has_default_method) {
+            char names[128];
+            pb_method_names(names, sizeof(names), " or ", 0);
             pb__file_finding(cb, ctx, errors, PB_F_MISSING_COLUMN, header_row, "method",
-                             "no method column; add one (touchngo or gcash per row) or run with "
-                             "--method");
+                             "no method column; add one (%s per row) or run with --method", names);
+        }
     }
     rc = PB_OK;
 out:

@@ -157,19 +157,6 @@ out:
     return PB_OK;
 }
 
-static int account_ok(const pb_method *m, const char *acc)
-{
-    size_t n = strlen(acc), i;
-    for (i = 0; i < n; i++)
-        if (acc[i] < '0' || acc[i] > '9')
-            return 0;
-    if (n < m->account_min_digits || n > m->account_max_digits)
-        return 0;
-    if (m->account_prefix != NULL && strncmp(acc, m->account_prefix, strlen(m->account_prefix)))
-        return 0;
-    return 1;
-}
-
 int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *secret,
                             size_t secret_len, const char *body, size_t len, pb_sandbox_payout *out,
                             int *code)
@@ -218,7 +205,7 @@ int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *
         *code = 2642;
         goto out;
     }
-    if (!account_ok(m, out->account)) {
+    if (pb_method_account_check(m, out->account, strlen(out->account)) != PB_ACCOUNT_OK) {
         *code = 3242;
         goto out;
     }
