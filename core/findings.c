@@ -1,6 +1,7 @@
 #include "core/findings.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 static const struct {
     const char *name;
@@ -34,6 +35,26 @@ static const struct {
     [PB_F_POSSIBLE_DUPLICATE_PAYOUT] = {"possible-duplicate-payout", PB_SEV_WARNING, 0},
     [PB_F_FORMULA_LIKE] = {"formula-like", PB_SEV_WARNING, 0},
 };
+
+void pb_finding_vmake(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
+                      uint64_t other_row, const char *fmt, va_list ap)
+{
+    f->code = code;
+    f->row = row;
+    f->column = column;
+    f->other_row = other_row;
+    if (vsnprintf(f->message, sizeof(f->message), fmt, ap) < 0)
+        f->message[0] = '\0';
+}
+
+void pb_finding_make(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
+                     uint64_t other_row, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pb_finding_vmake(f, code, row, column, other_row, fmt, ap);
+    va_end(ap);
+}
 
 const char *pb_finding_name(pb_finding_code code)
 {

@@ -38,12 +38,8 @@ static void pb__emit(pb__vctx *v, pb_finding_code code, const char *column, cons
     pb_finding f;
     va_list ap;
 
-    f.code = code;
-    f.row = v->row->row;
-    f.column = column;
-    f.other_row = 0;
     va_start(ap, fmt);
-    vsnprintf(f.message, sizeof(f.message), fmt, ap);
+    pb_finding_vmake(&f, code, v->row->row, column, 0, fmt, ap);
     va_end(ap);
     if (pb_finding_severity(code) == PB_SEV_ERROR)
         v->res->errors++;

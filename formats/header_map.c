@@ -57,12 +57,8 @@ static void pb__file_finding(pb_finding_cb cb, void *ctx, unsigned *errors, pb_f
 {
     pb_finding f;
     va_list ap;
-    f.code = code;
-    f.row = row;
-    f.column = column;
-    f.other_row = 0;
     va_start(ap, fmt);
-    vsnprintf(f.message, sizeof(f.message), fmt, ap);
+    pb_finding_vmake(&f, code, row, column, 0, fmt, ap);
     va_end(ap);
     (*errors)++;
     cb(&f, ctx);
