@@ -124,6 +124,24 @@ static void test_refusals(void **state)
     assert_int_equal(
         run("gcash", with(base(1), "payment", "amount", cJSON_CreateString("1500")), NULL, NULL),
         2003);
+    /* integers are read from their number token, never through a double */
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateRaw("150000.0")), NULL, NULL),
+        2003);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateRaw("15e4")), NULL, NULL),
+        2003);
+    assert_int_equal(run("gcash",
+                         with(base(1), "payment", "amount", cJSON_CreateRaw("9007199254740993")),
+                         NULL, &p),
+                     2642);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateRaw("99999999999999999999")),
+            NULL, NULL),
+        2003);
+    assert_int_equal(
+        run("gcash", with(base(1), "general", "project_id", cJSON_CreateRaw("77.0")), NULL, NULL),
+        2003);
     assert_int_equal(
         run("gcash", with(base(1), "account", "number", cJSON_CreateNumber(9)), NULL, NULL), 2003);
     assert_int_equal(run("gcash", with(base(1), "account", "customer_name", NULL), NULL, NULL),
