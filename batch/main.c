@@ -3,10 +3,9 @@
  */
 #include "batch/cli/cli.h"
 
-#include "core/alloc.h"
 #include "core/methods.h"
+#include "formats/global.h"
 
-#include <cjson/cJSON.h>
 #include <string.h>
 
 static void pb__usage(FILE *out)
@@ -35,10 +34,9 @@ static void pb__usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    cJSON_Hooks hooks = {pb_malloc, pb_free};
     const char *cmd;
 
-    cJSON_InitHooks(&hooks);
+    pb_global_init();
     if (argc < 2) {
         pb__usage(stderr);
         return PB_EXIT_USAGE;

@@ -128,7 +128,18 @@ static int check_common(int64_t project_id, const char *secret, size_t secret_le
     *root_out = NULL;
     *code = 0;
     root = cJSON_ParseWithLength(body, len);
-    if (root == NULL || !cJSON_IsObject(root)) {
+    if (root == NULL) {
+        pb_json_token whole;
+        /* cJSON says NULL for bad text and for no memory alike: text the strict scanner
+         * accepts (which cJSON accepts too) means cJSON ran out of memory */
+        if (pb_json_get(body, len, NULL, 0, &whole) == PB_OK) {
+            pb_error_set("sandbox: out of memory parsing the request");
+            return PB_ENOMEM;
+        }
+        *code = 2003;
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
         *code = 2003;
         goto out;
     }
