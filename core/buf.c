@@ -1,6 +1,7 @@
 #include "core/buf.h"
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/errors.h"
 
 #include <stdio.h>
@@ -39,7 +40,9 @@ static int pb__buf_reserve(pb_buf *b, size_t extra)
 
 int pb_buf_put(pb_buf *b, const void *data, size_t n)
 {
-    int rc = pb__buf_reserve(b, n);
+    int rc;
+    PB_ASSERT(b && (data || n == 0));
+    rc = pb__buf_reserve(b, n);
     if (rc < 0)
         return rc;
     if (n)
@@ -96,6 +99,7 @@ void pb_buf_clear(pb_buf *b)
 
 void pb_buf_truncate(pb_buf *b, size_t n)
 {
+    PB_ASSERT(n <= b->len); /* a length past the contents is a caller's bug */
     if (n < b->len) {
         b->len = n;
         b->ptr[n] = '\0';

@@ -1,5 +1,7 @@
 #include "core/findings.h"
 
+#include "core/assert.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -85,6 +87,7 @@ void pb_mask_account(const char *acct, size_t len, char *out, size_t outlen)
     size_t i, n, keep = len > 4 ? 4 : 0;
     if (outlen == 0)
         return;
+    PB_ASSERT(out && (acct || len == 0));
     /* a number longer than the output keeps its tail: the last digits are what people match */
     n = len < outlen - 1 ? len : outlen - 1;
     for (i = 0; i < n; i++) {

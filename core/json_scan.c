@@ -1,5 +1,6 @@
 #include "core/json_scan.h"
 
+#include "core/assert.h"
 #include "core/errors.h"
 #include "core/utf8.h"
 
@@ -116,6 +117,7 @@ int pb_json_scan_string(pb_json_scan *s, pb_buf *dst, int *over)
 {
     int rc;
 
+    PB_ASSERT(s->p < s->end && *s->p == '"'); /* called on the opening quote */
     s->p++;
     for (;;) {
         const unsigned char *run = s->p;

@@ -1,5 +1,6 @@
 #include "core/methods.h"
 
+#include "core/assert.h"
 #include "core/str.h"
 
 #include <string.h>
@@ -105,6 +106,7 @@ pb_account_verdict pb_method_account_check(const pb_method *m, const char *s, si
 {
     size_t i, plen;
 
+    PB_ASSERT(s || len == 0);
     if (len == 0)
         return PB_ACCOUNT_EMPTY;
     for (i = 0; i < len; i++) {
