@@ -52,6 +52,22 @@ int pb_buf_put(pb_buf *b, const void *data, size_t n)
     return PB_OK;
 }
 
+int pb_buf_putz(pb_buf *b, const void *data, size_t n)
+{
+    int rc;
+    PB_ASSERT(b && (data || n == 0));
+    if (n == (size_t)-1)
+        return PB_ELIMIT;
+    if ((rc = pb__buf_reserve(b, n + 1)) < 0)
+        return rc;
+    if (n)
+        memcpy(b->ptr + b->len, data, n);
+    b->len += n;
+    b->ptr[b->len++] = '\0';
+    b->ptr[b->len] = '\0';
+    return PB_OK;
+}
+
 int pb_buf_puts(pb_buf *b, const char *s)
 {
     return pb_buf_put(b, s, strlen(s));

@@ -119,9 +119,7 @@ static void pb__on_field(void *s, size_t len, void *data)
     cell.len = len;
     rc = pb_buf_put(&r->fields, &cell, sizeof(cell));
     if (rc == PB_OK)
-        rc = pb_buf_put(&r->arena, s, len);
-    if (rc == PB_OK)
-        rc = pb_buf_putc(&r->arena, '\0');
+        rc = pb_buf_putz(&r->arena, s, len);
     if (rc == PB_ELIMIT) {
         pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
         return;
