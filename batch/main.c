@@ -3,17 +3,22 @@
  */
 #include "batch/cli/cli.h"
 
-#include "core/alloc.h"
+#include "core/methods.h"
+#include "formats/global.h"
 
-#include <cjson/cJSON.h>
 #include <string.h>
 
 static void pb__usage(FILE *out)
 {
-    fputs("Usage: paybatch COMMAND [options]\n"
-          "\n"
-          "Mass payouts to e-wallets (Touch'n Go, GCash) through ecommpay's Gate API.\n"
-          "\n"
+    char names[128];
+
+    pb_method_names(names, sizeof(names), ", ", 1);
+    fprintf(out,
+            "Usage: paybatch COMMAND [options]\n"
+            "\n"
+            "Mass payouts to e-wallets (%s) through ecommpay's Gate API.\n",
+            names);
+    fputs("\n"
           "Commands:\n"
           "  validate FILE.csv   check a payout file; send nothing\n"
           "  send FILE.csv       validate, sign and send every row, exactly once\n"
@@ -29,10 +34,9 @@ static void pb__usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    cJSON_Hooks hooks = {pb_malloc, pb_free};
     const char *cmd;
 
-    cJSON_InitHooks(&hooks);
+    pb_global_init();
     if (argc < 2) {
         pb__usage(stderr);
         return PB_EXIT_USAGE;

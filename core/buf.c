@@ -1,6 +1,7 @@
 #include "core/buf.h"
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/errors.h"
 
 #include <stdio.h>
@@ -39,12 +40,30 @@ static int pb__buf_reserve(pb_buf *b, size_t extra)
 
 int pb_buf_put(pb_buf *b, const void *data, size_t n)
 {
-    int rc = pb__buf_reserve(b, n);
+    int rc;
+    PB_ASSERT(b && (data || n == 0));
+    rc = pb__buf_reserve(b, n);
     if (rc < 0)
         return rc;
     if (n)
         memcpy(b->ptr + b->len, data, n);
     b->len += n;
+    b->ptr[b->len] = '\0';
+    return PB_OK;
+}
+
+int pb_buf_putz(pb_buf *b, const void *data, size_t n)
+{
+    int rc;
+    PB_ASSERT(b && (data || n == 0));
+    if (n == (size_t)-1)
+        return PB_ELIMIT;
+    if ((rc = pb__buf_reserve(b, n + 1)) < 0)
+        return rc;
+    if (n)
+        memcpy(b->ptr + b->len, data, n);
+    b->len += n;
+    b->ptr[b->len++] = '\0';
     b->ptr[b->len] = '\0';
     return PB_OK;
 }
@@ -96,6 +115,7 @@ void pb_buf_clear(pb_buf *b)
 
 void pb_buf_truncate(pb_buf *b, size_t n)
 {
+    PB_ASSERT(n <= b->len); /* a length past the contents is a caller's bug */
     if (n < b->len) {
         b->len = n;
         b->ptr[n] = '\0';

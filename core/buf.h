@@ -23,6 +23,9 @@ void pb_buf_init(pb_buf *b, size_t max);
 int pb_buf_put(pb_buf *b, const void *data, size_t n);
 int pb_buf_puts(pb_buf *b, const char *s);
 int pb_buf_putc(pb_buf *b, char c);
+/* Append n bytes and a NUL that counts as content (len grows by n + 1): packs C strings back
+ * to back, as the CSV reader's record arena does. One capacity check for both. */
+int pb_buf_putz(pb_buf *b, const void *data, size_t n);
 int pb_buf_printf(pb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pb_buf_vprintf(pb_buf *b, const char *fmt, va_list ap);
 /* Forget the contents, keep the allocation. */

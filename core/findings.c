@@ -1,6 +1,9 @@
 #include "core/findings.h"
 
+#include "core/assert.h"
+
 #include <stddef.h>
+#include <stdio.h>
 
 static const struct {
     const char *name;
@@ -36,6 +39,26 @@ static const struct {
     [PB_F_PAYMENT_ID_USED] = {"payment-id-used", PB_SEV_ERROR, 0},
 };
 
+void pb_finding_vmake(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
+                      uint64_t other_row, const char *fmt, va_list ap)
+{
+    f->code = code;
+    f->row = row;
+    f->column = column;
+    f->other_row = other_row;
+    if (vsnprintf(f->message, sizeof(f->message), fmt, ap) < 0)
+        f->message[0] = '\0';
+}
+
+void pb_finding_make(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
+                     uint64_t other_row, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pb_finding_vmake(f, code, row, column, other_row, fmt, ap);
+    va_end(ap);
+}
+
 const char *pb_finding_name(pb_finding_code code)
 {
     if ((unsigned)code >= PB_F__COUNT)
@@ -65,6 +88,7 @@ void pb_mask_account(const char *acct, size_t len, char *out, size_t outlen)
     size_t i, n, keep = len > 4 ? 4 : 0;
     if (outlen == 0)
         return;
+    PB_ASSERT(out && (acct || len == 0));
     /* a number longer than the output keeps its tail: the last digits are what people match */
     n = len < outlen - 1 ? len : outlen - 1;
     for (i = 0; i < n; i++) {

@@ -8,6 +8,7 @@
 #ifndef PB_CORE_FINDINGS_H
 #define PB_CORE_FINDINGS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,17 @@ typedef struct {
 } pb_finding;
 
 typedef void (*pb_finding_cb)(const pb_finding *f, void *ctx);
+
+/*
+ * The one finding builder: fill *f (every field) with a printf-style message, cut to
+ * PB_FINDING_MSG_MAX - 1 bytes. column is borrowed (see above); row/other_row 0 when none.
+ */
+void pb_finding_make(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
+                     uint64_t other_row, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void pb_finding_vmake(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
+                      uint64_t other_row, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 
 /* "duplicate-payment-id". Static, never NULL. */
 const char *pb_finding_name(pb_finding_code code);

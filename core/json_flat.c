@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/errors.h"
+#include "core/json_scan.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 enum { PB__AT_TOP, PB__AT_GENERAL, PB__AT_OTHER };
 
 typedef struct {
-    const unsigned char *p, *end;
+    pb_json_scan sc; /* the cursor: tokens come from core/json_scan */
     int depth;
     int capture;
     pb_flat *f;
@@ -40,212 +41,6 @@ void pb_flat_free(pb_flat *f)
     pb_buf_free(&f->sig_top_s);
     pb_buf_free(&f->sig_gen_s);
     f->count = 0;
-}
-
-static void pb__ws(pb__jp *jp)
-{
-    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
-        jp->p++;
-}
-
-/* Length of the valid UTF-8 sequence (2..4 bytes) at p, or 0 (overlong, surrogate, > U+10FFFF,
- * truncated or stray continuation byte). */
-static size_t pb__utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    size_t n = (size_t)(end - p), i, need;
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return need;
-}
-
-/* Append to dst unless dst is NULL (validate only). With a non-NULL *over, running into the
- * cap sets *over and drops the rest instead of failing. */
-static int pb__out(pb_buf *dst, int *over, const void *s, size_t n)
-{
-    int rc;
-    if (!dst || (over && *over))
-        return PB_OK;
-    rc = pb_buf_put(dst, s, n);
-    if (rc == PB_ELIMIT && over) {
-        *over = 1;
-        return PB_OK;
-    }
-    return rc;
-}
-
-static int pb__hex4(const unsigned char *p, const unsigned char *end, unsigned *cp)
-{
-    unsigned v = 0;
-    int i;
-    if (end - p < 4)
-        return PB_EPARSE;
-    for (i = 0; i < 4; i++) {
-        unsigned c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            return PB_EPARSE;
-    }
-    *cp = v;
-    return PB_OK;
-}
-
-/* One escape sequence after the backslash at jp->p; appends the decoded bytes. */
-static int pb__escape(pb__jp *jp, pb_buf *dst, int *over)
-{
-    const unsigned char *p = jp->p + 1;
-    unsigned char u[4];
-    unsigned cp, lo;
-    size_t n;
-    int rc;
-
-    if (p >= jp->end)
-        return PB_EPARSE;
-    if (*p != 'u') {
-        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-        const char *hit = *p ? strchr(from, *p) : NULL;
-        if (!hit)
-            return PB_EPARSE;
-        jp->p = p + 1;
-        return pb__out(dst, over, &to[hit - from], 1);
-    }
-    if ((rc = pb__hex4(p + 1, jp->end, &cp)) < 0)
-        return rc;
-    p += 5;
-    if (cp >= 0xDC00 && cp <= 0xDFFF)
-        return PB_EPARSE; /* lone low surrogate */
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (jp->end - p < 6 || p[0] != '\\' || p[1] != 'u')
-            return PB_EPARSE;
-        if ((rc = pb__hex4(p + 2, jp->end, &lo)) < 0)
-            return rc;
-        if (lo < 0xDC00 || lo > 0xDFFF)
-            return PB_EPARSE;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        p += 6;
-    }
-    if (cp < 0x80) {
-        u[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (unsigned char)(0xC0 | (cp >> 6));
-        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (unsigned char)(0xE0 | (cp >> 12));
-        u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (unsigned char)(0xF0 | (cp >> 18));
-        u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    jp->p = p;
-    return pb__out(dst, over, u, n);
-}
-
-/* The string at jp->p (on its opening quote), decoded into dst (NULL: validate only). */
-static int pb__string(pb__jp *jp, pb_buf *dst, int *over)
-{
-    int rc;
-
-    jp->p++;
-    for (;;) {
-        const unsigned char *run = jp->p;
-        unsigned char c;
-
-        while (jp->p < jp->end && *jp->p >= 0x20 && *jp->p < 0x80 && *jp->p != '"' &&
-               *jp->p != '\\')
-            jp->p++;
-        if ((rc = pb__out(dst, over, run, (size_t)(jp->p - run))) < 0)
-            return rc;
-        if (jp->p >= jp->end)
-            return PB_EPARSE;
-        c = *jp->p;
-        if (c == '"') {
-            jp->p++;
-            return PB_OK;
-        }
-        if (c < 0x20)
-            return PB_EPARSE;
-        if (c == '\\') {
-            rc = pb__escape(jp, dst, over);
-        } else {
-            size_t n = pb__utf8_len(jp->p, jp->end);
-            if (!n)
-                return PB_EPARSE;
-            rc = pb__out(dst, over, jp->p, n);
-            jp->p += n;
-        }
-        if (rc < 0)
-            return rc;
-    }
-}
-
-/* Scan a number token; *len gets its length. */
-static int pb__number(pb__jp *jp, size_t *len)
-{
-    const unsigned char *s = jp->p, *p = jp->p, *e = jp->end;
-
-#define PB__DIGIT(q) ((q) < e && *(q) >= '0' && *(q) <= '9')
-    if (p < e && *p == '-')
-        p++;
-    if (p < e && *p == '0')
-        p++;
-    else if (PB__DIGIT(p))
-        while (PB__DIGIT(p))
-            p++;
-    else
-        return PB_EPARSE;
-    if (p < e && *p == '.') {
-        p++;
-        if (!PB__DIGIT(p))
-            return PB_EPARSE;
-        while (PB__DIGIT(p))
-            p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < e && (*p == '+' || *p == '-'))
-            p++;
-        if (!PB__DIGIT(p))
-            return PB_EPARSE;
-        while (PB__DIGIT(p))
-            p++;
-    }
-#undef PB__DIGIT
-    *len = (size_t)(p - s);
-    jp->p = p;
-    return PB_OK;
 }
 
 /* Start an entry: "PATH:" into the arena. */
@@ -288,10 +83,9 @@ static int pb__leaf(pb__jp *jp, const void *v, size_t n)
 
 static int pb__lit(pb__jp *jp, const char *word, int emit, const char *val)
 {
-    size_t n = strlen(word);
-    if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0)
-        return PB_EPARSE;
-    jp->p += n;
+    int rc = pb_json_scan_literal(&jp->sc, word);
+    if (rc < 0)
+        return rc;
     return emit ? pb__leaf(jp, val, strlen(val)) : PB_OK;
 }
 
@@ -318,7 +112,7 @@ static int pb__push_key(pb__jp *jp, int top)
     return pb_buf_put(&jp->path, k, (size_t)(end - k));
 }
 
-/* Capture the "signature" string at jp->p for an object at `at`. */
+/* Capture the "signature" string at jp->sc.p for an object at `at`. */
 static int pb__capture(pb__jp *jp, int at)
 {
     pb_flat *f = jp->f;
@@ -329,37 +123,37 @@ static int pb__capture(pb__jp *jp, int at)
     if (*have)
         return PB_EPARSE; /* two signatures: ambiguous */
     *have = 1;
-    return pb__string(jp, dst, over);
+    return pb_json_scan_string(&jp->sc, dst, over);
 }
 
 static int pb__object(pb__jp *jp, int emit, int at)
 {
     int rc;
 
-    jp->p++;
-    pb__ws(jp);
-    if (jp->p < jp->end && *jp->p == '}') {
-        jp->p++;
+    jp->sc.p++;
+    pb_json_scan_ws(&jp->sc);
+    if (jp->sc.p < jp->sc.end && *jp->sc.p == '}') {
+        jp->sc.p++;
         return PB_OK;
     }
     for (;;) {
         size_t saved = jp->path.len;
         int child_at = PB__AT_OTHER;
 
-        pb__ws(jp);
-        if (jp->p >= jp->end || *jp->p != '"')
+        pb_json_scan_ws(&jp->sc);
+        if (jp->sc.p >= jp->sc.end || *jp->sc.p != '"')
             return PB_EPARSE;
         pb_buf_clear(&jp->key);
-        if ((rc = pb__string(jp, &jp->key, NULL)) < 0)
+        if ((rc = pb_json_scan_string(&jp->sc, &jp->key, NULL)) < 0)
             return rc;
-        pb__ws(jp);
-        if (jp->p >= jp->end || *jp->p != ':')
+        pb_json_scan_ws(&jp->sc);
+        if (jp->sc.p >= jp->sc.end || *jp->sc.p != ':')
             return PB_EPARSE;
-        jp->p++;
-        pb__ws(jp);
+        jp->sc.p++;
+        pb_json_scan_ws(&jp->sc);
         if (pb__is(&jp->key, "signature") || pb__is(&jp->key, "frame_mode")) {
-            if (jp->capture && at != PB__AT_OTHER && jp->key.len == 9 && jp->p < jp->end &&
-                *jp->p == '"')
+            if (jp->capture && at != PB__AT_OTHER && jp->key.len == 9 && jp->sc.p < jp->sc.end &&
+                *jp->sc.p == '"')
                 rc = pb__capture(jp, at);
             else
                 rc = pb__value(jp, 0, PB__AT_OTHER);
@@ -373,13 +167,13 @@ static int pb__object(pb__jp *jp, int emit, int at)
         }
         if (rc < 0)
             return rc;
-        pb__ws(jp);
-        if (jp->p < jp->end && *jp->p == ',') {
-            jp->p++;
+        pb_json_scan_ws(&jp->sc);
+        if (jp->sc.p < jp->sc.end && *jp->sc.p == ',') {
+            jp->sc.p++;
             continue;
         }
-        if (jp->p < jp->end && *jp->p == '}') {
-            jp->p++;
+        if (jp->sc.p < jp->sc.end && *jp->sc.p == '}') {
+            jp->sc.p++;
             return PB_OK;
         }
         return PB_EPARSE;
@@ -391,10 +185,10 @@ static int pb__array(pb__jp *jp, int emit)
     size_t idx = 0;
     int rc;
 
-    jp->p++;
-    pb__ws(jp);
-    if (jp->p < jp->end && *jp->p == ']') {
-        jp->p++;
+    jp->sc.p++;
+    pb_json_scan_ws(&jp->sc);
+    if (jp->sc.p < jp->sc.end && *jp->sc.p == ']') {
+        jp->sc.p++;
         return PB_OK;
     }
     if (emit)
@@ -402,7 +196,7 @@ static int pb__array(pb__jp *jp, int emit)
     for (;;) {
         size_t saved = jp->path.len;
 
-        pb__ws(jp);
+        pb_json_scan_ws(&jp->sc);
         if (emit && (rc = pb_buf_printf(&jp->path, ":%zu", idx)) < 0)
             return rc;
         rc = pb__value(jp, emit, PB__AT_OTHER);
@@ -410,42 +204,43 @@ static int pb__array(pb__jp *jp, int emit)
         if (rc < 0)
             return rc;
         idx++;
-        pb__ws(jp);
-        if (jp->p < jp->end && *jp->p == ',') {
-            jp->p++;
+        pb_json_scan_ws(&jp->sc);
+        if (jp->sc.p < jp->sc.end && *jp->sc.p == ',') {
+            jp->sc.p++;
             continue;
         }
-        if (jp->p < jp->end && *jp->p == ']') {
-            jp->p++;
+        if (jp->sc.p < jp->sc.end && *jp->sc.p == ']') {
+            jp->sc.p++;
             return PB_OK;
         }
         return PB_EPARSE;
     }
 }
 
-/* A value at jp->p (whitespace already skipped). Recursion depth <= PB_FLAT_MAX_DEPTH. */
+/* A value at jp->sc.p (whitespace already skipped). Recursion depth <= PB_FLAT_MAX_DEPTH. */
 static int pb__value(pb__jp *jp, int emit, int at)
 {
     size_t off, n;
     const unsigned char *s;
     int rc;
 
-    if (jp->p >= jp->end)
+    if (jp->sc.p >= jp->sc.end)
         return PB_EPARSE;
-    switch (*jp->p) {
+    switch (*jp->sc.p) {
     case '{':
     case '[':
         if (jp->depth >= PB_FLAT_MAX_DEPTH)
             return PB_ELIMIT;
         jp->depth++;
-        rc = *jp->p == '{' ? pb__object(jp, emit, at == PB__AT_GENERAL ? at : PB__AT_OTHER)
-                           : pb__array(jp, emit);
+        rc = *jp->sc.p == '{' ? pb__object(jp, emit, at == PB__AT_GENERAL ? at : PB__AT_OTHER)
+                              : pb__array(jp, emit);
         jp->depth--;
         return rc;
     case '"':
         if (!emit)
-            return pb__string(jp, NULL, NULL);
-        if ((rc = pb__begin(jp, &off)) < 0 || (rc = pb__string(jp, &jp->f->arena, NULL)) < 0)
+            return pb_json_scan_string(&jp->sc, NULL, NULL);
+        if ((rc = pb__begin(jp, &off)) < 0 ||
+            (rc = pb_json_scan_string(&jp->sc, &jp->f->arena, NULL)) < 0)
             return rc;
         return pb__end(jp, off);
     case 't':
@@ -455,8 +250,8 @@ static int pb__value(pb__jp *jp, int emit, int at)
     case 'n':
         return pb__lit(jp, "null", emit, "");
     default:
-        s = jp->p;
-        if ((rc = pb__number(jp, &n)) < 0)
+        s = jp->sc.p;
+        if ((rc = pb_json_scan_number(&jp->sc, &n)) < 0)
             return rc;
         return emit ? pb__leaf(jp, s, n) : PB_OK;
     }
@@ -473,23 +268,23 @@ int pb_flat_parse(pb_flat *f, const char *json, size_t len, int capture_sig)
     if (len > PB_FLAT_MAX_JSON)
         return PB_ELIMIT;
     memset(&jp, 0, sizeof(jp));
-    jp.p = (const unsigned char *)json;
-    jp.end = jp.p + len;
+    jp.sc.p = (const unsigned char *)json;
+    jp.sc.end = jp.sc.p + len;
     jp.f = f;
     jp.capture = capture_sig;
     pb_buf_init(&jp.path, PB_FLAT_MAX_PATH);
     pb_buf_init(&jp.key, PB_FLAT_MAX_PATH);
 
-    pb__ws(&jp);
-    if (jp.p >= jp.end || *jp.p != '{') {
+    pb_json_scan_ws(&jp.sc);
+    if (jp.sc.p >= jp.sc.end || *jp.sc.p != '{') {
         rc = PB_EPARSE;
         goto out;
     }
     jp.depth = 1;
     if ((rc = pb__object(&jp, 1, PB__AT_TOP)) < 0)
         goto out;
-    pb__ws(&jp);
-    if (jp.p != jp.end) {
+    pb_json_scan_ws(&jp.sc);
+    if (jp.sc.p != jp.sc.end) {
         rc = PB_EPARSE;
         goto out;
     }

@@ -8,6 +8,7 @@
  * original number token, 1/0 for true/false, "" for null. Members named exactly "signature"
  * or "frame_mode" are dropped at any depth (still syntax-checked); empty {} / [] give nothing.
  * Optionally the top-level "signature" and "general"."signature" strings are captured.
+ * The tokens (strings, numbers, literals) come from the strict scanner in core/json_scan.
  *
  * Memory is bounded by the caps below: all entries live in two capped pb_bufs, the parser
  * recurses at most PB_FLAT_MAX_DEPTH levels. Hitting a cap returns PB_ELIMIT.

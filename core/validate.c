@@ -38,12 +38,8 @@ static void pb__emit(pb__vctx *v, pb_finding_code code, const char *column, cons
     pb_finding f;
     va_list ap;
 
-    f.code = code;
-    f.row = v->row->row;
-    f.column = column;
-    f.other_row = 0;
     va_start(ap, fmt);
-    vsnprintf(f.message, sizeof(f.message), fmt, ap);
+    pb_finding_vmake(&f, code, v->row->row, column, 0, fmt, ap);
     va_end(ap);
     if (pb_finding_severity(code) == PB_SEV_ERROR)
         v->res->errors++;
@@ -81,18 +77,6 @@ int pb_ip_valid(pb_str s)
     return inet_pton(AF_INET, tmp, addr) == 1 || inet_pton(AF_INET6, tmp, addr) == 1;
 }
 
-static int pb__all_digits(pb_str s)
-{
-    size_t i;
-    if (s.len == 0)
-        return 0;
-    for (i = 0; i < s.len; i++) {
-        if (s.ptr[i] < '0' || s.ptr[i] > '9')
-            return 0;
-    }
-    return 1;
-}
-
 /* Is the column present with an empty cell? Reports missing-value when required. */
 static int pb__required(pb__vctx *v, pb_col c, const char *what)
 {
@@ -103,13 +87,36 @@ static int pb__required(pb__vctx *v, pb_col c, const char *what)
     return 0;
 }
 
+int pb_formula_like(pb_str s)
+{
+    if (s.len == 0)
+        return 0;
+    switch (s.ptr[0]) {
+    case '=':
+    case '+':
+    case '-':
+    case '@':
+    case '\t':
+    case '\r':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void pb__formula(pb__vctx *v, pb_str s, const char *name)
 {
-    if (s.len && (s.ptr[0] == '=' || s.ptr[0] == '+' || s.ptr[0] == '-' || s.ptr[0] == '@'))
-        pb__emit(v, PB_F_FORMULA_LIKE, name,
-                 "%s starts with '%c', which a spreadsheet may run as a formula; check the "
-                 "value is meant literally",
-                 name, s.ptr[0]);
+    char shown[4] = {'\'', s.len ? s.ptr[0] : '\0', '\'', '\0'};
+
+    if (!pb_formula_like(s))
+        return;
+    pb__emit(v, PB_F_FORMULA_LIKE, name,
+             "%s starts with %s, which a spreadsheet may run as a formula; check the value is "
+             "meant literally",
+             name,
+             s.ptr[0] == '\t'   ? "a tab"
+             : s.ptr[0] == '\r' ? "a carriage return"
+                                : shown);
 }
 
 /* Free text rules shared by every text cell: length cap, control characters, formulas. */
@@ -146,21 +153,26 @@ static const pb_method *pb__method(pb__vctx *v, const pb_validate_opts *o)
     const pb_row *r = v->row;
     pb_str s = pb_str_trim(r->cell[PB_COL_METHOD]);
     const pb_method *m;
+    char names[128];
 
     if (!r->name[PB_COL_METHOD] || s.len == 0) {
         if (o->default_method)
             return o->default_method;
-        if (r->name[PB_COL_METHOD])
+        if (r->name[PB_COL_METHOD]) {
+            pb_method_names(names, sizeof(names), ", ", 0);
             pb__emit(v, PB_F_MISSING_VALUE, r->name[PB_COL_METHOD],
                      "%s is empty; write one of %s, or run with --method", r->name[PB_COL_METHOD],
-                     pb_method_names());
+                     names);
+        }
         return NULL;
     }
     m = pb_method_find(s.ptr, s.len);
-    if (!m)
+    if (!m) {
+        pb_method_names(names, sizeof(names), ", ", 0);
         pb__emit(v, PB_F_UNKNOWN_METHOD, r->name[PB_COL_METHOD],
                  "method '%.*s' is not supported; use one of %s", (int)(s.len > 40 ? 40 : s.len),
-                 s.ptr, pb_method_names());
+                 s.ptr, names);
+    }
     return m;
 }
 
@@ -295,7 +307,12 @@ static void pb__account(pb__vctx *v, const pb_method *m)
                  "%s contains a control character; an account number is digits only", name);
         return;
     }
-    if (!pb__all_digits(s)) {
+    plen = m && m->account_prefix ? strlen(m->account_prefix) : 0;
+    switch (pb_method_account_check(m, s.ptr, s.len)) {
+    case PB_ACCOUNT_OK:
+    case PB_ACCOUNT_EMPTY: /* pb__required reported it */
+        return;
+    case PB_ACCOUNT_NOT_DIGITS: {
         int e = 0;
         size_t i;
         for (i = 0; i < s.len; i++)
@@ -318,22 +335,14 @@ static void pb__account(pb__vctx *v, const pb_method *m)
                      masked);
         return;
     }
-    if (!m)
-        return;
-    plen = m->account_prefix ? strlen(m->account_prefix) : 0;
-    /* a spreadsheet that read "09171234567" as a number drops the leading 0 */
-    if (plen && m->account_prefix[0] == '0' && s.len + 1 == m->account_min_digits &&
-        m->account_min_digits == m->account_max_digits &&
-        strncmp(s.ptr, m->account_prefix + 1, plen - 1) == 0) {
+    case PB_ACCOUNT_LEADING_ZERO_LOST:
         pb__emit(v, PB_F_LEADING_ZERO_LOST, name,
                  "%s %s has %zu digits and starts with '%s': a spreadsheet probably dropped the "
                  "leading 0; format the column as text and restore it (%u digits starting %s)",
                  name, masked, s.len, m->account_prefix + 1, m->account_min_digits,
                  m->account_prefix);
         return;
-    }
-    if (s.len < m->account_min_digits || s.len > m->account_max_digits ||
-        (plen && (s.len < plen || memcmp(s.ptr, m->account_prefix, plen) != 0))) {
+    case PB_ACCOUNT_BAD_LENGTH:
         if (m->account_min_digits == m->account_max_digits)
             pb__emit(v, PB_F_BAD_ACCOUNT_NUMBER, name,
                      "%s %s (%zu digits) is not a %s account number: it must be exactly %u "
@@ -346,6 +355,7 @@ static void pb__account(pb__vctx *v, const pb_method *m)
                      "digits%s%s",
                      name, masked, s.len, m->display, m->account_min_digits, m->account_max_digits,
                      plen ? " starting with " : "", plen ? m->account_prefix : "");
+        return;
     }
 }
 

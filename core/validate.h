@@ -70,6 +70,13 @@ void pb_validate_row(const pb_row *row, const pb_validate_opts *opts, pb_row_res
 /* 1 when s is an IPv4 dotted quad or an IPv6 address (RFC 4291 text forms). */
 int pb_ip_valid(pb_str s);
 
+/*
+ * 1 when a spreadsheet would run the cell as a formula (SPEC 4 formula-like, SPEC 8): its
+ * first byte is '=', '+', '-', '@', TAB or CR. The one copy of the rule: the validation
+ * warning and the CSV writer's neutralising both call it.
+ */
+int pb_formula_like(pb_str s);
+
 /* Index of the first byte that is a C0 control or DEL, or -1. */
 long pb_find_control(pb_str s, int allow_tab_newlines);
 

@@ -7,7 +7,7 @@
  *
  * Memory: libcsv's field buffer is allocated once at max_field + 2 bytes and its realloc hook
  * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
- * record's fields are copied into a reused arena (capped at max_fields * (max_field + 1)).
+ * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1)).
  * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
  * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
  */
@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errors.h"
+#include "core/utf8.h"
 
 #include <csv.h>
 #include <stdarg.h>
@@ -46,13 +47,10 @@ struct pb_csv_reader {
     int head_content;
     size_t counts[3]; /* ',' ';' TAB outside quotes on the current line */
     /* the record being built */
-    char *arena;
-    size_t arena_len;
-    size_t arena_cap;
-    size_t arena_max;
-    pb_str *fields;
+    pb_buf arena;     /* the record's cells, each followed by a NUL; capped at arena_max */
+    size_t arena_max; /* max_fields * (max_field + 1) */
+    pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
     size_t nfields;
-    size_t fields_cap;
     int bad_utf8;
     int last_term; /* character that ended the previous record or blank line */
     uint64_t next_row;
@@ -87,63 +85,6 @@ static void pb__oom(pb_csv_reader *r)
     snprintf(r->err, sizeof(r->err), "out of memory");
 }
 
-/* 1 if s[0..n) is valid UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int pb__utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            uint64_t w;
-            i++;
-            while (i + 8 <= n) {
-                memcpy(&w, s + i, 8);
-                if (w & 0x8080808080808080ULL)
-                    break;
-                i += 8;
-            }
-            while (i < n && s[i] < 0x80)
-                i++;
-            continue;
-        }
-        if (c < 0xC2)
-            return 0; /* continuation byte, or overlong 2-byte lead */
-        if (c < 0xE0) {
-            if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        } else if (c < 0xF0) {
-            unsigned char c1;
-            if (n - i < 3)
-                return 0;
-            c1 = s[i + 1];
-            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
-                return 0;
-            if (c == 0xE0 && c1 < 0xA0)
-                return 0; /* overlong */
-            if (c == 0xED && c1 >= 0xA0)
-                return 0; /* surrogate */
-            i += 3;
-        } else if (c < 0xF5) {
-            unsigned char c1;
-            if (n - i < 4)
-                return 0;
-            c1 = s[i + 1];
-            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
-                return 0;
-            if (c == 0xF0 && c1 < 0x90)
-                return 0; /* overlong */
-            if (c == 0xF4 && c1 >= 0x90)
-                return 0; /* above U+10FFFF */
-            i += 4;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* libcsv's field buffer never grows: a longer field makes csv_parse() stop (CSV_ENOMEM). */
 static void *pb__csv_no_grow(void *p, size_t n)
 {
@@ -152,44 +93,12 @@ static void *pb__csv_no_grow(void *p, size_t n)
     return NULL;
 }
 
-static int pb__grow_fields(pb_csv_reader *r)
-{
-    size_t n = r->fields_cap ? r->fields_cap * 2 : 16;
-    pb_str *f;
-
-    if (n > r->max_fields)
-        n = r->max_fields;
-    f = pb_realloc(r->fields, n * sizeof(*f));
-    if (!f)
-        return PB_ENOMEM;
-    r->fields = f;
-    r->fields_cap = n;
-    return PB_OK;
-}
-
-static int pb__grow_arena(pb_csv_reader *r, size_t need)
-{
-    size_t n = r->arena_cap ? r->arena_cap : 1024;
-    char *a;
-
-    while (n < need)
-        n = n > r->arena_max / 2 ? r->arena_max : n * 2;
-    if (n > r->arena_max)
-        n = r->arena_max;
-    if (n < need)
-        return PB_ELIMIT;
-    a = pb_realloc(r->arena, n);
-    if (!a)
-        return PB_ENOMEM;
-    r->arena = a;
-    r->arena_cap = n;
-    return PB_OK;
-}
-
 static void pb__on_field(void *s, size_t len, void *data)
 {
     pb_csv_reader *r = data;
-    size_t need;
+    size_t start = r->arena.len;
+    pb_str cell;
+    int rc;
 
     if (r->rc)
         return;
@@ -206,35 +115,29 @@ static void pb__on_field(void *s, size_t len, void *data)
                  r->max_fields);
         return;
     }
-    if (r->nfields == r->fields_cap && pb__grow_fields(r) < 0) {
+    cell.ptr = NULL; /* set when the record is delivered: the arena may still move */
+    cell.len = len;
+    rc = pb_buf_put(&r->fields, &cell, sizeof(cell));
+    if (rc == PB_OK)
+        rc = pb_buf_putz(&r->arena, s, len);
+    if (rc == PB_ELIMIT) {
+        pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
+        return;
+    }
+    if (rc < 0) {
         pb__oom(r);
         return;
     }
-    need = r->arena_len + len + 1;
-    if (need > r->arena_cap) {
-        int rc = pb__grow_arena(r, need);
-        if (rc == PB_ELIMIT) {
-            pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
-            return;
-        }
-        if (rc < 0) {
-            pb__oom(r);
-            return;
-        }
-    }
-    if (len)
-        memcpy(r->arena + r->arena_len, s, len);
-    r->arena[r->arena_len + len] = '\0';
-    if (r->bad_utf8 < 0 && !pb__utf8_ok((const unsigned char *)r->arena + r->arena_len, len))
+    if (r->bad_utf8 < 0 && !pb_utf8_valid(r->arena.ptr + start, len))
         r->bad_utf8 = (int)r->nfields;
-    r->fields[r->nfields++].len = len;
-    r->arena_len = need;
+    r->nfields++;
 }
 
 static void pb__on_row(int c, void *data)
 {
     pb_csv_reader *r = data;
     pb_csv_record rec;
+    pb_str *fields;
     size_t i, off;
     int rc;
 
@@ -248,16 +151,18 @@ static void pb__on_row(int c, void *data)
     rec.row = r->next_row++;
     if (r->nfields == 0)
         return; /* blank line: takes its row number, not delivered */
+    fields = (pb_str *)(void *)r->fields.ptr;
     for (i = 0, off = 0; i < r->nfields; i++) {
-        r->fields[i].ptr = r->arena + off;
-        off += r->fields[i].len + 1;
+        fields[i].ptr = r->arena.ptr + off;
+        off += fields[i].len + 1;
     }
     rec.nfields = r->nfields;
-    rec.fields = r->fields;
+    rec.fields = fields;
     rec.bad_utf8_field = r->bad_utf8;
     rc = r->cb(&rec, r->ctx);
     r->nfields = 0;
-    r->arena_len = 0;
+    pb_buf_clear(&r->arena);
+    pb_buf_clear(&r->fields);
     r->bad_utf8 = -1;
     if (rc) {
         r->rc = rc;
@@ -411,17 +316,20 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->ctx = ctx;
     r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
-    if (r->max_field > SIZE_MAX / 4) {
+    if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
     }
-    if (r->max_field + 1 > SIZE_MAX / r->max_fields)
-        r->arena_max = SIZE_MAX;
+    /* a pb_buf's cap must leave room for its NUL: SIZE_MAX / 2 is "no cap" */
+    if (r->max_field + 1 > SIZE_MAX / 2 / r->max_fields)
+        r->arena_max = SIZE_MAX / 2;
     else
         r->arena_max = r->max_fields * (r->max_field + 1);
     r->bad_utf8 = -1;
     r->next_row = 1;
     pb_buf_init(&r->head, r->arena_max);
+    pb_buf_init(&r->arena, r->arena_max);
+    pb_buf_init(&r->fields, r->max_fields * sizeof(pb_str));
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
         rc = PB_ENOMEM;
         goto out;
@@ -535,7 +443,7 @@ void pb_csv_reader_free(pb_csv_reader *r)
     else
         pb_free(r->p.entry_buf);
     pb_buf_free(&r->head);
-    pb_free(r->arena);
-    pb_free(r->fields);
+    pb_buf_free(&r->arena);
+    pb_buf_free(&r->fields);
     pb_free(r);
 }

@@ -1,6 +1,7 @@
 #include "formats/csv_writer.h"
 
 #include "core/errors.h"
+#include "core/validate.h"
 
 #include <string.h>
 
@@ -16,23 +17,6 @@ static int pb__needs_quotes(const char *p, size_t len, char delim)
     return 0;
 }
 
-static int pb__is_formula_start(const pb_str *f)
-{
-    if (f->len == 0)
-        return 0;
-    switch (f->ptr[0]) {
-    case '=':
-    case '+':
-    case '-':
-    case '@':
-    case '\t':
-    case '\r':
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static int pb__write_field(pb_buf *out, const pb_str *f, char delim, int neutralize)
 {
     const char *p = f->ptr, *q;
@@ -41,7 +25,7 @@ static int pb__write_field(pb_buf *out, const pb_str *f, char delim, int neutral
 
     if (quote && (rc = pb_buf_putc(out, '"')) < 0)
         return rc;
-    if (neutralize && pb__is_formula_start(f) && (rc = pb_buf_putc(out, '\'')) < 0)
+    if (neutralize && pb_formula_like(*f) && (rc = pb_buf_putc(out, '\'')) < 0)
         return rc;
     if (!quote)
         return left ? pb_buf_put(out, p, left) : PB_OK;

@@ -4,7 +4,7 @@
  * The caller owns the buffer; records are appended. A field is quoted when it holds the
  * delimiter, a quote, CR or LF (quotes doubled); every record ends with "\r\n". With
  * neutralize_formulas, a cell that a spreadsheet would run as a formula (first byte '=',
- * '+', '-', '@', TAB or CR) gets a "'" prefix (SPEC 8).
+ * '+', '-', '@', TAB or CR: pb_formula_like() in core/validate.h) gets a "'" prefix (SPEC 8).
  */
 #ifndef PB_FORMATS_CSV_WRITER_H
 #define PB_FORMATS_CSV_WRITER_H

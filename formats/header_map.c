@@ -57,12 +57,8 @@ static void pb__file_finding(pb_finding_cb cb, void *ctx, unsigned *errors, pb_f
 {
     pb_finding f;
     va_list ap;
-    f.code = code;
-    f.row = row;
-    f.column = column;
-    f.other_row = 0;
     va_start(ap, fmt);
-    vsnprintf(f.message, sizeof(f.message), fmt, ap);
+    pb_finding_vmake(&f, code, row, column, 0, fmt, ap);
     va_end(ap);
     (*errors)++;
     cb(&f, ctx);
@@ -251,10 +247,12 @@ int pb_header_map_new(pb_header_map **out, const pb_str *fields, size_t n, uint6
                                  "required column %s is missing; add a column named '%s'",
                                  pb_col_canonical(required[j].col), required[j].hint);
         }
-        if (!m->colname[PB_COL_METHOD] && !has_default_method)
+        if (!m->colname[PB_COL_METHOD] && !has_default_method) {
+            char names[128];
+            pb_method_names(names, sizeof(names), " or ", 0);
             pb__file_finding(cb, ctx, errors, PB_F_MISSING_COLUMN, header_row, "method",
-                             "no method column; add one (touchngo or gcash per row) or run with "
-                             "--method");
+                             "no method column; add one (%s per row) or run with --method", names);
+        }
     }
     rc = PB_OK;
 out:

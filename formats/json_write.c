@@ -1,39 +1,12 @@
 #include "formats/json_write.h"
 
 #include "core/errors.h"
+#include "core/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not valid. */
-static size_t pb__utf8_len(const unsigned char *p, size_t n)
-{
-    uint32_t cp;
-    size_t len, i;
-    if (p[0] < 0x80)
-        return 1;
-    if ((p[0] & 0xE0) == 0xC0)
-        len = 2, cp = p[0] & 0x1F;
-    else if ((p[0] & 0xF0) == 0xE0)
-        len = 3, cp = p[0] & 0x0F;
-    else if ((p[0] & 0xF8) == 0xF0)
-        len = 4, cp = p[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 int pb_json_put_str(pb_buf *b, const char *s, size_t len)
 {
@@ -63,7 +36,7 @@ int pb_json_put_str(pb_buf *b, const char *s, size_t len)
                  : c == '\t' ? pb_buf_puts(b, "\\t")
                              : pb_buf_printf(b, "\\u%04x", c);
             i++;
-        } else if ((ul = pb__utf8_len(p + i, len - i)) > 0) {
+        } else if ((ul = pb_utf8_seq_len(p + i, len - i)) > 0) {
             rc = pb_buf_put(b, s + i, ul);
             i += ul;
         } else {

@@ -61,12 +61,8 @@ static void pb__row_finding(pb_validator *v, pb_finding_code code, uint64_t row,
 {
     pb_finding f;
     va_list ap;
-    f.code = code;
-    f.row = row;
-    f.column = column;
-    f.other_row = other_row;
     va_start(ap, fmt);
-    vsnprintf(f.message, sizeof(f.message), fmt, ap);
+    pb_finding_vmake(&f, code, row, column, other_row, fmt, ap);
     va_end(ap);
     pb__collect(&f, v);
 }
@@ -145,12 +141,10 @@ static int pb__header(pb_validator *v, const pb_csv_record *rec)
     v->st.header_seen = 1;
     if (rec->bad_utf8_field >= 0) {
         pb_finding f;
-        memset(&f, 0, sizeof(f));
-        f.code = PB_F_ENCODING;
-        f.row = rec->row;
-        snprintf(f.message, sizeof(f.message),
-                 "the header row has bytes that are not UTF-8; save the file as UTF-8 (\"CSV "
-                 "UTF-8\" in Excel)");
+        pb_finding_make(
+            &f, PB_F_ENCODING, rec->row, NULL, 0,
+            "the header row has bytes that are not UTF-8; save the file as UTF-8 (\"CSV "
+            "UTF-8\" in Excel)");
         pb__file_finding(v, &f);
         return PB_OK;
     }
@@ -263,10 +257,8 @@ static int pb__reader_result(pb_validator *v, int rc)
         return PB_OK;
     if (rc == PB_ENOMEM)
         return rc;
-    memset(&f, 0, sizeof(f));
-    f.code = rc == PB_ELIMIT ? PB_F_TOO_LONG : PB_F_MALFORMED_CSV;
-    f.row = pb_csv_reader_error_row(v->csv);
-    snprintf(f.message, sizeof(f.message), "%s", pb_csv_reader_error(v->csv));
+    pb_finding_make(&f, rc == PB_ELIMIT ? PB_F_TOO_LONG : PB_F_MALFORMED_CSV,
+                    pb_csv_reader_error_row(v->csv), NULL, 0, "%s", pb_csv_reader_error(v->csv));
     if (!v->file_failed || v->st.by_code[f.code] == 0)
         pb__file_finding(v, &f);
     v->fatal = 0;
@@ -296,12 +288,9 @@ int pb_validator_finish(pb_validator *v)
     v->st.blank = pb_csv_reader_rows(v->csv) - v->st.rows - (v->st.header_seen ? 1 : 0);
     if (!v->st.header_seen && !v->file_failed) {
         pb_finding f;
-        memset(&f, 0, sizeof(f));
-        f.code = PB_F_NO_HEADER;
-        f.row = 1;
-        snprintf(f.message, sizeof(f.message),
-                 "the file is empty (no header row, only blank lines or a BOM); export the "
-                 "sheet again with its header row");
+        pb_finding_make(&f, PB_F_NO_HEADER, 1, NULL, 0,
+                        "the file is empty (no header row, only blank lines or a BOM); export the "
+                        "sheet again with its header row");
         pb__file_finding(v, &f);
     }
     return v->fatal;

@@ -11,13 +11,44 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/methods.h"
+
+enum { PB__NAMES_NEEDING_CUSTOMER_NAME, PB__CURRENCIES, PB__PREFIXES };
+
+/* A list from the method table (core/methods.c), ", "-separated: "gcash", "MYR, PHP",
+ * "gcash 09...". */
+static void pb__sandbox_usage_list(FILE *out, int what)
+{
+    size_t i;
+    int first = 1;
+
+    for (i = 0; i < pb_method_count(); i++) {
+        const pb_method *m = pb_method_at(i);
+        if ((what == PB__NAMES_NEEDING_CUSTOMER_NAME && !m->customer_name_required) ||
+            (what == PB__PREFIXES && !m->account_prefix))
+            continue;
+        fputs(first ? "" : ", ", out);
+        first = 0;
+        if (what == PB__CURRENCIES)
+            fputs(m->currency, out);
+        else if (what == PB__PREFIXES)
+            fprintf(out, "%s %s...", m->name, m->account_prefix);
+        else
+            fputs(m->name, out);
+    }
+}
 
 static void pb__sandbox_usage(FILE *out)
 {
+    size_t i, n = pb_method_count();
+
     fputs("Usage: paybatch sandbox --listen HOST:PORT --project-id N [options]\n"
           "\n"
-          "A local Gate simulator: POST /v2/payment/wallet/touchngo/payout,\n"
-          "/v2/payment/wallet/gcash/payout and /v2/payment/status; GET /healthz answers 200\n"
+          "A local Gate simulator: POST ",
+          out);
+    for (i = 0; i < n; i++)
+        fprintf(out, "%s%s", pb_method_at(i)->endpoint, i + 1 < n ? ",\n" : " and ");
+    fputs("/v2/payment/status; GET /healthz answers 200\n"
           "{\"status\":\"ok\"} (never faulted). PORT 0 picks a free port;\n"
           "the first line on stdout is \"listening on HOST:PORT\". SIGINT/SIGTERM stop it and\n"
           "print a summary on stderr.\n"
@@ -70,10 +101,19 @@ static void pb__sandbox_usage(FILE *out)
           "  3261 signature mismatch\n"
           "  2004 required field missing or empty (general.payment_id, customer.id,\n"
           "       customer.ip_address (also: not an IP), account.number, payment.amount,\n"
-          "       payment.currency; gcash: account.customer_name)\n"
-          "  3121 currency not the method's (MYR, PHP)\n"
+          "       payment.currency; ",
+          out);
+    pb__sandbox_usage_list(out, PB__NAMES_NEEDING_CUSTOMER_NAME);
+    fputs(": account.customer_name)\n"
+          "  3121 currency not the method's (",
+          out);
+    pb__sandbox_usage_list(out, PB__CURRENCIES);
+    fputs(")\n"
           "  3358 amount below the method's minimum, 2642 above its maximum\n"
-          "  3242 account.number not valid for the method (digits, length, gcash 09...)\n"
+          "  3242 account.number not valid for the method (digits, length, ",
+          out);
+    pb__sandbox_usage_list(out, PB__PREFIXES);
+    fputs(")\n"
           "  3041 payment id already accepted\n"
           "Status query of an unknown payment id: HTTP 404, code 3061.\n",
           out);

@@ -196,7 +196,9 @@ int pb_cmd_send(int argc, char **argv)
     lo.path = file;
     lo.rules.allow_conversion = s.allow_conversion;
     if (s.method && !(lo.rules.default_method = pb_method_find(s.method, strlen(s.method)))) {
-        pb_cli_error("--method %s: unknown method; use one of %s", s.method, pb_method_names());
+        char names[256];
+        pb_method_names(names, sizeof(names), ", ", 0);
+        pb_cli_error("--method %s: unknown method; use one of %s", s.method, names);
         exit_code = PB_EXIT_USAGE;
         goto out;
     }

@@ -261,8 +261,9 @@ int pb_cmd_validate(int argc, char **argv)
         case 'm':
             vo.rules.default_method = pb_method_find(optarg, strlen(optarg));
             if (!vo.rules.default_method) {
-                pb_cli_error("--method %s: unknown method; use one of %s", optarg,
-                             pb_method_names());
+                char names[128];
+                pb_method_names(names, sizeof(names), ", ", 0);
+                pb_cli_error("--method %s: unknown method; use one of %s", optarg, names);
                 return PB_EXIT_USAGE;
             }
             break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "formats/json_write.h"
 
 const char *pb_http_reason(int status)
 {
@@ -86,18 +87,11 @@ int pb_http_extra_headers_ok(const char *s)
 
 int pb_http_json_error(pb_buf *b, int status, const char *message)
 {
-    const char *p;
-    int rc = pb_buf_printf(b, "{\"status\":\"error\",\"code\":\"%d\",\"message\":\"", status);
-    for (p = message ? message : ""; rc == PB_OK && *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-            rc = pb_buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20)
-            rc = pb_buf_printf(b, "\\u%04x", ch);
-        else
-            rc = pb_buf_putc(b, (char)ch);
-    }
+    const char *m = message ? message : "";
+    int rc = pb_buf_printf(b, "{\"status\":\"error\",\"code\":\"%d\",\"message\":", status);
     if (rc == PB_OK)
-        rc = pb_buf_puts(b, "\"}");
+        rc = pb_json_put_str(b, m, strlen(m));
+    if (rc == PB_OK)
+        rc = pb_buf_putc(b, '}');
     return rc;
 }

@@ -326,8 +326,7 @@ out:
 static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
 {
     pb__sbx *s = (pb__sbx *)ctx;
-    const char *name = strstr(req->path, "/gcash/") ? "gcash" : "touchngo";
-    const pb_method *m = pb_method_find(name, strlen(name));
+    const pb_method *m = pb_method_find_endpoint(req->path); /* routed here: never NULL */
     pb_sandbox_payout in;
     pb__pay *p;
     int code = 0;
@@ -475,14 +474,23 @@ static void h_healthz(pb_http_exchange *ex, const pb_http_request *req, void *ct
 
 static const pb_http_route pb__routes[] = {
     {"GET", "/healthz", h_healthz},
-    {"POST", "/v2/payment/wallet/touchngo/payout", h_payout},
-    {"POST", "/v2/payment/wallet/gcash/payout", h_payout},
     {"POST", "/v2/payment/status", h_status},
 };
 
+/* The fixed routes, then one payout route per method of the table (core/methods.c). */
 static void h_any(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
 {
-    pb_http_route_dispatch(pb__routes, sizeof(pb__routes) / sizeof(pb__routes[0]), ex, req, ctx);
+    pb_http_route routes[sizeof(pb__routes) / sizeof(pb__routes[0]) + PB_METHOD_MAX];
+    size_t n, i;
+
+    memcpy(routes, pb__routes, sizeof(pb__routes));
+    n = sizeof(pb__routes) / sizeof(pb__routes[0]);
+    for (i = 0; i < pb_method_count(); i++) {
+        routes[n].method = "POST";
+        routes[n].path = pb_method_at(i)->endpoint;
+        routes[n++].handler = h_payout;
+    }
+    pb_http_route_dispatch(routes, n, ex, req, ctx);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */

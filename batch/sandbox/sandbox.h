@@ -20,7 +20,8 @@
  *   3261 signature does not match
  *   2004 a required field is missing or "" (general.payment_id, customer.id,
  *        customer.ip_address, account.number, payment.amount, payment.currency;
- *        gcash: account.customer_name), or customer.ip_address is not an IP address
+ *        account.customer_name where the method requires it), or customer.ip_address is
+ *        not an IP address
  *   3121 payment.currency is not the method's currency (no conversion in the sandbox)
  *   3358 amount below the method's minimum, 2642 above its maximum
  *   3242 account.number not digits / wrong length / wrong prefix for the method

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/json_scan.h"
 #include "core/signature.h"
 #include "core/str.h"
 #include "core/validate.h"
@@ -85,22 +86,29 @@ static int get_str(const cJSON *root, const char *a, const char *b, char *dst, s
     return F_OK;
 }
 
-/* A JSON integer within +-2^53. */
-static int get_int(const cJSON *root, const char *a, const char *b, int64_t *v)
+/*
+ * A JSON integer, read from its number token in the request text (core/json_scan), never
+ * through cJSON's double: "5000" is 5000, "5000.0", "5e3" and anything past int64 are a wrong
+ * type. cJSON still says whether the member is there and is a number.
+ */
+static int get_int(const cJSON *root, const char *body, size_t len, const char *a, const char *b,
+                   int64_t *v)
 {
     int st;
     const cJSON *it = get2(root, a, b, &st);
-    double d;
+    const char *path[2];
+    pb_json_token tok;
     if (st != F_OK)
         return st;
     if (cJSON_IsNull(it))
         return F_MISSING;
     if (!cJSON_IsNumber(it))
         return F_TYPE;
-    d = it->valuedouble;
-    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+    path[0] = a;
+    path[1] = b;
+    if (pb_json_get(body, len, path, 2, &tok) != PB_OK || tok.type != PB_JSON_NUMBER ||
+        pb_json_int64(tok.text, v) != PB_OK)
         return F_TYPE;
-    *v = (int64_t)d;
     return F_OK;
 }
 
@@ -120,7 +128,18 @@ static int check_common(int64_t project_id, const char *secret, size_t secret_le
     *root_out = NULL;
     *code = 0;
     root = cJSON_ParseWithLength(body, len);
-    if (root == NULL || !cJSON_IsObject(root)) {
+    if (root == NULL) {
+        pb_json_token whole;
+        /* cJSON says NULL for bad text and for no memory alike: text the strict scanner
+         * accepts (which cJSON accepts too) means cJSON ran out of memory */
+        if (pb_json_get(body, len, NULL, 0, &whole) == PB_OK) {
+            pb_error_set("sandbox: out of memory parsing the request");
+            return PB_ENOMEM;
+        }
+        *code = 2003;
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
         *code = 2003;
         goto out;
     }
@@ -132,7 +151,7 @@ static int check_common(int64_t project_id, const char *secret, size_t secret_le
         *code = 3262;
         goto out;
     }
-    st = get_int(root, "general", "project_id", req_project);
+    st = get_int(root, body, len, "general", "project_id", req_project);
     if (st != F_OK) {
         *code = field_code(st);
         goto out;
@@ -157,19 +176,6 @@ out:
     return PB_OK;
 }
 
-static int account_ok(const pb_method *m, const char *acc)
-{
-    size_t n = strlen(acc), i;
-    for (i = 0; i < n; i++)
-        if (acc[i] < '0' || acc[i] > '9')
-            return 0;
-    if (n < m->account_min_digits || n > m->account_max_digits)
-        return 0;
-    if (m->account_prefix != NULL && strncmp(acc, m->account_prefix, strlen(m->account_prefix)))
-        return 0;
-    return 1;
-}
-
 int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *secret,
                             size_t secret_len, const char *body, size_t len, pb_sandbox_payout *out,
                             int *code)
@@ -191,7 +197,7 @@ int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *
         (st = get_str(root, "customer", "id", NULL, 0)) ||
         (st = get_str(root, "customer", "ip_address", ip, sizeof(ip))) ||
         (st = get_str(root, "account", "number", out->account, sizeof(out->account))) ||
-        (st = get_int(root, "payment", "amount", &out->amount)) ||
+        (st = get_int(root, body, len, "payment", "amount", &out->amount)) ||
         (st = get_str(root, "payment", "currency", out->currency, sizeof(out->currency))) ||
         (m->customer_name_required && (st = get_str(root, "account", "customer_name", NULL, 0)))) {
         *code = field_code(st);
@@ -218,7 +224,7 @@ int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *
         *code = 2642;
         goto out;
     }
-    if (!account_ok(m, out->account)) {
+    if (pb_method_account_check(m, out->account, strlen(out->account)) != PB_ACCOUNT_OK) {
         *code = 3242;
         goto out;
     }

@@ -13,6 +13,7 @@
 
 #include "core/errors.h"
 #include "formats/csv_reader.h"
+#include "formats/global.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -104,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n, a, b;
     int stop;
 
+    pb_global_init(); /* idempotent: cJSON allocates through core/alloc.h */
     if (size < 3)
         return 0;
     memset(&o, 0, sizeof(o));

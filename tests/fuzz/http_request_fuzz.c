@@ -11,6 +11,7 @@
 #include "batch/net/http_router.h"
 #include "batch/net/http_server.h"
 #include "core/errors.h"
+#include "formats/global.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pb_httpreq_limits lim = {512, 256};
     size_t step, off = 0;
 
+    pb_global_init(); /* idempotent: cJSON allocates through core/alloc.h */
     if (size < 1)
         return 0;
     step = (size_t)(data[0] % 64) + 1;

@@ -6,6 +6,7 @@
  * the method's limits and its strings are NUL-terminated within their caps.
  */
 #include "batch/sandbox/sandbox.h"
+#include "formats/global.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t proj = 0;
     int code = -1, rc;
 
+    pb_global_init(); /* idempotent: cJSON allocates through core/alloc.h */
     if (size < 1)
         return 0;
     m = pb_method_at(data[0] % pb_method_count());

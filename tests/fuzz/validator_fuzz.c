@@ -8,6 +8,7 @@
  */
 #include "core/alloc.h"
 #include "formats/validator.h"
+#include "formats/global.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t split;
     const pb_validator_stats *st;
 
+    pb_global_init(); /* idempotent: cJSON allocates through core/alloc.h */
     if (size < 1)
         return 0;
     memset(&o, 0, sizeof(o));

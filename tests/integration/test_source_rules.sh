@@ -19,6 +19,15 @@ banned='\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|atof|strncpy)\s*
 if grep -n 'cJSON_AddNumberToObject\|cJSON_CreateNumber' $files_src; then
     echo "a JSON number through a double: use pb_json_add_int (formats/json_write.h)"; fail=1
 fi
+if grep -nw 'valuedouble\|cJSON_GetNumberValue' $files_src; then
+    echo "a JSON number read through a double: read its token (core/json_scan.h pb_json_int64)"; fail=1
+fi
+# All allocation goes through core/alloc.h, so allocation-failure tests reach every path.
+# (a member call such as st->ops->free(st) and comment lines are not allocation)
+if grep -nE '(^|[^_[:alnum:]>.])(malloc|calloc|realloc|free|strdup|strndup)\s*\(' $files_src |
+    grep -v '^core/alloc\.c:' | grep -vE '^[^:]+:[0-9]+:\s*(/\*|\*|//)'; then
+    echo "direct malloc/calloc/realloc/free/strdup: use pb_malloc ... (core/alloc.h)"; fail=1
+fi
 if grep -nE "$banned" $files_src; then
     echo "banned function used (see docs/CONVENTIONS.md)"; fail=1
 fi

@@ -30,6 +30,22 @@ static void test_append_and_cap(void **state)
     pb_buf_free(&b);
 }
 
+static void test_putz(void **state)
+{
+    pb_buf b;
+    (void)state;
+    pb_buf_init(&b, 7);
+    assert_int_equal(pb_buf_putz(&b, "ab", 2), PB_OK);
+    assert_int_equal(pb_buf_putz(&b, "", 0), PB_OK);
+    assert_int_equal(pb_buf_putz(&b, "cd", 2), PB_OK);
+    assert_int_equal(b.len, 7);
+    assert_memory_equal(b.ptr, "ab\0\0cd\0", 8);
+    /* the NUL counts against the cap: refused whole, contents intact */
+    assert_int_equal(pb_buf_putz(&b, "", 0), PB_ELIMIT);
+    assert_int_equal(b.len, 7);
+    pb_buf_free(&b);
+}
+
 static void test_detach(void **state)
 {
     pb_buf b;
@@ -73,9 +89,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_cap),
-        cmocka_unit_test(test_detach),
-        cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_append_and_cap), cmocka_unit_test(test_putz),
+        cmocka_unit_test(test_detach),         cmocka_unit_test(test_alloc_failure),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include "core/signature.h"
 #include "formats/gate_request.h"
 #include "support/rows.h"
+#include "formats/global.h"
 
 static pb_row row;
 static pb_row_result res;
@@ -158,5 +159,6 @@ int main(void)
         cmocka_unit_test(test_alloc_failures),
     };
     cJSON_InitHooks(&hooks);
+    pb_global_init(); /* cJSON allocates through core/alloc.h */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

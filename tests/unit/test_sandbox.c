@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "core/methods.h"
 #include "core/signature.h"
+#include "formats/global.h"
 
 #define SECRET  "unit-secret"
 #define PROJECT 77
@@ -123,6 +124,24 @@ static void test_refusals(void **state)
         2003);
     assert_int_equal(
         run("gcash", with(base(1), "payment", "amount", cJSON_CreateString("1500")), NULL, NULL),
+        2003);
+    /* integers are read from their number token, never through a double */
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateRaw("150000.0")), NULL, NULL),
+        2003);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateRaw("15e4")), NULL, NULL),
+        2003);
+    assert_int_equal(run("gcash",
+                         with(base(1), "payment", "amount", cJSON_CreateRaw("9007199254740993")),
+                         NULL, &p),
+                     2642);
+    assert_int_equal(
+        run("gcash", with(base(1), "payment", "amount", cJSON_CreateRaw("99999999999999999999")),
+            NULL, NULL),
+        2003);
+    assert_int_equal(
+        run("gcash", with(base(1), "general", "project_id", cJSON_CreateRaw("77.0")), NULL, NULL),
         2003);
     assert_int_equal(
         run("gcash", with(base(1), "account", "number", cJSON_CreateNumber(9)), NULL, NULL), 2003);
@@ -261,15 +280,20 @@ static void test_alloc_failures(void **state)
     long n;
     int code, rc;
     (void)state;
-    for (n = 0; n < 64; n++) {
+    /* fail the 1st, 2nd, ... allocation (cJSON's too: pb_global_init) until the check runs
+     * through; every failure is PB_ENOMEM, never a refusal code, and the loop must end */
+    rc = PB_ENOMEM;
+    for (n = 0; n < 256 && rc != PB_OK; n++) {
         pb_alloc_fail_after(n);
+        code = -1;
         rc = pb_sandbox_check_payout(pb_method_find("gcash", 5), PROJECT, SECRET, strlen(SECRET),
                                      body, strlen(body), &p, &code);
         pb_alloc_fail_after(-1);
         assert_true(rc == PB_OK || rc == PB_ENOMEM);
-        if (rc == PB_OK)
-            assert_true(code == 3261 || code == 2003);
     }
+    assert_int_equal(rc, PB_OK);
+    assert_true(n > 1); /* allocations were made, and failed */
+    assert_int_equal(code, 3261);
 }
 
 int main(void)
@@ -280,5 +304,6 @@ int main(void)
         cmocka_unit_test(test_outcomes),    cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_cb_schedule),
     };
+    pb_global_init(); /* cJSON allocates through core/alloc.h */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

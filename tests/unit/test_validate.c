@@ -136,6 +136,9 @@ static void test_each_code(void **state)
     CASE(PB_COL_CUSTOMER_NAME, "@Juan", PB_F_FORMULA_LIKE, "account.customer_name");
     CASE(PB_COL_DESCRIPTION, "bad\001char", PB_F_BAD_CHARACTERS, "payment.description");
     CASE(PB_COL_DESCRIPTION, "-rent", PB_F_FORMULA_LIKE, "payment.description");
+    /* SPEC 4/8: TAB and CR starts are formula-like too (a description may hold them) */
+    CASE(PB_COL_DESCRIPTION, "\trent", PB_F_FORMULA_LIKE, "payment.description");
+    CASE(PB_COL_DESCRIPTION, "\rrent", PB_F_FORMULA_LIKE, "payment.description");
 #undef CASE
 }
 
@@ -201,6 +204,32 @@ static void test_default_method_and_major(void **state)
     expect_one(&r, 0, PB_F_AMOUNT_TOO_SMALL, "Amount_Major");
 }
 
+/* The one formula rule: the first byte is one of = + - @ TAB CR, nothing else. */
+static void test_formula_rule(void **state)
+{
+    int c;
+    pb_row r;
+    pb_row_result res;
+    sink s;
+    (void)state;
+    for (c = 0; c < 256; c++) {
+        char b[2] = {(char)c, 'x'};
+        int want = c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+        assert_int_equal(pb_formula_like(pb_str_make(b, 2)), want);
+    }
+    assert_false(pb_formula_like(pb_str_make("", 0)));
+    assert_false(pb_formula_like(pb_str_c("5-")));
+    /* the message names a tab in words rather than printing it */
+    base_gcash(&r);
+    r.cell[PB_COL_DESCRIPTION] = pb_str_c("\trent");
+    s = run(&r, 0, &res);
+    assert_int_equal(s.n, 1);
+    assert_non_null(strstr(s.f[0].message, "starts with a tab"));
+    r.cell[PB_COL_DESCRIPTION] = pb_str_c("=rent");
+    s = run(&r, 0, &res);
+    assert_non_null(strstr(s.f[0].message, "starts with '='"));
+}
+
 static void test_messages_mask_accounts(void **state)
 {
     pb_row r;
@@ -250,13 +279,10 @@ static void test_codes_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_rows),
-        cmocka_unit_test(test_each_code),
-        cmocka_unit_test(test_touchngo_rules),
-        cmocka_unit_test(test_default_method_and_major),
-        cmocka_unit_test(test_messages_mask_accounts),
-        cmocka_unit_test(test_mask_and_ip),
-        cmocka_unit_test(test_codes_table),
+        cmocka_unit_test(test_valid_rows),     cmocka_unit_test(test_each_code),
+        cmocka_unit_test(test_touchngo_rules), cmocka_unit_test(test_default_method_and_major),
+        cmocka_unit_test(test_formula_rule),   cmocka_unit_test(test_messages_mask_accounts),
+        cmocka_unit_test(test_mask_and_ip),    cmocka_unit_test(test_codes_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
