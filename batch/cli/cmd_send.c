@@ -12,6 +12,7 @@
 #include "core/money.h"
 #include "formats/report.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -380,6 +381,10 @@ int pb_cmd_send(int argc, char **argv)
     } else {
         gate_url = s.gate_url;
     }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        pb_cli_error("cannot initialise libcurl");
+        goto out;
+    }
     memset(&so, 0, sizeof(so));
     so.store = st;
     so.batch = info.id;
@@ -397,6 +402,7 @@ int pb_cmd_send(int argc, char **argv)
     so.progress_tty = isatty(2) && !s.quiet;
     so.quiet = s.quiet;
     rc = pb_send_run(&so, &sr);
+    curl_global_cleanup();
     pb__sandbox_stop(&sbx);
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
