@@ -147,7 +147,14 @@ struct pb_json_report {
     uint64_t omitted[PB_F__COUNT]; /* counted, not written (--max-findings) */
     uint64_t nomitted;
     uint64_t inv_rows_omitted, inv_findings_omitted;
+    pb_buf extra; /* raw members added by the caller (pb_json_report_set_extra) */
 };
+
+int pb_json_report_set_extra(pb_json_report *r, const char *members, size_t len)
+{
+    pb_buf_clear(&r->extra);
+    return pb_buf_put(&r->extra, members, len);
+}
 
 void pb_json_report_omit(pb_json_report *r, const pb_finding *f)
 {
@@ -188,6 +195,7 @@ int pb_json_report_open(pb_json_report **out, FILE *f, const char *command, cons
         return PB_ENOMEM;
     r->f = f;
     pb_buf_init(&r->b, 1024 * 1024);
+    pb_buf_init(&r->extra, 1024 * 1024);
     if ((rc = pb_buf_puts(&r->b, "{\"report_version\":1,\"command\":")) < 0 ||
         (rc = pb_json_put_str(&r->b, command, strlen(command))) < 0 ||
         (rc = pb_buf_puts(&r->b, ",\"file\":")) < 0 ||
@@ -293,6 +301,8 @@ int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const 
                            ",\"invalid_out_rows_omitted\":%" PRIu64
                            ",\"invalid_out_findings_omitted\":%" PRIu64,
                            r->nomitted, r->inv_rows_omitted, r->inv_findings_omitted);
+    if (rc == 0 && r->extra.len)
+        rc = pb_buf_put(&r->b, r->extra.ptr, r->extra.len);
     if (rc == 0)
         rc = pb_buf_printf(&r->b, ",\"findings_total\":%" PRIu64 ",\"exit_code\":%d}\n", r->n,
                            exit_code);
@@ -309,6 +319,7 @@ void pb_json_report_free(pb_json_report *r)
     if (!r)
         return;
     pb_buf_free(&r->b);
+    pb_buf_free(&r->extra);
     pb_free(r);
 }
 

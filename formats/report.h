@@ -48,6 +48,9 @@ void pb_json_report_omit(pb_json_report *r, const pb_finding *f);
 /* --invalid-out rows (and their findings) left out of that file for the same reason. */
 void pb_json_report_set_invalid_omitted(pb_json_report *r, uint64_t rows, uint64_t findings);
 /* Closes the findings array and writes counts, totals, sha256 and the exit code; frees r. */
+/* Members written just before "findings_total" at close (raw JSON text starting with ',',
+ * e.g. the batch section of `send`); copied. 0 or PB_ENOMEM/PB_ELIMIT. */
+int pb_json_report_set_extra(pb_json_report *r, const char *members, size_t len);
 int pb_json_report_close(pb_json_report *r, const pb_validator_stats *st, const char *sha256_hex,
                          int exit_code);
 /* Free without finishing (error paths). */

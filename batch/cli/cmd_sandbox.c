@@ -63,7 +63,7 @@ static void pb__sandbox_usage(FILE *out)
           "                           503 with Retry-After. Each takes about 0.5 KiB (at most\n"
           "                           1.3 KiB with 255-byte ids, accounts and URLs): the\n"
           "                           default needs about 0.5 GiB, at most 1.3 GiB\n"
-          "                           {payment_id,method,amount,currency,account,time}\n"
+          "                           {payment_id,method,amount,currency,account,time,time_ms}\n"
           "  --seed N                 seed of the fault dice (default fixed)\n"
           "  --callback-url URL       callback target when the request has no\n"
           "                           general.merchant_callback_url\n"

@@ -7,6 +7,8 @@
 #include "batch/send/load.h"
 #include "batch/send/send.h"
 #include "batch/util/log.h"
+#include "batch/util/outfile.h"
+#include "formats/json_write.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/money.h"
@@ -55,15 +57,86 @@ static int64_t pb__now_ms(void)
 typedef struct {
     pb_summary *summary;
     int verbose;
+    pb_json_report *json;  /* --report, or NULL */
+    uint64_t max_findings; /* written to the outputs before they are only counted */
+    uint64_t written;
+    pb_outfile *invalid; /* --invalid-out, or NULL */
+    int invalid_header_done;
+    int io_failed;
 } pb__findings;
 
 static void pb__on_finding(const pb_finding *f, void *payload)
 {
     pb__findings *fs = payload;
-    if (pb_summary_add(fs->summary, f) < 0)
-        return; /* the summary keeps examples only; counts are the validator's */
+    (void)pb_summary_add(fs->summary, f); /* examples only; counts are the validator's */
     if (fs->verbose)
         fprintf(stderr, "row %" PRIu64 ": %s: %s\n", f->row, pb_finding_name(f->code), f->message);
+    if (!fs->json)
+        return;
+    if (fs->written >= fs->max_findings) {
+        pb_json_report_omit(fs->json, f);
+        return;
+    }
+    fs->written++;
+    if (pb_json_report_finding(fs->json, f) < 0)
+        fs->io_failed = 1;
+}
+
+static int pb__on_row(const pb_row_report *r, int valid, const pb_validator *v, void *payload)
+{
+    pb__findings *fs = payload;
+    const pb_header_map *map = pb_validator_header(v);
+    if (valid || !fs->invalid || !map)
+        return fs->io_failed ? PB_EIO : 0;
+    if (!fs->invalid_header_done) {
+        if (pb_invalid_csv_header(fs->invalid->f, map, pb_validator_delimiter(v),
+                                  pb_validator_had_bom(v)) < 0)
+            return PB_EIO;
+        fs->invalid_header_done = 1;
+    }
+    return pb_invalid_csv_row(fs->invalid->f, map, r, pb_validator_delimiter(v)) < 0 ? PB_EIO : 0;
+}
+
+/* The batch section of the --report document: rows and sums per state per currency. */
+static int pb__report_batch(pb_json_report *json, const char *name, const pb_batch_counts *c)
+{
+    pb_buf b;
+    size_t i, k;
+    int rc, firstcur = 1;
+    pb_buf_init(&b, 1u << 20);
+    rc = pb_buf_puts(&b, ",\"batch\":");
+    if (rc == 0)
+        rc = pb_json_put_str(&b, name, strlen(name));
+    if (rc == 0)
+        rc = pb_buf_printf(&b, ",\"batch_rows\":%" PRIu64 ",\"states\":{", c->total);
+    for (k = 0; rc == 0 && k < PB_ROW_STATE_COUNT; k++)
+        rc = pb_buf_printf(&b, "%s\"%s\":%" PRIu64, k ? "," : "",
+                           pb_row_state_name((pb_row_state)k), c->rows[k]);
+    if (rc == 0)
+        rc = pb_buf_puts(&b, "},\"state_totals\":{");
+    for (i = 0; rc == 0 && i < c->ncur; i++) {
+        int first = 1;
+        if (!c->cur[i].currency[0])
+            continue; /* rows whose currency could not be read: counted in states */
+        rc = pb_buf_printf(&b, "%s\"%s\":{", firstcur ? "" : ",", c->cur[i].currency);
+        firstcur = 0;
+        for (k = 0; rc == 0 && k < PB_ROW_STATE_COUNT; k++) {
+            if (!c->cur[i].rows[k])
+                continue;
+            rc = pb_buf_printf(&b, "%s\"%s\":{\"rows\":%" PRIu64 ",\"amount_minor\":%" PRId64 "}",
+                               first ? "" : ",", pb_row_state_name((pb_row_state)k),
+                               c->cur[i].rows[k], c->cur[i].amount[k]);
+            first = 0;
+        }
+        if (rc == 0)
+            rc = pb_buf_putc(&b, '}');
+    }
+    if (rc == 0)
+        rc = pb_buf_putc(&b, '}');
+    if (rc == 0)
+        rc = pb_json_report_set_extra(json, b.ptr, b.len);
+    pb_buf_free(&b);
+    return rc;
 }
 
 /* The embedded sandbox: this program, run as `paybatch sandbox` on a free loopback port. */
@@ -172,11 +245,14 @@ int pb_cmd_send(int argc, char **argv)
     pb_send_result sr;
     pb_batch_counts counts;
     pb__sbx sbx = {-1, NULL, ""};
+    pb_outfile report, invalid;
     const char *gate_url, *file;
     int rc, exit_code = PB_EXIT_SOFTWARE, exists = 0, all_final;
 
     memset(&lr, 0, sizeof(lr));
     memset(&info, 0, sizeof(info));
+    memset(&report, 0, sizeof(report));
+    memset(&invalid, 0, sizeof(invalid));
     memset(&counts, 0, sizeof(counts));
     memset(&fs, 0, sizeof(fs));
     if ((rc = pb_settings_parse(&s, PB_CMD_SEND, argc, argv, pb__send_usage, pos, 1, &npos)) != 0) {
@@ -261,6 +337,29 @@ int pb_cmd_send(int argc, char **argv)
         goto out;
     }
 
+    {
+        /* an output must never replace the input or another output (issue #11 defect 1) */
+        const char *outs[] = {s.report, s.invalid_out, s.out};
+        size_t a, b;
+        for (a = 0; a < 3; a++) {
+            int same = 0;
+            if (!outs[a])
+                continue;
+            if (pb_outfile_same(file, outs[a], &same) == 0 && same) {
+                pb_cli_error("%s is the input file: an output must not replace it", outs[a]);
+                exit_code = PB_EXIT_USAGE;
+                goto out;
+            }
+            for (b = a + 1; b < 3; b++) {
+                if (outs[b] && pb_outfile_same(outs[a], outs[b], &same) == 0 && same) {
+                    pb_cli_error("%s and %s are the same file: give each output its own", outs[a],
+                                 outs[b]);
+                    exit_code = PB_EXIT_USAGE;
+                    goto out;
+                }
+            }
+        }
+    }
     if (pb_load_hash(file, lr.sha256) < 0) {
         pb_cli_error("%s", pb_error_last());
         exit_code = PB_EXIT_NOINPUT;
@@ -302,6 +401,25 @@ int pb_cmd_send(int argc, char **argv)
     if (pb_summary_new(&fs.summary, s.quiet ? 0 : PB__EXAMPLES) < 0)
         goto oom;
     fs.verbose = s.verbose;
+    fs.max_findings = s.max_findings;
+    if (s.report) {
+        if (pb_outfile_open(&report, s.report) < 0) {
+            pb_cli_error("--report: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        if (pb_json_report_open(&fs.json, report.f, "send", file) < 0)
+            goto oom;
+    }
+    if (s.invalid_out) {
+        if (pb_outfile_open(&invalid, s.invalid_out) < 0) {
+            pb_cli_error("--invalid-out: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        fs.invalid = &invalid;
+    }
+    lo.on_row = pb__on_row;
     lo.this_batch = exists ? info.id : 0;
     lo.on_finding = pb__on_finding;
     lo.payload = &fs;
@@ -318,6 +436,11 @@ int pb_cmd_send(int argc, char **argv)
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
         exit_code = rc == PB_EIO ? PB_EXIT_NOINPUT : PB_EXIT_SOFTWARE;
+        goto out;
+    }
+    if (fs.io_failed) {
+        pb_cli_error("cannot write an output: %s", pb_error_last());
+        exit_code = PB_EXIT_IOERR;
         goto out;
     }
     if (!s.quiet || lr.invalid || lr.file_failed)
@@ -427,6 +550,8 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_UNAVAILABLE;
     else
         exit_code = PB_EXIT_TEMPFAIL;
+    if (fs.json && pb__report_batch(fs.json, name, &counts) < 0)
+        goto oom;
     if (exit_code == PB_EXIT_TEMPFAIL)
         printf("result: some rows are not final yet; run the same command (or paybatch "
                "reconcile) later\n");
@@ -444,6 +569,28 @@ oom:
     pb_cli_error("out of memory");
     exit_code = PB_EXIT_SOFTWARE;
 out:
+    /* the outputs: invalid rows first, the report last (a report on disk means every output of
+     * the run is there); on a usage, configuration or internal error nothing is written */
+    if (exit_code != PB_EXIT_USAGE && exit_code != PB_EXIT_CONFIG &&
+        exit_code != PB_EXIT_SOFTWARE && exit_code != PB_EXIT_NOINPUT) {
+        if (invalid.f && pb_outfile_commit(&invalid) < 0) {
+            pb_cli_error("--invalid-out: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+        }
+        if (fs.json && report.f) {
+            int jrc = pb_json_report_close(fs.json, &lr.stats, lr.sha256, exit_code);
+            fs.json = NULL;
+            if (jrc < 0 || pb_outfile_commit(&report) < 0) {
+                pb_cli_error("--report: %s", pb_error_last());
+                exit_code = PB_EXIT_IOERR;
+            }
+        }
+    }
+    pb_json_report_free(fs.json);
+    if (report.f)
+        pb_outfile_abort(&report);
+    if (invalid.f)
+        pb_outfile_abort(&invalid);
     pb__sandbox_stop(&sbx);
     pb_batch_counts_clear(&counts);
     pb_batch_info_clear(&info);

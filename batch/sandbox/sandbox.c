@@ -311,6 +311,13 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
     cJSON_AddStringToObject(j, "currency", p->p.currency);
     cJSON_AddStringToObject(j, "account", p->p.account);
     cJSON_AddStringToObject(j, "time", ts);
+    {
+        /* milliseconds since the epoch: rate tests count requests per sliding second */
+        struct timespec now_ts;
+        (void)clock_gettime(CLOCK_REALTIME, &now_ts);
+        (void)pb_json_add_int(j, "time_ms",
+                              (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000);
+    }
     txt = cJSON_PrintUnformatted(j);
     if (txt == NULL) {
         rc = PB_ENOMEM;

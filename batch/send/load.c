@@ -180,7 +180,7 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
             s->res->id_used++;
         }
     }
-    if (s->o->on_row && !s->storing && (rc = s->o->on_row(r, valid, s->o->payload)) != 0)
+    if (s->o->on_row && !s->storing && (rc = s->o->on_row(r, valid, s->v, s->o->payload)) != 0)
         return rc;
     if (!s->storing)
         return 0;

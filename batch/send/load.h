@@ -26,8 +26,9 @@ typedef struct {
     uint64_t this_batch; /* 0 while the batch does not exist yet */
     /* every finding (file level and rows), including payment-id-used; may be NULL */
     pb_finding_cb on_finding;
-    /* every data row after the store check (valid = would be sent); may be NULL */
-    int (*on_row)(const pb_row_report *r, int valid, void *payload);
+    /* every data row after the store check (valid = would be sent), with the validator for
+     * its header map and delimiter; may be NULL */
+    int (*on_row)(const pb_row_report *r, int valid, const pb_validator *v, void *payload);
     void *payload;
 } pb_load_opts;
 

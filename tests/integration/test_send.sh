@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `paybatch send` end to end against the real sandbox on loopback: exactly once through
 # invalid rows, resume, every sandbox fault, kill -9 at seeded instants, the rate limit,
-# payment ids of other batches and a 3041 whose payment has another amount.
+# payment ids of other batches and a 3041 whose payment has another amount. (The rate limit
+# has its own test, test_send_rate.sh, run alone.)
 set -euo pipefail
 : "${PAYBATCH:?set by ctest}"
 T=$(mktemp -d)
@@ -194,53 +195,4 @@ done_rows=$(( $(state accepted) + $(state success) ))
 check_ledger K "$T/kill.csv"
 echo "ok 5 kill -9 at 20 instants, then resume: exactly once"
 
-# ---- 6. --rate 100 over 10 s: within 2%, no 1-second window above 101 (+1 arrival jitter) --
-cat >"$T/gate.py" <<'PY'
-import http.server, json, sys, time, threading
-out = open(sys.argv[1], "w")
-lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(n))
-        with lock:
-            out.write("%.6f %s\n" % (time.monotonic(), body["general"]["payment_id"])); out.flush()
-        b = json.dumps({"status": "success", "request_id": "r", "payment_id": body["general"]["payment_id"]}).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
-python3 "$T/gate.py" "$T/arrivals" >"$T/gate.port" 2>"$T/gate.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T/gate.port" ] && break; sleep 0.05; done
-gen "$T/rate.csv" 1000 rate
-DB=r.db
-set +e
-timeout 60 "$PAYBATCH" send --state "$T/$DB" --gate-url "http://127.0.0.1:$(head -1 "$T/gate.port")" \
-    --project-id 77 --rate 100 --concurrency 16 "$T/rate.csv" >"$T/r.out" 2>"$T/r.err"
-rc=$?
-set -e
-[ $rc -eq 75 ] || fail "rate run: exit $rc"
-python3 - "$T/arrivals" <<'PY' || fail "rate limit not kept"
-import sys
-t = sorted(float(l.split()[0]) for l in open(sys.argv[1]))
-assert len(t) == 1000, f"{len(t)} requests"
-j, worst = 0, 0
-for i in range(len(t)):
-    while t[i] - t[j] >= 1.0:
-        j += 1
-    worst = max(worst, i - j + 1)
-rate = (len(t) - 1) / (t[-1] - t[0])
-print(f"achieved {rate:.2f} req/s, busiest 1-second window {worst}")
-# paybatch's limiter (GCRA with 0.9 interval of slack) lets at most 101 requests leave in any second;
-# these are arrival times at a Python server on a shared 2-core machine, whose scheduling
-# can move one arrival across a window's edge: one request of slack for that, no more
-assert worst <= 102, f"a 1-second window held {worst} requests"
-assert abs(rate - 100) <= 2, f"achieved {rate:.2f} req/s"
-PY
-echo "ok 6 rate 100/s"
 echo "send: all checks passed"

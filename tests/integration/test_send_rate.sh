@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `send --rate 100` over 10 s, as the Gate sees it: the sandbox's ledger stamps each accepted
+# payout in milliseconds. The achieved rate is within 2% of 100/s and no 1-second window holds
+# more than 101 requests. ctest runs this test alone (RUN_SERIAL): it measures time.
+set -euo pipefail
+: "${PAYBATCH:?set by ctest}"
+T=$(mktemp -d)
+SRV=""
+cleanup() {
+    [ -n "$SRV" ] && kill "$SRV" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; tail -20 "$T/err" "$T/sbx.err" >&2 2>/dev/null || true; exit 1; }
+export PAYBATCH_SECRET_KEY=rate-test-secret
+unset PAYBATCH_CONFIG
+
+"$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 77 --ledger "$T/ledger" \
+    >"$T/sbx.out" 2>"$T/sbx.err" &
+SRV=$!
+for _ in $(seq 100); do grep -q "^listening on" "$T/sbx.out" 2>/dev/null && break; sleep 0.05; done
+PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sbx.out")
+[ -n "$PORT" ] || fail "sandbox did not start"
+
+python3 - "$T/rate.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("method,payment_id,amount,currency,customer_id,ip_address,account_number\n")
+    for i in range(1000):
+        f.write(f"touchngo,rate-{i},{500 + i},MYR,c{i},203.0.113.{i % 250 + 1},6012{i:06d}9\n")
+PY
+set +e
+timeout 60 "$PAYBATCH" send --state "$T/r.db" --gate-url "http://127.0.0.1:$PORT" \
+    --project-id 77 --rate 100 --concurrency 16 "$T/rate.csv" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ $rc -eq 75 ] || fail "send: exit $rc, want 75 (all accepted, results pending)"
+python3 - "$T/ledger" <<'PY' || fail "rate limit not kept"
+import json, sys
+t = sorted(json.loads(l)["time_ms"] for l in open(sys.argv[1]) if l.strip())
+assert len(t) == 1000, f"{len(t)} payouts in the ledger"
+j, worst = 0, 0
+for i in range(len(t)):
+    while t[i] - t[j] >= 1000:
+        j += 1
+    worst = max(worst, i - j + 1)
+rate = (len(t) - 1) * 1000.0 / (t[-1] - t[0])
+print(f"achieved {rate:.2f} req/s, busiest 1-second window {worst}")
+assert worst <= 101, f"a 1-second window held {worst} requests"
+assert abs(rate - 100) <= 2, f"achieved {rate:.2f} req/s"
+PY
+echo "send_rate: ok"
