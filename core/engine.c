@@ -324,6 +324,8 @@ static int pb__pump(pb_engine *e)
         e->stats.updates += e->n_commit;
     }
 
+    if (e->cfg.status_only)
+        e->claim_at = PB_ENGINE_NEVER; /* reconcile sends no payout */
     uint32_t free_slots = e->cap - e->used - e->reserved;
     if (active && !e->claim_out && !e->due_out && free_slots > 0) {
         if (e->due_at <= e->now) {

@@ -75,6 +75,8 @@ typedef struct {
     int64_t retry_after_default_ms; /* a 429 without Retry-After; 0: 1 s */
     int64_t retry_after_max_ms;     /* Retry-After is clamped to this; 0: 60 s */
     uint64_t seed;                  /* mixed with each event's rnd for jitter */
+    int status_only; /* reconcile: never CLAIM (no payout is sent); only resolve rows in doubt
+                        through status queries; a "not found" row goes back to queued */
 } pb_engine_config;
 
 typedef enum {

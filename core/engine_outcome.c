@@ -87,9 +87,11 @@ int pb__eng_payout_result(pb_engine *e, pb__slot *s, const pb_engine_payout_resu
         strcmp(r->status, "success") == 0) {
         pb__success(e);
         rc = pb__eng_update(e, s, PB_ROW_ACCEPTED, 0, r->message, &u);
+        /* "success" here is the request's status, not the payment's: the payment is being
+         * processed, and finance must not read "success" in gate_status before it is paid */
         if (rc == PB_OK) {
             PB__SET(u->request_id, r->request_id);
-            PB__SET(u->gate_status, r->status);
+            PB__SET(u->gate_status, "processing");
         }
         return rc;
     }

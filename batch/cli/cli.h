@@ -5,6 +5,7 @@
 #define PB_CLI_CLI_H
 
 #include "batch/store/store.h"
+#include "core/buf.h"
 
 #include <stdio.h>
 
@@ -39,5 +40,11 @@ int pb_cmd_status(int argc, char **argv);
 
 /* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
 void pb_cli_print_counts(FILE *out, const pb_batch_counts *c);
+/* The batch section of a --report document (rows and sums per state per currency). */
+struct pb_json_report;
+int pb_cli_report_batch(struct pb_json_report *json, const char *name, const pb_batch_counts *c);
+/* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...}") into b. */
+int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c);
+int pb_cmd_reconcile(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include "batch/cli/cli.h"
 #include "batch/cli/options.h"
 #include "batch/send/load.h"
+#include "batch/send/result.h"
 #include "batch/send/send.h"
 #include "batch/util/log.h"
 #include "batch/util/outfile.h"
@@ -97,48 +98,6 @@ static int pb__on_row(const pb_row_report *r, int valid, const pb_validator *v, 
     return pb_invalid_csv_row(fs->invalid->f, map, r, pb_validator_delimiter(v)) < 0 ? PB_EIO : 0;
 }
 
-/* The batch section of the --report document: rows and sums per state per currency. */
-static int pb__report_batch(pb_json_report *json, const char *name, const pb_batch_counts *c)
-{
-    pb_buf b;
-    size_t i, k;
-    int rc, firstcur = 1;
-    pb_buf_init(&b, 1u << 20);
-    rc = pb_buf_puts(&b, ",\"batch\":");
-    if (rc == 0)
-        rc = pb_json_put_str(&b, name, strlen(name));
-    if (rc == 0)
-        rc = pb_buf_printf(&b, ",\"batch_rows\":%" PRIu64 ",\"states\":{", c->total);
-    for (k = 0; rc == 0 && k < PB_ROW_STATE_COUNT; k++)
-        rc = pb_buf_printf(&b, "%s\"%s\":%" PRIu64, k ? "," : "",
-                           pb_row_state_name((pb_row_state)k), c->rows[k]);
-    if (rc == 0)
-        rc = pb_buf_puts(&b, "},\"state_totals\":{");
-    for (i = 0; rc == 0 && i < c->ncur; i++) {
-        int first = 1;
-        if (!c->cur[i].currency[0])
-            continue; /* rows whose currency could not be read: counted in states */
-        rc = pb_buf_printf(&b, "%s\"%s\":{", firstcur ? "" : ",", c->cur[i].currency);
-        firstcur = 0;
-        for (k = 0; rc == 0 && k < PB_ROW_STATE_COUNT; k++) {
-            if (!c->cur[i].rows[k])
-                continue;
-            rc = pb_buf_printf(&b, "%s\"%s\":{\"rows\":%" PRIu64 ",\"amount_minor\":%" PRId64 "}",
-                               first ? "" : ",", pb_row_state_name((pb_row_state)k),
-                               c->cur[i].rows[k], c->cur[i].amount[k]);
-            first = 0;
-        }
-        if (rc == 0)
-            rc = pb_buf_putc(&b, '}');
-    }
-    if (rc == 0)
-        rc = pb_buf_putc(&b, '}');
-    if (rc == 0)
-        rc = pb_json_report_set_extra(json, b.ptr, b.len);
-    pb_buf_free(&b);
-    return rc;
-}
-
 /* The embedded sandbox: this program, run as `paybatch sandbox` on a free loopback port. */
 typedef struct {
     pid_t pid;
@@ -201,34 +160,6 @@ static void pb__sandbox_stop(pb__sbx *s)
 static int pb__url_ok(const char *u)
 {
     return (!strncmp(u, "https://", 8) && u[8]) || (!strncmp(u, "http://", 7) && u[7]);
-}
-
-/* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
-void pb_cli_print_counts(FILE *out, const pb_batch_counts *c)
-{
-    size_t i, k;
-    fprintf(out, "rows: %" PRIu64, c->total);
-    for (k = 0; k < PB_ROW_STATE_COUNT; k++)
-        if (c->rows[k])
-            fprintf(out, ", %s %" PRIu64, pb_row_state_name((pb_row_state)k), c->rows[k]);
-    fputc('\n', out);
-    for (i = 0; i < c->ncur; i++) {
-        const pb_batch_currency_counts *cc = &c->cur[i];
-        const pb_currency *cur = pb_currency_find(cc->currency, strlen(cc->currency));
-        if (!cc->currency[0])
-            continue;
-        fprintf(out, "  %s:", cc->currency);
-        for (k = 0; k < PB_ROW_STATE_COUNT; k++) {
-            char amt[48];
-            if (!cc->rows[k])
-                continue;
-            if (pb_money_format(cc->amount[k], cur ? cur->exponent : 2, amt, sizeof(amt)) < 0)
-                snprintf(amt, sizeof(amt), "%" PRId64 " (minor units)", cc->amount[k]);
-            fprintf(out, " %s %" PRIu64 " (%s)", pb_row_state_name((pb_row_state)k), cc->rows[k],
-                    amt);
-        }
-        fputc('\n', out);
-    }
 }
 
 int pb_cmd_send(int argc, char **argv)
@@ -543,6 +474,8 @@ int pb_cmd_send(int argc, char **argv)
         goto out;
     if (all_final)
         exit_code = PB_EXIT_OK;
+    else if (sr.stopped_by_signal)
+        exit_code = PB_EXIT_TEMPFAIL; /* stopped on request: the next run picks up here */
     else if (sr.accepted_now == 0 && sr.engine.posts > 0 && sr.answered + sr.no_answer > 0 &&
              sr.reason == PB_ENGINE_GAVE_UP)
         exit_code = PB_EXIT_UNAVAILABLE;
@@ -550,8 +483,13 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_UNAVAILABLE;
     else
         exit_code = PB_EXIT_TEMPFAIL;
-    if (fs.json && pb__report_batch(fs.json, name, &counts) < 0)
+    if (fs.json && pb_cli_report_batch(fs.json, name, &counts) < 0)
         goto oom;
+    if (s.out && pb_result_write(st, name, s.out) < 0) {
+        pb_cli_error("--out: %s", pb_error_last());
+        exit_code = PB_EXIT_IOERR;
+        goto out;
+    }
     if (exit_code == PB_EXIT_TEMPFAIL)
         printf("result: some rows are not final yet; run the same command (or paybatch "
                "reconcile) later\n");

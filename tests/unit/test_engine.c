@@ -482,6 +482,43 @@ static void test_stop(void **state)
     h_close(&h);
 }
 
+/* reconcile: rows in doubt are asked about, nothing is ever claimed or posted */
+static void test_status_only(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_config cfg = {0};
+    cfg.status_only = 1;
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    pb_engine_row rows[2] = {mkrow(2, PB_ROW_SENDING, 1), mkrow(3, PB_ROW_IN_DOUBT, 1)};
+    h_rows(&h, PB_ENGINE_ROWS_DUE, rows, 2, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_QUERY_STATUS);
+    h_status(&h, 2, PB_ENGINE_ANSWERED, 200, NULL, "success", 150000, "PHP");
+    h_update(&h, PB_ROW_SENDING, PB_ROW_SUCCESS);
+    h_committed(&h);
+    h_expect_soon(&h, PB_ENGINE_QUERY_STATUS);
+    h_status(&h, 3, PB_ENGINE_ANSWERED, 404, NULL, NULL, 0, NULL);
+    h_update(&h, PB_ROW_IN_DOUBT, PB_ROW_QUEUED);
+    h_committed(&h);
+    /* "not found": back to queued for the next send, never claimed here */
+    for (int i = 0; i < 20; i++) {
+        for (size_t k = h.pos; k < h.n; k++) {
+            assert_int_not_equal(h.cmds[k].type, PB_ENGINE_CLAIM);
+            assert_int_not_equal(h.cmds[k].type, PB_ENGINE_POST_PAYOUT);
+            if (h.cmds[k].type == PB_ENGINE_DUE)
+                h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+        }
+        if (h.n && h.cmds[h.n - 1].type == PB_ENGINE_DONE)
+            break;
+        h_tick(&h, h.now + 1000);
+    }
+    assert_true(h.n > 0);
+    assert_int_equal(h.cmds[h.n - 1].type, PB_ENGINE_DONE);
+    assert_int_equal(h.cmds[h.n - 1].reason, PB_ENGINE_FINISHED);
+    h_close(&h);
+}
+
 static void test_rate_and_concurrency(void **state)
 {
     (void)state;
@@ -591,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_budget_gives_up),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_rate_and_concurrency),
+        cmocka_unit_test(test_status_only),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_alloc_failures),
     };

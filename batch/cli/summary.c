@@ -1,0 +1,89 @@
+/*
+ * summary.c - what send, reconcile and status tell about a batch: the closing summary for
+ * people and the batch section of the JSON report.
+ */
+#include "batch/cli/cli.h"
+
+#include "core/money.h"
+#include "formats/report.h"
+#include "formats/json_write.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
+void pb_cli_print_counts(FILE *out, const pb_batch_counts *c)
+{
+    size_t i, k;
+    fprintf(out, "rows: %" PRIu64, c->total);
+    for (k = 0; k < PB_ROW_STATE_COUNT; k++)
+        if (c->rows[k])
+            fprintf(out, ", %s %" PRIu64, pb_row_state_name((pb_row_state)k), c->rows[k]);
+    fputc('\n', out);
+    for (i = 0; i < c->ncur; i++) {
+        const pb_batch_currency_counts *cc = &c->cur[i];
+        const pb_currency *cur = pb_currency_find(cc->currency, strlen(cc->currency));
+        if (!cc->currency[0])
+            continue;
+        fprintf(out, "  %s:", cc->currency);
+        for (k = 0; k < PB_ROW_STATE_COUNT; k++) {
+            char amt[48];
+            if (!cc->rows[k])
+                continue;
+            if (pb_money_format(cc->amount[k], cur ? cur->exponent : 2, amt, sizeof(amt)) < 0)
+                snprintf(amt, sizeof(amt), "%" PRId64 " (minor units)", cc->amount[k]);
+            fprintf(out, " %s %" PRIu64 " (%s)", pb_row_state_name((pb_row_state)k), cc->rows[k],
+                    amt);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* The batch section of the --report document: rows and sums per state per currency. */
+int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c)
+{
+    size_t i, k;
+    int rc, firstcur = 1;
+    rc = pb_buf_puts(b, ",\"batch\":");
+    if (rc == 0)
+        rc = pb_json_put_str(b, name, strlen(name));
+    if (rc == 0)
+        rc = pb_buf_printf(b, ",\"batch_rows\":%" PRIu64 ",\"states\":{", c->total);
+    for (k = 0; rc == 0 && k < PB_ROW_STATE_COUNT; k++)
+        rc = pb_buf_printf(b, "%s\"%s\":%" PRIu64, k ? "," : "", pb_row_state_name((pb_row_state)k),
+                           c->rows[k]);
+    if (rc == 0)
+        rc = pb_buf_puts(b, "},\"state_totals\":{");
+    for (i = 0; rc == 0 && i < c->ncur; i++) {
+        int first = 1;
+        if (!c->cur[i].currency[0])
+            continue; /* rows whose currency could not be read: counted in states */
+        rc = pb_buf_printf(b, "%s\"%s\":{", firstcur ? "" : ",", c->cur[i].currency);
+        firstcur = 0;
+        for (k = 0; rc == 0 && k < PB_ROW_STATE_COUNT; k++) {
+            if (!c->cur[i].rows[k])
+                continue;
+            rc = pb_buf_printf(b, "%s\"%s\":{\"rows\":%" PRIu64 ",\"amount_minor\":%" PRId64 "}",
+                               first ? "" : ",", pb_row_state_name((pb_row_state)k),
+                               c->cur[i].rows[k], c->cur[i].amount[k]);
+            first = 0;
+        }
+        if (rc == 0)
+            rc = pb_buf_putc(b, '}');
+    }
+    if (rc == 0)
+        rc = pb_buf_putc(b, '}');
+    return rc;
+}
+
+int pb_cli_report_batch(pb_json_report *json, const char *name, const pb_batch_counts *c)
+{
+    pb_buf b;
+    int rc;
+    pb_buf_init(&b, 1u << 20);
+    rc = pb_cli_batch_members(&b, name, c);
+    if (rc == 0)
+        rc = pb_json_report_set_extra(json, b.ptr, b.len);
+    pb_buf_free(&b);
+    return rc;
+}
