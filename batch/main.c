@@ -22,7 +22,7 @@ static void pb__usage(FILE *out)
           "Commands:\n"
           "  validate FILE.csv   check a payout file; send nothing\n"
           "  send FILE.csv       validate, sign and send every row, exactly once\n"
-          "  listen              receive result callbacks (not in this version yet)\n"
+          "  listen              receive result callbacks into the state store\n"
           "  reconcile           settle rows in doubt, write the result CSV\n"
           "  status              what the state store knows, per batch\n"
           "  sandbox             local Gate simulator\n"
@@ -60,10 +60,8 @@ int main(int argc, char **argv)
         return pb_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "reconcile") == 0)
         return pb_cmd_reconcile(argc - 1, argv + 1);
-    if (strcmp(cmd, "listen") == 0) {
-        pb_cli_error("'%s' is not available in this version yet", cmd);
-        return PB_EXIT_SOFTWARE;
-    }
+    if (strcmp(cmd, "listen") == 0)
+        return pb_cmd_listen(argc - 1, argv + 1);
     pb_cli_error("unknown command '%s'; see paybatch --help", cmd);
     return PB_EXIT_USAGE;
 }

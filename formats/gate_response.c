@@ -1,5 +1,6 @@
 #include "formats/gate_response.h"
 
+#include "core/callback.h"
 #include "core/errors.h"
 #include "core/json_flat.h"
 #include "core/signature.h"
@@ -197,15 +198,5 @@ int pb_gate_status_not_found(int http_status, const pb_gate_payment *p)
 
 pb_row_state pb_gate_payment_state(const pb_gate_payment *p)
 {
-    const char *s = p->payment_status;
-    if (p->reversed || strcmp(s, "reversed") == 0)
-        return PB_ROW_REVERSED;
-    if (strcmp(s, "success") == 0)
-        return PB_ROW_SUCCESS;
-    if (strcmp(s, "decline") == 0)
-        return PB_ROW_DECLINE;
-    if (strcmp(s, "error") == 0 || strcmp(s, "partially paid out") == 0 ||
-        strcmp(s, "partially_paid_out") == 0)
-        return PB_ROW_ERROR;
-    return PB_ROW_ACCEPTED;
+    return pb_callback_status_state(p->payment_status, p->reversed);
 }

@@ -37,6 +37,7 @@ int pb_cmd_validate(int argc, char **argv);
 int pb_cmd_sandbox(int argc, char **argv);
 int pb_cmd_send(int argc, char **argv);
 int pb_cmd_status(int argc, char **argv);
+int pb_cmd_listen(int argc, char **argv);
 
 /* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
 void pb_cli_print_counts(FILE *out, const pb_batch_counts *c);

@@ -76,7 +76,7 @@ int pb_cmd_reconcile(int argc, char **argv)
     if ((rc = pb_settings_parse(&s, PB_CMD_RECONCILE, argc, argv, pb__reconcile_usage, NULL, 0,
                                 &npos)) != 0) {
         pb_settings_free(&s);
-        return rc;
+        return pb_settings_exit(rc);
     }
     pb_log_setup(stderr, s.log_json ? PB_LOG_JSON : PB_LOG_TEXT,
                  s.quiet     ? PB_LOG_WARN

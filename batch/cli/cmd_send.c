@@ -188,7 +188,7 @@ int pb_cmd_send(int argc, char **argv)
     memset(&fs, 0, sizeof(fs));
     if ((rc = pb_settings_parse(&s, PB_CMD_SEND, argc, argv, pb__send_usage, pos, 1, &npos)) != 0) {
         pb_settings_free(&s);
-        return rc;
+        return pb_settings_exit(rc);
     }
     pb_log_setup(stderr, s.log_json ? PB_LOG_JSON : PB_LOG_TEXT,
                  s.quiet     ? PB_LOG_WARN

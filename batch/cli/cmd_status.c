@@ -75,7 +75,7 @@ int pb_cmd_status(int argc, char **argv)
     if ((rc = pb_settings_parse(&s, PB_CMD_STATUS, argc, argv, pb__status_usage, NULL, 0, &npos)) !=
         0) {
         pb_settings_free(&s);
-        return rc;
+        return pb_settings_exit(rc);
     }
     if ((rc = pb_store_open(&st, s.state)) < 0) {
         pb_cli_error("state store %s: %s", s.state, pb_error_last());

@@ -374,7 +374,7 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         o = &pb__opts[opt - 1000];
         if (o->kind == PB__K_HELP) {
             usage(stdout);
-            return PB_EXIT_OK;
+            return PB_SETTINGS_DONE;
         }
         if (o->kind == PB__K_CONFIG) {
             config = optarg;

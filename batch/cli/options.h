@@ -74,9 +74,15 @@ typedef struct {
 /*
  * Parse argv (argv[0] is the command name) for the command `cmd` into s (zeroed here), and
  * the positional arguments into pos (pointers into argv, at most maxpos; *npos their count).
- * usage prints the command's help. Returns 0 to go on, or the exit code to leave with
- * (PB_EXIT_OK after --help, PB_EXIT_USAGE, PB_EXIT_CONFIG), after printing why.
+ * usage prints the command's help. Returns 0 to go on, PB_SETTINGS_DONE after --help (leave
+ * with exit status 0), or the exit code to leave with (PB_EXIT_USAGE, PB_EXIT_CONFIG, ...),
+ * after printing why. pb_settings_exit() turns a nonzero return into the exit status.
  */
+#define PB_SETTINGS_DONE 0x100 /* not an exit status: none is above 255 */
+static inline int pb_settings_exit(int rc)
+{
+    return rc == PB_SETTINGS_DONE ? 0 : rc;
+}
 int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void (*usage)(FILE *out),
                       char **pos, size_t maxpos, size_t *npos);
 
