@@ -3,6 +3,7 @@
 #include "core/callback.h"
 #include "core/errors.h"
 #include "core/json_flat.h"
+#include "core/json_scan.h"
 #include "core/signature.h"
 
 #include <string.h>
@@ -199,4 +200,46 @@ int pb_gate_status_not_found(int http_status, const pb_gate_payment *p)
 pb_row_state pb_gate_payment_state(const pb_gate_payment *p)
 {
     return pb_callback_status_state(p->payment_status, p->reversed);
+}
+
+/* Presence and text of a member at payment.sum.<name>: 0 absent, 1 present. */
+static int pb__sum_member(const char *body, size_t len, const char *name, pb_json_token *tok)
+{
+    const char *path[3] = {"payment", "sum", name};
+    int rc = pb_json_get(body, len, path, 3, tok);
+    if (rc == PB_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        tok->type = PB_JSON_NULL; /* twice, or unreadable: present, never usable */
+    return 1;
+}
+
+void pb_gate_payment_facts(const char *body, size_t len, const pb_gate_payment *p,
+                           pb_callback_facts *f)
+{
+    pb_json_token tok;
+
+    memset(f, 0, sizeof(*f));
+    f->payment_status = p->payment_status;
+    f->reversed = p->reversed;
+    f->code = p->op_code;
+    f->message = p->op_message;
+    f->operation_id = p->op_id;
+    f->request_id = p->request_id;
+    f->provider_payment_id = p->provider_payment_id;
+    if (pb__sum_member(body, len, "amount", &tok)) {
+        f->amount_present = 1;
+        /* the number token's digits, never a double: "10.50", 1e3, {} and [] are not ok */
+        if (tok.type == PB_JSON_NUMBER && pb_json_int64(tok.text, &f->amount) == 0)
+            f->amount_ok = 1;
+        else
+            f->amount = 0;
+    }
+    f->currency = p->currency;
+    if (pb__sum_member(body, len, "currency", &tok)) {
+        f->currency_present = 1;
+        /* not a string, or longer than pb_gate_payment keeps: never equal to a row's */
+        if (tok.type != PB_JSON_STRING || tok.text.len > sizeof(p->currency) + 1)
+            f->currency = "\x01";
+    }
 }

@@ -11,6 +11,7 @@
 #ifndef PB_FORMATS_GATE_RESPONSE_H
 #define PB_FORMATS_GATE_RESPONSE_H
 
+#include "core/callback.h"
 #include "core/payout_state.h"
 
 #include <stddef.h>
@@ -56,6 +57,15 @@ typedef struct {
  */
 int pb_gate_payment_parse(const char *body, size_t len, const char *secret, size_t secret_len,
                           pb_gate_payment *out);
+
+/*
+ * The facts of a parsed callback or status answer for pb_callback_decide(): the amount read
+ * from its number token (present but "10.50", 1e3, {} or [] is never ok), the currency only
+ * when it is a string. f's strings point into p (keep p alive while f is used); body is the
+ * text p was parsed from.
+ */
+void pb_gate_payment_facts(const char *body, size_t len, const pb_gate_payment *p,
+                           pb_callback_facts *f);
 
 /* 1 when a status query's answer means "no such payment": HTTP 404, or code 3061. */
 int pb_gate_status_not_found(int http_status, const pb_gate_payment *p);

@@ -362,46 +362,9 @@ void pb_receiver_close(pb_receiver *r, void (*cb)(pb_receiver *r, void *arg), vo
 
 /* ---- the handler (loop thread) ---------------------------------------------------- */
 
-/* Presence and text of a member at payment.sum.<name>: 0 absent, 1 present. */
-static int pb__sum_member(const pb_http_request *req, const char *name, pb_json_token *tok)
-{
-    const char *path[3] = {"payment", "sum", name};
-    int rc = pb_json_get(req->body, req->body_len, path, 3, tok);
-    if (rc == PB_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        tok->type = PB_JSON_NULL; /* twice, or unreadable: present, never usable */
-    return 1;
-}
-
 static void pb__facts(pb__job *j, const pb_http_request *req)
 {
-    pb_callback_facts *f = &j->facts;
-    pb_json_token tok;
-
-    memset(f, 0, sizeof(*f));
-    f->payment_status = j->pay.payment_status;
-    f->reversed = j->pay.reversed;
-    f->code = j->pay.op_code;
-    f->message = j->pay.op_message;
-    f->operation_id = j->pay.op_id;
-    f->request_id = j->pay.request_id;
-    f->provider_payment_id = j->pay.provider_payment_id;
-    if (pb__sum_member(req, "amount", &tok)) {
-        f->amount_present = 1;
-        /* the number token's digits, never a double: "10.50", 1e3, {} and [] are not ok */
-        if (tok.type == PB_JSON_NUMBER && pb_json_int64(tok.text, &f->amount) == 0)
-            f->amount_ok = 1;
-        else
-            f->amount = 0;
-    }
-    f->currency = j->pay.currency;
-    if (pb__sum_member(req, "currency", &tok)) {
-        f->currency_present = 1;
-        /* not a string, or longer than pb_gate_payment keeps: never equal to a row's */
-        if (tok.type != PB_JSON_STRING || tok.text.len > sizeof(j->pay.currency) + 1)
-            f->currency = "\x01";
-    }
+    pb_gate_payment_facts(req->body, req->body_len, &j->pay, &j->facts);
 }
 
 void pb_receiver_handle(pb_http_exchange *ex, const pb_http_request *req, void *ctx)

@@ -439,3 +439,15 @@ int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int6
         return pb__inval("next_at: missing argument");
     return st->ops->next_at(st, batch, kind, after_ms, out);
 }
+
+int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
+                  pb_store_row *rows, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!st || !batch || !n || (!rows && max) || (unsigned)state >= PB_ROW_STATE_COUNT)
+        return pb__inval("list: missing argument");
+    if (max == 0)
+        return PB_OK;
+    return st->ops->list(st, batch, state, after_row, max, rows, n);
+}

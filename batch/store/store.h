@@ -185,6 +185,11 @@ typedef enum {
 int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
                      int64_t *out);
 
+/* Up to max rows of the batch in `state` with row_no > after_row, lowest row number first
+ * (read only): the poller walks the accepted rows with it, a page at a time. */
+int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
+                  pb_store_row *rows, size_t *n);
+
 void pb_store_row_clear(pb_store_row *row);
 void pb_store_rows_clear(pb_store_row *rows, size_t n);
 void pb_batch_info_clear(pb_batch_info *info);

@@ -36,6 +36,8 @@ typedef struct pb_store_ops {
     void (*free)(pb_store *st);
     int (*next_at)(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
                    int64_t *out);
+    int (*list)(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
+                pb_store_row *rows, size_t *n);
 } pb_store_ops;
 
 struct pb_store {

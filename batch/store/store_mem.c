@@ -478,6 +478,29 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
     return PB_OK;
 }
 
+static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row,
+                    size_t max, pb_store_row *rows, size_t *n)
+{
+    pb__mstore *ms = (pb__mstore *)st;
+    pb__mbatch *b;
+    size_t i, got = 0;
+    int rc;
+    if ((rc = pb__mem_batch_get(ms, batch, &b)) < 0)
+        return rc;
+    for (i = 0; i < b->n && got < max; i++) {
+        const pb__mrow *m = b->rows[i];
+        if (m->row_no <= after_row || m->state != state)
+            continue;
+        if ((rc = pb__mem_out(m, &rows[got])) < 0) {
+            pb_store_rows_clear(rows, got);
+            return rc;
+        }
+        got++;
+    }
+    *n = got;
+    return PB_OK;
+}
+
 static const pb_store_ops pb__mem_ops = {
     "mem",
     pb__batch_begin,
@@ -496,6 +519,7 @@ static const pb_store_ops pb__mem_ops = {
     pb__mem_inbox_each,
     pb__free,
     pb__next_at,
+    pb__list,
 };
 
 int pb_store_mem_open(pb_store **out, const char *uri)

@@ -551,6 +551,38 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
     return rc;
 }
 
+static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row,
+                    size_t max, pb_store_row *rows, size_t *n)
+{
+    static const char *const sql = PB__ROWCOLS "WHERE batch = ?1 AND state = ?2 AND row_no > ?3 "
+                                               "ORDER BY row_no LIMIT ?4";
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    size_t got = 0;
+    int rc = PB_OK, step = SQLITE_DONE;
+    if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
+        return pb__sq_err(ss, rc, "listing rows");
+    rc = PB_OK;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    sqlite3_bind_text(s, 2, pb_row_state_name(state), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)after_row);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
+    while (got < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = pb__sq_read_row(ss, s, &rows[got], 1)) < 0)
+            break;
+        got++;
+    }
+    if (rc == PB_OK && got < max && step != SQLITE_DONE)
+        rc = pb__sq_err(ss, step, "listing rows");
+    sqlite3_finalize(s);
+    if (rc < 0) {
+        pb_store_rows_clear(rows, got);
+        got = 0;
+    }
+    *n = got;
+    return rc;
+}
+
 const pb_store_ops pb__sqlite_ops = {
     "sqlite",
     pb__batch_begin,
@@ -569,4 +601,5 @@ const pb_store_ops pb__sqlite_ops = {
     pb__sq_inbox_each,
     pb__sq_free,
     pb__next_at,
+    pb__list,
 };

@@ -518,6 +518,54 @@ static void test_conf_due(void **state)
     pb_store_free(st);
 }
 
+/* next_at (the engine's hint after a restart), batch_get by name, list (the poller's pages) */
+static void test_conf_next_list(void **state)
+{
+    pb_store *st = conf_open();
+    uint64_t b = conf_filled(st, "nl", pb_conf_sha_a, 6); /* rows 2..7 queued */
+    pb_store_row out[8];
+    pb_row_update u[3];
+    pb_batch_info info;
+    int64_t at;
+    size_t n;
+    (void)state;
+    assert_int_equal(pb_store_next_at(st, b, PB_STORE_NEXT_QUEUED, 0, &at), 0);
+    assert_true(at == INT64_MAX);                              /* every queued row is due now */
+    assert_int_equal(pb_store_claim(st, b, 0, 3, out, &n), 0); /* rows 2..4 sending */
+    pb_store_rows_clear(out, n);
+    u[0] = conf_upd(2, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    u[1] = conf_upd(3, PB_ROW_SENDING, PB_ROW_IN_DOUBT);
+    u[1].next_at_ms = 7000;
+    u[2] = conf_upd(4, PB_ROW_SENDING, PB_ROW_QUEUED);
+    u[2].next_at_ms = 5000;
+    assert_int_equal(pb_store_mark(st, b, u, 3, &n), 0);
+    assert_int_equal(pb_store_next_at(st, b, PB_STORE_NEXT_QUEUED, 1000, &at), 0);
+    assert_true(at == 5000);
+    assert_int_equal(pb_store_next_at(st, b, PB_STORE_NEXT_PENDING, 1000, &at), 0);
+    assert_true(at == 7000);
+    assert_int_equal(pb_store_next_at(st, b, PB_STORE_NEXT_PENDING, 7000, &at), 0);
+    assert_true(at == INT64_MAX);
+    assert_int_equal(pb_store_list(st, b, PB_ROW_QUEUED, 0, 2, out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].row_no, 4);
+    assert_int_equal(out[1].row_no, 5);
+    pb_store_rows_clear(out, n);
+    assert_int_equal(pb_store_list(st, b, PB_ROW_QUEUED, 5, 8, out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].row_no, 6);
+    assert_int_equal(out[1].row_no, 7);
+    pb_store_rows_clear(out, n);
+    assert_int_equal(pb_store_list(st, b, PB_ROW_ACCEPTED, 0, 8, out, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].row_no, 2);
+    pb_store_rows_clear(out, n);
+    assert_int_equal(pb_store_batch_get(st, "nl", &info), 0);
+    assert_true(info.id == b);
+    pb_batch_info_clear(&info);
+    assert_int_equal(pb_store_batch_get(st, "no such batch", &info), PB_ENOTFOUND);
+    pb_store_free(st);
+}
+
 static void test_conf_counts(void **state)
 {
     pb_store *st = conf_open();
@@ -791,5 +839,6 @@ static void test_conf_alloc_failures(void **state)
         cmocka_unit_test(test_conf_claim), cmocka_unit_test(test_conf_mark),                       \
         cmocka_unit_test(test_conf_every_forbidden_transition),                                    \
         cmocka_unit_test(test_conf_final_never_overwritten), cmocka_unit_test(test_conf_due),      \
-        cmocka_unit_test(test_conf_counts), cmocka_unit_test(test_conf_cells_and_order),           \
-        cmocka_unit_test(test_conf_inbox), cmocka_unit_test(test_conf_alloc_failures)
+        cmocka_unit_test(test_conf_next_list), cmocka_unit_test(test_conf_counts),                 \
+        cmocka_unit_test(test_conf_cells_and_order), cmocka_unit_test(test_conf_inbox),            \
+        cmocka_unit_test(test_conf_alloc_failures)
