@@ -33,33 +33,6 @@ static void pb__listen_usage(FILE *out)
     pb_settings_print_options(out, PB_CMD_LISTEN);
 }
 
-/* "127.0.0.1:8080", "[::1]:8080" -> host (in buf) and port */
-static int pb__parse_hostport(const char *s, char *host, size_t cap, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    char *end;
-    unsigned long p;
-    size_t hl;
-
-    if (!colon || colon[1] == '\0')
-        return PB_EINVAL;
-    errno = 0;
-    p = strtoul(colon + 1, &end, 10);
-    if (errno || *end != '\0' || p > 65535 || colon[1] == '-' || colon[1] == '+')
-        return PB_EINVAL;
-    hl = (size_t)(colon - s);
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= cap)
-        return PB_EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    *port = (int)p;
-    return PB_OK;
-}
-
 typedef struct {
     uv_signal_t sigint, sigterm;
     pb_http_server *srv;
@@ -135,8 +108,8 @@ int pb_cmd_listen(int argc, char **argv)
                  s.quiet     ? PB_LOG_WARN
                  : s.verbose ? PB_LOG_DEBUG
                              : PB_LOG_INFO);
-    if (pb__parse_hostport(s.callback_listen ? s.callback_listen : PB__DEFAULT_LISTEN, host,
-                           sizeof(host), &port) < 0) {
+    if (pb_settings_hostport(s.callback_listen ? s.callback_listen : PB__DEFAULT_LISTEN, host,
+                             sizeof(host), &port) < 0) {
         pb_cli_error("--callback-listen %s: use HOST:PORT (127.0.0.1:8765, [::1]:0)",
                      s.callback_listen);
         exit_code = PB_EXIT_USAGE;
