@@ -69,13 +69,26 @@ typedef struct {
     char *require_plan;
     char *approval_keys;
     char *approvals_required;
+    /* sandbox (SPEC §9) */
+    char *listen; /* HOST:PORT */
+    char *ledger;
+    unsigned max_payments; /* 0 = the sandbox's default */
+    uint64_t seed;
+    unsigned callback_delay_ms;
+    unsigned callback_max_attempts;
+    unsigned slow_ms;
+    double callback_retry_scale;                        /* 0..1000, a factor of time, never money */
+    double fail_429, fail_500, drop_after_record, slow; /* probabilities 0..1 */
+    double callback_drop, callback_dup, callback_wrong_key, callback_reorder;
 } pb_settings;
 
 /*
  * Parse argv (argv[0] is the command name) for the command `cmd` into s (zeroed here), and
  * the positional arguments into pos (pointers into argv, at most maxpos; *npos their count).
  * usage prints the command's help. Returns 0 to go on, or the exit code to leave with
- * (PB_EXIT_OK after --help, PB_EXIT_USAGE, PB_EXIT_CONFIG), after printing why.
+ * (PB_EXIT_USAGE, PB_EXIT_CONFIG, PB_EXIT_SOFTWARE), after printing why. -h/--help prints
+ * usage(stdout) and exits the process with 0 (74 if stdout cannot be written): a returned
+ * PB_EXIT_OK could not be told from "go on".
  */
 int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void (*usage)(FILE *out),
                       char **pos, size_t maxpos, size_t *npos);
