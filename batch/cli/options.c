@@ -84,8 +84,8 @@ static const pb__opt pb__opts[] = {
     {"callback-listen", PB_CMD_SEND | PB_CMD_LISTEN, PB__K_STR, PB__F(callback_listen), 0,
      "HOST:PORT", "serve result callbacks here while running"},
     {"callback-url", PB_CMD_SEND | PB_CMD_SANDBOX, PB__K_STR, PB__F(callback_url), 0, "URL",
-     "send: sent as general.merchant_callback_url; sandbox: callback target of requests "
-     "without one"},
+     "send: sent as general.merchant_callback_url; sandbox: the callback target of "
+     "requests without one"},
     {"out", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_STR, PB__F(out), 0, "PATH",
      "write the result CSV here"},
     {"report", PB_CMD_VALIDATE | PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_STR, PB__F(report), 0,
@@ -588,6 +588,30 @@ void pb_settings_secret_free(char *secret, size_t len)
     pb_free(secret);
 }
 
+/* text from column `indent` on, broken at spaces before column `width` */
+static void pb__print_wrapped(FILE *out, const char *text, int indent, int width)
+{
+    const char *p = text;
+    int col = indent;
+
+    while (*p) {
+        size_t w = strcspn(p, " ");
+        if (col > indent && col + 1 + (int)w > width) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)w, p);
+        col += (int)w;
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
 void pb_settings_print_options(FILE *out, unsigned cmd)
 {
     size_t i;
@@ -602,7 +626,8 @@ void pb_settings_print_options(FILE *out, unsigned cmd)
                  : o->kind == PB__K_HELP    ? "-h, "
                                             : "",
                  "", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-28s %s\n", left, o->help);
+        fprintf(out, "  %-28s ", left);
+        pb__print_wrapped(out, o->help, 31, 80);
     }
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "batch/net/http_router.h"
+#include "batch/util/log.h"
 #include "core/alloc.h"
 #include "formats/dupcheck.h"
 #include "formats/json_write.h"
@@ -126,14 +127,17 @@ pb__pay *pb__pay_new(const pb_sandbox_payout *in)
 
 static void count_refusal(pb__sbx *s, int code)
 {
-    int i;
-    s->refused++;
-    for (i = 0; i < PB__NCODES; i++) {
-        if (s->by_code[i].code == code || s->by_code[i].code == 0) {
-            s->by_code[i].code = code;
-            s->by_code[i].n++;
+    size_t i;
+    s->sum.refused++;
+    for (i = 0; i < s->sum.ncodes; i++) {
+        if (s->sum.by_code[i].code == code) {
+            s->sum.by_code[i].n++;
             return;
         }
+    }
+    if (s->sum.ncodes < PB_SANDBOX_NCODES) {
+        s->sum.by_code[s->sum.ncodes].code = code;
+        s->sum.by_code[s->sum.ncodes++].n = 1;
     }
 }
 
@@ -237,12 +241,12 @@ static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
 static int faults(pb__sbx *s, pb_http_exchange *ex)
 {
     if (pb__sbx_chance(s, s->o->fail_429)) {
-        s->faults++;
+        s->sum.faults++;
         pb_http_respond_error(ex, 429, "Too many requests", "Retry-After: 1\r\n");
         return 1;
     }
     if (pb__sbx_chance(s, s->o->fail_500)) {
-        s->faults++;
+        s->sum.faults++;
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return 1;
     }
@@ -283,8 +287,10 @@ static int ledger_write_line(pb__sbx *s, const char *txt)
                          s->o->ledger_path, strerror(errno));
         rc = PB_EIO;
     }
-    if (rc != PB_OK)
-        fprintf(stderr, "sandbox: %s\n", pb_error_last());
+    if (rc != PB_OK) {
+        static const pb_log_ctx ctx = {"sandbox.ledger_failed", NULL, 0, NULL, NULL};
+        pb_log(PB_LOG_ERROR, &ctx, "sandbox: %s", pb_error_last());
+    }
     pb_free(line);
     return rc;
 }
@@ -364,20 +370,21 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     }
     if (pb__table_add(&s->pays, p) != PB_OK) {
         /* recorded in the ledger but not kept: say so loudly, the ledger is the truth */
-        fprintf(stderr, "sandbox: out of memory after recording %s in the ledger\n",
-                p->p.payment_id);
+        pb_log_ctx lc = {"sandbox.not_kept", NULL, 0, p->p.payment_id, NULL};
+        pb_log(PB_LOG_ERROR, &lc, "sandbox: out of memory after recording %s in the ledger",
+               p->p.payment_id);
         pb_free(p);
         pb_http_respond_error(ex, 503, "Sandbox full", "Retry-After: 5\r\n");
         return;
     }
-    s->accepted++;
+    s->sum.accepted++;
     if (uv_timer_init(s->loop, &p->timer) == 0) {
         p->timer_init = 1;
         p->timer.data = p;
         uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
     }
     if (pb__sbx_chance(s, s->o->drop_after_record)) {
-        s->faults++;
+        s->sum.faults++;
         pb_http_drop(ex);
         return;
     }
@@ -392,7 +399,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
     if (pb__sbx_chance(s, s->o->slow)) {
         char *txt = cJSON_PrintUnformatted(j);
-        s->faults++;
+        s->sum.faults++;
         cJSON_Delete(j);
         if (txt == NULL)
             pb_http_respond_error(ex, 500, "Internal error", NULL);
@@ -429,7 +436,7 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         refuse(s, ex, 404, 3061, proj, id);
         return;
     }
-    s->polls++;
+    s->sum.polls++;
     p->polls++;
     if (p->outcome == PB_SANDBOX_AFTER_3_POLLS && p->delay_done && p->polls >= 3 &&
         strcmp(p->status, "processing") == 0)
@@ -501,18 +508,6 @@ static void on_server_closed(pb_http_server *srv, void *arg)
     (void)arg;
 }
 
-static void summary(const pb__sbx *s)
-{
-    int i;
-    fprintf(stderr,
-            "sandbox: stopped: %lu accepted, %lu refused, %lu faults injected, %lu status "
-            "queries, %lu callbacks acknowledged, %lu not\n",
-            s->accepted, s->refused, s->faults, s->polls, s->cb_sent, s->cb_failed);
-    for (i = 0; i < PB__NCODES && s->by_code[i].code != 0; i++)
-        fprintf(stderr, "sandbox:   refused %d (%s): %lu\n", s->by_code[i].code,
-                pb_sandbox_code_message(s->by_code[i].code), s->by_code[i].n);
-}
-
 static void on_signal(uv_signal_t *h, int signum)
 {
     pb__sbx *s = (pb__sbx *)h->data;
@@ -544,12 +539,14 @@ static void free_payments(pb__sbx *s)
     pb__table_free(&s->pays);
 }
 
-int pb_sandbox_run(const pb_sandbox_opts *o)
+int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
 {
     pb__sbx *s = NULL;
     uv_loop_t loop;
     int rc = PB_OK, loop_ok = 0, sig_ok = 0, port;
 
+    if (sum != NULL)
+        memset(sum, 0, sizeof(*sum));
     if (o == NULL || o->host == NULL || o->secret == NULL)
         return PB_EINVAL;
     s = pb_calloc(1, sizeof(*s));
@@ -600,10 +597,9 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     sig_ok = 1;
     port = pb_http_server_port(s->srv);
-    printf("listening on %s:%d\n", o->host, port);
-    fflush(stdout);
+    if (o->on_listening != NULL)
+        o->on_listening(o->host, port, o->ctx);
     uv_run(&loop, UV_RUN_DEFAULT);
-    summary(s);
 out:
     (void)sig_ok;
     if (loop_ok) {
@@ -614,6 +610,8 @@ out:
         uv_loop_close(&loop);
     }
     if (s != NULL) {
+        if (sum != NULL)
+            *sum = s->sum;
         pb_http_server_free(s->srv);
         pb_sandbox_callbacks_free(s->cbs);
         free_payments(s);
