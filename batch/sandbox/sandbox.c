@@ -17,6 +17,7 @@
 #include "batch/net/http_router.h"
 #include "batch/util/log.h"
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "formats/dupcheck.h"
 #include "formats/json_write.h"
 #include "core/errors.h"
@@ -161,6 +162,7 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     cJSON *j = cJSON_CreateObject();
     char num[16];
     char rid[48];
+    int ok;
     count_refusal(s, code);
     if (j == NULL) {
         pb_http_respond_error(ex, 500, "Internal error", NULL);
@@ -168,15 +170,18 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     }
     snprintf(num, sizeof(num), "%d", code);
     snprintf(rid, sizeof(rid), "sbx-req-%" PRIu64, ++s->seq);
-    cJSON_AddStringToObject(j, "status", "error");
-    cJSON_AddStringToObject(j, "request_id", rid);
-    if (project != 0)
-        pb_json_add_int(j, "project_id", project);
-    if (payment_id != NULL && payment_id[0] != '\0')
-        cJSON_AddStringToObject(j, "payment_id", payment_id);
-    cJSON_AddStringToObject(j, "code", num);
-    cJSON_AddStringToObject(j, "message", pb_sandbox_code_message(code));
-    respond_json(ex, http, NULL, j);
+    /* an answer with a field missing (out of memory) would mislead: 500 instead */
+    ok = cJSON_AddStringToObject(j, "status", "error") != NULL &&
+         cJSON_AddStringToObject(j, "request_id", rid) != NULL &&
+         (project == 0 || pb_json_add_int(j, "project_id", project) == PB_OK) &&
+         (payment_id == NULL || payment_id[0] == '\0' ||
+          cJSON_AddStringToObject(j, "payment_id", payment_id) != NULL) &&
+         cJSON_AddStringToObject(j, "code", num) != NULL &&
+         cJSON_AddStringToObject(j, "message", pb_sandbox_code_message(code)) != NULL;
+    if (ok)
+        respond_json(ex, http, NULL, j);
+    else
+        pb_http_respond_error(ex, 500, "Internal error", NULL);
     cJSON_Delete(j);
 }
 
@@ -233,7 +238,7 @@ static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
     if (s->slow != NULL)
         s->slow->prev = w;
     s->slow = w;
-    uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0);
+    (void)uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0); /* fails only if closing */
 }
 
 /* ---- handlers --------------------------------------------------------------------- */
@@ -311,12 +316,16 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
     j = cJSON_CreateObject();
     if (j == NULL)
         return PB_ENOMEM;
-    cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
-    cJSON_AddStringToObject(j, "method", p->m->name);
-    pb_json_add_int(j, "amount", p->p.amount);
-    cJSON_AddStringToObject(j, "currency", p->p.currency);
-    cJSON_AddStringToObject(j, "account", p->p.account);
-    cJSON_AddStringToObject(j, "time", ts);
+    /* a ledger line with a field missing would be a false record: refuse it */
+    if (cJSON_AddStringToObject(j, "payment_id", p->p.payment_id) == NULL ||
+        cJSON_AddStringToObject(j, "method", p->m->name) == NULL ||
+        pb_json_add_int(j, "amount", p->p.amount) != PB_OK ||
+        cJSON_AddStringToObject(j, "currency", p->p.currency) == NULL ||
+        cJSON_AddStringToObject(j, "account", p->p.account) == NULL ||
+        cJSON_AddStringToObject(j, "time", ts) == NULL) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
     txt = cJSON_PrintUnformatted(j);
     if (txt == NULL) {
         rc = PB_ENOMEM;
@@ -381,7 +390,8 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     if (uv_timer_init(s->loop, &p->timer) == 0) {
         p->timer_init = 1;
         p->timer.data = p;
-        uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
+        /* fails only on a closing handle; this one was just initialised */
+        (void)uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
     }
     if (pb__sbx_chance(s, s->o->drop_after_record)) {
         s->sum.faults++;
@@ -393,10 +403,15 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return;
     }
-    cJSON_AddStringToObject(j, "status", "success");
-    cJSON_AddStringToObject(j, "request_id", p->request_id);
-    pb_json_add_int(j, "project_id", s->o->project_id);
-    cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
+    if (cJSON_AddStringToObject(j, "status", "success") == NULL ||
+        cJSON_AddStringToObject(j, "request_id", p->request_id) == NULL ||
+        pb_json_add_int(j, "project_id", s->o->project_id) != PB_OK ||
+        cJSON_AddStringToObject(j, "payment_id", p->p.payment_id) == NULL) {
+        /* recorded, but no complete answer: the client is in doubt and asks the status */
+        cJSON_Delete(j);
+        pb_http_respond_error(ex, 500, "Internal error", NULL);
+        return;
+    }
     if (pb__sbx_chance(s, s->o->slow)) {
         char *txt = cJSON_PrintUnformatted(j);
         s->sum.faults++;
@@ -590,11 +605,27 @@ int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
         pb_http_server_close(s->srv, NULL, NULL);
         goto out;
     }
-    uv_signal_init(&loop, &s->sigint);
-    uv_signal_init(&loop, &s->sigterm);
+    /* uv_signal_init makes the loop's signal pipe on first use: it can fail (EMFILE) */
+    if ((rc = uv_signal_init(&loop, &s->sigint)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        pb_http_server_close(s->srv, NULL, NULL);
+        goto out;
+    }
+    if ((rc = uv_signal_init(&loop, &s->sigterm)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        pb_http_server_close(s->srv, NULL, NULL);
+        goto out;
+    }
     s->sigint.data = s->sigterm.data = s;
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    if ((rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0 ||
+        (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        pb_http_server_close(s->srv, NULL, NULL);
+        goto out;
+    }
     sig_ok = 1;
     port = pb_http_server_port(s->srv);
     if (o->on_listening != NULL)
@@ -607,7 +638,9 @@ out:
             pb_http_server_close(s->srv, NULL, NULL); /* ignored when already closing */
         pb_sandbox_callbacks_close(s->cbs);           /* likewise; accepts NULL */
         uv_run(&loop, UV_RUN_DEFAULT);                /* pending closes */
-        uv_loop_close(&loop);
+        /* every handle was closed and the loop ran until they were: UV_EBUSY is a bug here */
+        loop_ok = uv_loop_close(&loop);
+        PB_ASSERT(loop_ok == 0);
     }
     if (s != NULL) {
         if (sum != NULL)
