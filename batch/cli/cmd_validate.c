@@ -172,12 +172,14 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
 /*
  * An output that is the input, or another output, would destroy what the run reads or
  * writes: refuse it before anything is opened (any spelling, symlink or hard link).
+ * Returns 0, or the exit code: 64 for the same file twice, 74 for a path that cannot be
+ * used (a directory in it is a file, a link loop: SPEC §3, an output file's I/O error).
  */
 static int pb__outputs_distinct(const char *file, const char *report, const char *invalid)
 {
     const char *name[3] = {"FILE.csv", "--report", "--invalid-out"};
     const char *p[3] = {file, report, invalid};
-    int i, j, same;
+    int i, j, same, rc;
 
     for (i = 1; i < 3; i++) {
         if (!p[i])
@@ -185,15 +187,15 @@ static int pb__outputs_distinct(const char *file, const char *report, const char
         for (j = 0; j < i; j++) {
             if (!p[j])
                 continue;
-            if (pb_outfile_same(p[i], p[j], &same) < 0) {
+            if ((rc = pb_outfile_same(p[i], p[j], &same)) < 0) {
                 pb_cli_error("%s: %s", name[i], pb_error_last());
-                return -1;
+                return rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_IOERR;
             }
             if (same) {
                 pb_cli_error("%s %s is the same file as %s %s: it would be overwritten; "
                              "choose another path",
                              name[i], p[i], name[j], p[j]);
-                return -1;
+                return PB_EXIT_USAGE;
             }
         }
     }
@@ -274,10 +276,11 @@ int pb_cmd_validate(int argc, char **argv)
     file = pos[0];
     report_path = set.report;
     invalid_path = set.invalid_out;
-    if (pb__outputs_distinct(file, report_path, invalid_path) < 0) {
+    if ((exit_code = pb__outputs_distinct(file, report_path, invalid_path)) != 0) {
         pb_settings_free(&set);
-        return PB_EXIT_USAGE;
+        return exit_code;
     }
+    exit_code = PB_EXIT_SOFTWARE;
 
     pb__catch_stop_signals(&old_int, &old_term);
     fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -340,7 +343,8 @@ int pb_cmd_validate(int argc, char **argv)
             break;
         }
         bytes_read += (uint64_t)n;
-        EVP_DigestUpdate(sha, chunk, (size_t)n);
+        if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1)
+            goto oom; /* OpenSSL fails here only when it cannot allocate */
         rc = pb_validator_feed(v, chunk, (size_t)n);
         if (pb__stop_signal)
             goto out;
@@ -357,7 +361,8 @@ int pb_cmd_validate(int argc, char **argv)
         goto oom;
     if (rc != 0 || run.io_failed)
         goto ioerr;
-    EVP_DigestFinal_ex(sha, digest, NULL);
+    if (EVP_DigestFinal_ex(sha, digest, NULL) != 1)
+        goto oom;
     for (i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 
