@@ -4,6 +4,7 @@
 #ifndef PB_CLI_CLI_H
 #define PB_CLI_CLI_H
 
+#include "batch/cli/options.h"
 #include "batch/store/store.h"
 #include "core/buf.h"
 
@@ -28,8 +29,13 @@ typedef enum { PB_LOG_QUIET = 0, PB_LOG_NORMAL = 1, PB_LOG_VERBOSE = 2 } pb_log_
 
 extern pb_log_level pb_cli_log_level;
 
-/* "paybatch: " + message + newline on stderr (always shown: errors). */
+/* "paybatch: " + message + newline on stderr (always shown: errors). Under --log-format json
+ * the same message is one JSON line of the log sink instead (event "cli.error"). */
 void pb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* -q, -v and --log-format of the parsed settings: pb_cli_log_level and the log sink
+ * (batch/util/log.h, on stderr). */
+void pb_cli_log_setup(const pb_settings *s);
 
 /* Output files (atomic, never clobbering special files): batch/util/outfile.h. */
 

@@ -2,11 +2,12 @@
  * cmd_sandbox.c - `paybatch sandbox`: parse the options, run the local Gate (sandbox.h).
  */
 #include "batch/cli/cli.h"
+#include "batch/cli/options.h"
 #include "batch/sandbox/sandbox.h"
+#include "batch/util/log.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,37 +52,16 @@ static void pb__sandbox_usage(FILE *out)
     fputs("/v2/payment/status; GET /healthz answers 200\n"
           "{\"status\":\"ok\"} (never faulted). PORT 0 picks a free port;\n"
           "the first line on stdout is \"listening on HOST:PORT\". SIGINT/SIGTERM stop it and\n"
-          "print a summary on stderr.\n"
+          "print a summary on stderr (the log: --log-format json makes it JSON lines).\n"
           "\n"
-          "Options:\n"
-          "  --listen HOST:PORT       numeric address to listen on (e.g. 127.0.0.1:0)\n"
-          "  --project-id N           the only project id accepted (others: 2442)\n"
-          "  --secret-file PATH       secret key (trailing newline dropped); else the\n"
-          "                           environment variable PAYBATCH_SECRET_KEY\n"
-          "  --ledger FILE            append one JSON line per accepted payout\n"
-          "  --max-payments N         payments kept in memory (default 1000000); over it\n"
-          "                           503 with Retry-After. Each takes about 0.5 KiB (at most\n"
-          "                           1.3 KiB with 255-byte ids, accounts and URLs): the\n"
-          "                           default needs about 0.5 GiB, at most 1.3 GiB\n"
-          "                           {payment_id,method,amount,currency,account,time,time_ms}\n"
-          "  --seed N                 seed of the fault dice (default fixed)\n"
-          "  --callback-url URL       callback target when the request has no\n"
-          "                           general.merchant_callback_url\n"
-          "  --callback-delay-ms N    outcome (and callback) after N ms (default 200)\n"
-          "  --fail-429 P             answer 429 (Retry-After: 1) with probability P (0..1)\n"
-          "  --fail-500 P             answer 500 with probability P\n"
-          "  --drop-after-record P    record the payout, then drop the connection unanswered\n"
-          "  --slow-ms N --slow P     record the payout at once but answer it only after N ms,\n"
-          "                           with probability P (a client with a shorter timeout\n"
-          "                           sees a timeout for a recorded payout)\n"
-          "  --callback-drop P        do not send a final callback at all\n"
-          "  --callback-dup P         send a final callback twice\n"
-          "  --callback-wrong-key P   sign a callback with a key other than the project's\n"
-          "  --callback-reorder P     after the final callback, also send an intermediate\n"
-          "                           \"processing\" one (out of order)\n"
-          "  --callback-retry-scale F multiply the callback retry waits by F (default 1;\n"
-          "                           tests use e.g. 0.001)\n"
-          "  --callback-max-attempts N  at most N attempts per callback (1..120, default 120)\n"
+          "Options (each also a config file key and an environment variable\n"
+          "PAYBATCH_<OPTION>):\n",
+          out);
+    pb_settings_print_options(out, PB_CMD_SANDBOX);
+    fputs("The ledger line: {payment_id,method,amount,currency,account,time,time_ms}. A payment "
+          "kept\n"
+          "in memory takes about 0.5 KiB (at most 1.3 KiB with 255-byte ids, accounts and\n"
+          "URLs). --project-id is the only project accepted (others: 2442).\n"
           "Callbacks are POSTed (3 s timeout each) until HTTP 200 on Gate's schedule: 6\n"
           "attempts 10 s apart, then 70 + 10*1.12^(n-4) s before attempt n, capped at 4 h;\n"
           "at most 120 attempts (~10.3 days), all waits times --callback-retry-scale.\n"
@@ -119,18 +99,6 @@ static void pb__sandbox_usage(FILE *out)
           out);
 }
 
-static int parse_prob(const char *s, double *out)
-{
-    char *end;
-    double d;
-    errno = 0;
-    d = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(d >= 0.0 && d <= 1.0))
-        return PB_EINVAL;
-    *out = d;
-    return PB_OK;
-}
-
 static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 {
     char *end;
@@ -166,200 +134,103 @@ static int parse_listen(const char *s, char *host, size_t cap, int *port)
     return PB_OK;
 }
 
-static int read_secret(const char *path, char *buf, size_t cap, size_t *len)
+/* The address goes to stdout as the first line: tests and `send --sandbox` read it. */
+static void pb__on_listening(const char *host, int port, void *ctx)
 {
-    FILE *f = fopen(path, "rb");
-    size_t n;
-    if (f == NULL)
-        return PB_EIO;
-    n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    if (n == cap - 1)
-        return PB_ELIMIT;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return PB_OK;
+    *(int *)ctx = 1; /* started: a summary is due at the end */
+    printf("listening on %s:%d\n", host, port);
+    (void)fflush(stdout); /* a reader that went away is not the server's failure */
+}
+
+/* The closing summary, through the log sink (stderr; JSON lines under --log-format json). */
+static void pb__print_summary(const pb_sandbox_summary *sum)
+{
+    static const pb_log_ctx ctx = {"sandbox.summary", NULL, 0, NULL, NULL};
+    size_t i;
+
+    pb_log(PB_LOG_INFO, &ctx,
+           "sandbox: stopped: %lu accepted, %lu refused, %lu faults injected, %lu status "
+           "queries, %lu callbacks acknowledged, %lu not",
+           sum->accepted, sum->refused, sum->faults, sum->polls, sum->cb_sent, sum->cb_failed);
+    for (i = 0; i < sum->ncodes; i++) {
+        char code[16];
+        pb_log_ctx c = {"sandbox.refused", NULL, 0, NULL, code};
+        (void)snprintf(code, sizeof(code), "%d", sum->by_code[i].code);
+        pb_log(PB_LOG_INFO, &c, "sandbox:   refused %d (%s): %lu", sum->by_code[i].code,
+               pb_sandbox_code_message(sum->by_code[i].code), sum->by_code[i].n);
+    }
 }
 
 int pb_cmd_sandbox(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'L'},
-        {"project-id", required_argument, NULL, 'P'},
-        {"secret-file", required_argument, NULL, 'S'},
-        {"ledger", required_argument, NULL, 'l'},
-        {"max-payments", required_argument, NULL, 'N'},
-        {"seed", required_argument, NULL, 's'},
-        {"callback-url", required_argument, NULL, 'u'},
-        {"callback-delay-ms", required_argument, NULL, 'd'},
-        {"fail-429", required_argument, NULL, '4'},
-        {"fail-500", required_argument, NULL, '5'},
-        {"drop-after-record", required_argument, NULL, 'D'},
-        {"callback-drop", required_argument, NULL, 'x'},
-        {"callback-dup", required_argument, NULL, 'y'},
-        {"callback-wrong-key", required_argument, NULL, 'k'},
-        {"callback-reorder", required_argument, NULL, 'r'},
-        {"callback-retry-scale", required_argument, NULL, 'F'},
-        {"callback-max-attempts", required_argument, NULL, 'M'},
-        {"slow-ms", required_argument, NULL, 'w'},
-        {"slow", required_argument, NULL, 'W'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    static char secret[4096];
-    char host[64];
+    pb_settings set;
     pb_sandbox_opts o;
-    const char *secret_file = NULL, *listen = NULL, *env;
-    unsigned long v;
-    int opt, rc, have_project = 0;
+    pb_sandbox_summary sum;
+    char host[64], *secret = NULL;
+    size_t npos = 0, secret_len = 0;
+    int rc, exit_code, started = 0;
 
+    if ((rc = pb_settings_parse(&set, PB_CMD_SANDBOX, argc, argv, pb__sandbox_usage, NULL, 0,
+                                &npos)) != 0) {
+        pb_settings_free(&set);
+        return pb_settings_exit(rc);
+    }
+    pb_cli_log_setup(&set);
     memset(&o, 0, sizeof(o));
-    o.callback_delay_ms = 200;
-    o.cb_retry_scale = 1.0;
-    o.cb_max_attempts = PB_SANDBOX_CB_MAX_ATTEMPTS;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'L':
-            listen = optarg;
-            break;
-        case 'P':
-            if (parse_ulong(optarg, 9007199254740991ul, &v) != PB_OK || v == 0) {
-                pb_cli_error("--project-id %s: a positive integer", optarg);
-                return PB_EXIT_USAGE;
-            }
-            o.project_id = (int64_t)v;
-            have_project = 1;
-            break;
-        case 'S':
-            secret_file = optarg;
-            break;
-        case 'l':
-            o.ledger_path = optarg;
-            break;
-        case 's':
-            if (parse_ulong(optarg, ~0ul, &v) != PB_OK) {
-                pb_cli_error("--seed %s: a non-negative integer", optarg);
-                return PB_EXIT_USAGE;
-            }
-            o.seed = v;
-            break;
-        case 'u':
-            o.callback_url = optarg;
-            break;
-        case 'd':
-            if (parse_ulong(optarg, 600000, &v) != PB_OK) {
-                pb_cli_error("--callback-delay-ms %s: 0..600000", optarg);
-                return PB_EXIT_USAGE;
-            }
-            o.callback_delay_ms = (unsigned)v;
-            break;
-        case 'F': {
-            char *end;
-            errno = 0;
-            o.cb_retry_scale = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' ||
-                !(o.cb_retry_scale >= 0.0 && o.cb_retry_scale <= 1000.0)) {
-                pb_cli_error("--callback-retry-scale %s: a number 0..1000", optarg);
-                return PB_EXIT_USAGE;
-            }
-            break;
-        }
-        case 'N':
-            if (parse_ulong(optarg, 100000000, &v) != PB_OK || v == 0) {
-                pb_cli_error("--max-payments %s: 1..100000000", optarg);
-                return PB_EXIT_USAGE;
-            }
-            o.max_payments = (size_t)v;
-            break;
-        case 'M':
-            if (parse_ulong(optarg, PB_SANDBOX_CB_MAX_ATTEMPTS, &v) != PB_OK || v == 0) {
-                pb_cli_error("--callback-max-attempts %s: 1..%d", optarg,
-                             PB_SANDBOX_CB_MAX_ATTEMPTS);
-                return PB_EXIT_USAGE;
-            }
-            o.cb_max_attempts = (unsigned)v;
-            break;
-        case 'w':
-            if (parse_ulong(optarg, 600000, &v) != PB_OK) {
-                pb_cli_error("--slow-ms %s: 0..600000", optarg);
-                return PB_EXIT_USAGE;
-            }
-            o.slow_ms = (unsigned)v;
-            break;
-        case 'W':
-            if (parse_prob(optarg, &o.slow) != PB_OK) {
-                pb_cli_error("--slow %s: a probability 0..1", optarg);
-                return PB_EXIT_USAGE;
-            }
-            break;
-        case '4':
-        case '5':
-        case 'D':
-        case 'x':
-        case 'y':
-        case 'k':
-        case 'r':
-            if (parse_prob(optarg, opt == '4'   ? &o.fail_429
-                                   : opt == '5' ? &o.fail_500
-                                   : opt == 'D' ? &o.drop_after_record
-                                   : opt == 'x' ? &o.cb_drop
-                                   : opt == 'k' ? &o.cb_wrong_key
-                                   : opt == 'r' ? &o.cb_reorder
-                                                : &o.cb_dup) != PB_OK) {
-                pb_cli_error("%s: a probability 0..1", optarg);
-                return PB_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            pb__sandbox_usage(stdout);
-            return PB_EXIT_OK;
-        default:
-            pb__sandbox_usage(stderr);
-            return PB_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        pb_cli_error("sandbox takes no operands; see paybatch sandbox --help");
-        return PB_EXIT_USAGE;
-    }
-    if (listen == NULL || parse_listen(listen, host, sizeof(host), &o.port) != PB_OK) {
+    exit_code = PB_EXIT_USAGE;
+    if (set.listen == NULL || parse_listen(set.listen, host, sizeof(host), &o.port) != PB_OK) {
         pb_cli_error("--listen HOST:PORT is required (numeric host, port 0..65535)");
-        return PB_EXIT_USAGE;
+        goto out;
     }
-    if (!have_project) {
+    if (set.project_id == 0) {
         pb_cli_error("--project-id N is required");
-        return PB_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = pb_settings_secret(&set, &secret, &secret_len)) < 0) {
+        pb_cli_error("%s", pb_error_last());
+        exit_code = rc == PB_EIO      ? PB_EXIT_NOINPUT
+                    : rc == PB_ENOMEM ? PB_EXIT_SOFTWARE
+                                      : PB_EXIT_CONFIG;
+        goto out;
     }
     o.host = host;
-    if (secret_file != NULL) {
-        if (read_secret(secret_file, secret, sizeof(secret), &o.secret_len) != PB_OK) {
-            pb_cli_error("--secret-file %s: cannot read it (or over 4 KiB)", secret_file);
-            return PB_EXIT_NOINPUT;
-        }
-        o.secret = secret;
-    } else if ((env = getenv("PAYBATCH_SECRET_KEY")) != NULL && env[0] != '\0') {
-        o.secret = env;
-        o.secret_len = strlen(env);
-    } else {
-        pb_cli_error("no secret: use --secret-file PATH or set PAYBATCH_SECRET_KEY");
-        return PB_EXIT_CONFIG;
-    }
-    if (o.secret_len == 0) {
-        pb_cli_error("the secret key is empty");
-        return PB_EXIT_CONFIG;
-    }
+    o.project_id = set.project_id;
+    o.secret = secret;
+    o.secret_len = secret_len;
+    o.ledger_path = set.ledger;
+    o.callback_url = set.callback_url;
+    o.callback_delay_ms = set.callback_delay_ms;
+    o.seed = (unsigned long)set.seed;
+    o.fail_429 = set.fail_429;
+    o.fail_500 = set.fail_500;
+    o.drop_after_record = set.drop_after_record;
+    o.cb_drop = set.callback_drop;
+    o.cb_dup = set.callback_dup;
+    o.cb_wrong_key = set.callback_wrong_key;
+    o.cb_reorder = set.callback_reorder;
+    o.cb_retry_scale = set.callback_retry_scale;
+    o.cb_max_attempts = set.callback_max_attempts;
+    o.slow_ms = set.slow_ms;
+    o.slow = set.slow;
+    o.max_payments = set.max_payments;
+    o.on_listening = pb__on_listening;
+    o.ctx = &started;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         pb_cli_error("libcurl initialisation failed");
-        return PB_EXIT_SOFTWARE;
+        exit_code = PB_EXIT_SOFTWARE;
+        goto out;
     }
-    rc = pb_sandbox_run(&o);
+    rc = pb_sandbox_run(&o, &sum);
     curl_global_cleanup();
+    if (started)
+        pb__print_summary(&sum);
+    exit_code = PB_EXIT_OK;
     if (rc != PB_OK) {
         pb_cli_error("sandbox: %s", pb_error_last()[0] ? pb_error_last() : pb_strerror(rc));
-        return rc == PB_EIO || rc == PB_ERROR ? PB_EXIT_UNAVAILABLE : PB_EXIT_SOFTWARE;
+        exit_code = rc == PB_EIO || rc == PB_ERROR ? PB_EXIT_UNAVAILABLE : PB_EXIT_SOFTWARE;
     }
-    return PB_EXIT_OK;
+out:
+    pb_settings_secret_free(secret, secret_len);
+    pb_settings_free(&set);
+    return exit_code;
 }

@@ -2,6 +2,7 @@
  * cmd_validate.c - `paybatch validate`: check a payout file, report, send nothing.
  */
 #include "batch/cli/cli.h"
+#include "batch/cli/options.h"
 
 #include "core/alloc.h"
 #include "core/errors.h"
@@ -10,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -22,31 +22,22 @@
 
 #define PB_READ_CHUNK        (256 * 1024)
 #define PB_EXAMPLES_PER_CODE 5
-#define PB_MAX_FINDINGS      1000
 
 static void pb__validate_usage(FILE *out)
 {
     fputs("Usage: paybatch validate [options] FILE.csv\n"
           "\n"
           "Check every row of a payout file against the payout rules of its method and print\n"
-          "what is wrong and how to fix it. Nothing is sent.\n"
+          "what is wrong and how to fix it. Nothing is sent. -q prints counts only, -v every\n"
+          "finding as it is found.\n"
           "\n"
-          "Options:\n"
-          "  --method NAME        method for files without a method column (touchngo, gcash)\n"
-          "  --delimiter C        ',' ';' or 'tab' (default: detected from the header line)\n"
-          "  --allow-conversion   let Touch'n Go rows carry another currency (Gate converts)\n"
-          "  --report PATH        write the JSON report here\n"
-          "  --invalid-out PATH   write the invalid rows, with their findings, as CSV\n"
-          "  --max-findings N     write at most N findings to each of --report and\n"
-          "                       --invalid-out (default 1000); the rest are only counted\n"
-          "  -q, --quiet          counts only\n"
-          "  -v, --verbose        every finding, as it is found\n"
-          "  --log-format FMT     text or json (logs on stderr)\n"
-          "  -h, --help           this text\n"
-          "\n"
+          "Options (each also a config file key and an environment variable PAYBATCH_<OPTION>):\n",
+          out);
+    pb_settings_print_options(out, PB_CMD_VALIDATE);
+    fputs("\n"
           "Exit status: 0 every row is valid (warnings allowed); 65 some row or the header is\n"
           "invalid; 66 the file cannot be read; 64 usage error; 74 an output file cannot be\n"
-          "written.\n",
+          "written; 78 configuration error.\n",
           out);
 }
 
@@ -181,12 +172,14 @@ static int pb__on_row(const pb_row_report *rep, void *ctx)
 /*
  * An output that is the input, or another output, would destroy what the run reads or
  * writes: refuse it before anything is opened (any spelling, symlink or hard link).
+ * Returns 0, or the exit code: 64 for the same file twice, 74 for a path that cannot be
+ * used (a directory in it is a file, a link loop: SPEC §3, an output file's I/O error).
  */
 static int pb__outputs_distinct(const char *file, const char *report, const char *invalid)
 {
     const char *name[3] = {"FILE.csv", "--report", "--invalid-out"};
     const char *p[3] = {file, report, invalid};
-    int i, j, same;
+    int i, j, same, rc;
 
     for (i = 1; i < 3; i++) {
         if (!p[i])
@@ -194,15 +187,15 @@ static int pb__outputs_distinct(const char *file, const char *report, const char
         for (j = 0; j < i; j++) {
             if (!p[j])
                 continue;
-            if (pb_outfile_same(p[i], p[j], &same) < 0) {
+            if ((rc = pb_outfile_same(p[i], p[j], &same)) < 0) {
                 pb_cli_error("%s: %s", name[i], pb_error_last());
-                return -1;
+                return rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_IOERR;
             }
             if (same) {
                 pb_cli_error("%s %s is the same file as %s %s: it would be overwritten; "
                              "choose another path",
                              name[i], p[i], name[j], p[j]);
-                return -1;
+                return PB_EXIT_USAGE;
             }
         }
     }
@@ -222,21 +215,30 @@ static int pb__parse_delimiter(const char *s, char *out)
     return 0;
 }
 
+/* The settings that need more than the option table checks; 0 or the exit code. */
+static int pb__settings_apply(const pb_settings *set, pb_validator_opts *vo, pb__vrun *run)
+{
+    if (set->method &&
+        !(vo->rules.default_method = pb_method_find(set->method, strlen(set->method)))) {
+        char names[128];
+        pb_method_names(names, sizeof(names), ", ", 0);
+        pb_cli_error("--method %s: unknown method; use one of %s", set->method, names);
+        return PB_EXIT_USAGE;
+    }
+    if (set->delimiter && pb__parse_delimiter(set->delimiter, &vo->delimiter) < 0) {
+        pb_cli_error("--delimiter %s: use ',', ';' or 'tab'", set->delimiter);
+        return PB_EXIT_USAGE;
+    }
+    vo->rules.allow_conversion = set->allow_conversion;
+    run->max_findings = set->max_findings;
+    return PB_EXIT_OK;
+}
+
 int pb_cmd_validate(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"method", required_argument, NULL, 'm'},
-        {"delimiter", required_argument, NULL, 'd'},
-        {"allow-conversion", no_argument, NULL, 'c'},
-        {"report", required_argument, NULL, 'r'},
-        {"invalid-out", required_argument, NULL, 'i'},
-        {"max-findings", required_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"log-format", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    pb_settings set;
+    char *pos[1];
+    size_t npos = 0;
     pb_validator_opts vo;
     pb__vrun run;
     pb_validator *v = NULL;
@@ -246,83 +248,39 @@ int pb_cmd_validate(int argc, char **argv)
     EVP_MD_CTX *sha = NULL;
     unsigned char digest[32];
     char hex[65];
-    int fd = -1, opt, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0, at_eof = 0;
+    int fd = -1, exit_code = PB_EXIT_SOFTWARE, rc, i, invalid_committed = 0, at_eof = 0;
     uint64_t bytes_read = 0;
     const pb_validator_stats *st;
     struct sigaction old_int, old_term;
-    int max_set = 0;
 
     memset(&vo, 0, sizeof(vo));
     memset(&run, 0, sizeof(run));
     memset(&report, 0, sizeof(report));
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'm':
-            vo.rules.default_method = pb_method_find(optarg, strlen(optarg));
-            if (!vo.rules.default_method) {
-                char names[128];
-                pb_method_names(names, sizeof(names), ", ", 0);
-                pb_cli_error("--method %s: unknown method; use one of %s", optarg, names);
-                return PB_EXIT_USAGE;
-            }
-            break;
-        case 'd':
-            if (pb__parse_delimiter(optarg, &vo.delimiter) < 0) {
-                pb_cli_error("--delimiter %s: use ',', ';' or 'tab'", optarg);
-                return PB_EXIT_USAGE;
-            }
-            break;
-        case 'c':
-            vo.rules.allow_conversion = 1;
-            break;
-        case 'r':
-            report_path = optarg;
-            break;
-        case 'i':
-            invalid_path = optarg;
-            break;
-        case 'n': {
-            char *end;
-            errno = 0;
-            run.max_findings = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-') {
-                pb_cli_error("--max-findings %s: use a number of findings (0 or more)", optarg);
-                return PB_EXIT_USAGE;
-            }
-            max_set = 1;
-            break;
-        }
-        case 'q':
-            pb_cli_log_level = PB_LOG_QUIET;
-            break;
-        case 'v':
-            pb_cli_log_level = PB_LOG_VERBOSE;
-            break;
-        case 'l':
-            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
-                pb_cli_error("--log-format %s: use text or json", optarg);
-                return PB_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            pb__validate_usage(stdout);
-            return PB_EXIT_OK;
-        default:
-            pb__validate_usage(stderr);
-            return PB_EXIT_USAGE;
-        }
+    if ((rc = pb_settings_parse(&set, PB_CMD_VALIDATE, argc, argv, pb__validate_usage, pos, 1,
+                                &npos)) != 0) {
+        pb_settings_free(&set);
+        return pb_settings_exit(rc);
     }
-    if (argc - optind != 1) {
-        pb_cli_error("validate needs exactly one FILE.csv (got %d); see paybatch validate --help",
-                     argc - optind);
-        return PB_EXIT_USAGE;
+    pb_cli_log_setup(&set);
+    exit_code = pb__settings_apply(&set, &vo, &run);
+    if (exit_code == PB_EXIT_OK && npos != 1) {
+        pb_cli_error("validate needs exactly one FILE.csv (got %zu); see paybatch validate --help",
+                     npos);
+        exit_code = PB_EXIT_USAGE;
     }
-    file = argv[optind];
-    if (!max_set)
-        run.max_findings = PB_MAX_FINDINGS;
-    if (pb__outputs_distinct(file, report_path, invalid_path) < 0)
-        return PB_EXIT_USAGE;
+    if (exit_code != PB_EXIT_OK) {
+        pb_settings_free(&set);
+        return exit_code;
+    }
+    exit_code = PB_EXIT_SOFTWARE;
+    file = pos[0];
+    report_path = set.report;
+    invalid_path = set.invalid_out;
+    if ((exit_code = pb__outputs_distinct(file, report_path, invalid_path)) != 0) {
+        pb_settings_free(&set);
+        return exit_code;
+    }
+    exit_code = PB_EXIT_SOFTWARE;
 
     pb__catch_stop_signals(&old_int, &old_term);
     fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -385,7 +343,8 @@ int pb_cmd_validate(int argc, char **argv)
             break;
         }
         bytes_read += (uint64_t)n;
-        EVP_DigestUpdate(sha, chunk, (size_t)n);
+        if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1)
+            goto oom; /* OpenSSL fails here only when it cannot allocate */
         rc = pb_validator_feed(v, chunk, (size_t)n);
         if (pb__stop_signal)
             goto out;
@@ -402,7 +361,8 @@ int pb_cmd_validate(int argc, char **argv)
         goto oom;
     if (rc != 0 || run.io_failed)
         goto ioerr;
-    EVP_DigestFinal_ex(sha, digest, NULL);
+    if (EVP_DigestFinal_ex(sha, digest, NULL) != 1)
+        goto oom;
     for (i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 
@@ -482,6 +442,7 @@ out:
     pb_free(chunk);
     if (fd >= 0)
         close(fd);
+    pb_settings_free(&set);
     pb__reraise_stop_signal(&old_int, &old_term);
     return exit_code;
 }

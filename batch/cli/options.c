@@ -1,6 +1,7 @@
 #include "batch/cli/options.h"
 
 #include "batch/cli/cli.h"
+#include "batch/sandbox/sandbox.h"
 #include "core/alloc.h"
 #include "core/errors.h"
 
@@ -18,11 +19,14 @@
 #define PB__CONN (PB_CMD_SEND | PB_CMD_LISTEN | PB_CMD_RECONCILE)
 
 typedef enum {
-    PB__K_STR,  /* owned string at off */
-    PB__K_FLAG, /* int at off; a config value true/false/yes/no/1/0 */
-    PB__K_UINT, /* unsigned at off, 1..max */
-    PB__K_U64,  /* uint64_t at off */
-    PB__K_RATE, /* rate_milli */
+    PB__K_STR,    /* owned string at off */
+    PB__K_FLAG,   /* int at off; a config value true/false/yes/no/1/0 */
+    PB__K_UINT,   /* unsigned at off, 0..max */
+    PB__K_UINT1,  /* unsigned at off, 1..max */
+    PB__K_U64,    /* uint64_t at off */
+    PB__K_PROB,   /* double at off, a probability 0..1 */
+    PB__K_FACTOR, /* double at off, 0..max */
+    PB__K_RATE,   /* rate_milli */
     PB__K_PROJECT,
     PB__K_LOGFMT,
     PB__K_QUIET,
@@ -36,7 +40,7 @@ typedef struct {
     unsigned cmds;
     pb__kind kind;
     size_t off;
-    unsigned max; /* PB__K_UINT: largest value */
+    unsigned max; /* PB__K_UINT, PB__K_UINT1, PB__K_FACTOR: largest value */
     const char *arg;
     const char *help;
 } pb__opt;
@@ -71,7 +75,7 @@ static const pb__opt pb__opts[] = {
     {"yes", PB_CMD_SEND, PB__K_FLAG, PB__F(yes), 0, NULL, "ask no confirmation"},
     {"rate", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_RATE, 0, 0, "N",
      "requests per second ceiling (default 10, fractional allowed)"},
-    {"concurrency", PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_UINT, PB__F(concurrency), 1024, "N",
+    {"concurrency", PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_UINT1, PB__F(concurrency), 1024, "N",
      "requests in flight at most (default 8)"},
     {"timeout", PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_UINT, PB__F(timeout_s), 3600, "SECONDS",
      "total time of one request (default 30)"},
@@ -79,8 +83,9 @@ static const pb__opt pb__opts[] = {
      "after dispatch, wait this long for final statuses (default 0)"},
     {"callback-listen", PB_CMD_SEND | PB_CMD_LISTEN, PB__K_STR, PB__F(callback_listen), 0,
      "HOST:PORT", "serve result callbacks here while running"},
-    {"callback-url", PB_CMD_SEND, PB__K_STR, PB__F(callback_url), 0, "URL",
-     "sent as general.merchant_callback_url"},
+    {"callback-url", PB_CMD_SEND | PB_CMD_SANDBOX, PB__K_STR, PB__F(callback_url), 0, "URL",
+     "send: sent as general.merchant_callback_url; sandbox: the callback target of "
+     "requests without one"},
     {"out", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_STR, PB__F(out), 0, "PATH",
      "write the result CSV here"},
     {"report", PB_CMD_VALIDATE | PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_STR, PB__F(report), 0,
@@ -88,7 +93,38 @@ static const pb__opt pb__opts[] = {
     {"invalid-out", PB_CMD_VALIDATE | PB_CMD_SEND, PB__K_STR, PB__F(invalid_out), 0, "PATH",
      "write the invalid rows, with their findings, as CSV"},
     {"max-findings", PB_CMD_VALIDATE | PB_CMD_SEND, PB__K_U64, PB__F(max_findings), 0, "N",
-     "findings written to reports before they are only counted"},
+     "findings written to each report (default 1000); the rest counted"},
+    {"listen", PB_CMD_SANDBOX, PB__K_STR, PB__F(listen), 0, "HOST:PORT",
+     "numeric address to listen on (e.g. 127.0.0.1:0; port 0 picks a free one)"},
+    {"ledger", PB_CMD_SANDBOX, PB__K_STR, PB__F(ledger), 0, "FILE",
+     "append one JSON line per accepted payout"},
+    {"max-payments", PB_CMD_SANDBOX, PB__K_UINT1, PB__F(max_payments), 100000000, "N",
+     "payments kept in memory (default 1000000, ~0.5 KiB each); over it 503"},
+    {"seed", PB_CMD_SANDBOX, PB__K_U64, PB__F(seed), 0, "N", "seed of the fault dice"},
+    {"callback-delay-ms", PB_CMD_SANDBOX, PB__K_UINT, PB__F(callback_delay_ms), 600000, "N",
+     "outcome (and callback) after N ms (default 200)"},
+    {"fail-429", PB_CMD_SANDBOX, PB__K_PROB, PB__F(fail_429), 0, "P",
+     "answer 429 (Retry-After: 1) with probability P (0..1)"},
+    {"fail-500", PB_CMD_SANDBOX, PB__K_PROB, PB__F(fail_500), 0, "P",
+     "answer 500 with probability P"},
+    {"drop-after-record", PB_CMD_SANDBOX, PB__K_PROB, PB__F(drop_after_record), 0, "P",
+     "record the payout, then drop the connection unanswered"},
+    {"slow-ms", PB_CMD_SANDBOX, PB__K_UINT, PB__F(slow_ms), 600000, "N",
+     "with --slow P: record at once, answer after N ms"},
+    {"slow", PB_CMD_SANDBOX, PB__K_PROB, PB__F(slow), 0, "P",
+     "probability of a slow answer (see --slow-ms)"},
+    {"callback-drop", PB_CMD_SANDBOX, PB__K_PROB, PB__F(callback_drop), 0, "P",
+     "do not send a final callback at all"},
+    {"callback-dup", PB_CMD_SANDBOX, PB__K_PROB, PB__F(callback_dup), 0, "P",
+     "send a final callback twice"},
+    {"callback-wrong-key", PB_CMD_SANDBOX, PB__K_PROB, PB__F(callback_wrong_key), 0, "P",
+     "sign a callback with a key other than the project's"},
+    {"callback-reorder", PB_CMD_SANDBOX, PB__K_PROB, PB__F(callback_reorder), 0, "P",
+     "after the final callback, also send a \"processing\" one"},
+    {"callback-retry-scale", PB_CMD_SANDBOX, PB__K_FACTOR, PB__F(callback_retry_scale), 1000, "F",
+     "multiply the callback retry waits by F (default 1)"},
+    {"callback-max-attempts", PB_CMD_SANDBOX, PB__K_UINT1, PB__F(callback_max_attempts),
+     PB_SANDBOX_CB_MAX_ATTEMPTS, "N", "at most N attempts per callback (1..120, default 120)"},
     {"require-plan", 0, PB__K_STR, PB__F(require_plan), 0, NULL, NULL},
     {"approval-keys", 0, PB__K_STR, PB__F(approval_keys), 0, NULL, NULL},
     {"approvals-required", 0, PB__K_STR, PB__F(approvals_required), 0, NULL, NULL},
@@ -163,6 +199,22 @@ static int pb__parse_rate(const char *v, uint32_t *out)
     return 0;
 }
 
+/* A probability or a time factor (never money): a plain decimal number from 0 to max. */
+static int pb__parse_factor(const char *v, unsigned max, double *out)
+{
+    char *end;
+    double d;
+
+    if (!*v || *v == '-' || *v == '+' || *v == ' ')
+        return -1;
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(d >= 0.0 && d <= (double)max))
+        return -1;
+    *out = d;
+    return 0;
+}
+
 static int pb__parse_bool(const char *v, int *out)
 {
     if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
@@ -202,9 +254,15 @@ static int pb__apply(pb_settings *s, const pb__opt *o, const char *v, const char
             goto bad;
         return 0;
     case PB__K_UINT:
-        if (pb__parse_u64(v, o->max, &n) < 0 || (n == 0 && o->off == PB__F(concurrency)))
+    case PB__K_UINT1:
+        if (pb__parse_u64(v, o->max, &n) < 0 || (n == 0 && o->kind == PB__K_UINT1))
             goto bad;
         *(unsigned *)(void *)p = (unsigned)n;
+        return 0;
+    case PB__K_PROB:
+    case PB__K_FACTOR:
+        if (pb__parse_factor(v, o->kind == PB__K_PROB ? 1 : o->max, (double *)(void *)p) < 0)
+            goto bad;
         return 0;
     case PB__K_U64:
         if (pb__parse_u64(v, UINT64_MAX, &n) < 0)
@@ -240,6 +298,9 @@ bad:
                  : o->kind == PB__K_PROJECT ? ": use the project's number"
                  : o->kind == PB__K_FLAG    ? ": use true or false"
                  : o->kind == PB__K_LOGFMT  ? ": use text or json"
+                 : o->kind == PB__K_PROB    ? ": use a probability from 0 to 1"
+                 : o->kind == PB__K_FACTOR  ? ": use a number from 0 to 1000"
+                 : o->kind == PB__K_UINT1   ? ": use a whole number from 1 on"
                                             : ": use a whole number");
     return from[0] == '-' ? PB_EXIT_USAGE : PB_EXIT_CONFIG;
 }
@@ -298,6 +359,9 @@ static void pb__defaults(pb_settings *s)
     s->concurrency = 8;
     s->timeout_s = 30;
     s->max_findings = 1000;
+    s->callback_delay_ms = 200;
+    s->callback_retry_scale = 1.0;
+    s->callback_max_attempts = PB_SANDBOX_CB_MAX_ATTEMPTS;
 }
 
 static int pb__fill_defaults_str(pb_settings *s)
@@ -351,9 +415,10 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
             break;
     }
 
+    /* GNU order: options and operands may be mixed; "--" ends the options */
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+qvh", longopts, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, "qvh", longopts, &idx)) != -1) {
         const pb__opt *o;
         if (opt == 'q')
             opt = 1000 + (int)(pb__find("quiet") - pb__opts);
@@ -373,8 +438,11 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         }
         o = &pb__opts[opt - 1000];
         if (o->kind == PB__K_HELP) {
+            /* PB_EXIT_OK is 0, "go on" to a caller: --help ends the process here instead (nothing
+             * is allocated yet), else `send --help` went on to "needs exactly one FILE.csv" */
             usage(stdout);
-            return PB_SETTINGS_DONE;
+            /* help printed: the caller leaves with 0 (74 if stdout cannot be written) */
+            return fflush(stdout) == 0 && !ferror(stdout) ? PB_SETTINGS_DONE : PB_EXIT_IOERR;
         }
         if (o->kind == PB__K_CONFIG) {
             config = optarg;
@@ -418,7 +486,9 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         char env[64], *e, *v;
         const char *nm = pb__opts[i].name;
         size_t k = 0;
-        if (!(pb__opts[i].cmds & cmd) || pb__opts[i].kind >= PB__K_QUIET || !pb__opts[i].arg)
+        /* a flag reads true/false/yes/no/1/0 from its variable, like from the config file */
+        if (!(pb__opts[i].cmds & cmd) || pb__opts[i].kind >= PB__K_QUIET ||
+            (!pb__opts[i].arg && pb__opts[i].kind != PB__K_FLAG))
             continue;
         k = (size_t)snprintf(env, sizeof(env), "PAYBATCH_");
         for (; *nm && k + 1 < sizeof(env); nm++)
@@ -519,6 +589,30 @@ void pb_settings_secret_free(char *secret, size_t len)
     pb_free(secret);
 }
 
+/* text from column `indent` on, broken at spaces before column `width` */
+static void pb__print_wrapped(FILE *out, const char *text, int indent, int width)
+{
+    const char *p = text;
+    int col = indent;
+
+    while (*p) {
+        size_t w = strcspn(p, " ");
+        if (col > indent && col + 1 + (int)w > width) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)w, p);
+        col += (int)w;
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
 void pb_settings_print_options(FILE *out, unsigned cmd)
 {
     size_t i;
@@ -533,7 +627,8 @@ void pb_settings_print_options(FILE *out, unsigned cmd)
                  : o->kind == PB__K_HELP    ? "-h, "
                                             : "",
                  "", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-28s %s\n", left, o->help);
+        fprintf(out, "  %-28s ", left);
+        pb__print_wrapped(out, o->help, 31, 80);
     }
 }
 

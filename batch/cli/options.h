@@ -69,6 +69,17 @@ typedef struct {
     char *require_plan;
     char *approval_keys;
     char *approvals_required;
+    /* sandbox (SPEC §9) */
+    char *listen; /* HOST:PORT */
+    char *ledger;
+    unsigned max_payments; /* 0 = the sandbox's default */
+    uint64_t seed;
+    unsigned callback_delay_ms;
+    unsigned callback_max_attempts;
+    unsigned slow_ms;
+    double callback_retry_scale;                        /* 0..1000, a factor of time, never money */
+    double fail_429, fail_500, drop_after_record, slow; /* probabilities 0..1 */
+    double callback_drop, callback_dup, callback_wrong_key, callback_reorder;
 } pb_settings;
 
 /*

@@ -3,7 +3,7 @@
  *
  * Storage per message: `head` holds "url\0" then "name\0value\0" per header, then
  * "path\0" and "query\0" copied out of the URL; `body` holds the decoded body. Both are
- * capped pb_bufs. http-parser is paused in on_message_complete so that one feed never runs
+ * capped pb_bufs. http-parser is paused in pb__on_message_complete so that one feed never runs
  * past the end of a request (pipelining).
  */
 #include "batch/net/http_request.h"
@@ -44,11 +44,11 @@ struct pb_httpreq_parser {
     size_t query_off; /* SIZE_MAX when there is no query */
 };
 
-static int fail(pb_httpreq_parser *p, int status, const char *msg)
+static int pb__fail(pb_httpreq_parser *p, int status, const char *msg)
 {
     p->err_status = status;
     p->err_msg = msg;
-    /* -1 aborts http-parser from every callback (on_headers_complete: 1 and 2 mean
+    /* -1 aborts http-parser from every callback (pb__on_headers_complete: 1 and 2 mean
      * "no body" and "upgrade", not failure) */
     return -1;
 }
@@ -67,53 +67,53 @@ const pb_http_request *pb_httpreq_msg_request(const pb_httpreq_msg *m)
     return m ? &m->req : NULL;
 }
 
-static pb_httpreq_parser *from_hp(http_parser *hp)
+static pb_httpreq_parser *pb__from_hp(http_parser *hp)
 {
     return (pb_httpreq_parser *)hp->data;
 }
 
 /* Count header bytes against the cap; 431 beyond it. */
-static int count_header(pb_httpreq_parser *p, size_t n)
+static int pb__count_header(pb_httpreq_parser *p, size_t n)
 {
     if (n > p->max_header || p->hdr_bytes > p->max_header - n)
-        return fail(p, 431, "Request header fields too large");
+        return pb__fail(p, 431, "Request header fields too large");
     p->hdr_bytes += n;
     return 0;
 }
 
-static int put_head(pb_httpreq_parser *p, const void *data, size_t n)
+static int pb__put_head(pb_httpreq_parser *p, const void *data, size_t n)
 {
     int rc = pb_buf_put(&p->msg->head, data, n);
     if (rc == PB_ELIMIT)
-        return fail(p, 431, "Request header fields too large");
+        return pb__fail(p, 431, "Request header fields too large");
     if (rc != PB_OK)
-        return fail(p, 500, "Out of memory");
+        return pb__fail(p, 500, "Out of memory");
     return 0;
 }
 
 /* Append a copy of head[off, off+len) to head: grow first, then copy (put may move ptr). */
-static int copy_within(pb_httpreq_parser *p, size_t off, size_t len)
+static int pb__copy_within(pb_httpreq_parser *p, size_t off, size_t len)
 {
     pb_buf *h = &p->msg->head;
     size_t dst = h->len, i;
 
     for (i = 0; i < len; i++)
-        if (put_head(p, "", 1))
+        if (pb__put_head(p, "", 1))
             return -1;
     memcpy(h->ptr + dst, h->ptr + off, len);
     return 0;
 }
 
-static int on_message_begin(http_parser *hp)
+static int pb__on_message_begin(http_parser *hp)
 {
-    pb_httpreq_parser *p = from_hp(hp);
+    pb_httpreq_parser *p = pb__from_hp(hp);
     pb_httpreq_msg *m;
 
     pb_httpreq_msg_free(p->msg);
     p->msg = NULL;
     m = pb_calloc(1, sizeof(*m));
     if (!m)
-        return fail(p, 500, "Out of memory");
+        return pb__fail(p, 500, "Out of memory");
     /* head: logical cap is hdr_bytes; room for NULs, path and query copies on top */
     pb_buf_init(&m->head, 2 * p->max_header + 2 * PB_HTTPREQ_MAX_HEADERS + 16);
     pb_buf_init(&m->body, p->max_body);
@@ -128,70 +128,70 @@ static int on_message_begin(http_parser *hp)
     return 0;
 }
 
-static int on_url(http_parser *hp, const char *at, size_t len)
+static int pb__on_url(http_parser *hp, const char *at, size_t len)
 {
-    pb_httpreq_parser *p = from_hp(hp);
-    if (count_header(p, len))
+    pb_httpreq_parser *p = pb__from_hp(hp);
+    if (pb__count_header(p, len))
         return -1;
-    return put_head(p, at, len);
+    return pb__put_head(p, at, len);
 }
 
-static int on_header_field(http_parser *hp, const char *at, size_t len)
+static int pb__on_header_field(http_parser *hp, const char *at, size_t len)
 {
-    pb_httpreq_parser *p = from_hp(hp);
+    pb_httpreq_parser *p = pb__from_hp(hp);
 
-    if (count_header(p, len))
+    if (pb__count_header(p, len))
         return -1;
     if (p->cur == CUR_DONE) /* trailer after a chunked body: counted, not kept */
         return 0;
     if (p->cur != CUR_FIELD) {
         if (p->nheaders >= PB_HTTPREQ_MAX_HEADERS)
-            return fail(p, 431, "Too many header fields");
-        if (count_header(p, 4) || put_head(p, "", 1)) /* ends the url or previous value */
+            return pb__fail(p, 431, "Too many header fields");
+        if (pb__count_header(p, 4) || pb__put_head(p, "", 1)) /* ends the url or previous value */
             return -1;
         if (p->cur == CUR_URL)
             p->hdrs_off = p->msg->head.len;
         p->nheaders++;
         p->cur = CUR_FIELD;
     }
-    return put_head(p, at, len);
+    return pb__put_head(p, at, len);
 }
 
-static int on_header_value(http_parser *hp, const char *at, size_t len)
+static int pb__on_header_value(http_parser *hp, const char *at, size_t len)
 {
-    pb_httpreq_parser *p = from_hp(hp);
+    pb_httpreq_parser *p = pb__from_hp(hp);
 
-    if (count_header(p, len))
+    if (pb__count_header(p, len))
         return -1;
     if (p->cur == CUR_DONE)
         return 0;
     if (p->cur == CUR_FIELD) {
-        if (put_head(p, "", 1))
+        if (pb__put_head(p, "", 1))
             return -1;
         p->cur = CUR_VALUE;
     }
     if (p->cur != CUR_VALUE)
-        return fail(p, 400, "Bad request");
-    return put_head(p, at, len);
+        return pb__fail(p, 400, "Bad request");
+    return pb__put_head(p, at, len);
 }
 
-static int on_headers_complete(http_parser *hp)
+static int pb__on_headers_complete(http_parser *hp)
 {
-    pb_httpreq_parser *p = from_hp(hp);
+    pb_httpreq_parser *p = pb__from_hp(hp);
     pb_httpreq_msg *m = p->msg;
     struct http_parser_url u;
     size_t url_len;
     const char *url;
 
     if (p->cur == CUR_URL) {
-        if (put_head(p, "", 1))
+        if (pb__put_head(p, "", 1))
             return -1;
         url_len = m->head.len - 1;
         p->hdrs_off = p->hdrs_end = m->head.len;
     } else {
         if (p->cur == CUR_FIELD) /* http-parser does not end on a bare name; be safe */
-            return fail(p, 400, "Bad request");
-        if (put_head(p, "", 1))
+            return pb__fail(p, 400, "Bad request");
+        if (pb__put_head(p, "", 1))
             return -1;
         url_len = strlen(m->head.ptr);
         p->hdrs_end = m->head.len;
@@ -199,46 +199,46 @@ static int on_headers_complete(http_parser *hp)
     p->cur = CUR_DONE;
 
     if (hp->content_length != ULLONG_MAX && hp->content_length > (uint64_t)p->max_body)
-        return fail(p, 413, "Payload too large");
+        return pb__fail(p, 413, "Payload too large");
 
     url = m->head.ptr;
     http_parser_url_init(&u);
     if (url_len == 0 || http_parser_parse_url(url, url_len, hp->method == HTTP_CONNECT, &u) != 0)
-        return fail(p, 400, "Bad request target");
+        return pb__fail(p, 400, "Bad request target");
     /* copy path and query behind the headers so that they are NUL-terminated */
     p->path_off = m->head.len;
     if (u.field_set & (1 << UF_PATH)) {
-        if (copy_within(p, u.field_data[UF_PATH].off, u.field_data[UF_PATH].len))
+        if (pb__copy_within(p, u.field_data[UF_PATH].off, u.field_data[UF_PATH].len))
             return -1;
-    } else if (put_head(p, "/", 1)) {
+    } else if (pb__put_head(p, "/", 1)) {
         return -1;
     }
-    if (put_head(p, "", 1))
+    if (pb__put_head(p, "", 1))
         return -1;
     if (u.field_set & (1 << UF_QUERY)) {
         p->query_off = m->head.len;
-        if (copy_within(p, u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) ||
-            put_head(p, "", 1))
+        if (pb__copy_within(p, u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) ||
+            pb__put_head(p, "", 1))
             return -1;
     }
     p->state = PB_HTTPREQ_BODY;
     return 0;
 }
 
-static int on_body(http_parser *hp, const char *at, size_t len)
+static int pb__on_body(http_parser *hp, const char *at, size_t len)
 {
-    pb_httpreq_parser *p = from_hp(hp);
+    pb_httpreq_parser *p = pb__from_hp(hp);
     int rc = pb_buf_put(&p->msg->body, at, len);
     if (rc == PB_ELIMIT)
-        return fail(p, 413, "Payload too large");
+        return pb__fail(p, 413, "Payload too large");
     if (rc != PB_OK)
-        return fail(p, 500, "Out of memory");
+        return pb__fail(p, 500, "Out of memory");
     return 0;
 }
 
-static int on_message_complete(http_parser *hp)
+static int pb__on_message_complete(http_parser *hp)
 {
-    pb_httpreq_parser *p = from_hp(hp);
+    pb_httpreq_parser *p = pb__from_hp(hp);
     pb_httpreq_msg *m = p->msg;
     pb_http_request *r = &m->req;
 
@@ -274,13 +274,13 @@ int pb_httpreq_parser_new(pb_httpreq_parser **out, const pb_httpreq_limits *limi
     http_parser_init(&p->hp, HTTP_REQUEST);
     p->hp.data = p;
     http_parser_settings_init(&p->settings);
-    p->settings.on_message_begin = on_message_begin;
-    p->settings.on_url = on_url;
-    p->settings.on_header_field = on_header_field;
-    p->settings.on_header_value = on_header_value;
-    p->settings.on_headers_complete = on_headers_complete;
-    p->settings.on_body = on_body;
-    p->settings.on_message_complete = on_message_complete;
+    p->settings.on_message_begin = pb__on_message_begin;
+    p->settings.on_url = pb__on_url;
+    p->settings.on_header_field = pb__on_header_field;
+    p->settings.on_header_value = pb__on_header_value;
+    p->settings.on_headers_complete = pb__on_headers_complete;
+    p->settings.on_body = pb__on_body;
+    p->settings.on_message_complete = pb__on_message_complete;
     p->state = PB_HTTPREQ_IDLE;
     p->err_msg = "";
     *out = p;

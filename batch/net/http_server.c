@@ -16,6 +16,7 @@
 
 #include "batch/net/http_response.h"
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/buf.h"
 #include "core/errors.h"
 
@@ -85,6 +86,13 @@ typedef struct {
 
 static void conn_process(pb__conn *c);
 
+/*
+ * libuv results dropped with (void) in this file, and why that is right:
+ *   uv_timer_init, uv_timer_stop, uv_read_stop  always return 0 (libuv 1.x);
+ *   uv_timer_start  fails only on a closing handle (UV_EINVAL), and a closing connection
+ *                   needs no timeout any more.
+ */
+
 /* ---- helpers ------------------------------------------------------------------------- */
 
 /* ---- connection lifecycle ------------------------------------------------------------ */
@@ -146,7 +154,7 @@ static void on_timeout(uv_timer_t *t)
 static void read_stop(pb__conn *c)
 {
     if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        (void)uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
 }
@@ -181,7 +189,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->rlen += (size_t)nread;
-    uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
+    (void)uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
     conn_process(c);
 }
 
@@ -217,8 +225,8 @@ static void conn_linger(pb__conn *c)
     if (ms > PB_HTTP_LINGER_MS)
         ms = PB_HTTP_LINGER_MS;
     read_stop(c);
-    uv_timer_stop(&c->hdr_timer);
-    uv_timer_start(&c->idle_timer, on_timeout, ms, 0);
+    (void)uv_timer_stop(&c->hdr_timer);
+    (void)uv_timer_start(&c->idle_timer, on_timeout, ms, 0);
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
         conn_close(c);
@@ -245,7 +253,7 @@ static void on_write(uv_write_t *r, int status)
     /* keep-alive: idle until the next request starts; then serve what is buffered */
     c->served++;
     c->idle_since = uv_now(c->srv->loop);
-    uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
+    (void)uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
     conn_process(c);
 }
 
@@ -299,10 +307,10 @@ static int conn_write(pb__conn *c, int status, const char *ctype, const char *ex
     w = NULL;
     c->writing = 1;
     read_stop(c);
-    uv_timer_stop(&c->hdr_timer);
-    uv_timer_stop(&c->req_timer);
+    (void)uv_timer_stop(&c->hdr_timer);
+    (void)uv_timer_stop(&c->req_timer);
     /* a client that does not read its answers holds the connection no longer than this */
-    uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.write_timeout_ms, 0);
+    (void)uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.write_timeout_ms, 0);
     c->hdr_armed = c->req_armed = 0;
 out:
     pb_free(w);
@@ -354,9 +362,9 @@ static void conn_dispatch(pb__conn *c)
     c->ex = ex;
     c->close_after_write = !req->keep_alive;
     read_stop(c);
-    uv_timer_stop(&c->hdr_timer);
-    uv_timer_stop(&c->idle_timer);
-    uv_timer_stop(&c->req_timer);
+    (void)uv_timer_stop(&c->hdr_timer);
+    (void)uv_timer_stop(&c->idle_timer);
+    (void)uv_timer_stop(&c->req_timer);
     c->hdr_armed = c->req_armed = 0;
     c->srv->handler(ex, req, c->srv->ctx);
 }
@@ -381,20 +389,20 @@ static void conn_process(pb__conn *c)
     switch (pb_httpreq_state(c->parser)) {
     case PB_HTTPREQ_HEADERS:
         if (!c->hdr_armed) {
-            uv_timer_start(&c->hdr_timer, on_timeout, c->srv->lim.header_timeout_ms, 0);
+            (void)uv_timer_start(&c->hdr_timer, on_timeout, c->srv->lim.header_timeout_ms, 0);
             c->hdr_armed = 1;
         }
         if (!c->req_armed) {
-            uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
+            (void)uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
             c->req_armed = 1;
         }
         break;
     case PB_HTTPREQ_BODY:
-        uv_timer_stop(&c->hdr_timer);
+        (void)uv_timer_stop(&c->hdr_timer);
         c->hdr_armed = 0;
         /* the body too must be complete in time: trickling cannot extend this */
         if (!c->req_armed) {
-            uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
+            (void)uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
             c->req_armed = 1;
         }
         break;
@@ -460,9 +468,9 @@ static void on_connection(uv_stream_t *l, int status)
         c->counted = 1;
         s->nconns++;
     }
-    uv_timer_init(s->loop, &c->hdr_timer);
-    uv_timer_init(s->loop, &c->idle_timer);
-    uv_timer_init(s->loop, &c->req_timer);
+    (void)uv_timer_init(s->loop, &c->hdr_timer);
+    (void)uv_timer_init(s->loop, &c->idle_timer);
+    (void)uv_timer_init(s->loop, &c->req_timer);
     c->hdr_timer.data = c->idle_timer.data = c->req_timer.data = c;
     c->timers_init = 1;
     c->open_handles = 4;
@@ -476,10 +484,10 @@ static void on_connection(uv_stream_t *l, int status)
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_timer_start(&c->hdr_timer, on_timeout, s->lim.header_timeout_ms, 0);
-    uv_timer_start(&c->idle_timer, on_timeout, s->lim.idle_timeout_ms, 0);
-    uv_timer_start(&c->req_timer, on_timeout, s->lim.request_timeout_ms, 0);
+    (void)uv_tcp_nodelay(&c->tcp, 1); /* a failure only leaves Nagle on: slower, not wrong */
+    (void)uv_timer_start(&c->hdr_timer, on_timeout, s->lim.header_timeout_ms, 0);
+    (void)uv_timer_start(&c->idle_timer, on_timeout, s->lim.idle_timeout_ms, 0);
+    (void)uv_timer_start(&c->req_timer, on_timeout, s->lim.request_timeout_ms, 0);
     c->hdr_armed = c->req_armed = 1;
     read_start(c);
 }
@@ -600,7 +608,9 @@ void pb_http_server_free(pb_http_server *s)
 {
     if (!s)
         return;
-    /* freeing a server whose handles are still open would corrupt the loop: leak instead */
+    /* a caller's bug: free only once the close callback ran (every handle closed) */
+    PB_ASSERT(s->finished);
+    /* release builds: freeing open handles would corrupt the loop, so leak instead */
     if (!s->finished)
         return;
     pb_free(s);

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "batch/net/http_router.h"
+#include "batch/util/log.h"
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "formats/dupcheck.h"
 #include "formats/json_write.h"
 #include "core/errors.h"
@@ -126,14 +128,17 @@ pb__pay *pb__pay_new(const pb_sandbox_payout *in)
 
 static void count_refusal(pb__sbx *s, int code)
 {
-    int i;
-    s->refused++;
-    for (i = 0; i < PB__NCODES; i++) {
-        if (s->by_code[i].code == code || s->by_code[i].code == 0) {
-            s->by_code[i].code = code;
-            s->by_code[i].n++;
+    size_t i;
+    s->sum.refused++;
+    for (i = 0; i < s->sum.ncodes; i++) {
+        if (s->sum.by_code[i].code == code) {
+            s->sum.by_code[i].n++;
             return;
         }
+    }
+    if (s->sum.ncodes < PB_SANDBOX_NCODES) {
+        s->sum.by_code[s->sum.ncodes].code = code;
+        s->sum.by_code[s->sum.ncodes++].n = 1;
     }
 }
 
@@ -157,6 +162,7 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     cJSON *j = cJSON_CreateObject();
     char num[16];
     char rid[48];
+    int ok;
     count_refusal(s, code);
     if (j == NULL) {
         pb_http_respond_error(ex, 500, "Internal error", NULL);
@@ -164,15 +170,18 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
     }
     snprintf(num, sizeof(num), "%d", code);
     snprintf(rid, sizeof(rid), "sbx-req-%" PRIu64, ++s->seq);
-    cJSON_AddStringToObject(j, "status", "error");
-    cJSON_AddStringToObject(j, "request_id", rid);
-    if (project != 0)
-        pb_json_add_int(j, "project_id", project);
-    if (payment_id != NULL && payment_id[0] != '\0')
-        cJSON_AddStringToObject(j, "payment_id", payment_id);
-    cJSON_AddStringToObject(j, "code", num);
-    cJSON_AddStringToObject(j, "message", pb_sandbox_code_message(code));
-    respond_json(ex, http, NULL, j);
+    /* an answer with a field missing (out of memory) would mislead: 500 instead */
+    ok = cJSON_AddStringToObject(j, "status", "error") != NULL &&
+         cJSON_AddStringToObject(j, "request_id", rid) != NULL &&
+         (project == 0 || pb_json_add_int(j, "project_id", project) == PB_OK) &&
+         (payment_id == NULL || payment_id[0] == '\0' ||
+          cJSON_AddStringToObject(j, "payment_id", payment_id) != NULL) &&
+         cJSON_AddStringToObject(j, "code", num) != NULL &&
+         cJSON_AddStringToObject(j, "message", pb_sandbox_code_message(code)) != NULL;
+    if (ok)
+        respond_json(ex, http, NULL, j);
+    else
+        pb_http_respond_error(ex, 500, "Internal error", NULL);
     cJSON_Delete(j);
 }
 
@@ -229,7 +238,7 @@ static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
     if (s->slow != NULL)
         s->slow->prev = w;
     s->slow = w;
-    uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0);
+    (void)uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0); /* fails only if closing */
 }
 
 /* ---- handlers --------------------------------------------------------------------- */
@@ -237,12 +246,12 @@ static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
 static int faults(pb__sbx *s, pb_http_exchange *ex)
 {
     if (pb__sbx_chance(s, s->o->fail_429)) {
-        s->faults++;
+        s->sum.faults++;
         pb_http_respond_error(ex, 429, "Too many requests", "Retry-After: 1\r\n");
         return 1;
     }
     if (pb__sbx_chance(s, s->o->fail_500)) {
-        s->faults++;
+        s->sum.faults++;
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return 1;
     }
@@ -283,8 +292,10 @@ static int ledger_write_line(pb__sbx *s, const char *txt)
                          s->o->ledger_path, strerror(errno));
         rc = PB_EIO;
     }
-    if (rc != PB_OK)
-        fprintf(stderr, "sandbox: %s\n", pb_error_last());
+    if (rc != PB_OK) {
+        static const pb_log_ctx ctx = {"sandbox.ledger_failed", NULL, 0, NULL, NULL};
+        pb_log(PB_LOG_ERROR, &ctx, "sandbox: %s", pb_error_last());
+    }
     pb_free(line);
     return rc;
 }
@@ -305,18 +316,22 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
     j = cJSON_CreateObject();
     if (j == NULL)
         return PB_ENOMEM;
-    cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
-    cJSON_AddStringToObject(j, "method", p->m->name);
-    pb_json_add_int(j, "amount", p->p.amount);
-    cJSON_AddStringToObject(j, "currency", p->p.currency);
-    cJSON_AddStringToObject(j, "account", p->p.account);
-    cJSON_AddStringToObject(j, "time", ts);
+    /* a ledger line with a field missing would be a false record: refuse it; time_ms (since
+     * the epoch) lets rate tests count requests per sliding second */
     {
-        /* milliseconds since the epoch: rate tests count requests per sliding second */
         struct timespec now_ts;
         (void)clock_gettime(CLOCK_REALTIME, &now_ts);
-        (void)pb_json_add_int(j, "time_ms",
-                              (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000);
+        if (cJSON_AddStringToObject(j, "payment_id", p->p.payment_id) == NULL ||
+            cJSON_AddStringToObject(j, "method", p->m->name) == NULL ||
+            pb_json_add_int(j, "amount", p->p.amount) != PB_OK ||
+            cJSON_AddStringToObject(j, "currency", p->p.currency) == NULL ||
+            cJSON_AddStringToObject(j, "account", p->p.account) == NULL ||
+            cJSON_AddStringToObject(j, "time", ts) == NULL ||
+            pb_json_add_int(j, "time_ms",
+                            (int64_t)now_ts.tv_sec * 1000 + now_ts.tv_nsec / 1000000) != PB_OK) {
+            rc = PB_ENOMEM;
+            goto out;
+        }
     }
     txt = cJSON_PrintUnformatted(j);
     if (txt == NULL) {
@@ -371,20 +386,22 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     }
     if (pb__table_add(&s->pays, p) != PB_OK) {
         /* recorded in the ledger but not kept: say so loudly, the ledger is the truth */
-        fprintf(stderr, "sandbox: out of memory after recording %s in the ledger\n",
-                p->p.payment_id);
+        pb_log_ctx lc = {"sandbox.not_kept", NULL, 0, p->p.payment_id, NULL};
+        pb_log(PB_LOG_ERROR, &lc, "sandbox: out of memory after recording %s in the ledger",
+               p->p.payment_id);
         pb_free(p);
         pb_http_respond_error(ex, 503, "Sandbox full", "Retry-After: 5\r\n");
         return;
     }
-    s->accepted++;
+    s->sum.accepted++;
     if (uv_timer_init(s->loop, &p->timer) == 0) {
         p->timer_init = 1;
         p->timer.data = p;
-        uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
+        /* fails only on a closing handle; this one was just initialised */
+        (void)uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
     }
     if (pb__sbx_chance(s, s->o->drop_after_record)) {
-        s->faults++;
+        s->sum.faults++;
         pb_http_drop(ex);
         return;
     }
@@ -393,13 +410,18 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return;
     }
-    cJSON_AddStringToObject(j, "status", "success");
-    cJSON_AddStringToObject(j, "request_id", p->request_id);
-    pb_json_add_int(j, "project_id", s->o->project_id);
-    cJSON_AddStringToObject(j, "payment_id", p->p.payment_id);
+    if (cJSON_AddStringToObject(j, "status", "success") == NULL ||
+        cJSON_AddStringToObject(j, "request_id", p->request_id) == NULL ||
+        pb_json_add_int(j, "project_id", s->o->project_id) != PB_OK ||
+        cJSON_AddStringToObject(j, "payment_id", p->p.payment_id) == NULL) {
+        /* recorded, but no complete answer: the client is in doubt and asks the status */
+        cJSON_Delete(j);
+        pb_http_respond_error(ex, 500, "Internal error", NULL);
+        return;
+    }
     if (pb__sbx_chance(s, s->o->slow)) {
         char *txt = cJSON_PrintUnformatted(j);
-        s->faults++;
+        s->sum.faults++;
         cJSON_Delete(j);
         if (txt == NULL)
             pb_http_respond_error(ex, 500, "Internal error", NULL);
@@ -436,7 +458,7 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         refuse(s, ex, 404, 3061, proj, id);
         return;
     }
-    s->polls++;
+    s->sum.polls++;
     p->polls++;
     if (p->outcome == PB_SANDBOX_AFTER_3_POLLS && p->delay_done && p->polls >= 3 &&
         strcmp(p->status, "processing") == 0)
@@ -508,18 +530,6 @@ static void on_server_closed(pb_http_server *srv, void *arg)
     (void)arg;
 }
 
-static void summary(const pb__sbx *s)
-{
-    int i;
-    fprintf(stderr,
-            "sandbox: stopped: %lu accepted, %lu refused, %lu faults injected, %lu status "
-            "queries, %lu callbacks acknowledged, %lu not\n",
-            s->accepted, s->refused, s->faults, s->polls, s->cb_sent, s->cb_failed);
-    for (i = 0; i < PB__NCODES && s->by_code[i].code != 0; i++)
-        fprintf(stderr, "sandbox:   refused %d (%s): %lu\n", s->by_code[i].code,
-                pb_sandbox_code_message(s->by_code[i].code), s->by_code[i].n);
-}
-
 static void on_signal(uv_signal_t *h, int signum)
 {
     pb__sbx *s = (pb__sbx *)h->data;
@@ -551,12 +561,14 @@ static void free_payments(pb__sbx *s)
     pb__table_free(&s->pays);
 }
 
-int pb_sandbox_run(const pb_sandbox_opts *o)
+int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
 {
     pb__sbx *s = NULL;
     uv_loop_t loop;
     int rc = PB_OK, loop_ok = 0, sig_ok = 0, port;
 
+    if (sum != NULL)
+        memset(sum, 0, sizeof(*sum));
     if (o == NULL || o->host == NULL || o->secret == NULL)
         return PB_EINVAL;
     s = pb_calloc(1, sizeof(*s));
@@ -600,17 +612,32 @@ int pb_sandbox_run(const pb_sandbox_opts *o)
         pb_http_server_close(s->srv, NULL, NULL);
         goto out;
     }
-    uv_signal_init(&loop, &s->sigint);
-    uv_signal_init(&loop, &s->sigterm);
+    /* uv_signal_init makes the loop's signal pipe on first use: it can fail (EMFILE) */
+    if ((rc = uv_signal_init(&loop, &s->sigint)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        pb_http_server_close(s->srv, NULL, NULL);
+        goto out;
+    }
+    if ((rc = uv_signal_init(&loop, &s->sigterm)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        pb_http_server_close(s->srv, NULL, NULL);
+        goto out;
+    }
     s->sigint.data = s->sigterm.data = s;
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    if ((rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0 ||
+        (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        pb_http_server_close(s->srv, NULL, NULL);
+        goto out;
+    }
     sig_ok = 1;
     port = pb_http_server_port(s->srv);
-    printf("listening on %s:%d\n", o->host, port);
-    fflush(stdout);
+    if (o->on_listening != NULL)
+        o->on_listening(o->host, port, o->ctx);
     uv_run(&loop, UV_RUN_DEFAULT);
-    summary(s);
 out:
     (void)sig_ok;
     if (loop_ok) {
@@ -618,9 +645,13 @@ out:
             pb_http_server_close(s->srv, NULL, NULL); /* ignored when already closing */
         pb_sandbox_callbacks_close(s->cbs);           /* likewise; accepts NULL */
         uv_run(&loop, UV_RUN_DEFAULT);                /* pending closes */
-        uv_loop_close(&loop);
+        /* every handle was closed and the loop ran until they were: UV_EBUSY is a bug here */
+        loop_ok = uv_loop_close(&loop);
+        PB_ASSERT(loop_ok == 0);
     }
     if (s != NULL) {
+        if (sum != NULL)
+            *sum = s->sum;
         pb_http_server_free(s->srv);
         pb_sandbox_callbacks_free(s->cbs);
         free_payments(s);

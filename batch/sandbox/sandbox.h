@@ -98,6 +98,19 @@ pb_sandbox_outcome pb_sandbox_outcome_for(const char *account);
 #define PB_SANDBOX_CB_CAP_MS       (4ull * 3600 * 1000)
 uint64_t pb_sandbox_cb_delay_ms(unsigned n, double scale);
 
+/* Codes counted one by one in a run's summary; more distinct codes are only in `refused`. */
+#define PB_SANDBOX_NCODES 32
+
+/* What a run did: the tool prints it (the sandbox itself prints nothing). */
+typedef struct {
+    unsigned long accepted, refused, faults, polls, cb_sent, cb_failed;
+    struct {
+        int code; /* a refusal code, e.g. 3041 */
+        unsigned long n;
+    } by_code[PB_SANDBOX_NCODES];
+    size_t ncodes; /* entries of by_code in use, in order of first refusal */
+} pb_sandbox_summary;
+
 /* Options of the server. Strings are borrowed for the life of the run. */
 typedef struct {
     const char *host;
@@ -118,13 +131,19 @@ typedef struct {
     unsigned slow_ms;         /* with probability slow: answer an accepted payout after slow_ms */
     double slow;
     size_t max_payments; /* payments kept; over it 503 with Retry-After */
+    /* once, when the socket listens (port: the one bound, also for port 0); NULL: nothing */
+    void (*on_listening)(const char *host, int port, void *ctx);
+    void *ctx;
 } pb_sandbox_opts;
 
 /* The default cap of kept payments and what one payment costs at most, for --help. */
 #define PB_SANDBOX_MAX_PAYMENTS 1000000
 
-/* Run until SIGINT/SIGTERM. Prints "listening on HOST:PORT" on stdout first. Returns PB_OK
- * after a clean stop, or a negative PB_E... code (pb_error_last() says why). */
-int pb_sandbox_run(const pb_sandbox_opts *o);
+/* Run until SIGINT/SIGTERM; o->on_listening is told the address first. Prints nothing:
+ * events (a callback not acknowledged, a ledger write failed) go to the log sink
+ * (batch/util/log.h). *sum (may be NULL; zeroed first) holds what the run did, also when it
+ * failed after starting. Returns PB_OK after a clean stop, or a negative PB_E... code
+ * (pb_error_last() says why). */
+int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum);
 
 #endif

@@ -45,7 +45,7 @@ const char *pb_sandbox_code_message(int code)
 }
 
 /* obj.a.b -> item or NULL; *st = F_TYPE when an intermediate is not an object. */
-static const cJSON *get2(const cJSON *root, const char *a, const char *b, int *st)
+static const cJSON *pb__get2(const cJSON *root, const char *a, const char *b, int *st)
 {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, a);
     *st = F_OK;
@@ -64,10 +64,10 @@ static const cJSON *get2(const cJSON *root, const char *a, const char *b, int *s
 }
 
 /* A string field, non-empty, copied (capped; too long is a type error). */
-static int get_str(const cJSON *root, const char *a, const char *b, char *dst, size_t cap)
+static int pb__get_str(const cJSON *root, const char *a, const char *b, char *dst, size_t cap)
 {
     int st;
-    const cJSON *it = get2(root, a, b, &st);
+    const cJSON *it = pb__get2(root, a, b, &st);
     size_t n;
     if (st != F_OK)
         return st;
@@ -91,11 +91,11 @@ static int get_str(const cJSON *root, const char *a, const char *b, char *dst, s
  * through cJSON's double: "5000" is 5000, "5000.0", "5e3" and anything past int64 are a wrong
  * type. cJSON still says whether the member is there and is a number.
  */
-static int get_int(const cJSON *root, const char *body, size_t len, const char *a, const char *b,
-                   int64_t *v)
+static int pb__get_int(const cJSON *root, const char *body, size_t len, const char *a,
+                       const char *b, int64_t *v)
 {
     int st;
-    const cJSON *it = get2(root, a, b, &st);
+    const cJSON *it = pb__get2(root, a, b, &st);
     const char *path[2];
     pb_json_token tok;
     if (st != F_OK)
@@ -112,14 +112,15 @@ static int get_int(const cJSON *root, const char *body, size_t len, const char *
     return F_OK;
 }
 
-static int field_code(int st)
+static int pb__field_code(int st)
 {
     return st == F_MISSING ? 2004 : 2003;
 }
 
 /* Parse, signature presence, project, signature value: shared by payout and status. */
-static int check_common(int64_t project_id, const char *secret, size_t secret_len, const char *body,
-                        size_t len, cJSON **root_out, int64_t *req_project, int *code)
+static int pb__check_common(int64_t project_id, const char *secret, size_t secret_len,
+                            const char *body, size_t len, cJSON **root_out, int64_t *req_project,
+                            int *code)
 {
     cJSON *root = NULL;
     const cJSON *sig;
@@ -145,15 +146,15 @@ static int check_common(int64_t project_id, const char *secret, size_t secret_le
     }
     sig = cJSON_GetObjectItemCaseSensitive(root, "signature");
     if (!cJSON_IsString(sig))
-        sig = get2(root, "general", "signature", &st);
+        sig = pb__get2(root, "general", "signature", &st);
     if (sig == NULL || !cJSON_IsString(sig) || sig->valuestring == NULL ||
         sig->valuestring[0] == '\0') {
         *code = 3262;
         goto out;
     }
-    st = get_int(root, body, len, "general", "project_id", req_project);
+    st = pb__get_int(root, body, len, "general", "project_id", req_project);
     if (st != F_OK) {
-        *code = field_code(st);
+        *code = pb__field_code(st);
         goto out;
     }
     if (*req_project != project_id) {
@@ -187,24 +188,26 @@ int pb_sandbox_check_payout(const pb_method *m, int64_t project_id, const char *
     if (m == NULL || secret == NULL || body == NULL || out == NULL || code == NULL)
         return PB_EINVAL;
     memset(out, 0, sizeof(*out));
-    rc = check_common(project_id, secret, secret_len, body, len, &root, &out->project_id, code);
+    rc = pb__check_common(project_id, secret, secret_len, body, len, &root, &out->project_id, code);
     if (rc == PB_OK && *code != 0 && root != NULL)
-        (void)get_str(root, "general", "payment_id", out->payment_id, sizeof(out->payment_id));
+        (void)pb__get_str(root, "general", "payment_id", out->payment_id, sizeof(out->payment_id));
     if (rc != PB_OK || *code != 0)
         goto out;
     /* payment_id first so that later refusals can echo it */
-    if ((st = get_str(root, "general", "payment_id", out->payment_id, sizeof(out->payment_id))) ||
-        (st = get_str(root, "customer", "id", NULL, 0)) ||
-        (st = get_str(root, "customer", "ip_address", ip, sizeof(ip))) ||
-        (st = get_str(root, "account", "number", out->account, sizeof(out->account))) ||
-        (st = get_int(root, body, len, "payment", "amount", &out->amount)) ||
-        (st = get_str(root, "payment", "currency", out->currency, sizeof(out->currency))) ||
-        (m->customer_name_required && (st = get_str(root, "account", "customer_name", NULL, 0)))) {
-        *code = field_code(st);
+    if ((st = pb__get_str(root, "general", "payment_id", out->payment_id,
+                          sizeof(out->payment_id))) ||
+        (st = pb__get_str(root, "customer", "id", NULL, 0)) ||
+        (st = pb__get_str(root, "customer", "ip_address", ip, sizeof(ip))) ||
+        (st = pb__get_str(root, "account", "number", out->account, sizeof(out->account))) ||
+        (st = pb__get_int(root, body, len, "payment", "amount", &out->amount)) ||
+        (st = pb__get_str(root, "payment", "currency", out->currency, sizeof(out->currency))) ||
+        (m->customer_name_required &&
+         (st = pb__get_str(root, "account", "customer_name", NULL, 0)))) {
+        *code = pb__field_code(st);
         goto out;
     }
-    if (get_str(root, "general", "merchant_callback_url", out->callback_url,
-                sizeof(out->callback_url)) == F_TYPE) {
+    if (pb__get_str(root, "general", "merchant_callback_url", out->callback_url,
+                    sizeof(out->callback_url)) == F_TYPE) {
         *code = 2003;
         goto out;
     }
@@ -244,12 +247,12 @@ int pb_sandbox_check_status(int64_t project_id, const char *secret, size_t secre
         return PB_EINVAL;
     payment_id[0] = '\0';
     *req_project = 0;
-    rc = check_common(project_id, secret, secret_len, body, len, &root, req_project, code);
+    rc = pb__check_common(project_id, secret, secret_len, body, len, &root, req_project, code);
     if (rc != PB_OK || *code != 0)
         goto out;
-    st = get_str(root, "general", "payment_id", payment_id, PB_SANDBOX_ID_MAX);
+    st = pb__get_str(root, "general", "payment_id", payment_id, PB_SANDBOX_ID_MAX);
     if (st != F_OK)
-        *code = field_code(st);
+        *code = pb__field_code(st);
 out:
     cJSON_Delete(root);
     return rc;

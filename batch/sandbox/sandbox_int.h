@@ -18,8 +18,6 @@
 #include "batch/sandbox/sandbox_callback.h"
 #include "batch/sandbox/sandbox.h"
 
-#define PB__NCODES 32
-
 /* What a payment keeps of its request: strings sized to fit (they live in pb__pay's tail). */
 typedef struct {
     const char *payment_id, *account, *callback_url;
@@ -79,11 +77,7 @@ typedef struct pb__sbx {
     size_t max_pay; /* o->max_payments or the default */
     uint64_t rng;
     uint64_t seq;
-    unsigned long accepted, refused, faults, polls, cb_sent, cb_failed;
-    struct {
-        int code;
-        unsigned long n;
-    } by_code[PB__NCODES];
+    pb_sandbox_summary sum; /* counters of the run, handed to the caller at the end */
     int stopping;
     pb_sandbox_callbacks *cbs; /* the callback sender (closed on stop) */
     pb__slow *slow;            /* held-back answers */

@@ -5,6 +5,8 @@
  */
 #include "batch/sandbox/sandbox_int.h"
 
+#include "batch/util/log.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -119,11 +121,13 @@ static void cb_done(void *arg, int ok, long last_status, const char *url)
 {
     pb__sbx *s = (pb__sbx *)arg;
     if (ok) {
-        s->cb_sent++;
+        s->sum.cb_sent++;
     } else {
-        s->cb_failed++;
-        fprintf(stderr, "sandbox: callback to %s not acknowledged (last HTTP %ld)\n", url,
-                last_status);
+        static const pb_log_ctx ctx = {"sandbox.callback_failed", NULL, 0, NULL, NULL};
+        s->sum.cb_failed++;
+        /* the query string is left out: a merchant may put a token there */
+        pb_log(PB_LOG_WARN, &ctx, "sandbox: callback to %.*s not acknowledged (last HTTP %ld)",
+               (int)strcspn(url, "?#"), url, last_status);
     }
 }
 
@@ -156,15 +160,15 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     if (url == NULL || url[0] == '\0' || s->stopping)
         return;
     if (pb__sbx_chance(s, s->o->cb_drop)) {
-        s->faults++;
+        s->sum.faults++;
         return;
     }
     copies = pb__sbx_chance(s, s->o->cb_dup) ? 2 : 1;
     if (copies == 2)
-        s->faults++;
+        s->sum.faults++;
     wrong = pb__sbx_chance(s, s->o->cb_wrong_key);
     if (wrong)
-        s->faults++;
+        s->sum.faults++;
     txt = callback_text(s, p, wrong);
     if (txt == NULL)
         goto out;
@@ -174,7 +178,7 @@ static void send_callback(pb__sbx *s, pb__pay *p)
         mid.status = "processing";
         mid.code = 0;
         mid.reversed = 0;
-        s->faults++;
+        s->sum.faults++;
         late = callback_text(s, &mid, wrong);
         if (late == NULL)
             goto out;

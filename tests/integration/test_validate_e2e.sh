@@ -268,6 +268,31 @@ run 74 validate --invalid-out /dev/full "$S/payouts-invalid.csv"
 grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "disk-full message (--invalid-out)"; }
 run 74 validate --report "$T/no/such/dir/r.json" "$S/payouts-valid.csv"
 grep -q "no/such/dir/r.json.*No such file or directory" "$T/err" || { cat "$T/err" >&2; fail "missing-dir message"; }
+# every output file, every way a write can fail: exit 74, a message naming the file and the
+# cause, no output and no temporary file left (a directory that is a file: ENOTDIR; a
+# read-only directory: EACCES, not testable as root, who may write anywhere)
+touch "$T/plainfile"
+mkdir -p "$T/ro"
+chmod 555 "$T/ro"
+for opt in --report --invalid-out; do
+    in=$S/payouts-invalid.csv
+    run 74 validate "$opt" /dev/full "$in"
+    grep -q "/dev/full: No space left on device" "$T/err" || { cat "$T/err" >&2; fail "$opt: disk-full message"; }
+    run 74 validate "$opt" "$T/no/such/dir/x.out" "$in"
+    grep -q "no/such/dir/x.out.*No such file or directory" "$T/err" || { cat "$T/err" >&2; fail "$opt: missing-dir message"; }
+    run 74 validate "$opt" "$T/plainfile/x.out" "$in"
+    grep -q "plainfile/x.out.*Not a directory" "$T/err" || { cat "$T/err" >&2; fail "$opt: not-a-directory message"; }
+    if [ "$(id -u)" -ne 0 ]; then
+        run 74 validate "$opt" "$T/ro/x.out" "$in"
+        grep -q "ro/x.out.*Permission denied" "$T/err" || { cat "$T/err" >&2; fail "$opt: read-only directory message"; }
+    fi
+    # the other output of the same run is not left behind either
+    other=--invalid-out; [ "$opt" = --invalid-out ] && other=--report
+    run 74 validate "$opt" /dev/full "$other" "$T/other.out" "$in"
+    [ -e "$T/other.out" ] && fail "$opt failed but $other was left behind"
+    [ -z "$(ls -A "$T/ro")" ] || fail "$opt: something was left in the read-only directory"
+done
+chmod 755 "$T/ro"
 # -q with a single finding prints it, never "... and 1 more" (#11 also seen)
 printf 'method,payment_id,amount,currency,customer_id,ip_address,account_number\ntouchngo,t1,500,MYR,c,1.2.3.4,12345\n' > "$T/one.csv"
 run 65 validate -q "$T/one.csv"
