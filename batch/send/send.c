@@ -732,7 +732,7 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     {
         /* libuv's timers have millisecond steps and fire a little late: forgive 0.9 of an
          * interval of lateness so the achieved rate stays at the ceiling (any 1 s window still
-         * holds at most rate + 1 requests) */
+         * holds at most rate + 1 requests up to 1,000/s, rate + 0.1% above: core/engine.c) */
         pb_engine_config ec = o->engine;
         if (!ec.rate_slack_permille)
             ec.rate_slack_permille = 900;
