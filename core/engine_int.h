@@ -29,6 +29,8 @@ typedef struct {
 } pb__slot;
 
 #define PB__CMDQ_EXTRA 8
+/* rows in hand per request in flight (engine.c pb_engine_new) */
+#define PB__SLOTS_PER_REQUEST 4
 
 struct pb_engine {
     pb_engine_config cfg;
