@@ -108,8 +108,8 @@ int pb_cmd_listen(int argc, char **argv)
                  s.quiet     ? PB_LOG_WARN
                  : s.verbose ? PB_LOG_DEBUG
                              : PB_LOG_INFO);
-    if (pb_settings_hostport(s.callback_listen ? s.callback_listen : PB__DEFAULT_LISTEN, host,
-                             sizeof(host), &port) < 0) {
+    if (pb_http_hostport_parse(s.callback_listen ? s.callback_listen : PB__DEFAULT_LISTEN, host,
+                               sizeof(host), &port) < 0) {
         pb_cli_error("--callback-listen %s: use HOST:PORT (127.0.0.1:8765, [::1]:0)",
                      s.callback_listen);
         exit_code = PB_EXIT_USAGE;

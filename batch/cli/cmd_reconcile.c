@@ -112,11 +112,12 @@ int pb_cmd_reconcile(int argc, char **argv)
     if (pb_store_batch_get(st, pick.name, &info) < 0 || pb_store_counts(st, info.id, &counts) < 0)
         goto store_err;
 
-    if (counts.rows[PB_ROW_SENDING] + counts.rows[PB_ROW_IN_DOUBT] > 0) {
+    if (counts.rows[PB_ROW_SENDING] + counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] >
+        0) {
         pb_send_opts so;
         pb_send_result sr;
         if (!s.project_id) {
-            pb_cli_error("rows are in doubt and need status queries: give --project-id N (or "
+            pb_cli_error("rows are not final and need status queries: give --project-id N (or "
                          "PAYBATCH_PROJECT_ID)");
             exit_code = PB_EXIT_CONFIG;
             goto out;
@@ -142,6 +143,9 @@ int pb_cmd_reconcile(int argc, char **argv)
         so.engine.rate_milli = s.rate_milli;
         so.engine.concurrency = s.concurrency;
         so.engine.status_only = 1;
+        so.store_uri = s.state;
+        so.wait_ms = (int64_t)s.wait_s * 1000;
+        so.poll_once = 1; /* at least one status query per accepted row */
         so.timeout_ms = (long)s.timeout_s * 1000;
         so.progress_tty = isatty(2) && !s.quiet;
         so.quiet = s.quiet;

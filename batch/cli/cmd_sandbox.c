@@ -2,6 +2,7 @@
  * cmd_sandbox.c - `paybatch sandbox`: parse the options, run the local Gate (sandbox.h).
  */
 #include "batch/cli/cli.h"
+#include "batch/net/http_server.h"
 #include "batch/cli/options.h"
 #include "batch/sandbox/sandbox.h"
 #include "batch/util/log.h"
@@ -99,41 +100,6 @@ static void pb__sandbox_usage(FILE *out)
           out);
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-    if (s[0] < '0' || s[0] > '9')
-        return PB_EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return PB_EINVAL;
-    *out = v;
-    return PB_OK;
-}
-
-/* "127.0.0.1:8080", "[::1]:8080" -> host (in buf) and port */
-static int parse_listen(const char *s, char *host, size_t cap, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    size_t hl;
-    unsigned long p;
-    if (colon == NULL || parse_ulong(colon + 1, 65535, &p) != PB_OK)
-        return PB_EINVAL;
-    hl = (size_t)(colon - s);
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= cap)
-        return PB_EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    *port = (int)p;
-    return PB_OK;
-}
-
 /* The address goes to stdout as the first line: tests and `send --sandbox` read it. */
 static void pb__on_listening(const char *host, int port, void *ctx)
 {
@@ -178,7 +144,8 @@ int pb_cmd_sandbox(int argc, char **argv)
     pb_cli_log_setup(&set);
     memset(&o, 0, sizeof(o));
     exit_code = PB_EXIT_USAGE;
-    if (set.listen == NULL || parse_listen(set.listen, host, sizeof(host), &o.port) != PB_OK) {
+    if (set.listen == NULL ||
+        pb_http_hostport_parse(set.listen, host, sizeof(host), &o.port) != PB_OK) {
         pb_cli_error("--listen HOST:PORT is required (numeric host, port 0..65535)");
         goto out;
     }

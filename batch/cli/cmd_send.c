@@ -453,6 +453,9 @@ int pb_cmd_send(int argc, char **argv)
     so.engine.rate_milli = s.rate_milli;
     so.engine.concurrency = s.concurrency;
     so.timeout_ms = (long)s.timeout_s * 1000;
+    so.store_uri = s.state;
+    so.callback_listen = s.callback_listen;
+    so.wait_ms = (int64_t)s.wait_s * 1000;
     so.progress_tty = isatty(2) && !s.quiet;
     so.quiet = s.quiet;
     rc = pb_send_run(&so, &sr);

@@ -106,9 +106,6 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
 int pb_settings_secret(const pb_settings *s, char **secret, size_t *len);
 void pb_settings_secret_free(char *secret, size_t len);
 
-/* "127.0.0.1:8080" or "[::1]:8080" -> host (into host[cap]) and port. PB_EINVAL when malformed. */
-int pb_settings_hostport(const char *s, char *host, size_t cap, int *port);
-
 /* The option lines of `cmd` for its --help text. */
 void pb_settings_print_options(FILE *out, unsigned cmd);
 

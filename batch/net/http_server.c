@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "batch/net/http_response.h"
@@ -687,4 +689,31 @@ void pb_http_drop(pb_http_exchange *ex)
         ex->conn = NULL;
     }
     exchange_free(ex);
+}
+
+/* "127.0.0.1:8080", "[::1]:8080" -> host (in buf) and port */
+int pb_http_hostport_parse(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    unsigned long p;
+    size_t hl;
+
+    if (!colon || colon[1] == '\0')
+        return PB_EINVAL;
+    errno = 0;
+    p = strtoul(colon + 1, &end, 10);
+    if (errno || *end != '\0' || p > 65535 || colon[1] == '-' || colon[1] == '+')
+        return PB_EINVAL;
+    hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= cap)
+        return PB_EINVAL;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return PB_OK;
 }

@@ -102,4 +102,7 @@ void pb_http_server_close(pb_http_server *s, void (*cb)(pb_http_server *, void *
  * a server that was never listened on still must be closed first). */
 void pb_http_server_free(pb_http_server *s);
 
+/* "127.0.0.1:8080" or "[::1]:8080" -> host (into host[cap]) and port. PB_EINVAL when malformed. */
+int pb_http_hostport_parse(const char *s, char *host, size_t cap, int *port);
+
 #endif

@@ -1,5 +1,7 @@
 #include "batch/send/send.h"
 
+#include "batch/send/send_int.h"
+
 #include "batch/net/http_client.h"
 #include "batch/util/log.h"
 #include "core/alloc.h"
@@ -18,33 +20,7 @@
 #define PB__STATUS_PATH "/v2/payment/status"
 #define PB__MAX_CELLS   1024
 
-typedef struct {
-    const pb_send_opts *o;
-    uv_loop_t loop;
-    uv_timer_t timer, progress;
-    uv_signal_t sigint, sigterm;
-    pb_http_client *http;
-    pb_engine *engine;
-    pb_header_map *map;
-    size_t cap;
-    struct pb__prep *preps; /* cap prepared bodies */
-    pb_buf body;
-    pb_send_result *res;
-    int done;
-    int rc; /* first fatal error */
-    int64_t timer_at;
-    struct pb__op *ops_head, *ops_tail; /* store work waiting for the worker */
-    int op_running;
-    int64_t started_ms;
-} pb__drv;
-
-typedef struct {
-    pb__drv *d;
-    uint32_t row_no;
-    int status_query;
-} pb__req;
-
-static int64_t pb__now_ms(void)
+int64_t pb_send__now_ms(void)
 {
     struct timespec ts;
     /* wall clock: next_at_ms is stored and must mean the same to the next run */
@@ -56,13 +32,15 @@ static uint64_t pb__rnd(void)
 {
     uint64_t r = 0;
     if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-        r = (uint64_t)pb__now_ms() * 0x9E3779B97F4A7C15ull; /* jitter only: never security */
+        r = (uint64_t)pb_send__now_ms() * 0x9E3779B97F4A7C15ull; /* jitter only: never security */
     return r;
 }
 
 static void pb__pump(pb__drv *d);
+static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb_buf *body,
+                          int status);
 
-static void pb__fail(pb__drv *d, int rc, const char *what)
+void pb_send__fail(pb__drv *d, int rc, const char *what)
 {
     if (d->rc == 0) {
         d->rc = rc < 0 ? rc : PB_ERROR;
@@ -73,10 +51,10 @@ static void pb__fail(pb__drv *d, int rc, const char *what)
 static void pb__feed(pb__drv *d, pb_engine_event *ev)
 {
     int rc;
-    ev->now_ms = pb__now_ms();
+    ev->now_ms = pb_send__now_ms();
     ev->rnd = pb__rnd();
     if ((rc = pb_engine_feed(d->engine, ev)) < 0)
-        pb__fail(d, rc, "send engine");
+        pb_send__fail(d, rc, "send engine");
 }
 
 static void pb__to_erow(const pb_store_row *s, pb_engine_row *e)
@@ -97,39 +75,6 @@ static void pb__to_erow(const pb_store_row *s, pb_engine_row *e)
  * and the store's connection is only ever used by one thread at a time. The engine already
  * waits for each answer (ROWS_*, COMMITTED) before it relies on it.
  */
-typedef enum { PB__OP_ROWS = 1, PB__OP_COMMIT, PB__OP_BODY } pb__op_kind;
-
-typedef struct pb__op {
-    uv_work_t work;
-    pb__drv *d;
-    struct pb__op *next;
-    pb__op_kind kind;
-    int rc;
-    char err[512];
-    /* ROWS */
-    int claim;
-    size_t max, n;
-    int64_t now_ms, next_at;
-    pb_store_row *rows;
-    pb_engine_row *erows;
-    /* COMMIT */
-    const pb_row_update *updates;
-    size_t n_updates, applied;
-    /* BODY (one row), and the claimed rows' bodies (ROWS with claim) */
-    uint32_t row_no;
-    pb_buf body;
-    char url[2048];
-    struct pb__prep *preps;
-} pb__op;
-
-/* A claimed row's signed body, built by the store's thread when it was claimed, so that the
- * POST leaves the moment the rate limiter lets it (never behind a commit's fsync). */
-typedef struct pb__prep {
-    uint32_t row_no; /* 0 = free slot */
-    pb_buf body;
-    char url[2048];
-} pb__prep;
-
 static int pb__payout_body(pb__drv *d, uint32_t row_no, pb_buf *body, const pb_method **m);
 static int pb__row_body(pb__drv *d, const pb_store_row *sr, pb_buf *body, const pb_method **m);
 
@@ -166,6 +111,13 @@ static void pb__op_work(uv_work_t *w)
     case PB__OP_COMMIT:
         op->rc = pb_store_mark(d->o->store, d->o->batch, op->updates, op->n_updates, &op->applied);
         break;
+    case PB__OP_LIST:
+        op->rc = pb_store_list(d->o->store, d->o->batch, PB_ROW_ACCEPTED, op->row_no, op->max,
+                               op->rows, &op->n);
+        break;
+    case PB__OP_MARK:
+        op->rc = pb_store_mark(d->o->store, d->o->batch, op->updates, op->n_updates, &op->applied);
+        break;
     case PB__OP_BODY:
         op->rc = pb__payout_body(d, op->row_no, &op->body, &m);
         if (op->rc == 0)
@@ -199,20 +151,20 @@ static void pb__op_next(pb__drv *d)
     op->work.data = op;
     if ((rc = uv_queue_work(&d->loop, &op->work, pb__op_work, pb__op_after)) != 0) {
         pb_error_set("cannot queue store work: %s", uv_strerror(rc));
-        pb__fail(d, PB_ERROR, "state store");
+        pb_send__fail(d, PB_ERROR, "state store");
         pb__op_free(op);
         return;
     }
     d->op_running = 1;
 }
 
-static pb__op *pb__op_new(pb__drv *d, pb__op_kind kind, size_t max)
+pb__op *pb_send__op_new(pb__drv *d, pb__op_kind kind, size_t max)
 {
     pb__op *op = pb_calloc(
         1, sizeof(*op) + max * (sizeof(pb_store_row) + sizeof(pb_engine_row) + sizeof(pb__prep)));
     size_t i;
     if (!op) {
-        pb__fail(d, PB_ENOMEM, "out of memory");
+        pb_send__fail(d, PB_ENOMEM, "out of memory");
         return NULL;
     }
     op->d = d;
@@ -227,7 +179,7 @@ static pb__op *pb__op_new(pb__drv *d, pb__op_kind kind, size_t max)
     return op;
 }
 
-static void pb__op_submit(pb__drv *d, pb__op *op)
+void pb_send__op_submit(pb__drv *d, pb__op *op)
 {
     if (d->ops_tail)
         d->ops_tail->next = op;
@@ -240,26 +192,26 @@ static void pb__op_submit(pb__drv *d, pb__op *op)
 static void pb__rows_cmd(pb__drv *d, const pb_engine_cmd *c)
 {
     size_t max = c->max < d->cap ? c->max : d->cap;
-    pb__op *op = pb__op_new(d, PB__OP_ROWS, max);
+    pb__op *op = pb_send__op_new(d, PB__OP_ROWS, max);
     if (!op)
         return;
     op->claim = c->type == PB_ENGINE_CLAIM;
-    op->now_ms = pb__now_ms();
+    op->now_ms = pb_send__now_ms();
     op->next_at = PB_ENGINE_NEVER;
-    pb__op_submit(d, op);
+    pb_send__op_submit(d, op);
 }
 
 static void pb__commit(pb__drv *d, const pb_engine_cmd *c)
 {
-    pb__op *op = pb__op_new(d, PB__OP_COMMIT, 0);
+    pb__op *op = pb_send__op_new(d, PB__OP_COMMIT, 0);
     if (!op)
         return;
     op->updates = c->updates; /* valid until COMMITTED is fed */
     op->n_updates = c->n_updates;
-    pb__op_submit(d, op);
+    pb_send__op_submit(d, op);
 }
 
-static void pb__log_updates(pb__drv *d, const pb_row_update *u, size_t n)
+void pb_send__log_updates(pb__drv *d, const pb_row_update *u, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++, u++) {
@@ -278,9 +230,6 @@ static void pb__log_updates(pb__drv *d, const pb_row_update *u, size_t n)
                pb_row_state_name(u->to), u->message[0] ? ": " : "", u->message);
     }
 }
-
-static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb_buf *body,
-                          int status);
 
 /* Take the claimed rows' bodies into the driver's table (swapping buffers, no copies). */
 static void pb__prep_keep(pb__drv *d, pb__op *op)
@@ -312,11 +261,11 @@ static void pb__op_after(uv_work_t *w, int status)
     }
     if (op->rc < 0) {
         pb_error_set("%s", op->err);
-        pb__fail(d, op->rc,
-                 op->kind == PB__OP_ROWS
-                     ? (op->claim ? "cannot claim rows" : "cannot read rows in doubt")
-                 : op->kind == PB__OP_COMMIT ? "cannot record row states"
-                                             : "cannot build a request");
+        pb_send__fail(d, op->rc,
+                      op->kind == PB__OP_ROWS
+                          ? (op->claim ? "cannot claim rows" : "cannot read rows in doubt")
+                      : op->kind == PB__OP_COMMIT ? "cannot record row states"
+                                                  : "cannot build a request");
         pb__op_free(op);
         pb__pump(d);
         return;
@@ -330,15 +279,21 @@ static void pb__op_after(uv_work_t *w, int status)
         ev.u.rows.rows = op->erows;
         ev.u.rows.n = op->n;
         ev.u.rows.next_at_ms = op->next_at;
-        if (!d->done)
+        if (!d->done && !d->engine_done)
             pb__feed(d, &ev);
         break;
     case PB__OP_COMMIT:
-        pb__log_updates(d, op->updates, op->n_updates);
+        pb_send__log_updates(d, op->updates, op->n_updates);
         ev.type = PB_ENGINE_COMMITTED;
         ev.u.committed.applied = op->applied;
-        if (!d->done)
+        if (!d->done && !d->engine_done)
             pb__feed(d, &ev);
+        break;
+    case PB__OP_LIST:
+        pb_send__wait_listed(d, op);
+        break;
+    case PB__OP_MARK:
+        pb_send__log_updates(d, op->updates, op->applied ? op->n_updates : 0);
         break;
     case PB__OP_BODY:
         if (!d->done)
@@ -506,26 +461,31 @@ out:
     return rc;
 }
 
-static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb_buf *body,
-                          int status)
+int pb_send__post(pb__drv *d, const char *url, const pb_buf *body, pb_http_client_cb cb,
+                  void *payload)
 {
     static const char *const headers[] = {"Content-Type: application/json",
                                           "Accept: application/json", NULL};
+    int rc = pb_http_client_post(d->http, url, headers, body->ptr, body->len, d->o->timeout_ms, cb,
+                                 payload);
+    if (rc < 0)
+        pb_send__fail(d, rc, "cannot start a request");
+    return rc;
+}
+
+static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb_buf *body,
+                          int status)
+{
     pb__req *q = pb_malloc(sizeof(*q));
-    int rc;
     if (!q) {
-        pb__fail(d, PB_ENOMEM, "out of memory");
+        pb_send__fail(d, PB_ENOMEM, "out of memory");
         return;
     }
     q->d = d;
     q->row_no = row_no;
     q->status_query = status;
-    rc = pb_http_client_post(d->http, url, headers, body->ptr, body->len, d->o->timeout_ms,
-                             status ? pb__on_status : pb__on_payout, q);
-    if (rc < 0) {
-        pb_free(q);
-        pb__fail(d, rc, "cannot start a request");
-    }
+    if (pb_send__post(d, url, body, status ? pb__on_status : pb__on_payout, q) < 0)
+        pb_free(q); /* not started: the callback will never run */
 }
 
 static void pb__post(pb__drv *d, const pb_engine_cmd *c)
@@ -545,9 +505,9 @@ static void pb__post(pb__drv *d, const pb_engine_cmd *c)
             }
         }
         /* not prepared: the body comes from the stored row, built by the store's thread */
-        if ((op = pb__op_new(d, PB__OP_BODY, 0)) != NULL) {
+        if ((op = pb_send__op_new(d, PB__OP_BODY, 0)) != NULL) {
             op->row_no = c->row->row_no;
-            pb__op_submit(d, op);
+            pb_send__op_submit(d, op);
         }
         return;
     }
@@ -558,7 +518,7 @@ static void pb__post(pb__drv *d, const pb_engine_cmd *c)
     pb_buf_clear(&d->body);
     rc = pb_gate_status_body(c->row->payment_id, strlen(c->row->payment_id), &cfg, &d->body);
     if (rc < 0) {
-        pb__fail(d, rc, "cannot build a status query");
+        pb_send__fail(d, rc, "cannot build a status query");
         return;
     }
     snprintf(url, sizeof(url), "%s%s", d->o->gate_url, PB__STATUS_PATH);
@@ -571,9 +531,11 @@ static void pb__on_timer(uv_timer_t *t)
 {
     pb__drv *d = t->data;
     pb_engine_event ev;
+    if (d->engine_done)
+        return;
     /* libuv times from its cached loop clock, which can run behind the wall clock: the
      * engine was promised a TICK at or after its time, never before */
-    if (pb__now_ms() < d->timer_at) {
+    if (pb_send__now_ms() < d->timer_at) {
         pb__arm(d, d->timer_at);
         return;
     }
@@ -588,7 +550,7 @@ static void pb__progress(uv_timer_t *t)
     pb__drv *d = t->data;
     pb_engine_stats st;
     pb_log_ctx lc = {"send.progress", d->o->batch_name, 0, NULL, NULL};
-    int64_t el = pb__now_ms() - d->started_ms;
+    int64_t el = pb_send__now_ms() - d->started_ms;
     pb_engine_get_stats(d->engine, &st);
     if (d->o->progress_tty && pb_log_get_format() == PB_LOG_TEXT) {
         fprintf(stderr, "\r%llu sent, %llu accepted, %llu status queries, %.1f req/s   ",
@@ -610,6 +572,10 @@ static void pb__on_signal(uv_signal_t *s, int signum)
     pb_log(PB_LOG_WARN, NULL, "%s: stopping; requests in flight finish first",
            signum == SIGINT ? "SIGINT" : "SIGTERM");
     d->res->stopped_by_signal = 1;
+    if (d->engine_done) {
+        pb_send__finish(d); /* waiting only: nothing to finish but the wait */
+        return;
+    }
     memset(&ev, 0, sizeof(ev));
     ev.type = PB_ENGINE_STOP_REQUESTED;
     pb__feed(d, &ev);
@@ -621,7 +587,7 @@ static void pb__http_closed(pb_http_client *c, void *arg)
     (void)c, (void)arg;
 }
 
-static void pb__finish(pb__drv *d)
+void pb_send__finish(pb__drv *d)
 {
     if (d->done)
         return;
@@ -633,6 +599,8 @@ static void pb__finish(pb__drv *d)
         pb__op_free(op);
     }
     d->ops_tail = NULL;
+    pb_send__wait_stop(d);
+    pb_send__callbacks_close(d);
     (void)uv_timer_stop(&d->timer);
     (void)uv_timer_stop(&d->progress);
     (void)uv_signal_stop(&d->sigint);
@@ -650,7 +618,7 @@ static void pb__arm(pb__drv *d, int64_t at_ms)
 {
     int64_t wait;
     uv_update_time(&d->loop);
-    wait = at_ms - pb__now_ms();
+    wait = at_ms - pb_send__now_ms();
     d->timer_at = at_ms;
     (void)uv_timer_start(&d->timer, pb__on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
@@ -658,7 +626,7 @@ static void pb__arm(pb__drv *d, int64_t at_ms)
 static void pb__pump(pb__drv *d)
 {
     pb_engine_cmd c;
-    while (!d->done && d->rc == 0 && pb_engine_next(d->engine, &c)) {
+    while (!d->done && !d->engine_done && d->rc == 0 && pb_engine_next(d->engine, &c)) {
         switch (c.type) {
         case PB_ENGINE_CLAIM:
         case PB_ENGINE_DUE:
@@ -676,12 +644,17 @@ static void pb__pump(pb__drv *d)
             break;
         case PB_ENGINE_DONE:
             d->res->reason = c.reason;
-            pb__finish(d);
+            d->engine_done = 1;
+            /* --wait: callbacks and polling settle accepted rows before the run ends */
+            if (c.reason == PB_ENGINE_FINISHED && (d->o->wait_ms > 0 || d->o->poll_once))
+                pb_send__wait_start(d);
+            else
+                pb_send__finish(d);
             break;
         }
     }
     if (d->rc != 0)
-        pb__finish(d); /* the store failed: stop; what is committed stays consistent */
+        pb_send__finish(d); /* the store failed: stop; what is committed stays consistent */
 }
 
 static int pb__header_map(pb__drv *d)
@@ -717,7 +690,7 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     memset(res, 0, sizeof(*res));
     d.o = o;
     d.res = res;
-    d.started_ms = pb__now_ms();
+    d.started_ms = pb_send__now_ms();
     pb_buf_init(&d.body, PB_GATE_BODY_MAX);
     d.cap = o->engine.concurrency ? o->engine.concurrency : 8;
     /* the engine holds up to 4 rows per request in flight (core/engine_int.h): a DUE may ask
@@ -762,11 +735,19 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     (void)uv_timer_start(&d.progress, pb__progress, o->progress_tty ? 500 : 5000,
                          o->progress_tty ? 500 : 5000);
 
+    if (o->callback_listen && (rc = pb_send__callbacks_start(&d)) < 0) {
+        pb_send__finish(&d);
+        (void)uv_run(&d.loop, UV_RUN_DEFAULT);
+        pb_send__callbacks_free(&d);
+        pb_http_client_free(d.http);
+        goto out_loop;
+    }
     memset(&ev, 0, sizeof(ev));
     ev.type = PB_ENGINE_TICK;
     pb__feed(&d, &ev);
     pb__pump(&d);
     (void)uv_run(&d.loop, UV_RUN_DEFAULT);
+    pb_send__callbacks_free(&d);
     if (o->progress_tty && pb_log_get_format() == PB_LOG_TEXT)
         fputc('\n', stderr);
     pb_engine_get_stats(d.engine, &res->engine);

@@ -31,6 +31,11 @@ typedef struct {
     pb_validate_opts rules;   /* as when the rows were loaded (default method, conversion) */
     pb_engine_config engine;
     long timeout_ms;
+    const char *store_uri;       /* the store's URI: the callback receiver opens its own handle */
+    const char *callback_listen; /* HOST:PORT: receive result callbacks while running, or NULL */
+    int64_t wait_ms;  /* after dispatch, wait this long for final results (callbacks, then
+                         status polling of accepted rows); 0: none */
+    int poll_once;    /* reconcile: one full pass over the accepted rows even past wait_ms */
     int progress_tty; /* draw a progress line on stderr */
     int quiet;
 } pb_send_opts;
@@ -41,6 +46,7 @@ typedef struct {
     uint64_t answered, not_sent, no_answer; /* HTTP outcomes */
     uint64_t accepted_now;                  /* rows accepted or better in this run */
     int stopped_by_signal;
+    uint64_t polled; /* status queries for accepted rows during the wait */
 } pb_send_result;
 
 /* 0, or PB_EIO (the store failed: the run stopped, nothing left unclear in the store),
