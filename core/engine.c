@@ -96,6 +96,7 @@ void pb_engine_free(pb_engine *e)
 void pb_engine_get_stats(const pb_engine *e, pb_engine_stats *out)
 {
     *out = e->stats;
+    out->config_refused = e->config_refused;
 }
 
 const char *pb_engine_reason_name(pb_engine_done_reason r)

@@ -47,9 +47,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PB_ENGINE_NEVER        INT64_MAX
-#define PB_ENGINE_CONC_MAX     1024
-#define PB_ENGINE_CURRENCY_MAX 7
+#define PB_ENGINE_NEVER         INT64_MAX
+#define PB_ENGINE_THROTTLES_MAX 200 /* throttles in a row with no success: the run gives up */
+#define PB_ENGINE_CONC_MAX      1024
+#define PB_ENGINE_CURRENCY_MAX  7
 
 /* The engine's view of one row in hand: what it needs to act and to check status answers. */
 typedef struct {
@@ -173,6 +174,7 @@ typedef struct {
 
 typedef struct {
     uint64_t posts, queries, commits, updates, throttles, retries, conflicts;
+    int config_refused; /* Gate refused the signature or the project: fix the configuration */
 } pb_engine_stats;
 
 typedef struct pb_engine pb_engine;

@@ -1,5 +1,6 @@
 /* engine_outcome.c - what the answer to a payout or a status query means for its row
  * (SPEC 5), and the retry, budget and throttle decisions that follow from it. */
+#include "core/callback.h"
 #include "core/engine_int.h"
 
 #include "core/errors.h"
@@ -21,11 +22,21 @@ uint64_t pb__eng_rand(pb_engine *e)
 static int64_t pb__throttle(pb_engine *e, int64_t retry_after_ms)
 {
     int64_t ra = retry_after_ms < 0 ? e->cfg.retry_after_default_ms : retry_after_ms;
+    /* a gateway that only ever throttles is a gateway that refuses: give the run up rather
+     * than wait forever (every row stays queued: nothing was sent) */
+    if (++e->throttles_in_row > PB_ENGINE_THROTTLES_MAX)
+        e->gave_up = 1;
     if (ra > e->cfg.retry_after_max_ms)
         ra = e->cfg.retry_after_max_ms;
     pb_ratelimit_throttle(&e->rl, e->now * 1000, ra * 1000);
     e->stats.throttles++;
     return (pb_ratelimit_paused_until_us(&e->rl) + 999) / 1000;
+}
+
+/* 3261 invalid signature, 3262 empty signature, 2442 project not found: about us, not the row */
+static int pb__config_refusal(const char *code)
+{
+    return strcmp(code, "3261") == 0 || strcmp(code, "3262") == 0 || strcmp(code, "2442") == 0;
 }
 
 static int pb__is_throttle(int http_status, int64_t retry_after_ms)
@@ -49,6 +60,7 @@ static int pb__may_retry(pb_engine *e, const pb__slot *s)
 
 static void pb__success(pb_engine *e)
 {
+    e->throttles_in_row = 0;
     pb_ratelimit_success(&e->rl);
     pb_retry_budget_earn(&e->budget);
 }
@@ -93,6 +105,21 @@ int pb__eng_payout_result(pb_engine *e, pb__slot *s, const pb_engine_payout_resu
             PB__SET(u->request_id, r->request_id);
             PB__SET(u->gate_status, "processing");
         }
+        return rc;
+    }
+    if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && pb__config_refusal(r->code)) {
+        /* Gate refuses our signature or project, not this row: nothing was paid, and every
+         * other row would be refused the same way. The row goes back to queued untouched and
+         * the run stops so that the operator fixes the secret or the project id. */
+        e->config_refused = 1;
+        e->gave_up = 1;
+        snprintf(msg, sizeof msg,
+                 "Gate refused the request (%.15s %.60s): check the secret key and "
+                 "the project id",
+                 r->code, r->message);
+        rc = pb__eng_update(e, s, PB_ROW_QUEUED, e->now, msg, &u);
+        if (rc == PB_OK)
+            PB__SET(u->code, r->code);
         return rc;
     }
     if (r->outcome == PB_ENGINE_ANSWERED && r->parsed && r->code[0] &&
@@ -174,13 +201,12 @@ int pb__eng_status_result(pb_engine *e, pb__slot *s, const pb_engine_status_resu
             PB__SET(u->code, "conflict");
         return rc;
     }
-    pb_row_state to = PB_ROW_ACCEPTED;
-    if (strcmp(r->payment_status, "success") == 0)
-        to = PB_ROW_SUCCESS;
-    else if (strcmp(r->payment_status, "decline") == 0)
-        to = PB_ROW_DECLINE;
-    else if (strcmp(r->payment_status, "error") == 0)
-        to = PB_ROW_ERROR;
+    /* the one rule from a payment status to a row state (core/callback); a reversal found
+     * here is recorded as accepted and left to the poller or a callback, which apply
+     * success -> reversed in two steps: this update carries one transition only */
+    pb_row_state to = pb_callback_status_state(r->payment_status, 0);
+    if (to == PB_ROW_REVERSED)
+        to = PB_ROW_ACCEPTED;
     rc = pb__eng_update(e, s, to, 0, r->operation_message, &u);
     if (rc == PB_OK) {
         PB__SET(u->code, r->operation_code);

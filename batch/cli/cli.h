@@ -53,5 +53,8 @@ int pb_cli_report_batch(struct pb_json_report *json, const char *name, const pb_
 /* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...}") into b. */
 int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c);
 int pb_cmd_reconcile(int argc, char **argv);
+/* Take the batch's lock (an advisory lock file beside the store); PB_EAGAIN with a message
+ * when another process holds it. *fd_out: close it to release (-1 for stores with no file). */
+int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out);
 
 #endif

@@ -69,7 +69,7 @@ int pb_cmd_reconcile(int argc, char **argv)
     char *secret = NULL;
     size_t npos = 0, secret_len = 0;
     struct stat sb;
-    int rc, exit_code = PB_EXIT_SOFTWARE;
+    int rc, exit_code = PB_EXIT_SOFTWARE, lock_fd = -1;
 
     memset(&info, 0, sizeof(info));
     memset(&counts, 0, sizeof(counts));
@@ -109,8 +109,52 @@ int pb_cmd_reconcile(int argc, char **argv)
         exit_code = PB_EXIT_USAGE;
         goto out;
     }
+    if (pb_cli_lock_batch(s.state, pick.name, &lock_fd) < 0) {
+        pb_cli_error("%s", pb_error_last());
+        exit_code = PB_EXIT_TEMPFAIL;
+        goto out;
+    }
     if (pb_store_batch_get(st, pick.name, &info) < 0 || pb_store_counts(st, info.id, &counts) < 0)
         goto store_err;
+    {
+        /* the gateway and project the batch was sent to: asking another one would find
+         * nothing, and "not found" would put paid rows back in the queue */
+        char stored_url[2048] = "";
+        long long stored_project = 0;
+        const char *p = info.settings ? strstr(info.settings, "gate_url=") : NULL;
+        const char *q = info.settings ? strstr(info.settings, "project_id=") : NULL;
+        if (p)
+            sscanf(p + 9, "%2047[^\n]", stored_url);
+        if (q)
+            sscanf(q + 11, "%lld", &stored_project);
+        if (strcmp(stored_url, "sandbox") == 0) {
+            pb_cli_error("batch %s was sent to the embedded sandbox (send --sandbox), which is "
+                         "gone: there is nothing to reconcile it with",
+                         info.name);
+            exit_code = PB_EXIT_USAGE;
+            goto out;
+        }
+        if (stored_url[0] && strcmp(stored_url, s.gate_url) != 0) {
+            if (strcmp(s.gate_url, PB_DEFAULT_GATE_URL) != 0) {
+                pb_cli_error("batch %s was sent to %s, not %s", info.name, stored_url, s.gate_url);
+                exit_code = PB_EXIT_CONFIG;
+                goto out;
+            }
+            char *u = pb_strdup(stored_url);
+            if (!u)
+                goto store_err;
+            pb_free(s.gate_url);
+            s.gate_url = u;
+        }
+        if (stored_project && s.project_id && stored_project != (long long)s.project_id) {
+            pb_cli_error("batch %s was sent with project id %lld, not %lld", info.name,
+                         stored_project, (long long)s.project_id);
+            exit_code = PB_EXIT_CONFIG;
+            goto out;
+        }
+        if (stored_project && !s.project_id)
+            s.project_id = (int64_t)stored_project;
+    }
 
     if (counts.rows[PB_ROW_SENDING] + counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] >
         0) {
@@ -199,6 +243,8 @@ store_err:
     pb_cli_error("state store %s: %s", s.state, pb_error_last());
     exit_code = PB_EXIT_IOERR;
 out:
+    if (lock_fd >= 0)
+        close(lock_fd);
     pb_batch_counts_clear(&counts);
     pb_batch_info_clear(&info);
     pb_store_free(st);

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "formats/gate_request.h"
 #include "formats/report.h"
 
 #include <curl/curl.h>
@@ -21,6 +22,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +67,10 @@ typedef struct {
     pb_outfile *invalid; /* --invalid-out, or NULL */
     int invalid_header_done;
     int io_failed;
+    const pb_gate_cfg *sign; /* --dry-run: build and sign every valid row's request */
+    pb_buf body;
+    uint64_t signed_rows, sign_failed;
+    uint64_t body_bytes;
 } pb__findings;
 
 static void pb__on_finding(const pb_finding *f, void *payload)
@@ -87,6 +94,17 @@ static int pb__on_row(const pb_row_report *r, int valid, const pb_validator *v, 
 {
     pb__findings *fs = payload;
     const pb_header_map *map = pb_validator_header(v);
+    if (valid && fs->sign && r->row && r->res) {
+        pb_buf_clear(&fs->body);
+        if (pb_gate_payout_body(r->row, r->res, fs->sign, &fs->body) == 0) {
+            fs->signed_rows++;
+            fs->body_bytes += fs->body.len;
+        } else {
+            fs->sign_failed++;
+            pb_cli_error("row %" PRIu64 ": the request cannot be built: %s", r->rec->row,
+                         pb_error_last());
+        }
+    }
     if (valid || !fs->invalid || !map)
         return fs->io_failed ? PB_EIO : 0;
     if (!fs->invalid_header_done) {
@@ -157,15 +175,63 @@ static void pb__sandbox_stop(pb__sbx *s)
     s->out = NULL;
 }
 
+/* An http(s) URL that libcurl can parse: a bad one is a configuration error now, not a
+ * minute of "not sent" retries later. */
 static int pb__url_ok(const char *u)
 {
-    return (!strncmp(u, "https://", 8) && u[8]) || (!strncmp(u, "http://", 7) && u[7]);
+    CURLU *h;
+    int ok;
+    if (!((!strncmp(u, "https://", 8) && u[8]) || (!strncmp(u, "http://", 7) && u[7])))
+        return 0;
+    if (!(h = curl_url()))
+        return 0;
+    ok = curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK;
+    curl_url_cleanup(h);
+    return ok;
+}
+
+/*
+ * One process at a time works on a batch: a second `send` (or a `reconcile`) would take the
+ * first one's freshly claimed rows for crash leftovers. An advisory lock on a file beside the
+ * store, named after the batch; the kernel drops it when the process ends, kill -9 too.
+ */
+int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out)
+{
+    char path[4096], safe[96];
+    size_t i, k = 0;
+    int fd;
+
+    *fd_out = -1;
+    if (strncmp(state, "mem:", 4) == 0 || strncmp(state, "postgresql:", 11) == 0)
+        return 0;
+    for (i = 0; batch[i] && k + 1 < sizeof(safe); i++) {
+        char c = batch[i];
+        safe[k++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '.' || c == '_')
+                        ? c
+                        : '_';
+    }
+    safe[k] = '\0';
+    snprintf(path, sizeof(path), "%s.%s.lock", state, safe);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return pb_error_set("cannot open the batch lock %s: %s", path, strerror(errno)), PB_EIO;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return pb_error_set("batch %s is being worked on by another paybatch process (lock %s); "
+                            "run this again when it has finished",
+                            batch, path),
+               PB_EAGAIN;
+    }
+    *fd_out = fd;
+    return 0;
 }
 
 int pb_cmd_send(int argc, char **argv)
 {
     pb_settings s;
-    char *pos[1], *secret = NULL, name[80], sbx_secret[65];
+    char *pos[1], *secret = NULL, name[80], sbx_secret[65], settings[4096];
+    int lock_fd = -1;
     size_t npos = 0, secret_len = 0;
     pb_store *st = NULL;
     pb_batch_info info;
@@ -177,6 +243,7 @@ int pb_cmd_send(int argc, char **argv)
     pb_batch_counts counts;
     pb__sbx sbx = {-1, NULL, ""};
     pb_outfile report, invalid;
+    pb_gate_cfg dry_cfg;
     const char *gate_url, *file;
     int rc, exit_code = PB_EXIT_SOFTWARE, exists = 0, all_final;
 
@@ -186,6 +253,7 @@ int pb_cmd_send(int argc, char **argv)
     memset(&invalid, 0, sizeof(invalid));
     memset(&counts, 0, sizeof(counts));
     memset(&fs, 0, sizeof(fs));
+    memset(&dry_cfg, 0, sizeof(dry_cfg));
     if ((rc = pb_settings_parse(&s, PB_CMD_SEND, argc, argv, pb__send_usage, pos, 1, &npos)) != 0) {
         pb_settings_free(&s);
         return pb_settings_exit(rc);
@@ -305,7 +373,28 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_USAGE;
         goto out;
     }
+    /* What the batch is sent with: recorded when it is created, required unchanged on every
+     * resume. Another project id or gateway would resend rows in doubt into a project where
+     * the payment id is new (paid twice); another method or conversion would send a row to
+     * another wallet. */
+    snprintf(settings, sizeof(settings),
+             "project_id=%lld\ngate_url=%s\nmethod=%s\nallow_conversion=%d\n",
+             (long long)s.project_id, s.sandbox ? "sandbox" : s.gate_url, s.method ? s.method : "",
+             s.allow_conversion);
+    if (s.sandbox && strcmp(s.state, PB_DEFAULT_STATE) == 0) {
+        /* a rehearsal never shares the real store: its payment ids would block the real run */
+        char *sb = pb_strdup("./paybatch-sandbox.db");
+        if (!sb)
+            goto oom;
+        pb_free(s.state);
+        s.state = sb;
+    }
     if (!s.dry_run) {
+        if (pb_cli_lock_batch(s.state, name, &lock_fd) < 0) {
+            pb_cli_error("%s", pb_error_last());
+            exit_code = PB_EXIT_TEMPFAIL;
+            goto out;
+        }
         if ((rc = pb_store_open(&st, s.state)) < 0) {
             pb_cli_error("state store %s: %s", s.state, pb_error_last());
             exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
@@ -321,6 +410,14 @@ int pb_cmd_send(int argc, char **argv)
                 exit_code = PB_EXIT_DATAERR;
                 goto out;
             }
+            if (info.settings && info.settings[0] && strcmp(info.settings, settings) != 0) {
+                pb_cli_error("batch %s was started with other settings; resume it with the same "
+                             "ones (or send the file as a new batch with another --batch-id):\n"
+                             "started with:\n%sthis run:\n%s",
+                             name, info.settings, settings);
+                exit_code = PB_EXIT_CONFIG;
+                goto out;
+            }
         } else if (rc != PB_ENOTFOUND) {
             pb_cli_error("state store %s: %s", s.state, pb_error_last());
             exit_code = PB_EXIT_IOERR;
@@ -333,6 +430,14 @@ int pb_cmd_send(int argc, char **argv)
         goto oom;
     fs.verbose = s.verbose;
     fs.max_findings = s.max_findings;
+    pb_buf_init(&fs.body, PB_GATE_BODY_MAX);
+    if (s.dry_run) {
+        dry_cfg.project_id = s.project_id;
+        dry_cfg.callback_url = s.callback_url;
+        dry_cfg.secret = secret;
+        dry_cfg.secret_len = secret_len;
+        fs.sign = &dry_cfg;
+    }
     if (s.report) {
         if (pb_outfile_open(&report, s.report) < 0) {
             pb_cli_error("--report: %s", pb_error_last());
@@ -374,8 +479,13 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_IOERR;
         goto out;
     }
-    if (!s.quiet || lr.invalid || lr.file_failed)
-        (void)pb_summary_print(fs.summary, stdout, file, &lr.stats);
+    if (!s.quiet || lr.invalid || lr.file_failed) {
+        /* rows whose payment id another batch holds are invalid here, not valid */
+        pb_validator_stats shown = lr.stats;
+        shown.valid = lr.valid;
+        shown.invalid = lr.invalid;
+        (void)pb_summary_print(fs.summary, stdout, file, &shown);
+    }
     if (lr.file_failed) {
         printf("\nresult: INVALID FILE: fix the file-level errors above; nothing was sent\n");
         exit_code = PB_EXIT_DATAERR;
@@ -390,9 +500,11 @@ int pb_cmd_send(int argc, char **argv)
         goto out;
     }
     if (s.dry_run) {
-        printf("\ndry run: %" PRIu64 " row%s would be sent to %s; nothing was sent\n", lr.valid,
-               lr.valid == 1 ? "" : "s", s.gate_url);
-        exit_code = PB_EXIT_OK;
+        printf("\ndry run: %" PRIu64 " request%s built and signed (%" PRIu64
+               " bytes) for %s, project %lld; nothing was sent\n",
+               fs.signed_rows, fs.signed_rows == 1 ? "" : "s", fs.body_bytes, s.gate_url,
+               (long long)s.project_id);
+        exit_code = fs.sign_failed ? PB_EXIT_DATAERR : PB_EXIT_OK;
         goto out;
     }
 
@@ -405,7 +517,7 @@ int pb_cmd_send(int argc, char **argv)
         key.name = name;
         key.file_name = file;
         key.file_sha256 = lr.sha256;
-        key.settings = "";
+        key.settings = settings;
         key.delimiter = lr.stats.delimiter;
         key.had_bom = lr.stats.had_bom;
         key.created_at_ms = pb__now_ms();
@@ -477,6 +589,8 @@ int pb_cmd_send(int argc, char **argv)
         goto out;
     if (all_final)
         exit_code = PB_EXIT_OK;
+    else if (sr.engine.config_refused)
+        exit_code = PB_EXIT_CONFIG; /* Gate refused our signature or project: fix, run again */
     else if (sr.stopped_by_signal)
         exit_code = PB_EXIT_TEMPFAIL; /* stopped on request: the next run picks up here */
     else if (sr.accepted_now == 0 && sr.engine.posts > 0 && sr.answered + sr.no_answer > 0 &&
@@ -493,6 +607,9 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_IOERR;
         goto out;
     }
+    if (exit_code == PB_EXIT_CONFIG)
+        printf("result: Gate refused the signature or the project id: check the secret key and "
+               "--project-id; nothing was paid, run the same command again after fixing it\n");
     if (exit_code == PB_EXIT_TEMPFAIL)
         printf("result: some rows are not final yet; run the same command (or paybatch "
                "reconcile) later\n");
@@ -510,6 +627,8 @@ oom:
     pb_cli_error("out of memory");
     exit_code = PB_EXIT_SOFTWARE;
 out:
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the batch's lock */
     /* the outputs: invalid rows first, the report last (a report on disk means every output of
      * the run is there); on a usage, configuration or internal error nothing is written */
     if (exit_code != PB_EXIT_USAGE && exit_code != PB_EXIT_CONFIG &&
@@ -537,6 +656,7 @@ out:
     pb_batch_info_clear(&info);
     pb_store_free(st);
     pb_summary_free(fs.summary);
+    pb_buf_free(&fs.body);
     pb_load_result_clear(&lr);
     pb_settings_secret_free(secret, secret_len);
     pb_settings_free(&s);

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 static void pb__status_usage(FILE *out)
 {
@@ -76,6 +77,13 @@ int pb_cmd_status(int argc, char **argv)
         0) {
         pb_settings_free(&s);
         return pb_settings_exit(rc);
+    }
+    if (strncmp(s.state, "mem:", 4) != 0 && strncmp(s.state, "postgresql:", 11) != 0 &&
+        access(s.state, F_OK) != 0) {
+        /* asking must not create a store */
+        pb_cli_error("no state store at %s: give --state the file that send used", s.state);
+        exit_code = PB_EXIT_NOINPUT;
+        goto out;
     }
     if ((rc = pb_store_open(&st, s.state)) < 0) {
         pb_cli_error("state store %s: %s", s.state, pb_error_last());

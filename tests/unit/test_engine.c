@@ -228,6 +228,65 @@ static void test_refused(void **state)
     }
 }
 
+/* a refused signature or project is about the configuration: the row is not rejected (it was
+ * not paid, and would be sendable once the secret is fixed), and the run stops */
+static void test_config_refusal(void **state)
+{
+    (void)state;
+    static const char *const codes[] = {"3261", "3262", "2442"};
+    for (int i = 0; i < 3; i++) {
+        h_t h;
+        pb_engine_stats st;
+        h_start(&h);
+        h_payout(&h, 2, PB_ENGINE_ANSWERED, 400, -1, "error", codes[i]);
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+        assert_string_equal(u->code, codes[i]);
+        h_committed(&h);
+        pb_engine_cmd *c = h_expect(&h, PB_ENGINE_DONE);
+        assert_int_equal(c->reason, PB_ENGINE_GAVE_UP);
+        pb_engine_get_stats(h.e, &st);
+        assert_int_equal(st.config_refused, 1);
+        h_close(&h);
+    }
+}
+
+/* a gateway that only throttles: the run gives up instead of waiting forever */
+static void test_throttle_storm_gives_up(void **state)
+{
+    (void)state;
+    h_t h;
+    int done = 0, throttles = 0;
+    h_start(&h);
+    while (!done && throttles < 3 * PB_ENGINE_THROTTLES_MAX) {
+        h_payout(&h, 2, PB_ENGINE_ANSWERED, 429, 0, NULL, NULL);
+        throttles++;
+        h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+        h_committed(&h);
+        /* wait out the pause, then either the engine claims the row again or it gives up */
+        for (int k = 0; k < 20 && !done; k++) {
+            int posted = 0;
+            for (size_t j = h.pos; j < h.n && !done && !posted; j++) {
+                if (h.cmds[j].type == PB_ENGINE_DONE) {
+                    assert_int_equal(h.cmds[j].reason, PB_ENGINE_GAVE_UP);
+                    done = 1;
+                } else if (h.cmds[j].type == PB_ENGINE_CLAIM) {
+                    pb_engine_row r = mkrow(2, PB_ROW_SENDING, 1);
+                    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, PB_ENGINE_NEVER);
+                    h_expect(&h, PB_ENGINE_POST_PAYOUT);
+                    posted = 1;
+                }
+            }
+            if (posted)
+                break;
+            if (!done)
+                h_tick(&h, h.now + 1100);
+        }
+    }
+    assert_true(done);
+    assert_true(throttles > PB_ENGINE_THROTTLES_MAX / 2);
+    h_close(&h);
+}
+
 static void test_3041_queries_status(void **state)
 {
     (void)state;
@@ -629,6 +688,8 @@ int main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_rate_and_concurrency),
         cmocka_unit_test(test_status_only),
+        cmocka_unit_test(test_config_refusal),
+        cmocka_unit_test(test_throttle_storm_gives_up),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_alloc_failures),
     };
