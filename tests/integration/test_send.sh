@@ -195,4 +195,50 @@ done_rows=$(( $(state accepted) + $(state success) ))
 check_ledger K "$T/kill.csv"
 echo "ok 5 kill -9 at 20 instants, then resume: exactly once"
 
+# ---- 6. settings are part of the batch; a refused signature is a configuration error --------
+gen "$T/cfg.csv" 6 cfg
+DB=g.db
+set +e
+PAYBATCH_SECRET_KEY=wrong-secret "$PAYBATCH" send --state "$T/$DB" \
+    --gate-url "http://127.0.0.1:$PORT_A" --project-id 77 "$T/cfg.csv" >"$T/g1.out" 2>"$T/g1.err"
+rc=$?
+set -e
+[ $rc -eq 78 ] || fail "wrong secret: exit $rc, want 78"
+[ "$(state queued)" = 6 ] || fail "wrong secret: rows must stay queued (nothing was paid)"
+[ "$(state rejected)" = 0 ] || fail "wrong secret: rows were rejected for good"
+set +e
+"$PAYBATCH" send --state "$T/$DB" --gate-url "http://127.0.0.1:$PORT_A" --project-id 77 \
+    "$T/cfg.csv" >"$T/g2.out" 2>"$T/g2.err"
+rc=$?
+"$PAYBATCH" send --state "$T/$DB" --gate-url "http://127.0.0.1:$PORT_A" --project-id 78 \
+    "$T/cfg.csv" >"$T/g3.out" 2>"$T/g3.err"
+rc3=$?
+"$PAYBATCH" send --state "$T/$DB" --gate-url "http://127.0.0.1:$PORT_A" --project-id 77 \
+    --method gcash "$T/cfg.csv" >"$T/g4.out" 2>"$T/g4.err"
+rc4=$?
+set -e
+[ $rc -eq 75 ] || fail "right secret after the wrong one: exit $rc, want 75"
+[ "$(state accepted)" = 6 ] || fail "right secret: want 6 accepted"
+[ $rc3 -eq 78 ] && grep -q "other settings" "$T/g3.err" || fail "another project id on resume: exit $rc3, want 78"
+[ $rc4 -eq 78 ] || fail "another --method on resume: exit $rc4, want 78"
+(cd "$T" && "$PAYBATCH" send -q --sandbox "$T/cfg.csv" >"$T/g5.out" 2>"$T/g5.err") || true
+[ -f "$T/paybatch-sandbox.db" ] && [ ! -f "$T/paybatch.db" ] || fail "--sandbox must keep its own store"
+# one process per batch: while another holds the batch's lock, send and reconcile wait their turn
+BATCH=$(sha256sum "$T/cfg.csv" | cut -c1-16)
+flock -n "$T/$DB.$BATCH.lock" sleep 5 &
+HOLDER=$!
+sleep 0.3
+set +e
+"$PAYBATCH" send --state "$T/$DB" --gate-url "http://127.0.0.1:$PORT_A" --project-id 77 \
+    "$T/cfg.csv" >"$T/g6.out" 2>"$T/g6.err"
+rc=$?
+"$PAYBATCH" reconcile --state "$T/$DB" --gate-url "http://127.0.0.1:$PORT_A" --project-id 77 \
+    >"$T/g7.out" 2>"$T/g7.err"
+rc7=$?
+set -e
+kill "$HOLDER" 2>/dev/null || true
+[ $rc -eq 75 ] && grep -q "another paybatch process" "$T/g6.err" || fail "a locked batch: send exit $rc"
+[ $rc7 -eq 75 ] || fail "a locked batch: reconcile exit $rc7"
+echo "ok 6 wrong secret (78, rows queued), settings fixed per batch, --sandbox store, batch lock"
+
 echo "send: all checks passed"
