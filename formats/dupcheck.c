@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 
+#include <stdint.h>
 #include <string.h>
 
 struct pb_dupset {
@@ -136,11 +137,11 @@ static void pb__place(pb_dupset *s, uint64_t h, uint32_t row)
     }
 }
 
-static int pb__grow(pb_dupset *s)
+static int pb__rehash(pb_dupset *s, size_t cap)
 {
     pb_dupset old = *s;
     size_t i;
-    if (pb__alloc(s, old.cap + old.cap / 2) < 0) {
+    if (pb__alloc(s, cap) < 0) {
         *s = old;
         return PB_ENOMEM;
     }
@@ -154,9 +155,42 @@ static int pb__grow(pb_dupset *s)
     return PB_OK;
 }
 
+static int pb__grow(pb_dupset *s)
+{
+    return pb__rehash(s, s->cap + s->cap / 2);
+}
+
+int pb_dupset_reserve(pb_dupset *s, size_t n)
+{
+    size_t cap;
+    if (n > SIZE_MAX / 8)
+        return PB_ENOMEM;
+    cap = n / 3 * 4 + 4; /* (n + 1) * 4 <= cap * 3: n keys fit below the 0.75 load */
+    if (cap <= s->cap)
+        return PB_OK;
+    return pb__rehash(s, cap);
+}
+
+uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len)
+{
+    return pb_dupset_hash(s->key, key, len);
+}
+
+void pb_dupset_prefetch(const pb_dupset *s, uint64_t h)
+{
+    size_t pos = pb__home(h, s->cap);
+    __builtin_prefetch(&s->h[pos]);
+    if (s->row)
+        __builtin_prefetch(&s->row[pos]);
+}
+
 int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row)
 {
-    uint64_t h = pb_dupset_hash(s->key, key, len);
+    return pb_dupset_check_hashed(s, pb_dupset_hash(s->key, key, len), row, first_row);
+}
+
+int pb_dupset_check_hashed(pb_dupset *s, uint64_t h, uint32_t row, uint32_t *first_row)
+{
     size_t pos = pb__home(h, s->cap), d = 0;
 
     *first_row = 0;

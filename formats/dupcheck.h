@@ -23,6 +23,17 @@ int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2]);
  * seen in (1 when the set keeps no rows). Returns 0 or PB_ENOMEM.
  */
 int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row);
+/*
+ * Make room for n keys in all (at the 0.75 load) at once: one rehash now instead of a chain of
+ * 1.5x growths, each of which holds the old and the new table. Returns 0 or PB_ENOMEM (the
+ * set is unchanged then and still usable).
+ */
+int pb_dupset_reserve(pb_dupset *s, size_t n);
+/* The hash pb_dupset_check uses for key, and a hint to load its home slot into the cache. */
+uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len);
+void pb_dupset_prefetch(const pb_dupset *s, uint64_t h);
+/* pb_dupset_check with the hash already computed by pb_dupset_key_hash. */
+int pb_dupset_check_hashed(pb_dupset *s, uint64_t h, uint32_t row, uint32_t *first_row);
 size_t pb_dupset_count(const pb_dupset *s);
 size_t pb_dupset_bytes(const pb_dupset *s);
 void pb_dupset_free(pb_dupset *s);

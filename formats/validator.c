@@ -20,8 +20,14 @@ struct pb_validator {
     unsigned row_errors;
     unsigned row_warnings;
     int file_failed;
-    int fatal; /* PB_ENOMEM or a callback's stop value */
+    int fatal;        /* PB_ENOMEM or a callback's stop value */
+    uint64_t fed;     /* bytes fed so far */
+    int sized;        /* the duplicate sets were sized from size_hint */
+    uint64_t id_hash; /* hash of this row's payment id, computed before its rules run */
 };
+
+/* Rows read before the sets are sized from the file's size: enough for a stable average. */
+#define PB__SIZE_AFTER_ROWS 64
 
 static void pb__file_finding(pb_validator *v, const pb_finding *f)
 {
@@ -98,7 +104,7 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
     int rc;
 
     if (id.len > 0) {
-        rc = pb_dupset_check(v->ids, id.ptr, id.len, pb__row32(row->row), &first);
+        rc = pb_dupset_check_hashed(v->ids, v->id_hash, pb__row32(row->row), &first);
         if (rc < 0)
             return rc;
         if (first)
@@ -189,6 +195,12 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
     } else {
         pb_header_map_row(v->map, rec->fields, rec->row, &row);
         mapped = 1;
+        if (row.cell[PB_COL_PAYMENT_ID].len > 0) {
+            /* the id's slot is a cache miss: start loading it before the rules run */
+            v->id_hash = pb_dupset_key_hash(v->ids, row.cell[PB_COL_PAYMENT_ID].ptr,
+                                            row.cell[PB_COL_PAYMENT_ID].len);
+            pb_dupset_prefetch(v->ids, v->id_hash);
+        }
         pb_validate_row(&row, &v->o.rules, &res, pb__collect, v);
         rc = pb__cross_row(v, &row, &res);
         if (rc < 0) {
@@ -265,13 +277,37 @@ static int pb__reader_result(pb_validator *v, int rc)
     return PB_OK;
 }
 
+/*
+ * Once the first rows are read, size both sets for the whole file (rows estimated from its size
+ * and the bytes per row so far, +10%): no chain of rehashes, no old and new table at once. A
+ * low estimate only means the sets grow as before; a failed allocation leaves them as they are.
+ */
+static void pb__size_sets(pb_validator *v)
+{
+    uint64_t lines = pb_csv_reader_rows(v->csv), est;
+
+    if (v->sized || !v->o.size_hint || v->st.rows < PB__SIZE_AFTER_ROWS || v->fed == 0)
+        return;
+    v->sized = 1;
+    est = (uint64_t)((unsigned __int128)lines * v->o.size_hint / v->fed);
+    est += est / 10;
+    if (est > UINT32_MAX)
+        est = UINT32_MAX;
+    (void)pb_dupset_reserve(v->ids, (size_t)est);
+    (void)pb_dupset_reserve(v->payouts, (size_t)est);
+}
+
 int pb_validator_feed(pb_validator *v, const char *data, size_t len)
 {
+    int rc;
     if (v->fatal)
         return v->fatal;
     if (v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))
         return PB_OK; /* the reader stopped; nothing more can be read */
-    return pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
+    v->fed += len;
+    rc = pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
+    pb__size_sets(v);
+    return rc;
 }
 
 int pb_validator_finish(pb_validator *v)
