@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PB_READ_CHUNK        (256 * 1024)
@@ -360,6 +361,11 @@ int pb_cmd_validate(int argc, char **argv)
     if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
         goto oom;
     vo.ctx = &run;
+    {
+        struct stat sb; /* a regular file's size sizes the duplicate sets once (issue 17) */
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
+            vo.size_hint = (uint64_t)sb.st_size;
+    }
     if (pb_validator_new(&v, &vo) < 0)
         goto oom;
     run.v = v;
