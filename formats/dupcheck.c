@@ -7,9 +7,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/*
+ * Slots are packed: the 64-bit hash (0 = empty), then, in sets that keep rows, the 32-bit row
+ * right after it, so a probe costs one cache miss, not one per array.
+ */
 struct pb_dupset {
-    uint64_t *h;   /* 0 = empty slot */
-    uint32_t *row; /* NULL when the set keeps no rows */
+    unsigned char *slot;
+    size_t stride; /* 8, or 12 with rows */
     size_t cap;
     size_t n;
     int with_rows;
@@ -63,6 +67,27 @@ uint64_t pb_dupset_hash(const uint64_t k[2], const void *data, size_t len)
     return m ? m : 1; /* 0 marks an empty slot */
 }
 
+static uint64_t pb__h(const pb_dupset *s, size_t pos)
+{
+    uint64_t h;
+    memcpy(&h, s->slot + pos * s->stride, sizeof(h));
+    return h;
+}
+
+static uint32_t pb__row(const pb_dupset *s, size_t pos)
+{
+    uint32_t r;
+    memcpy(&r, s->slot + pos * s->stride + sizeof(uint64_t), sizeof(r));
+    return r;
+}
+
+static void pb__set(pb_dupset *s, size_t pos, uint64_t h, uint32_t row)
+{
+    memcpy(s->slot + pos * s->stride, &h, sizeof(h));
+    if (s->with_rows)
+        memcpy(s->slot + pos * s->stride + sizeof(uint64_t), &row, sizeof(row));
+}
+
 static size_t pb__home(uint64_t h, size_t cap)
 {
     return (size_t)(((unsigned __int128)h * cap) >> 64); /* range reduction without modulo */
@@ -95,19 +120,11 @@ static void pb__huge_pages(void *p, size_t bytes)
 
 static int pb__alloc(pb_dupset *s, size_t cap)
 {
-    s->h = pb_calloc(cap, sizeof(uint64_t));
-    if (!s->h)
+    s->stride = s->with_rows ? sizeof(uint64_t) + sizeof(uint32_t) : sizeof(uint64_t);
+    s->slot = pb_calloc(cap, s->stride);
+    if (!s->slot)
         return PB_ENOMEM;
-    pb__huge_pages(s->h, cap * sizeof(uint64_t));
-    if (s->with_rows) {
-        s->row = pb_calloc(cap, sizeof(uint32_t));
-        if (!s->row) {
-            pb_free(s->h);
-            s->h = NULL;
-            return PB_ENOMEM;
-        }
-        pb__huge_pages(s->row, cap * sizeof(uint32_t));
-    }
+    pb__huge_pages(s->slot, cap * s->stride);
     s->cap = cap;
     return PB_OK;
 }
@@ -135,23 +152,18 @@ static void pb__place(pb_dupset *s, uint64_t h, uint32_t row)
     size_t pos = pb__home(h, s->cap), d = 0;
     for (;;) {
         size_t rd;
-        if (s->h[pos] == 0) {
-            s->h[pos] = h;
-            if (s->row)
-                s->row[pos] = row;
+        uint64_t th = pb__h(s, pos);
+        if (th == 0) {
+            pb__set(s, pos, h, row);
             s->n++;
             return;
         }
-        rd = pb__dist(s->h[pos], pos, s->cap);
+        rd = pb__dist(th, pos, s->cap);
         if (rd < d) { /* the resident is richer: it moves on, we take its place */
-            uint64_t th = s->h[pos];
-            s->h[pos] = h;
+            uint32_t tr = s->with_rows ? pb__row(s, pos) : 0;
+            pb__set(s, pos, h, row);
             h = th;
-            if (s->row) {
-                uint32_t tr = s->row[pos];
-                s->row[pos] = row;
-                row = tr;
-            }
+            row = tr;
             d = rd;
         }
         pos = pos + 1 == s->cap ? 0 : pos + 1;
@@ -169,11 +181,11 @@ static int pb__rehash(pb_dupset *s, size_t cap)
     }
     s->n = 0;
     for (i = 0; i < old.cap; i++) {
-        if (old.h[i])
-            pb__place(s, old.h[i], old.row ? old.row[i] : 0);
+        uint64_t h = pb__h(&old, i);
+        if (h)
+            pb__place(s, h, old.with_rows ? pb__row(&old, i) : 0);
     }
-    pb_free(old.h);
-    pb_free(old.row);
+    pb_free(old.slot);
     return PB_OK;
 }
 
@@ -201,9 +213,8 @@ uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len)
 void pb_dupset_prefetch(const pb_dupset *s, uint64_t h)
 {
     size_t pos = pb__home(h, s->cap);
-    __builtin_prefetch(&s->h[pos]);
-    if (s->row)
-        __builtin_prefetch(&s->row[pos]);
+    __builtin_prefetch(s->slot + pos * s->stride);
+    __builtin_prefetch(s->slot + pos * s->stride + s->stride - 1); /* it may cross a line */
 }
 
 int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row)
@@ -217,10 +228,11 @@ int pb_dupset_check_hashed(pb_dupset *s, uint64_t h, uint32_t row, uint32_t *fir
 
     *first_row = 0;
     for (;;) {
-        if (s->h[pos] == 0 || pb__dist(s->h[pos], pos, s->cap) < d)
+        uint64_t th = pb__h(s, pos);
+        if (th == 0 || pb__dist(th, pos, s->cap) < d)
             break; /* Robin Hood invariant: it would have been here by now */
-        if (s->h[pos] == h) {
-            *first_row = s->row ? s->row[pos] : 1;
+        if (th == h) {
+            *first_row = s->with_rows ? pb__row(s, pos) : 1;
             return PB_OK;
         }
         pos = pos + 1 == s->cap ? 0 : pos + 1;
@@ -249,7 +261,6 @@ void pb_dupset_free(pb_dupset *s)
 {
     if (!s)
         return;
-    pb_free(s->h);
-    pb_free(s->row);
+    pb_free(s->slot);
     pb_free(s);
 }
