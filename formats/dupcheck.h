@@ -26,7 +26,7 @@ int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2]);
  */
 int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row);
 /*
- * Make room for n keys in all (at the 0.75 load) at once: one rehash now instead of a chain of
+ * Make room for n keys in all (at up to 0.9 load) at once: one rehash now instead of a chain of
  * 1.5x growths, each of which holds the old and the new table. Returns 0 or PB_ENOMEM (the
  * set is unchanged then and still usable).
  */

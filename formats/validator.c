@@ -101,8 +101,27 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
     pb_str id = row->cell[PB_COL_PAYMENT_ID];
     pb_str acct = row->cell[PB_COL_ACCOUNT];
     uint32_t first;
+    uint64_t payout_hash = 0;
+    char key[512];
+    size_t n = 0;
     int rc;
 
+    if (v->row_errors == 0 && res->method && res->currency && res->amount_ok && acct.len &&
+        acct.len < 256) {
+        /* the payout key's slot starts loading while the id is checked */
+        size_t ml = strlen(res->method->name);
+        memcpy(key + n, res->method->name, ml + 1);
+        n += ml + 1;
+        memcpy(key + n, acct.ptr, acct.len);
+        n += acct.len;
+        key[n++] = '\0';
+        memcpy(key + n, res->currency->code, 4);
+        n += 4;
+        memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
+        n += sizeof(res->amount_minor);
+        payout_hash = pb_dupset_key_hash(v->payouts, key, n);
+        pb_dupset_prefetch(v->payouts, payout_hash);
+    }
     if (id.len > 0) {
         rc = pb_dupset_check_hashed(v->ids, v->id_hash, pb__row32(row->row), &first);
         if (rc < 0)
@@ -114,20 +133,8 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
                             "own id (the first row stays valid)",
                             (int)(id.len > 64 ? 64 : id.len), id.ptr, first);
     }
-    if (v->row_errors == 0 && res->method && res->currency && res->amount_ok && acct.len &&
-        acct.len < 256) {
-        char key[512];
-        size_t n = 0, ml = strlen(res->method->name);
-        memcpy(key + n, res->method->name, ml + 1);
-        n += ml + 1;
-        memcpy(key + n, acct.ptr, acct.len);
-        n += acct.len;
-        key[n++] = '\0';
-        memcpy(key + n, res->currency->code, 4);
-        n += 4;
-        memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
-        n += sizeof(res->amount_minor);
-        rc = pb_dupset_check(v->payouts, key, n, pb__row32(row->row), &first);
+    if (payout_hash && v->row_errors == 0) { /* not when the id check found an error */
+        rc = pb_dupset_check_hashed(v->payouts, payout_hash, pb__row32(row->row), &first);
         if (rc < 0)
             return rc;
         if (first)
