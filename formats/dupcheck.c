@@ -218,13 +218,6 @@ uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len)
     return pb_dupset_hash(s->key, key, len);
 }
 
-void pb_dupset_prefetch(const pb_dupset *s, uint64_t h)
-{
-    size_t pos = pb__home(h, s->cap);
-    __builtin_prefetch(s->slot + pos * s->stride);
-    __builtin_prefetch(s->slot + pos * s->stride + s->stride - 1); /* it may cross a line */
-}
-
 int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row)
 {
     return pb_dupset_check_hashed(s, pb_dupset_hash(s->key, key, len), row, first_row);

@@ -31,9 +31,8 @@ int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uin
  * set is unchanged then and still usable).
  */
 int pb_dupset_reserve(pb_dupset *s, size_t n);
-/* The hash pb_dupset_check uses for key, and a hint to load its home slot into the cache. */
+/* The hash pb_dupset_check uses for key. */
 uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len);
-void pb_dupset_prefetch(const pb_dupset *s, uint64_t h);
 /* pb_dupset_check with the hash already computed by pb_dupset_key_hash. */
 int pb_dupset_check_hashed(pb_dupset *s, uint64_t h, uint32_t row, uint32_t *first_row);
 size_t pb_dupset_count(const pb_dupset *s);

@@ -23,7 +23,7 @@ struct pb_validator {
     int fatal;        /* PB_ENOMEM or a callback's stop value */
     uint64_t fed;     /* bytes fed so far */
     int sized;        /* the duplicate sets were sized from size_hint */
-    uint64_t id_hash; /* hash of this row's payment id, computed before its rules run */
+    uint64_t id_hash; /* hash of this row's payment id */
 };
 
 /* Rows read before the sets are sized from the file's size: enough for a stable average. */
@@ -108,7 +108,6 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
 
     if (v->row_errors == 0 && res->method && res->currency && res->amount_ok && acct.len &&
         acct.len < 256) {
-        /* the payout key's slot starts loading while the id is checked */
         size_t ml = strlen(res->method->name);
         memcpy(key + n, res->method->name, ml + 1);
         n += ml + 1;
@@ -120,7 +119,6 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
         memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
         n += sizeof(res->amount_minor);
         payout_hash = pb_dupset_key_hash(v->payouts, key, n);
-        pb_dupset_prefetch(v->payouts, payout_hash);
     }
     if (id.len > 0) {
         rc = pb_dupset_check_hashed(v->ids, v->id_hash, pb__row32(row->row), &first);
@@ -203,10 +201,8 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
         pb_header_map_row(v->map, rec->fields, rec->row, &row);
         mapped = 1;
         if (row.cell[PB_COL_PAYMENT_ID].len > 0) {
-            /* the id's slot is a cache miss: start loading it before the rules run */
             v->id_hash = pb_dupset_key_hash(v->ids, row.cell[PB_COL_PAYMENT_ID].ptr,
                                             row.cell[PB_COL_PAYMENT_ID].len);
-            pb_dupset_prefetch(v->ids, v->id_hash);
         }
         pb_validate_row(&row, &v->o.rules, &res, pb__collect, v);
         rc = pb__cross_row(v, &row, &res);

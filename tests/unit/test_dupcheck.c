@@ -58,7 +58,6 @@ static void test_reserve_and_hashed(void **state)
         int n = snprintf(key, sizeof(key), "p-%u", i);
         uint64_t h = pb_dupset_key_hash(s, key, (size_t)n);
         assert_true(h == pb_dupset_hash(k, key, (size_t)n));
-        pb_dupset_prefetch(s, h);
         assert_int_equal(pb_dupset_check_hashed(s, h, i + 10, &first), 0);
         assert_int_equal(first, 0);
     }
