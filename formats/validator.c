@@ -20,8 +20,14 @@ struct pb_validator {
     unsigned row_errors;
     unsigned row_warnings;
     int file_failed;
-    int fatal; /* PB_ENOMEM or a callback's stop value */
+    int fatal;        /* PB_ENOMEM or a callback's stop value */
+    uint64_t fed;     /* bytes fed so far */
+    int sized;        /* the duplicate sets were sized from size_hint */
+    uint64_t id_hash; /* hash of this row's payment id */
 };
+
+/* Rows read before the sets are sized from the file's size: enough for a stable average. */
+#define PB__SIZE_AFTER_ROWS 64
 
 static void pb__file_finding(pb_validator *v, const pb_finding *f)
 {
@@ -95,23 +101,14 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
     pb_str id = row->cell[PB_COL_PAYMENT_ID];
     pb_str acct = row->cell[PB_COL_ACCOUNT];
     uint32_t first;
+    uint64_t payout_hash = 0;
+    char key[512];
+    size_t n = 0;
     int rc;
 
-    if (id.len > 0) {
-        rc = pb_dupset_check(v->ids, id.ptr, id.len, pb__row32(row->row), &first);
-        if (rc < 0)
-            return rc;
-        if (first)
-            pb__row_finding(v, PB_F_DUPLICATE_PAYMENT_ID, row->row, row->name[PB_COL_PAYMENT_ID],
-                            first,
-                            "payment id '%.*s' is already used in row %u; every payout needs its "
-                            "own id (the first row stays valid)",
-                            (int)(id.len > 64 ? 64 : id.len), id.ptr, first);
-    }
     if (v->row_errors == 0 && res->method && res->currency && res->amount_ok && acct.len &&
         acct.len < 256) {
-        char key[512];
-        size_t n = 0, ml = strlen(res->method->name);
+        size_t ml = strlen(res->method->name);
         memcpy(key + n, res->method->name, ml + 1);
         n += ml + 1;
         memcpy(key + n, acct.ptr, acct.len);
@@ -121,7 +118,21 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
         n += 4;
         memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
         n += sizeof(res->amount_minor);
-        rc = pb_dupset_check(v->payouts, key, n, pb__row32(row->row), &first);
+        payout_hash = pb_dupset_key_hash(v->payouts, key, n);
+    }
+    if (id.len > 0) {
+        rc = pb_dupset_check_hashed(v->ids, v->id_hash, pb__row32(row->row), &first);
+        if (rc < 0)
+            return rc;
+        if (first)
+            pb__row_finding(v, PB_F_DUPLICATE_PAYMENT_ID, row->row, row->name[PB_COL_PAYMENT_ID],
+                            first,
+                            "payment id '%.*s' is already used in row %u; every payout needs its "
+                            "own id (the first row stays valid)",
+                            (int)(id.len > 64 ? 64 : id.len), id.ptr, first);
+    }
+    if (payout_hash && v->row_errors == 0) { /* not when the id check found an error */
+        rc = pb_dupset_check_hashed(v->payouts, payout_hash, pb__row32(row->row), &first);
         if (rc < 0)
             return rc;
         if (first)
@@ -189,6 +200,10 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
     } else {
         pb_header_map_row(v->map, rec->fields, rec->row, &row);
         mapped = 1;
+        if (row.cell[PB_COL_PAYMENT_ID].len > 0) {
+            v->id_hash = pb_dupset_key_hash(v->ids, row.cell[PB_COL_PAYMENT_ID].ptr,
+                                            row.cell[PB_COL_PAYMENT_ID].len);
+        }
         pb_validate_row(&row, &v->o.rules, &res, pb__collect, v);
         rc = pb__cross_row(v, &row, &res);
         if (rc < 0) {
@@ -265,13 +280,37 @@ static int pb__reader_result(pb_validator *v, int rc)
     return PB_OK;
 }
 
+/*
+ * Once the first rows are read, size both sets for the whole file (rows estimated from its size
+ * and the bytes per row so far, +10%): no chain of rehashes, no old and new table at once. A
+ * low estimate only means the sets grow as before; a failed allocation leaves them as they are.
+ */
+static void pb__size_sets(pb_validator *v)
+{
+    uint64_t lines = pb_csv_reader_rows(v->csv), est;
+
+    if (v->sized || !v->o.size_hint || v->st.rows < PB__SIZE_AFTER_ROWS || v->fed == 0)
+        return;
+    v->sized = 1;
+    est = (uint64_t)((unsigned __int128)lines * v->o.size_hint / v->fed);
+    est += est / 10;
+    if (est > UINT32_MAX)
+        est = UINT32_MAX;
+    (void)pb_dupset_reserve(v->ids, (size_t)est);
+    (void)pb_dupset_reserve(v->payouts, (size_t)est);
+}
+
 int pb_validator_feed(pb_validator *v, const char *data, size_t len)
 {
+    int rc;
     if (v->fatal)
         return v->fatal;
     if (v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))
         return PB_OK; /* the reader stopped; nothing more can be read */
-    return pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
+    v->fed += len;
+    rc = pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
+    pb__size_sets(v);
+    return rc;
 }
 
 int pb_validator_finish(pb_validator *v)

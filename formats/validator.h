@@ -37,6 +37,8 @@ typedef struct {
     pb_finding_cb on_file_finding; /* may be NULL */
     pb_finding_cb on_finding;      /* every row finding, as found (none dropped); may be NULL */
     uint64_t hash_key[2];          /* secret key of the duplicate sets (random in the CLI) */
+    uint64_t size_hint; /* the file's size in bytes when known (0: a pipe): the duplicate sets
+                           are sized once from it and the first rows' length, not grown */
     void *ctx;
 } pb_validator_opts;
 

@@ -2,10 +2,14 @@
  * bench/validate - throughput and peak memory of `paybatch validate`, with baselines.
  *
  * Usage: bench_validate PATH/TO/paybatch [ROWS]   (default 1,000,000 rows)
+ * paybatch on the valid file and the libcsv ceiling are timed best of 3 (peak RSS: the largest).
  * Generates a valid file and one with 10% invalid rows, runs paybatch validate on each, and
- * in the same run times `mlr --icsv --ojson cat` and Python's csv module reading the same
+ * in the same run times `mlr --icsv --ojson cat`, Python's csv module and libcsv's bare parse
+ * (empty callbacks, 256 KiB reads: the ceiling of a validator built on libcsv) reading the same
  * file, so the ratios stay meaningful on a noisy shared machine. Prints rows/s, peak RSS.
+ * `bench_validate --libcsv-parse FILE` is that bare parse on its own (the benchmark runs it).
  */
+#include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -49,6 +53,40 @@ static int gen(const char *path, long rows, int invalid_pct)
     return fclose(f);
 }
 
+static void bare_field(void *s, size_t len, void *data)
+{
+    (void)s;
+    (void)len;
+    (void)data;
+}
+
+static void bare_row(int c, void *data)
+{
+    (void)c;
+    ++*(unsigned long *)data;
+}
+
+/* libcsv with empty callbacks over the file, read as paybatch reads it. */
+static int bare_parse(const char *path)
+{
+    static char buf[256 * 1024];
+    struct csv_parser p;
+    unsigned long nrows = 0;
+    ssize_t n;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0)
+        return 1;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        if (csv_parse(&p, buf, (size_t)n, bare_field, bare_row, &nrows) != (size_t)n)
+            return 1;
+    }
+    csv_fini(&p, bare_field, bare_row, &nrows);
+    csv_free(&p);
+    close(fd);
+    printf("%lu rows\n", nrows);
+    return n < 0;
+}
+
 /* Run argv with stdout to /dev/null; wall seconds and peak RSS (KiB) of the child. */
 static int run(char *const argv[], double *secs, long *rss_kib)
 {
@@ -76,9 +114,12 @@ int main(int argc, char **argv)
     const char *pb = argc > 1 ? argv[1] : "./paybatch";
     long rows = argc > 2 ? strtol(argv[2], NULL, 10) : 1000000;
     char valid[] = "/tmp/pb-bench-valid-XXXXXX", invalid[] = "/tmp/pb-bench-invalid-XXXXXX";
-    double t_pb, t_pb_inv, t_mlr = 0, t_py = 0;
-    long r_pb, r_pb_inv, r_mlr = 0, r_py = 0;
-    int rc, fd;
+    double t_pb, t_pb_inv, t_mlr = 0, t_py = 0, t_csv = 0;
+    long r_pb, r_pb_inv, r_mlr = 0, r_py = 0, r_csv = 0;
+    int rc, fd, i;
+
+    if (argc == 3 && strcmp(argv[1], "--libcsv-parse") == 0)
+        return bare_parse(argv[2]);
 
     if ((fd = mkstemp(valid)) < 0 || close(fd) != 0 || (fd = mkstemp(invalid)) < 0 ||
         close(fd) != 0)
@@ -87,13 +128,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot write the test files: %s\n", strerror(errno));
         return 1;
     }
-    {
+    /* paybatch and its ceiling: best of 3, interleaved, so both see the same machine load */
+    t_pb = t_csv = 1e30;
+    r_pb = r_csv = 0;
+    for (i = 0; i < 3; i++) {
         char *a[] = {(char *)pb, "validate", "-q", valid, NULL};
-        rc = run(a, &t_pb, &r_pb);
+        char *b[] = {"/proc/self/exe", "--libcsv-parse", valid, NULL};
+        double t;
+        long r;
+        rc = run(a, &t, &r);
         if (rc != 0) {
             fprintf(stderr, "paybatch validate on the valid file exited %d\n", rc);
             return 1;
         }
+        t_pb = t < t_pb ? t : t_pb;
+        r_pb = r > r_pb ? r : r_pb;
+        if (run(b, &t, &r) != 0) {
+            fprintf(stderr, "libcsv bare parse failed\n");
+            return 1;
+        }
+        t_csv = t < t_csv ? t : t_csv;
+        r_csv = r > r_csv ? r : r_csv;
     }
     {
         char *a[] = {(char *)pb, "validate", "-q", invalid, NULL};
@@ -131,6 +186,9 @@ int main(int argc, char **argv)
         printf("baseline python3 csv.reader:        %8.3f s  %10.0f rows/s  peak RSS %6.1f MiB"
                "  (paybatch is %.1fx faster)\n",
                t_py, rows / t_py, r_py / 1024.0, t_py / t_pb);
+    printf("ceiling libcsv bare parse:          %8.3f s  %10.0f rows/s  peak RSS %6.1f MiB"
+           "  (paybatch runs at %.0f%% of it)\n",
+           t_csv, rows / t_csv, r_csv / 1024.0, 100.0 * t_csv / t_pb);
     unlink(valid);
     unlink(invalid);
     return 0;

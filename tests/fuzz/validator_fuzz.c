@@ -5,6 +5,12 @@
  * a split point, so state carried across chunks is exercised. Invariants: every data row is
  * valid or invalid, never both or neither; a valid row has a parsed amount, method and
  * currency; each row reported once, in increasing row order.
+ *
+ * Duplicates: the validator's hashed duplicate index is checked against a straightforward exact
+ * reference (every payment id and payout key kept as text, searched linearly): a row has a
+ * duplicate-payment-id finding naming row R exactly when its id first appeared in row R, and a
+ * possible-duplicate-payout finding exactly when it is valid and its payout key (method,
+ * account, currency, amount) was seen in an earlier valid row. Any difference aborts.
  */
 #include "core/alloc.h"
 #include "formats/validator.h"
@@ -15,8 +21,100 @@
 #include <string.h>
 
 typedef struct {
+    char *key;
+    size_t len;
+    uint64_t row;
+} pb__ref_key;
+
+typedef struct {
     uint64_t rows, valid, last_row;
+    /* the exact reference sets */
+    pb__ref_key ids[4096], payouts[4096];
+    size_t nids, npayouts;
+    int ref_full;
+    /* this row's duplicate findings, from on_finding (the row report keeps only 32) */
+    uint64_t dup_id_row, dup_id_other;
+    uint64_t dup_payout_row;
 } pb__fz;
+
+/* The first row of key in set, or 0; adds it (with row) when absent. */
+static uint64_t pb__ref_check(pb__ref_key *set, size_t *n, const void *key, size_t len,
+                              uint64_t row)
+{
+    size_t i;
+    for (i = 0; i < *n; i++) {
+        if (set[i].len == len && memcmp(set[i].key, key, len) == 0)
+            return set[i].row;
+    }
+    if (*n == 4096)
+        return UINT64_MAX; /* a longer input than the reference holds: not compared */
+    set[*n].key = pb_malloc(len ? len : 1);
+    if (!set[*n].key)
+        abort();
+    memcpy(set[*n].key, key, len);
+    set[*n].len = len;
+    set[*n].row = row;
+    (*n)++;
+    return 0;
+}
+
+static void pb__ref_free(pb__ref_key *set, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        pb_free(set[i].key);
+}
+
+static void pb__on_finding(const pb_finding *f, void *ctx)
+{
+    pb__fz *z = ctx;
+    if (f->code == PB_F_DUPLICATE_PAYMENT_ID) {
+        z->dup_id_row = f->row;
+        z->dup_id_other = f->other_row;
+    } else if (f->code == PB_F_POSSIBLE_DUPLICATE_PAYOUT) {
+        z->dup_payout_row = f->row;
+    }
+}
+
+/* What the exact reference says about this row's duplicates; abort on any difference. */
+static void pb__ref_row(pb__fz *z, const pb_row_report *r)
+{
+    uint64_t want_id = 0, want_payout = 0, got_id, got_payout;
+    if (r->row) {
+        pb_str id = r->row->cell[PB_COL_PAYMENT_ID], acct = r->row->cell[PB_COL_ACCOUNT];
+        const pb_row_result *res = r->res;
+        if (id.len > 0)
+            want_id = pb__ref_check(z->ids, &z->nids, id.ptr, id.len, r->rec->row);
+        /* the validator's payout key, built the same way, for rows valid at that point */
+        if (r->valid && res->method && res->currency && res->amount_ok && acct.len &&
+            acct.len < 256) {
+            char key[512];
+            size_t n = 0, ml = strlen(res->method->name);
+            memcpy(key + n, res->method->name, ml + 1);
+            n += ml + 1;
+            memcpy(key + n, acct.ptr, acct.len);
+            n += acct.len;
+            key[n++] = '\0';
+            memcpy(key + n, res->currency->code, 4);
+            n += 4;
+            memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
+            n += sizeof(res->amount_minor);
+            want_payout = pb__ref_check(z->payouts, &z->npayouts, key, n, r->rec->row);
+            if (want_payout != UINT64_MAX)
+                want_payout = want_payout != 0;
+        }
+    }
+    got_id = z->dup_id_row == r->rec->row ? z->dup_id_other : 0;
+    got_payout = z->dup_payout_row == r->rec->row;
+    if (want_id == UINT64_MAX || want_payout == UINT64_MAX || z->ref_full) {
+        z->ref_full = 1;
+        return;
+    }
+    if (want_id > UINT32_MAX)
+        want_id = UINT32_MAX;
+    if (got_id != want_id || got_payout != want_payout)
+        abort();
+}
 
 static int pb__on_row(const pb_row_report *r, void *ctx)
 {
@@ -26,6 +124,7 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
         abort();
     z->last_row = r->rec->row;
     z->rows++;
+    pb__ref_row(z, r);
     if (r->valid) {
         z->valid++;
         if (!r->res || !r->res->method || !r->res->currency || !r->res->amount_ok)
@@ -47,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char delims[4] = {0, ',', ';', '\t'};
     pb_validator_opts o;
     pb_validator *v;
-    pb__fz z;
+    static pb__fz z;
     size_t split;
     const pb_validator_stats *st;
 
@@ -60,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.rules.default_method = (data[0] & 4) ? pb_method_find("gcash", 5) : NULL;
     o.rules.allow_conversion = (data[0] & 8) != 0;
     o.on_row = pb__on_row;
+    o.on_finding = pb__on_finding;
     o.ctx = &z;
     data++, size--;
     split = size ? (size_t)(data[0] * 7) % size : 0;
@@ -75,5 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     pb_validator_free(v);
+    pb__ref_free(z.ids, z.nids);
+    pb__ref_free(z.payouts, z.npayouts);
     return 0;
 }

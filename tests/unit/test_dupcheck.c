@@ -38,6 +38,37 @@ static void test_rows_and_growth(void **state)
     pb_dupset_free(s);
 }
 
+/* reserve sizes the table once; hashed checks agree with plain ones; keys survive it */
+static void test_reserve_and_hashed(void **state)
+{
+    pb_dupset *s;
+    uint32_t first, i;
+    size_t bytes;
+    char key[32];
+    const uint64_t k[2] = {7, 9};
+    (void)state;
+    assert_int_equal(pb_dupset_new(&s, 1, k), 0);
+    assert_int_equal(pb_dupset_check(s, "before", 6, 2, &first), 0);
+    assert_int_equal(pb_dupset_reserve(s, 100000), 0);
+    bytes = pb_dupset_bytes(s);
+    assert_true(bytes >= 100000 * 12 / 9 * 10); /* 0.9 load at most */
+    assert_int_equal(pb_dupset_check(s, "before", 6, 3, &first), 0);
+    assert_int_equal(first, 2);
+    for (i = 0; i < 100000 - 1; i++) {
+        int n = snprintf(key, sizeof(key), "p-%u", i);
+        uint64_t h = pb_dupset_key_hash(s, key, (size_t)n);
+        assert_true(h == pb_dupset_hash(k, key, (size_t)n));
+        assert_int_equal(pb_dupset_check_hashed(s, h, i + 10, &first), 0);
+        assert_int_equal(first, 0);
+    }
+    assert_int_equal(pb_dupset_bytes(s), bytes); /* no growth below the reserved count */
+    assert_int_equal(pb_dupset_check(s, "p-77", 4, 5, &first), 0);
+    assert_int_equal(first, 87);
+    assert_int_equal(pb_dupset_reserve(s, 10), 0); /* never shrinks */
+    assert_int_equal(pb_dupset_bytes(s), bytes);
+    pb_dupset_free(s);
+}
+
 static void test_no_rows(void **state)
 {
     pb_dupset *s;
@@ -63,7 +94,7 @@ static void test_alloc_failure(void **state)
     (void)state;
     pb_alloc_fail_after(0);
     assert_int_equal(pb_dupset_new(&s, 1, NULL), PB_ENOMEM);
-    pb_alloc_fail_after(2);
+    pb_alloc_fail_after(1); /* the slots: one packed array */
     assert_int_equal(pb_dupset_new(&s, 1, NULL), PB_ENOMEM);
     pb_alloc_fail_after(-1);
     assert_int_equal(pb_dupset_new(&s, 1, NULL), 0);
@@ -142,7 +173,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_and_growth),   cmocka_unit_test(test_no_rows),
         cmocka_unit_test(test_alloc_failure),     cmocka_unit_test(test_keyed),
-        cmocka_unit_test(test_siphash13_vectors),
+        cmocka_unit_test(test_siphash13_vectors), cmocka_unit_test(test_reserve_and_hashed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
