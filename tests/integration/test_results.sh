@@ -100,13 +100,16 @@ check_result "$T/a.csv"
 python3 - "$T/a.json" <<'PY' || fail "report totals do not reconcile"
 import json, sys
 d = json.load(open(sys.argv[1]))
-valid = {c: t for c, t in ((x["currency"], x) for x in d["totals"])} if isinstance(d["totals"], list) else d["totals"]
+# the valid rows' control totals (from the file) == the sums of what became of them (store)
+valid = {t["currency"]: t for t in d["totals"]}
+assert set(valid) == set(d["state_totals"]), (valid.keys(), d["state_totals"].keys())
 for cur, per_state in d["state_totals"].items():
     sent = sum(v["amount_minor"] for k, v in per_state.items() if k != "invalid")
-    want = valid[cur]["amount_minor"] if isinstance(valid[cur], dict) and "amount_minor" in valid[cur] else None
-    if want is not None:
-        assert sent == want, f"{cur}: results {sent} != valid input {want}"
+    rows = sum(v["rows"] for k, v in per_state.items() if k != "invalid")
+    assert sent == valid[cur]["amount_minor"], f"{cur}: results {sent} != input {valid[cur]}"
+    assert rows == valid[cur]["rows"], f"{cur}: {rows} rows != input {valid[cur]}"
 assert d["states"]["invalid"] == 1 and d["exit_code"] == 0, d["states"]
+assert sum(d["states"].values()) == d["rows"]["total"], (d["states"], d["rows"])
 PY
 echo "ok 1 send --callback-listen --wait: every row final, result CSV and report"
 
