@@ -5,6 +5,7 @@
 #define PB_CLI_CLI_H
 
 #include "batch/cli/options.h"
+#include "batch/send/send.h"
 #include "batch/store/store.h"
 #include "core/buf.h"
 
@@ -53,6 +54,8 @@ int pb_cli_report_batch(struct pb_json_report *json, const char *name, const pb_
 /* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...}") into b. */
 int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c);
 int pb_cmd_reconcile(int argc, char **argv);
+/* on_progress of send and reconcile: arg points to an int, 1 when stderr is a terminal. */
+void pb_cli_progress(const pb_send_progress *p, void *arg);
 /* Take the batch's lock (an advisory lock file beside the store); PB_EAGAIN with a message
  * when another process holds it. *fd_out: close it to release (-1 for stores with no file). */
 int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out);

@@ -69,7 +69,7 @@ int pb_cmd_reconcile(int argc, char **argv)
     char *secret = NULL;
     size_t npos = 0, secret_len = 0;
     struct stat sb;
-    int rc, exit_code = PB_EXIT_SOFTWARE, lock_fd = -1;
+    int tty = 0, rc, exit_code = PB_EXIT_SOFTWARE, lock_fd = -1;
 
     memset(&info, 0, sizeof(info));
     memset(&counts, 0, sizeof(counts));
@@ -191,7 +191,12 @@ int pb_cmd_reconcile(int argc, char **argv)
         so.wait_ms = (int64_t)s.wait_s * 1000;
         so.poll_once = 1; /* at least one status query per accepted row */
         so.timeout_ms = (long)s.timeout_s * 1000;
-        so.progress_tty = isatty(2) && !s.quiet;
+        tty = isatty(2);
+        if (!s.quiet) {
+            so.on_progress = pb_cli_progress;
+            so.progress_arg = &tty;
+            so.progress_every_ms = tty ? 500 : 5000;
+        }
         so.quiet = s.quiet;
         rc = pb_send_run(&so, &sr);
         curl_global_cleanup();

@@ -245,7 +245,7 @@ int pb_cmd_send(int argc, char **argv)
     pb_outfile report, invalid;
     pb_gate_cfg dry_cfg;
     const char *gate_url, *file;
-    int rc, exit_code = PB_EXIT_SOFTWARE, exists = 0, all_final;
+    int tty = 0, rc, exit_code = PB_EXIT_SOFTWARE, exists = 0, all_final;
 
     memset(&lr, 0, sizeof(lr));
     memset(&info, 0, sizeof(info));
@@ -568,7 +568,12 @@ int pb_cmd_send(int argc, char **argv)
     so.store_uri = s.state;
     so.callback_listen = s.callback_listen;
     so.wait_ms = (int64_t)s.wait_s * 1000;
-    so.progress_tty = isatty(2) && !s.quiet;
+    tty = isatty(2);
+    if (!s.quiet) {
+        so.on_progress = pb_cli_progress;
+        so.progress_arg = &tty;
+        so.progress_every_ms = tty ? 500 : 5000;
+    }
     so.quiet = s.quiet;
     rc = pb_send_run(&so, &sr);
     curl_global_cleanup();

@@ -5,6 +5,7 @@
 #include "batch/cli/cli.h"
 
 #include "core/money.h"
+#include "batch/util/log.h"
 #include "formats/report.h"
 #include "formats/json_write.h"
 
@@ -86,4 +87,24 @@ int pb_cli_report_batch(pb_json_report *json, const char *name, const pb_batch_c
         rc = pb_json_report_set_extra(json, b.ptr, b.len);
     pb_buf_free(&b);
     return rc;
+}
+
+/* A progress line redrawn on a terminal, a log line every few seconds otherwise. */
+void pb_cli_progress(const pb_send_progress *p, void *arg)
+{
+    const int *tty = arg;
+    double rate =
+        p->elapsed_ms > 0 ? (double)(p->sent + p->queries) * 1000.0 / (double)p->elapsed_ms : 0.0;
+    if (*tty && pb_log_get_format() == PB_LOG_TEXT) {
+        fprintf(stderr,
+                "\r%" PRIu64 " sent, %" PRIu64 " accepted, %" PRIu64
+                " status queries, %.1f req/s   %s",
+                p->sent, p->accepted, p->queries, rate, p->final ? "\n" : "");
+        (void)fflush(stderr);
+    } else if (!p->final) {
+        pb_log_ctx lc = {"send.progress", NULL, 0, NULL, NULL};
+        pb_log(PB_LOG_INFO, &lc,
+               "%" PRIu64 " sent, %" PRIu64 " accepted, %" PRIu64 " status queries, %.1f req/s",
+               p->sent, p->accepted, p->queries, rate);
+    }
 }

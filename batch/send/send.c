@@ -545,24 +545,24 @@ static void pb__on_timer(uv_timer_t *t)
     pb__pump(d);
 }
 
+static void pb__report_progress(pb__drv *d, int final)
+{
+    pb_engine_stats st;
+    pb_send_progress p;
+    if (!d->o->on_progress)
+        return;
+    pb_engine_get_stats(d->engine, &st);
+    p.sent = st.posts;
+    p.accepted = d->res->accepted_now;
+    p.queries = st.queries + d->res->polled;
+    p.elapsed_ms = pb_send__now_ms() - d->started_ms;
+    p.final = final;
+    d->o->on_progress(&p, d->o->progress_arg);
+}
+
 static void pb__progress(uv_timer_t *t)
 {
-    pb__drv *d = t->data;
-    pb_engine_stats st;
-    pb_log_ctx lc = {"send.progress", d->o->batch_name, 0, NULL, NULL};
-    int64_t el = pb_send__now_ms() - d->started_ms;
-    pb_engine_get_stats(d->engine, &st);
-    if (d->o->progress_tty && pb_log_get_format() == PB_LOG_TEXT) {
-        fprintf(stderr, "\r%llu sent, %llu accepted, %llu status queries, %.1f req/s   ",
-                (unsigned long long)st.posts, (unsigned long long)d->res->accepted_now,
-                (unsigned long long)st.queries,
-                el > 0 ? (double)(st.posts + st.queries) * 1000.0 / (double)el : 0.0);
-        fflush(stderr);
-    } else if (!d->o->quiet) {
-        pb_log(PB_LOG_INFO, &lc, "%llu sent, %llu accepted, %llu status queries",
-               (unsigned long long)st.posts, (unsigned long long)d->res->accepted_now,
-               (unsigned long long)st.queries);
-    }
+    pb__report_progress(t->data, 0);
 }
 
 static void pb__on_signal(uv_signal_t *s, int signum)
@@ -732,8 +732,10 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     d.timer.data = d.progress.data = d.sigint.data = d.sigterm.data = &d;
     (void)uv_signal_start(&d.sigint, pb__on_signal, SIGINT);
     (void)uv_signal_start(&d.sigterm, pb__on_signal, SIGTERM);
-    (void)uv_timer_start(&d.progress, pb__progress, o->progress_tty ? 500 : 5000,
-                         o->progress_tty ? 500 : 5000);
+    if (o->on_progress) {
+        unsigned every = o->progress_every_ms ? o->progress_every_ms : 5000;
+        (void)uv_timer_start(&d.progress, pb__progress, every, every);
+    }
 
     if (o->callback_listen && (rc = pb_send__callbacks_start(&d)) < 0) {
         pb_send__finish(&d);
@@ -748,8 +750,7 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     pb__pump(&d);
     (void)uv_run(&d.loop, UV_RUN_DEFAULT);
     pb_send__callbacks_free(&d);
-    if (o->progress_tty && pb_log_get_format() == PB_LOG_TEXT)
-        fputc('\n', stderr);
+    pb__report_progress(&d, 1);
     pb_engine_get_stats(d.engine, &res->engine);
     pb_http_client_free(d.http);
 out_loop:

@@ -18,6 +18,15 @@
 
 #include <stdint.h>
 
+/* The figures of a run so far (on_progress), plain values. */
+typedef struct pb_send_progress {
+    uint64_t sent;     /* payout requests */
+    uint64_t accepted; /* rows accepted or settled in this run */
+    uint64_t queries;  /* status queries (the engine's and the poller's) */
+    int64_t elapsed_ms;
+    int final; /* 1: the last call, when the run ends */
+} pb_send_progress;
+
 typedef struct {
     pb_store *store;
     uint64_t batch;
@@ -33,10 +42,14 @@ typedef struct {
     long timeout_ms;
     const char *store_uri;       /* the store's URI: the callback receiver opens its own handle */
     const char *callback_listen; /* HOST:PORT: receive result callbacks while running, or NULL */
-    int64_t wait_ms;  /* after dispatch, wait this long for final results (callbacks, then
-                         status polling of accepted rows); 0: none */
-    int poll_once;    /* reconcile: one full pass over the accepted rows even past wait_ms */
-    int progress_tty; /* draw a progress line on stderr */
+    int64_t wait_ms; /* after dispatch, wait this long for final results (callbacks, then
+                        status polling of accepted rows); 0: none */
+    int poll_once;   /* reconcile: one full pass over the accepted rows even past wait_ms */
+    /* called every progress_every_ms with the run's figures (the CLI draws or logs them; the
+     * driver prints nothing for people); NULL: none */
+    void (*on_progress)(const struct pb_send_progress *p, void *arg);
+    void *progress_arg;
+    unsigned progress_every_ms; /* 0: 5000 */
     int quiet;
 } pb_send_opts;
 

@@ -37,6 +37,14 @@ fi
 if grep -nE '\b(fopen|fwrite|fread|printf|puts|open|read|write|time|clock_gettime|rand|random)\s*\(' core/*.c | grep -v 'snprintf\|vsnprintf'; then
     echo "core/ does I/O, reads the clock or draws random numbers"; fail=1
 fi
+# Engine and tool: only batch/cli/ prints for people (the log sink writes the logs); the engines
+# report through structs and callbacks.
+engines=$(find batch/send batch/listen batch/store batch/net batch/sandbox batch/util -name '*.c' 2>/dev/null |
+    grep -v '^batch/util/log\.c$' | sort)
+if [ -n "$engines" ] && grep -nE '\b(printf|fprintf|puts|fputs|fputc|putchar|perror)\s*\(' $engines |
+    grep -v 'snprintf\|pb_buf_printf'; then
+    echo "an engine prints for people: report through a struct or a callback to batch/cli"; fail=1
+fi
 # Dependencies point downward only: each folder may include the folders listed for it.
 declare -A allowed=(
     [core]="core"
