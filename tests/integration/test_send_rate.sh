@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `send --rate 100` over 10 s, as the Gate sees it: the sandbox's ledger stamps each accepted
 # payout in milliseconds. The achieved rate is within 2% of 100/s and no 1-second window holds
-# more than 101 requests. ctest runs this test alone (RUN_SERIAL): it measures time.
+# more than 101 requests (+1 for the sandbox's own scheduling, see below). ctest runs this test alone (RUN_SERIAL): it measures time.
 set -euo pipefail
 : "${PAYBATCH:?set by ctest}"
 T=$(mktemp -d)
@@ -47,7 +47,10 @@ for i in range(len(t)):
     worst = max(worst, i - j + 1)
 rate = (len(t) - 1) * 1000.0 / (t[-1] - t[0])
 print(f"achieved {rate:.2f} req/s, busiest 1-second window {worst}")
-assert worst <= 101, f"a 1-second window held {worst} requests"
+# the limiter lets at most 101 leave in any second (exactly checked by test_ratelimit and the
+# simulator); these are times the sandbox stamped after reading each request, in another
+# process that the kernel may hold back: one request of slack for that, no more
+assert worst <= 102, f"a 1-second window held {worst} requests"
 assert abs(rate - 100) <= 2, f"achieved {rate:.2f} req/s"
 PY
 echo "send_rate: ok"
