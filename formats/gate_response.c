@@ -22,28 +22,6 @@ static const char *pb__val(const pb_flat_entry *e)
     return e->s + e->plen + 1;
 }
 
-/* A JSON integer token's text (or a string of digits) -> int64, exactly. */
-static int pb__int64(const char *s, size_t n, int64_t *out)
-{
-    int64_t v = 0;
-    size_t i = 0;
-    int neg = 0;
-    if (n > 0 && s[0] == '-')
-        neg = 1, i = 1;
-    if (i >= n)
-        return -1;
-    for (; i < n; i++) {
-        int d = s[i] - '0';
-        if (d < 0 || d > 9)
-            return -1;
-        if (v > (INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = neg ? -v : v;
-    return 0;
-}
-
 static int pb__parse(pb_flat *f, const char *body, size_t len)
 {
     pb_flat_init(f);
@@ -154,7 +132,7 @@ int pb_gate_payment_parse(const char *body, size_t len, const char *secret, size
         else if (pb__path_is(e, "payment:status"))
             PB__SET(out->payment_status, v, e->vlen);
         else if (pb__path_is(e, "payment:sum:amount"))
-            out->amount_ok = pb__int64(v, e->vlen, &out->amount) == 0;
+            out->amount_ok = pb_json_int64(pb_str_make(v, e->vlen), &out->amount) == 0;
         else if (pb__path_is(e, "payment:sum:currency"))
             PB__SET(out->currency, v, e->vlen);
         else if (pb__path_is(e, "code"))

@@ -56,6 +56,10 @@ int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c);
 int pb_cmd_reconcile(int argc, char **argv);
 /* on_progress of send and reconcile: arg points to an int, 1 when stderr is a terminal. */
 void pb_cli_progress(const pb_send_progress *p, void *arg);
+/* Fill the run settings send and reconcile share (rate, concurrency, timeout, wait, store,
+ * progress); tty must outlive the run. */
+#include "batch/cli/options.h"
+void pb_cli_send_opts(pb_send_opts *so, const pb_settings *s, int *tty);
 /* Take the batch's lock (an advisory lock file beside the store); PB_EAGAIN with a message
  * when another process holds it. *fd_out: close it to release (-1 for stores with no file). */
 int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out);

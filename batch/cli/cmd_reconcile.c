@@ -183,21 +183,9 @@ int pb_cmd_reconcile(int argc, char **argv)
         so.project_id = s.project_id;
         so.secret = secret;
         so.secret_len = secret_len;
-        so.ca_file = s.ca_file;
-        so.engine.rate_milli = s.rate_milli;
-        so.engine.concurrency = s.concurrency;
+        pb_cli_send_opts(&so, &s, &tty);
         so.engine.status_only = 1;
-        so.store_uri = s.state;
-        so.wait_ms = (int64_t)s.wait_s * 1000;
         so.poll_once = 1; /* at least one status query per accepted row */
-        so.timeout_ms = (long)s.timeout_s * 1000;
-        tty = isatty(2);
-        if (!s.quiet) {
-            so.on_progress = pb_cli_progress;
-            so.progress_arg = &tty;
-            so.progress_every_ms = tty ? 500 : 5000;
-        }
-        so.quiet = s.quiet;
         rc = pb_send_run(&so, &sr);
         curl_global_cleanup();
         if (rc < 0) {

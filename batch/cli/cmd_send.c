@@ -560,21 +560,9 @@ int pb_cmd_send(int argc, char **argv)
     so.secret = secret;
     so.secret_len = secret_len;
     so.callback_url = s.callback_url;
-    so.ca_file = s.ca_file;
     so.rules = lo.rules;
-    so.engine.rate_milli = s.rate_milli;
-    so.engine.concurrency = s.concurrency;
-    so.timeout_ms = (long)s.timeout_s * 1000;
-    so.store_uri = s.state;
+    pb_cli_send_opts(&so, &s, &tty);
     so.callback_listen = s.callback_listen;
-    so.wait_ms = (int64_t)s.wait_s * 1000;
-    tty = isatty(2);
-    if (!s.quiet) {
-        so.on_progress = pb_cli_progress;
-        so.progress_arg = &tty;
-        so.progress_every_ms = tty ? 500 : 5000;
-    }
-    so.quiet = s.quiet;
     rc = pb_send_run(&so, &sr);
     curl_global_cleanup();
     pb__sandbox_stop(&sbx);

@@ -5,12 +5,14 @@
 #include "batch/cli/cli.h"
 
 #include "core/money.h"
+#include "batch/cli/options.h"
 #include "batch/util/log.h"
 #include "formats/report.h"
 #include "formats/json_write.h"
 
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
 void pb_cli_print_counts(FILE *out, const pb_batch_counts *c)
@@ -106,5 +108,24 @@ void pb_cli_progress(const pb_send_progress *p, void *arg)
         pb_log(PB_LOG_INFO, &lc,
                "%" PRIu64 " sent, %" PRIu64 " accepted, %" PRIu64 " status queries, %.1f req/s",
                p->sent, p->accepted, p->queries, rate);
+    }
+}
+
+/* The run settings send and reconcile share, and the progress display (tty: an int that lives
+ * as long as the run, 1 when stderr is a terminal). */
+void pb_cli_send_opts(pb_send_opts *so, const pb_settings *s, int *tty)
+{
+    so->engine.rate_milli = s->rate_milli;
+    so->engine.concurrency = s->concurrency;
+    so->timeout_ms = (long)s->timeout_s * 1000;
+    so->store_uri = s->state;
+    so->ca_file = s->ca_file;
+    so->wait_ms = (int64_t)s->wait_s * 1000;
+    so->quiet = s->quiet;
+    *tty = isatty(2);
+    if (!s->quiet) {
+        so->on_progress = pb_cli_progress;
+        so->progress_arg = tty;
+        so->progress_every_ms = *tty ? 500 : 5000;
     }
 }
