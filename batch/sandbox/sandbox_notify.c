@@ -34,7 +34,7 @@ int pb__sbx_chance(pb__sbx *s, double p)
 }
 
 /* The key of --callback-wrong-key: any key but the project's. */
-static const char *wrong_key(const pb__sbx *s)
+static const char *pb__wrong_key(const pb__sbx *s)
 {
     static const char a[] = "paybatch-sandbox-wrong-key", b[] = "paybatch-sandbox-wrong-key-2";
     if (s->o->secret_len == sizeof(a) - 1 && memcmp(s->o->secret, a, sizeof(a) - 1) == 0)
@@ -43,11 +43,11 @@ static const char *wrong_key(const pb__sbx *s)
 }
 
 /* Sign j (without "signature") with the project's key (or a wrong one), add the signature. */
-static int sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
+static int pb__sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
 {
     char sig[PB_SIG_LEN + 1];
     char *txt = cJSON_PrintUnformatted(j);
-    const char *key = wrong ? wrong_key(s) : s->o->secret;
+    const char *key = wrong ? pb__wrong_key(s) : s->o->secret;
     size_t key_len = wrong ? strlen(key) : s->o->secret_len;
     int rc;
     if (txt == NULL)
@@ -61,7 +61,7 @@ static int sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
 
 int pb__sbx_sign(pb__sbx *s, cJSON *j)
 {
-    return sign_obj_key(s, j, 0);
+    return pb__sign_obj_key(s, j, 0);
 }
 
 void pb__sbx_add_sum(cJSON *parent, const char *name, const pb__pay *p)
@@ -117,7 +117,7 @@ void pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev)
 
 /* ---- callbacks -------------------------------------------------------------------- */
 
-static void cb_done(void *arg, int ok, long last_status, const char *url)
+static void pb__cb_done(void *arg, int ok, long last_status, const char *url)
 {
     pb__sbx *s = (pb__sbx *)arg;
     if (ok) {
@@ -132,7 +132,7 @@ static void cb_done(void *arg, int ok, long last_status, const char *url)
 }
 
 /* The signed callback body for p (cJSON_free), or NULL. */
-static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
+static char *pb__callback_text(pb__sbx *s, const pb__pay *p, int wrong)
 {
     cJSON *j = cJSON_CreateObject(), *pay, *op;
     char *txt = NULL;
@@ -143,7 +143,7 @@ static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
     if (pay == NULL || op == NULL)
         goto out;
     pb__sbx_add_op(op, p, p->reversed); /* the latest operation */
-    if (sign_obj_key(s, j, wrong) != PB_OK)
+    if (pb__sign_obj_key(s, j, wrong) != PB_OK)
         goto out;
     txt = cJSON_PrintUnformatted(j);
 out:
@@ -151,7 +151,7 @@ out:
     return txt;
 }
 
-static void send_callback(pb__sbx *s, pb__pay *p)
+static void pb__send_callback(pb__sbx *s, pb__pay *p)
 {
     const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
     char *txt = NULL, *late = NULL;
@@ -169,7 +169,7 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     wrong = pb__sbx_chance(s, s->o->cb_wrong_key);
     if (wrong)
         s->sum.faults++;
-    txt = callback_text(s, p, wrong);
+    txt = pb__callback_text(s, p, wrong);
     if (txt == NULL)
         goto out;
     if (pb__sbx_chance(s, s->o->cb_reorder)) {
@@ -179,13 +179,13 @@ static void send_callback(pb__sbx *s, pb__pay *p)
         mid.code = 0;
         mid.reversed = 0;
         s->sum.faults++;
-        late = callback_text(s, &mid, wrong);
+        late = pb__callback_text(s, &mid, wrong);
         if (late == NULL)
             goto out;
     }
     for (i = 0; i < copies; i++)
         if (pb_sandbox_callbacks_post(s->cbs, url, txt, late, s->o->cb_retry_scale,
-                                      s->o->cb_max_attempts, cb_done, s) != PB_OK)
+                                      s->o->cb_max_attempts, pb__cb_done, s) != PB_OK)
             break;
 out:
     cJSON_free(late);
@@ -198,7 +198,7 @@ void pb__sbx_finish(pb__pay *p, const char *status, int code)
 {
     p->status = status;
     p->code = code;
-    send_callback(p->sbx, p);
+    pb__send_callback(p->sbx, p);
 }
 
 void pb__sbx_outcome_timer(uv_timer_t *t)
