@@ -440,7 +440,7 @@ static void pb__h_status(pb_http_exchange *ex, const pb_http_request *req, void 
     int64_t proj = 0;
     int code = 0;
     pb__pay *p;
-    cJSON *j = NULL, *pay, *ops, *op;
+    cJSON *j = NULL, *ops, *op;
 
     if (pb__faults(s, ex))
         return;
@@ -466,21 +466,24 @@ static void pb__h_status(pb_http_exchange *ex, const pb_http_request *req, void 
     j = cJSON_CreateObject();
     if (j == NULL)
         goto fail;
-    pay = pb__sbx_add_payment(j, s, p);
+    if (pb__sbx_add_payment(j, s, p) != PB_OK)
+        goto fail;
     ops = cJSON_AddArrayToObject(j, "operations");
     op = cJSON_CreateObject();
-    if (pay == NULL || ops == NULL || op == NULL || !cJSON_AddItemToArray(ops, op)) {
+    if (ops == NULL || op == NULL || !cJSON_AddItemToArray(ops, op)) {
         cJSON_Delete(op);
         goto fail;
     }
-    pb__sbx_add_op(op, p, 0);
+    if (pb__sbx_add_op(op, p, 0) != PB_OK)
+        goto fail;
     if (p->reversed) {
         cJSON *rev = cJSON_CreateObject();
         if (rev == NULL || !cJSON_AddItemToArray(ops, rev)) {
             cJSON_Delete(rev);
             goto fail;
         }
-        pb__sbx_add_op(rev, p, 1);
+        if (pb__sbx_add_op(rev, p, 1) != PB_OK)
+            goto fail;
     }
     if (pb__sbx_sign(s, j) != PB_OK)
         goto fail;
@@ -637,14 +640,16 @@ int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
     port = pb_http_server_port(s->srv);
     if (o->on_listening != NULL)
         o->on_listening(o->host, port, o->ctx);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    /* uv_run's result (handles still active) matters only after uv_stop, never called here;
+     * the run after out: closes whatever is left and uv_loop_close checks it */
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
 out:
     (void)sig_ok;
     if (loop_ok) {
         if (s->srv != NULL)
             pb_http_server_close(s->srv, NULL, NULL); /* ignored when already closing */
         pb_sandbox_callbacks_close(s->cbs);           /* likewise; accepts NULL */
-        uv_run(&loop, UV_RUN_DEFAULT);                /* pending closes */
+        (void)uv_run(&loop, UV_RUN_DEFAULT);          /* pending closes */
         /* every handle was closed and the loop ran until they were: UV_EBUSY is a bug here */
         loop_ok = uv_loop_close(&loop);
         PB_ASSERT(loop_ok == 0);
