@@ -154,8 +154,13 @@ int pb_cmd_listen(int argc, char **argv)
         pb_log(PB_LOG_WARN, &c,
                "listening on %s, not loopback: put TLS in front (a reverse proxy or tunnel)", host);
     }
-    if (uv_signal_init(&loop, &l.sigint) != 0 || uv_signal_init(&loop, &l.sigterm) != 0) {
+    if (uv_signal_init(&loop, &l.sigint) != 0) {
         pb_cli_error("cannot watch signals");
+        goto out;
+    }
+    if (uv_signal_init(&loop, &l.sigterm) != 0) {
+        pb_cli_error("cannot watch signals");
+        uv_close((uv_handle_t *)&l.sigint, NULL); /* else the loop cannot close */
         goto out;
     }
     l.sigint.data = l.sigterm.data = &l;

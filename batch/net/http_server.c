@@ -86,7 +86,7 @@ typedef struct {
     char *data;
 } pb__write;
 
-static void conn_process(pb__conn *c);
+static void pb__conn_process(pb__conn *c);
 
 /*
  * libuv results dropped with (void) in this file, and why that is right:
@@ -99,7 +99,7 @@ static void conn_process(pb__conn *c);
 
 /* ---- connection lifecycle ------------------------------------------------------------ */
 
-static void server_maybe_finish(pb_http_server *s)
+static void pb__server_maybe_finish(pb_http_server *s)
 {
     if (s->closing && s->listener_closed && s->nlive == 0 && !s->finished) {
         s->finished = 1;
@@ -108,7 +108,7 @@ static void server_maybe_finish(pb_http_server *s)
     }
 }
 
-static void conn_on_close(uv_handle_t *h)
+static void pb__conn_on_close(uv_handle_t *h)
 {
     pb__conn *c = h->data;
     pb_http_server *s = c->srv;
@@ -124,10 +124,10 @@ static void conn_on_close(uv_handle_t *h)
     s->nlive--;
     pb_httpreq_parser_free(c->parser);
     pb_free(c);
-    server_maybe_finish(s);
+    pb__server_maybe_finish(s);
 }
 
-static void conn_close(pb__conn *c)
+static void pb__conn_close(pb__conn *c)
 {
     if (c->closing)
         return;
@@ -140,20 +140,20 @@ static void conn_close(pb__conn *c)
         c->ex->conn = NULL; /* the exchange is dead; its owner still frees it */
         c->ex = NULL;
     }
-    uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+    uv_close((uv_handle_t *)&c->tcp, pb__conn_on_close);
     if (c->timers_init) {
-        uv_close((uv_handle_t *)&c->hdr_timer, conn_on_close);
-        uv_close((uv_handle_t *)&c->idle_timer, conn_on_close);
-        uv_close((uv_handle_t *)&c->req_timer, conn_on_close);
+        uv_close((uv_handle_t *)&c->hdr_timer, pb__conn_on_close);
+        uv_close((uv_handle_t *)&c->idle_timer, pb__conn_on_close);
+        uv_close((uv_handle_t *)&c->req_timer, pb__conn_on_close);
     }
 }
 
-static void on_timeout(uv_timer_t *t)
+static void pb__on_timeout(uv_timer_t *t)
 {
-    conn_close(t->data);
+    pb__conn_close(t->data);
 }
 
-static void read_stop(pb__conn *c)
+static void pb__read_stop(pb__conn *c)
 {
     if (c->reading) {
         (void)uv_read_stop((uv_stream_t *)&c->tcp);
@@ -161,7 +161,7 @@ static void read_stop(pb__conn *c)
     }
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+static void pb__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     pb__conn *c = h->data;
     (void)suggested;
@@ -173,7 +173,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+static void pb__on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
     pb__conn *c = st->data;
     (void)b;
@@ -181,60 +181,60 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     if (c->closing || nread == 0)
         return;
     if (nread < 0) { /* EOF or error: nothing can be answered any more */
-        conn_close(c);
+        pb__conn_close(c);
         return;
     }
     if (c->draining) {
         c->drained += (size_t)nread;
         if (c->drained > PB_HTTP_LINGER_MAX)
-            conn_close(c);
+            pb__conn_close(c);
         return;
     }
     c->rlen += (size_t)nread;
-    (void)uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
-    conn_process(c);
+    (void)uv_timer_start(&c->idle_timer, pb__on_timeout, c->srv->lim.idle_timeout_ms, 0);
+    pb__conn_process(c);
 }
 
-static void read_start(pb__conn *c)
+static void pb__read_start(pb__conn *c)
 {
     if (!c->reading && !c->closing) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-            conn_close(c);
+        if (uv_read_start((uv_stream_t *)&c->tcp, pb__on_alloc, pb__on_read) != 0) {
+            pb__conn_close(c);
             return;
         }
         c->reading = 1;
     }
 }
 
-static void on_shutdown(uv_shutdown_t *r, int status)
+static void pb__on_shutdown(uv_shutdown_t *r, int status)
 {
     pb__conn *c = r->data;
     if (c->closing)
         return;
     if (status < 0) {
-        conn_close(c);
+        pb__conn_close(c);
         return;
     }
     /* lingering close: let the client read the answer; discard what it still sends */
     c->draining = 1;
     c->roff = c->rlen = 0;
-    read_start(c);
+    pb__read_start(c);
 }
 
-static void conn_linger(pb__conn *c)
+static void pb__conn_linger(pb__conn *c)
 {
     unsigned ms = c->srv->lim.idle_timeout_ms;
     if (ms > PB_HTTP_LINGER_MS)
         ms = PB_HTTP_LINGER_MS;
-    read_stop(c);
+    pb__read_stop(c);
     (void)uv_timer_stop(&c->hdr_timer);
-    (void)uv_timer_start(&c->idle_timer, on_timeout, ms, 0);
+    (void)uv_timer_start(&c->idle_timer, pb__on_timeout, ms, 0);
     c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-        conn_close(c);
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, pb__on_shutdown) != 0)
+        pb__conn_close(c);
 }
 
-static void on_write(uv_write_t *r, int status)
+static void pb__on_write(uv_write_t *r, int status)
 {
     pb__write *w = (pb__write *)r;
     pb__conn *c = w->conn;
@@ -245,23 +245,23 @@ static void on_write(uv_write_t *r, int status)
     if (c->closing)
         return;
     if (status < 0) {
-        conn_close(c);
+        pb__conn_close(c);
         return;
     }
     if (c->close_after_write) {
-        conn_linger(c);
+        pb__conn_linger(c);
         return;
     }
     /* keep-alive: idle until the next request starts; then serve what is buffered */
     c->served++;
     c->idle_since = uv_now(c->srv->loop);
-    (void)uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.idle_timeout_ms, 0);
-    conn_process(c);
+    (void)uv_timer_start(&c->idle_timer, pb__on_timeout, c->srv->lim.idle_timeout_ms, 0);
+    pb__conn_process(c);
 }
 
 /* Queue one complete response. On failure the caller closes the connection. */
-static int conn_write(pb__conn *c, int status, const char *ctype, const char *extra,
-                      const char *body, size_t len, int is_head)
+static int pb__conn_write(pb__conn *c, int status, const char *ctype, const char *extra,
+                          const char *body, size_t len, int is_head)
 {
     pb_buf b;
     pb__write *w = NULL;
@@ -300,7 +300,7 @@ static int conn_write(pb__conn *c, int status, const char *ctype, const char *ex
         w->conn = c;
         w->data = pb_buf_detach(&b, &n);
         ub = uv_buf_init(w->data, (unsigned)n);
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, on_write) != 0) {
+        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, pb__on_write) != 0) {
             pb_free(w->data);
             rc = PB_EIO;
             goto out;
@@ -308,11 +308,11 @@ static int conn_write(pb__conn *c, int status, const char *ctype, const char *ex
     }
     w = NULL;
     c->writing = 1;
-    read_stop(c);
+    pb__read_stop(c);
     (void)uv_timer_stop(&c->hdr_timer);
     (void)uv_timer_stop(&c->req_timer);
     /* a client that does not read its answers holds the connection no longer than this */
-    (void)uv_timer_start(&c->idle_timer, on_timeout, c->srv->lim.write_timeout_ms, 0);
+    (void)uv_timer_start(&c->idle_timer, pb__on_timeout, c->srv->lim.write_timeout_ms, 0);
     c->hdr_armed = c->req_armed = 0;
 out:
     pb_free(w);
@@ -321,7 +321,7 @@ out:
 }
 
 /* The server's own error answer; the connection closes after it. */
-static void conn_fail_with(pb__conn *c, int status, const char *message, const char *extra)
+static void pb__conn_fail_with(pb__conn *c, int status, const char *message, const char *extra)
 {
     pb_buf b;
     int rc;
@@ -330,31 +330,31 @@ static void conn_fail_with(pb__conn *c, int status, const char *message, const c
     c->close_after_write = 1;
     rc = pb_http_json_error(&b, status, message);
     if (rc == PB_OK)
-        rc = conn_write(c, status, "application/json", extra, b.ptr, b.len, 0);
+        rc = pb__conn_write(c, status, "application/json", extra, b.ptr, b.len, 0);
     pb_buf_free(&b);
     if (rc != PB_OK)
-        conn_close(c);
+        pb__conn_close(c);
 }
 
-static void conn_fail(pb__conn *c, int status, const char *message)
+static void pb__conn_fail(pb__conn *c, int status, const char *message)
 {
-    conn_fail_with(c, status, message, NULL);
+    pb__conn_fail_with(c, status, message, NULL);
 }
 
-static void conn_dispatch(pb__conn *c)
+static void pb__conn_dispatch(pb__conn *c)
 {
     pb_httpreq_msg *msg = NULL;
     pb_http_exchange *ex;
     const pb_http_request *req;
 
     if (pb_httpreq_take(c->parser, &msg) != PB_OK) {
-        conn_fail(c, 500, "Internal error");
+        pb__conn_fail(c, 500, "Internal error");
         return;
     }
     ex = pb_calloc(1, sizeof(*ex));
     if (!ex) {
         pb_httpreq_msg_free(msg);
-        conn_fail(c, 500, "Out of memory");
+        pb__conn_fail(c, 500, "Out of memory");
         return;
     }
     req = pb_httpreq_msg_request(msg);
@@ -363,7 +363,7 @@ static void conn_dispatch(pb__conn *c)
     ex->is_head = strcmp(req->method, "HEAD") == 0;
     c->ex = ex;
     c->close_after_write = !req->keep_alive;
-    read_stop(c);
+    pb__read_stop(c);
     (void)uv_timer_stop(&c->hdr_timer);
     (void)uv_timer_stop(&c->idle_timer);
     (void)uv_timer_stop(&c->req_timer);
@@ -372,18 +372,19 @@ static void conn_dispatch(pb__conn *c)
 }
 
 /* Parse buffered bytes and serve at most one request; arm timers and reading. */
-static void conn_process(pb__conn *c)
+static void pb__conn_process(pb__conn *c)
 {
     while (!c->closing && !c->ex && !c->writing && c->roff < c->rlen) {
         size_t used = 0;
         int rc = pb_httpreq_feed(c->parser, c->rbuf + c->roff, c->rlen - c->roff, &used);
         c->roff += used;
         if (rc < 0) {
-            conn_fail(c, pb_httpreq_error_status(c->parser), pb_httpreq_error_message(c->parser));
+            pb__conn_fail(c, pb_httpreq_error_status(c->parser),
+                          pb_httpreq_error_message(c->parser));
             return;
         }
         if (pb_httpreq_state(c->parser) == PB_HTTPREQ_READY)
-            conn_dispatch(c);
+            pb__conn_dispatch(c);
     }
     if (c->closing || c->ex || c->writing)
         return;
@@ -391,11 +392,11 @@ static void conn_process(pb__conn *c)
     switch (pb_httpreq_state(c->parser)) {
     case PB_HTTPREQ_HEADERS:
         if (!c->hdr_armed) {
-            (void)uv_timer_start(&c->hdr_timer, on_timeout, c->srv->lim.header_timeout_ms, 0);
+            (void)uv_timer_start(&c->hdr_timer, pb__on_timeout, c->srv->lim.header_timeout_ms, 0);
             c->hdr_armed = 1;
         }
         if (!c->req_armed) {
-            (void)uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
+            (void)uv_timer_start(&c->req_timer, pb__on_timeout, c->srv->lim.request_timeout_ms, 0);
             c->req_armed = 1;
         }
         break;
@@ -404,18 +405,18 @@ static void conn_process(pb__conn *c)
         c->hdr_armed = 0;
         /* the body too must be complete in time: trickling cannot extend this */
         if (!c->req_armed) {
-            (void)uv_timer_start(&c->req_timer, on_timeout, c->srv->lim.request_timeout_ms, 0);
+            (void)uv_timer_start(&c->req_timer, pb__on_timeout, c->srv->lim.request_timeout_ms, 0);
             c->req_armed = 1;
         }
         break;
     default:
         break;
     }
-    read_start(c);
+    pb__read_start(c);
 }
 
 /* The keep-alive connection idle the longest (no request in progress), or NULL. */
-static pb__conn *conn_find_idle(pb_http_server *s)
+static pb__conn *pb__conn_find_idle(pb_http_server *s)
 {
     pb__conn *c, *best = NULL;
     for (c = s->conns; c; c = c->next) {
@@ -428,7 +429,7 @@ static pb__conn *conn_find_idle(pb_http_server *s)
     return best;
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static void pb__on_connection(uv_stream_t *l, int status)
 {
     pb_http_server *s = l->data;
     pb__conn *c, *idle;
@@ -452,17 +453,17 @@ static void on_connection(uv_stream_t *l, int status)
     s->conns = c;
     s->nlive++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
-        conn_close(c);
+        pb__conn_close(c);
         return;
     }
     /* at the cap, an idle keep-alive connection makes room for a new client */
-    if (s->nconns >= s->lim.max_connections && (idle = conn_find_idle(s)) != NULL)
-        conn_close(idle);
+    if (s->nconns >= s->lim.max_connections && (idle = pb__conn_find_idle(s)) != NULL)
+        pb__conn_close(idle);
     if (s->nconns >= s->lim.max_connections) {
         /* still full: answer 503 (Retry-After) and close; past twice the cap of such
          * answers in flight, close at once (nothing may grow without bound) */
         if (s->nlive > 2u * s->lim.max_connections + 16u) {
-            conn_close(c);
+            pb__conn_close(c);
             return;
         }
         c->rejecting = 1;
@@ -477,21 +478,21 @@ static void on_connection(uv_stream_t *l, int status)
     c->timers_init = 1;
     c->open_handles = 4;
     if (c->rejecting) {
-        conn_fail_with(c, 503, "Too many connections; retry later", "Retry-After: 1\r\n");
+        pb__conn_fail_with(c, 503, "Too many connections; retry later", "Retry-After: 1\r\n");
         return;
     }
     pl.max_header_bytes = s->lim.max_header_bytes;
     pl.max_body_bytes = s->lim.max_body_bytes;
     if (pb_httpreq_parser_new(&c->parser, &pl) != PB_OK) {
-        conn_close(c);
+        pb__conn_close(c);
         return;
     }
     (void)uv_tcp_nodelay(&c->tcp, 1); /* a failure only leaves Nagle on: slower, not wrong */
-    (void)uv_timer_start(&c->hdr_timer, on_timeout, s->lim.header_timeout_ms, 0);
-    (void)uv_timer_start(&c->idle_timer, on_timeout, s->lim.idle_timeout_ms, 0);
-    (void)uv_timer_start(&c->req_timer, on_timeout, s->lim.request_timeout_ms, 0);
+    (void)uv_timer_start(&c->hdr_timer, pb__on_timeout, s->lim.header_timeout_ms, 0);
+    (void)uv_timer_start(&c->idle_timer, pb__on_timeout, s->lim.idle_timeout_ms, 0);
+    (void)uv_timer_start(&c->req_timer, pb__on_timeout, s->lim.request_timeout_ms, 0);
     c->hdr_armed = c->req_armed = 1;
-    read_start(c);
+    pb__read_start(c);
 }
 
 /* ---- server -------------------------------------------------------------------------- */
@@ -557,7 +558,7 @@ int pb_http_server_listen(pb_http_server *s, const char *host, int port)
     }
     r = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
     if (r == 0)
-        r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+        r = uv_listen((uv_stream_t *)&s->listener, 128, pb__on_connection);
     if (r != 0) {
         pb_error_set("listen on %s:%d: %s", host, port, uv_strerror(r));
         return PB_EIO;
@@ -585,11 +586,11 @@ unsigned pb_http_server_connections(const pb_http_server *s)
     return s ? s->nconns : 0;
 }
 
-static void on_listener_close(uv_handle_t *h)
+static void pb__on_listener_close(uv_handle_t *h)
 {
     pb_http_server *s = h->data;
     s->listener_closed = 1;
-    server_maybe_finish(s);
+    pb__server_maybe_finish(s);
 }
 
 void pb_http_server_close(pb_http_server *s, void (*cb)(pb_http_server *, void *), void *arg)
@@ -601,9 +602,9 @@ void pb_http_server_close(pb_http_server *s, void (*cb)(pb_http_server *, void *
     s->closing = 1;
     s->close_cb = cb;
     s->close_arg = arg;
-    uv_close((uv_handle_t *)&s->listener, on_listener_close);
+    uv_close((uv_handle_t *)&s->listener, pb__on_listener_close);
     for (c = s->conns; c; c = c->next)
-        conn_close(c);
+        pb__conn_close(c);
 }
 
 void pb_http_server_free(pb_http_server *s)
@@ -620,7 +621,7 @@ void pb_http_server_free(pb_http_server *s)
 
 /* ---- exchanges ----------------------------------------------------------------------- */
 
-static void exchange_free(pb_http_exchange *ex)
+static void pb__exchange_free(pb_http_exchange *ex)
 {
     pb_httpreq_msg_free(ex->msg);
     pb_free(ex);
@@ -649,15 +650,15 @@ int pb_http_respond(pb_http_exchange *ex, int status, const char *content_type,
     if (status < 200 || status > 599 || pb_http_has_crlf(content_type) ||
         !pb_http_extra_headers_ok(extra_headers) || (!body && len)) {
         rc = PB_EINVAL;
-        conn_close(c);
+        pb__conn_close(c);
         goto out;
     }
     /* body may point into the request (echo): write before freeing the exchange */
-    rc = conn_write(c, status, content_type, extra_headers, body, len, ex->is_head);
+    rc = pb__conn_write(c, status, content_type, extra_headers, body, len, ex->is_head);
     if (rc != PB_OK)
-        conn_close(c);
+        pb__conn_close(c);
 out:
-    exchange_free(ex);
+    pb__exchange_free(ex);
     return rc;
 }
 
@@ -685,10 +686,10 @@ void pb_http_drop(pb_http_exchange *ex)
         return;
     if (ex->conn) {
         ex->conn->ex = NULL;
-        conn_close(ex->conn);
+        pb__conn_close(ex->conn);
         ex->conn = NULL;
     }
-    exchange_free(ex);
+    pb__exchange_free(ex);
 }
 
 /* "127.0.0.1:8080", "[::1]:8080" -> host (in buf) and port */

@@ -38,7 +38,7 @@ pb__pay *pb__table_find(const pb__table *t, const char *id)
     return NULL;
 }
 
-static void table_place(pb__table *t, pb__pay *p, uint64_t h)
+static void pb__table_place(pb__table *t, pb__pay *p, uint64_t h)
 {
     size_t i;
     for (i = h & (t->cap - 1); t->slot[i] != NULL; i = (i + 1) & (t->cap - 1))
@@ -47,7 +47,7 @@ static void table_place(pb__table *t, pb__pay *p, uint64_t h)
     t->hash[i] = h;
 }
 
-static int table_grow(pb__table *t)
+static int pb__table_grow(pb__table *t)
 {
     pb__table g = *t;
     size_t i;
@@ -62,7 +62,7 @@ static int table_grow(pb__table *t)
     }
     for (i = 0; i < t->cap; i++)
         if (t->slot[i] != NULL)
-            table_place(&g, t->slot[i], t->hash[i]);
+            pb__table_place(&g, t->slot[i], t->hash[i]);
     pb_free(t->slot);
     pb_free(t->hash);
     *t = g;
@@ -71,9 +71,9 @@ static int table_grow(pb__table *t)
 
 int pb__table_add(pb__table *t, pb__pay *p)
 {
-    if ((t->n + 1) * 2 > t->cap && table_grow(t) != PB_OK)
+    if ((t->n + 1) * 2 > t->cap && pb__table_grow(t) != PB_OK)
         return PB_ENOMEM;
-    table_place(t, p, pb_dupset_hash(t->key, p->p.payment_id, strlen(p->p.payment_id)));
+    pb__table_place(t, p, pb_dupset_hash(t->key, p->p.payment_id, strlen(p->p.payment_id)));
     t->n++;
     return PB_OK;
 }
@@ -126,7 +126,7 @@ pb__pay *pb__pay_new(const pb_sandbox_payout *in)
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static void count_refusal(pb__sbx *s, int code)
+static void pb__count_refusal(pb__sbx *s, int code)
 {
     size_t i;
     s->sum.refused++;
@@ -143,7 +143,7 @@ static void count_refusal(pb__sbx *s, int code)
 }
 
 /* Print cJSON to a pb_malloc'd string (cJSON uses pb_malloc through the hooks in main). */
-static int respond_json(pb_http_exchange *ex, int status, const char *extra, cJSON *j)
+static int pb__respond_json(pb_http_exchange *ex, int status, const char *extra, cJSON *j)
 {
     char *txt = cJSON_PrintUnformatted(j);
     int rc;
@@ -156,14 +156,14 @@ static int respond_json(pb_http_exchange *ex, int status, const char *extra, cJS
     return rc;
 }
 
-static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t project,
-                   const char *payment_id)
+static void pb__refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t project,
+                       const char *payment_id)
 {
     cJSON *j = cJSON_CreateObject();
     char num[16];
     char rid[48];
     int ok;
-    count_refusal(s, code);
+    pb__count_refusal(s, code);
     if (j == NULL) {
         pb_http_respond_error(ex, 500, "Internal error", NULL);
         return;
@@ -179,7 +179,7 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
          cJSON_AddStringToObject(j, "code", num) != NULL &&
          cJSON_AddStringToObject(j, "message", pb_sandbox_code_message(code)) != NULL;
     if (ok)
-        respond_json(ex, http, NULL, j);
+        pb__respond_json(ex, http, NULL, j);
     else
         pb_http_respond_error(ex, 500, "Internal error", NULL);
     cJSON_Delete(j);
@@ -187,7 +187,7 @@ static void refuse(pb__sbx *s, pb_http_exchange *ex, int http, int code, int64_t
 
 /* ---- held-back answers (--slow) --------------------------------------------------- */
 
-static void slow_answer(pb__slow *w)
+static void pb__slow_answer(pb__slow *w)
 {
     if (w->ex != NULL) {
         pb_http_respond(w->ex, 200, "application/json", NULL, w->txt, strlen(w->txt));
@@ -195,14 +195,14 @@ static void slow_answer(pb__slow *w)
     }
 }
 
-static void slow_closed(uv_handle_t *h)
+static void pb__slow_closed(uv_handle_t *h)
 {
     pb__slow *w = (pb__slow *)h->data;
     cJSON_free(w->txt);
     pb_free(w);
 }
 
-static void slow_unlink_close(pb__slow *w)
+static void pb__slow_unlink_close(pb__slow *w)
 {
     if (w->prev != NULL)
         w->prev->next = w->next;
@@ -210,18 +210,18 @@ static void slow_unlink_close(pb__slow *w)
         w->sbx->slow = w->next;
     if (w->next != NULL)
         w->next->prev = w->prev;
-    uv_close((uv_handle_t *)&w->timer, slow_closed);
+    uv_close((uv_handle_t *)&w->timer, pb__slow_closed);
 }
 
-static void slow_timer(uv_timer_t *t)
+static void pb__slow_timer(uv_timer_t *t)
 {
     pb__slow *w = (pb__slow *)t->data;
-    slow_answer(w);
-    slow_unlink_close(w);
+    pb__slow_answer(w);
+    pb__slow_unlink_close(w);
 }
 
 /* Answer txt (taken over) after s->o->slow_ms; answers at once when that cannot be set up. */
-static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
+static void pb__answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
 {
     pb__slow *w = pb_calloc(1, sizeof(*w));
     if (w == NULL || uv_timer_init(s->loop, &w->timer) != 0) {
@@ -238,12 +238,12 @@ static void answer_later(pb__sbx *s, pb_http_exchange *ex, char *txt)
     if (s->slow != NULL)
         s->slow->prev = w;
     s->slow = w;
-    (void)uv_timer_start(&w->timer, slow_timer, s->o->slow_ms, 0); /* fails only if closing */
+    (void)uv_timer_start(&w->timer, pb__slow_timer, s->o->slow_ms, 0); /* fails only if closing */
 }
 
 /* ---- handlers --------------------------------------------------------------------- */
 
-static int faults(pb__sbx *s, pb_http_exchange *ex)
+static int pb__faults(pb__sbx *s, pb_http_exchange *ex)
 {
     if (pb__sbx_chance(s, s->o->fail_429)) {
         s->sum.faults++;
@@ -263,7 +263,7 @@ static int faults(pb__sbx *s, pb_http_exchange *ex)
  * O_APPEND descriptor; a short write (disk full, file size limit) is cut back to the last
  * complete line, so the next line never glues onto a fragment.
  */
-static int ledger_write_line(pb__sbx *s, const char *txt)
+static int pb__ledger_write_line(pb__sbx *s, const char *txt)
 {
     size_t n = strlen(txt);
     char *line = pb_malloc(n + 1);
@@ -300,7 +300,7 @@ static int ledger_write_line(pb__sbx *s, const char *txt)
     return rc;
 }
 
-static int ledger_append(pb__sbx *s, const pb__pay *p)
+static int pb__ledger_append(pb__sbx *s, const pb__pay *p)
 {
     cJSON *j;
     char *txt;
@@ -316,7 +316,7 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
     j = cJSON_CreateObject();
     if (j == NULL)
         return PB_ENOMEM;
-    /* a ledger line with a field missing would be a false record: refuse it; time_ms (since
+    /* a ledger line with a field missing would be a false record: pb__refuse it; time_ms (since
      * the epoch) lets rate tests count requests per sliding second */
     {
         struct timespec now_ts;
@@ -338,14 +338,14 @@ static int ledger_append(pb__sbx *s, const pb__pay *p)
         rc = PB_ENOMEM;
         goto out;
     }
-    rc = ledger_write_line(s, txt);
+    rc = pb__ledger_write_line(s, txt);
     cJSON_free(txt);
 out:
     cJSON_Delete(j);
     return rc;
 }
 
-static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+static void pb__h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
 {
     pb__sbx *s = (pb__sbx *)ctx;
     const pb_method *m = pb_method_find_endpoint(req->path); /* routed here: never NULL */
@@ -354,7 +354,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     int code = 0;
     cJSON *j;
 
-    if (faults(s, ex))
+    if (pb__faults(s, ex))
         return;
     if (pb_sandbox_check_payout(m, s->o->project_id, s->o->secret, s->o->secret_len, req->body,
                                 req->body_len, &in, &code) != PB_OK) {
@@ -364,7 +364,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     if (code == 0 && pb__table_find(&s->pays, in.payment_id) != NULL)
         code = 3041;
     if (code != 0) {
-        refuse(s, ex, 400, code, in.project_id, in.payment_id);
+        pb__refuse(s, ex, 400, code, in.project_id, in.payment_id);
         return;
     }
     if (s->pays.n >= s->max_pay || (p = pb__pay_new(&in)) == NULL) {
@@ -379,7 +379,7 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     p->op_id = ++s->seq;
     snprintf(p->request_id, sizeof(p->request_id), "sbx-req-%" PRIu64, p->op_id);
     snprintf(p->provider_id, sizeof(p->provider_id), "prov-%016" PRIx64, pb__sbx_rnd(s));
-    if (ledger_append(s, p) != PB_OK) {
+    if (pb__ledger_append(s, p) != PB_OK) {
         pb_free(p);
         pb_http_respond_error(ex, 500, "Ledger write failed", NULL);
         return;
@@ -426,23 +426,23 @@ static void h_payout(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         if (txt == NULL)
             pb_http_respond_error(ex, 500, "Internal error", NULL);
         else
-            answer_later(s, ex, txt);
+            pb__answer_later(s, ex, txt);
         return;
     }
-    respond_json(ex, 200, NULL, j);
+    pb__respond_json(ex, 200, NULL, j);
     cJSON_Delete(j);
 }
 
-static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+static void pb__h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
 {
     pb__sbx *s = (pb__sbx *)ctx;
     char id[PB_SANDBOX_ID_MAX];
     int64_t proj = 0;
     int code = 0;
     pb__pay *p;
-    cJSON *j = NULL, *pay, *ops, *op;
+    cJSON *j = NULL, *ops, *op;
 
-    if (faults(s, ex))
+    if (pb__faults(s, ex))
         return;
     if (pb_sandbox_check_status(s->o->project_id, s->o->secret, s->o->secret_len, req->body,
                                 req->body_len, id, &proj, &code) != PB_OK) {
@@ -450,12 +450,12 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
         return;
     }
     if (code != 0) {
-        refuse(s, ex, 400, code, proj, id);
+        pb__refuse(s, ex, 400, code, proj, id);
         return;
     }
     p = pb__table_find(&s->pays, id);
     if (p == NULL) {
-        refuse(s, ex, 404, 3061, proj, id);
+        pb__refuse(s, ex, 404, 3061, proj, id);
         return;
     }
     s->sum.polls++;
@@ -466,25 +466,28 @@ static void h_status(pb_http_exchange *ex, const pb_http_request *req, void *ctx
     j = cJSON_CreateObject();
     if (j == NULL)
         goto fail;
-    pay = pb__sbx_add_payment(j, s, p);
+    if (pb__sbx_add_payment(j, s, p) != PB_OK)
+        goto fail;
     ops = cJSON_AddArrayToObject(j, "operations");
     op = cJSON_CreateObject();
-    if (pay == NULL || ops == NULL || op == NULL || !cJSON_AddItemToArray(ops, op)) {
+    if (ops == NULL || op == NULL || !cJSON_AddItemToArray(ops, op)) {
         cJSON_Delete(op);
         goto fail;
     }
-    pb__sbx_add_op(op, p, 0);
+    if (pb__sbx_add_op(op, p, 0) != PB_OK)
+        goto fail;
     if (p->reversed) {
         cJSON *rev = cJSON_CreateObject();
         if (rev == NULL || !cJSON_AddItemToArray(ops, rev)) {
             cJSON_Delete(rev);
             goto fail;
         }
-        pb__sbx_add_op(rev, p, 1);
+        if (pb__sbx_add_op(rev, p, 1) != PB_OK)
+            goto fail;
     }
     if (pb__sbx_sign(s, j) != PB_OK)
         goto fail;
-    respond_json(ex, 200, NULL, j);
+    pb__respond_json(ex, 200, NULL, j);
     cJSON_Delete(j);
     return;
 fail:
@@ -493,7 +496,7 @@ fail:
 }
 
 /* GET /healthz: liveness for scripts and benchmarks; no faults, no counters. */
-static void h_healthz(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+static void pb__h_healthz(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
 {
     static const char body[] = "{\"status\":\"ok\"}";
     (void)req;
@@ -502,12 +505,12 @@ static void h_healthz(pb_http_exchange *ex, const pb_http_request *req, void *ct
 }
 
 static const pb_http_route pb__routes[] = {
-    {"GET", "/healthz", h_healthz},
-    {"POST", "/v2/payment/status", h_status},
+    {"GET", "/healthz", pb__h_healthz},
+    {"POST", "/v2/payment/status", pb__h_status},
 };
 
 /* The fixed routes, then one payout route per method of the table (core/methods.c). */
-static void h_any(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
+static void pb__h_any(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
 {
     pb_http_route routes[sizeof(pb__routes) / sizeof(pb__routes[0]) + PB_METHOD_MAX];
     size_t n, i;
@@ -517,20 +520,20 @@ static void h_any(pb_http_exchange *ex, const pb_http_request *req, void *ctx)
     for (i = 0; i < pb_method_count(); i++) {
         routes[n].method = "POST";
         routes[n].path = pb_method_at(i)->endpoint;
-        routes[n++].handler = h_payout;
+        routes[n++].handler = pb__h_payout;
     }
     pb_http_route_dispatch(routes, n, ex, req, ctx);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
-static void on_server_closed(pb_http_server *srv, void *arg)
+static void pb__on_server_closed(pb_http_server *srv, void *arg)
 {
     (void)srv;
     (void)arg;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void pb__on_signal(uv_signal_t *h, int signum)
 {
     pb__sbx *s = (pb__sbx *)h->data;
     size_t i;
@@ -541,10 +544,10 @@ static void on_signal(uv_signal_t *h, int signum)
     s->stopping = 1;
     pb_sandbox_callbacks_close(s->cbs); /* in-flight attempts cancelled, waits stopped */
     while (s->slow != NULL) {           /* held-back answers go out now */
-        slow_answer(s->slow);
-        slow_unlink_close(s->slow);
+        pb__slow_answer(s->slow);
+        pb__slow_unlink_close(s->slow);
     }
-    pb_http_server_close(s->srv, on_server_closed, s);
+    pb_http_server_close(s->srv, pb__on_server_closed, s);
     for (i = 0; i < s->pays.cap; i++)
         if ((p = s->pays.slot[i]) != NULL && p->timer_init &&
             !uv_is_closing((uv_handle_t *)&p->timer))
@@ -553,7 +556,7 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
-static void free_payments(pb__sbx *s)
+static void pb__free_payments(pb__sbx *s)
 {
     size_t i;
     for (i = 0; i < s->pays.cap; i++)
@@ -603,7 +606,7 @@ int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
     rc = pb_sandbox_callbacks_new(&s->cbs, &loop);
     if (rc != PB_OK)
         goto out;
-    rc = pb_http_server_new(&s->srv, &loop, NULL, h_any, s);
+    rc = pb_http_server_new(&s->srv, &loop, NULL, pb__h_any, s);
     if (rc != PB_OK)
         goto out;
     rc = pb_http_server_listen(s->srv, o->host, o->port);
@@ -625,8 +628,8 @@ int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
         goto out;
     }
     s->sigint.data = s->sigterm.data = s;
-    if ((rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0 ||
-        (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0) {
+    if ((rc = uv_signal_start(&s->sigint, pb__on_signal, SIGINT)) != 0 ||
+        (rc = uv_signal_start(&s->sigterm, pb__on_signal, SIGTERM)) != 0) {
         rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -637,14 +640,16 @@ int pb_sandbox_run(const pb_sandbox_opts *o, pb_sandbox_summary *sum)
     port = pb_http_server_port(s->srv);
     if (o->on_listening != NULL)
         o->on_listening(o->host, port, o->ctx);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    /* uv_run's result (handles still active) matters only after uv_stop, never called here;
+     * the run after out: closes whatever is left and uv_loop_close checks it */
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
 out:
     (void)sig_ok;
     if (loop_ok) {
         if (s->srv != NULL)
             pb_http_server_close(s->srv, NULL, NULL); /* ignored when already closing */
         pb_sandbox_callbacks_close(s->cbs);           /* likewise; accepts NULL */
-        uv_run(&loop, UV_RUN_DEFAULT);                /* pending closes */
+        (void)uv_run(&loop, UV_RUN_DEFAULT);          /* pending closes */
         /* every handle was closed and the loop ran until they were: UV_EBUSY is a bug here */
         loop_ok = uv_loop_close(&loop);
         PB_ASSERT(loop_ok == 0);
@@ -654,7 +659,7 @@ out:
             *sum = s->sum;
         pb_http_server_free(s->srv);
         pb_sandbox_callbacks_free(s->cbs);
-        free_payments(s);
+        pb__free_payments(s);
         if (s->ledger_fd >= 0)
             close(s->ledger_fd);
         pb_free(s);

@@ -95,11 +95,13 @@ pb__pay *pb__pay_new(const pb_sandbox_payout *in);
 uint64_t pb__sbx_rnd(pb__sbx *s);         /* the fault dice (xorshift64*) */
 int pb__sbx_chance(pb__sbx *s, double p); /* 1 with probability p */
 int pb__sbx_sign(pb__sbx *s, cJSON *j);   /* add the top-level signature */
-void pb__sbx_add_sum(cJSON *parent, const char *name, const pb__pay *p);
-void pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev); /* rev: the reversal operation */
+/* The JSON builders return PB_OK, or PB_ENOMEM when any field could not be added (the object
+ * is then incomplete and must not be sent). */
+int pb__sbx_add_sum(cJSON *parent, const char *name, const pb__pay *p);
+int pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev); /* rev: the reversal operation */
 /* project_id and the payment object {id,type,status,method,sum} shared by status answers and
- * callbacks. Returns the payment object, or NULL on allocation failure. */
-cJSON *pb__sbx_add_payment(cJSON *root, const pb__sbx *s, const pb__pay *p);
+ * callbacks. */
+int pb__sbx_add_payment(cJSON *root, const pb__sbx *s, const pb__pay *p);
 void pb__sbx_finish(pb__pay *p, const char *status, int code); /* set, send the callback */
 void pb__sbx_outcome_timer(uv_timer_t *t);                     /* p->timer's callback */
 

@@ -34,7 +34,7 @@ int pb__sbx_chance(pb__sbx *s, double p)
 }
 
 /* The key of --callback-wrong-key: any key but the project's. */
-static const char *wrong_key(const pb__sbx *s)
+static const char *pb__wrong_key(const pb__sbx *s)
 {
     static const char a[] = "paybatch-sandbox-wrong-key", b[] = "paybatch-sandbox-wrong-key-2";
     if (s->o->secret_len == sizeof(a) - 1 && memcmp(s->o->secret, a, sizeof(a) - 1) == 0)
@@ -43,11 +43,11 @@ static const char *wrong_key(const pb__sbx *s)
 }
 
 /* Sign j (without "signature") with the project's key (or a wrong one), add the signature. */
-static int sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
+static int pb__sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
 {
     char sig[PB_SIG_LEN + 1];
     char *txt = cJSON_PrintUnformatted(j);
-    const char *key = wrong ? wrong_key(s) : s->o->secret;
+    const char *key = wrong ? pb__wrong_key(s) : s->o->secret;
     size_t key_len = wrong ? strlen(key) : s->o->secret_len;
     int rc;
     if (txt == NULL)
@@ -61,63 +61,65 @@ static int sign_obj_key(pb__sbx *s, cJSON *j, int wrong)
 
 int pb__sbx_sign(pb__sbx *s, cJSON *j)
 {
-    return sign_obj_key(s, j, 0);
+    return pb__sign_obj_key(s, j, 0);
 }
 
-void pb__sbx_add_sum(cJSON *parent, const char *name, const pb__pay *p)
+/* The builders below return PB_ENOMEM when any field could not be added: a body with a
+ * field silently missing would mislead the client, so callers answer 500 / send nothing. */
+int pb__sbx_add_sum(cJSON *parent, const char *name, const pb__pay *p)
 {
     cJSON *sum = cJSON_AddObjectToObject(parent, name);
-    if (sum == NULL)
-        return;
-    pb_json_add_int(sum, "amount", p->p.amount);
-    cJSON_AddStringToObject(sum, "currency", p->p.currency);
+    if (sum == NULL || pb_json_add_int(sum, "amount", p->p.amount) != PB_OK ||
+        cJSON_AddStringToObject(sum, "currency", p->p.currency) == NULL)
+        return PB_ENOMEM;
+    return PB_OK;
 }
 
-cJSON *pb__sbx_add_payment(cJSON *root, const pb__sbx *s, const pb__pay *p)
+int pb__sbx_add_payment(cJSON *root, const pb__sbx *s, const pb__pay *p)
 {
     cJSON *pay;
     if (pb_json_add_int(root, "project_id", s->o->project_id) != PB_OK)
-        return NULL;
+        return PB_ENOMEM;
     pay = cJSON_AddObjectToObject(root, "payment");
-    if (pay == NULL)
-        return NULL;
-    cJSON_AddStringToObject(pay, "id", p->p.payment_id);
-    cJSON_AddStringToObject(pay, "type", "payout");
-    cJSON_AddStringToObject(pay, "status", p->status);
-    cJSON_AddStringToObject(pay, "method", p->m->name);
-    pb__sbx_add_sum(pay, "sum", p);
-    return pay;
+    if (pay == NULL || cJSON_AddStringToObject(pay, "id", p->p.payment_id) == NULL ||
+        cJSON_AddStringToObject(pay, "type", "payout") == NULL ||
+        cJSON_AddStringToObject(pay, "status", p->status) == NULL ||
+        cJSON_AddStringToObject(pay, "method", p->m->name) == NULL)
+        return PB_ENOMEM;
+    return pb__sbx_add_sum(pay, "sum", p);
 }
 
 /* The payout operation of p, or (rev) its reversal operation. The literal type "reversal"
  * is an assumption (ecommpay-protocol.md §6 item 10). */
-void pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev)
+int pb__sbx_add_op(cJSON *op, const pb__pay *p, int rev)
 {
     char num[16];
     cJSON *prov;
     const char *status = rev || p->reversed ? "success" : p->status;
     int code = rev ? 0 : p->code;
     snprintf(num, sizeof(num), "%d", code);
-    pb_json_add_int(op, "id", rev ? p->rev_op_id : p->op_id);
-    cJSON_AddStringToObject(op, "type", rev ? "reversal" : "payout");
-    cJSON_AddStringToObject(op, "status", status);
-    cJSON_AddStringToObject(op, "request_id", rev ? p->rev_request_id : p->request_id);
-    cJSON_AddStringToObject(op, "code", num);
-    cJSON_AddStringToObject(op, "message",
-                            code == 0 && strcmp(status, "processing") == 0
-                                ? "Awaiting processing"
-                                : pb_sandbox_code_message(code));
-    pb__sbx_add_sum(op, "sum_initial", p);
+    if (pb_json_add_int(op, "id", rev ? p->rev_op_id : p->op_id) != PB_OK ||
+        cJSON_AddStringToObject(op, "type", rev ? "reversal" : "payout") == NULL ||
+        cJSON_AddStringToObject(op, "status", status) == NULL ||
+        cJSON_AddStringToObject(op, "request_id", rev ? p->rev_request_id : p->request_id) ==
+            NULL ||
+        cJSON_AddStringToObject(op, "code", num) == NULL ||
+        cJSON_AddStringToObject(op, "message",
+                                code == 0 && strcmp(status, "processing") == 0
+                                    ? "Awaiting processing"
+                                    : pb_sandbox_code_message(code)) == NULL ||
+        pb__sbx_add_sum(op, "sum_initial", p) != PB_OK)
+        return PB_ENOMEM;
     prov = cJSON_AddObjectToObject(op, "provider");
-    if (prov != NULL) {
-        pb_json_add_int(prov, "id", 1);
-        cJSON_AddStringToObject(prov, "payment_id", p->provider_id);
-    }
+    if (prov == NULL || pb_json_add_int(prov, "id", 1) != PB_OK ||
+        cJSON_AddStringToObject(prov, "payment_id", p->provider_id) == NULL)
+        return PB_ENOMEM;
+    return PB_OK;
 }
 
 /* ---- callbacks -------------------------------------------------------------------- */
 
-static void cb_done(void *arg, int ok, long last_status, const char *url)
+static void pb__cb_done(void *arg, int ok, long last_status, const char *url)
 {
     pb__sbx *s = (pb__sbx *)arg;
     if (ok) {
@@ -132,18 +134,18 @@ static void cb_done(void *arg, int ok, long last_status, const char *url)
 }
 
 /* The signed callback body for p (cJSON_free), or NULL. */
-static char *callback_text(pb__sbx *s, const pb__pay *p, int wrong)
+static char *pb__callback_text(pb__sbx *s, const pb__pay *p, int wrong)
 {
-    cJSON *j = cJSON_CreateObject(), *pay, *op;
+    cJSON *j = cJSON_CreateObject(), *op;
     char *txt = NULL;
     if (j == NULL)
         return NULL;
-    pay = pb__sbx_add_payment(j, s, p);
-    op = cJSON_AddObjectToObject(j, "operation");
-    if (pay == NULL || op == NULL)
+    if (pb__sbx_add_payment(j, s, p) != PB_OK)
         goto out;
-    pb__sbx_add_op(op, p, p->reversed); /* the latest operation */
-    if (sign_obj_key(s, j, wrong) != PB_OK)
+    op = cJSON_AddObjectToObject(j, "operation");
+    if (op == NULL || pb__sbx_add_op(op, p, p->reversed) != PB_OK) /* the latest operation */
+        goto out;
+    if (pb__sign_obj_key(s, j, wrong) != PB_OK)
         goto out;
     txt = cJSON_PrintUnformatted(j);
 out:
@@ -151,7 +153,7 @@ out:
     return txt;
 }
 
-static void send_callback(pb__sbx *s, pb__pay *p)
+static void pb__send_callback(pb__sbx *s, pb__pay *p)
 {
     const char *url = p->p.callback_url[0] ? p->p.callback_url : s->o->callback_url;
     char *txt = NULL, *late = NULL;
@@ -169,7 +171,7 @@ static void send_callback(pb__sbx *s, pb__pay *p)
     wrong = pb__sbx_chance(s, s->o->cb_wrong_key);
     if (wrong)
         s->sum.faults++;
-    txt = callback_text(s, p, wrong);
+    txt = pb__callback_text(s, p, wrong);
     if (txt == NULL)
         goto out;
     if (pb__sbx_chance(s, s->o->cb_reorder)) {
@@ -179,13 +181,13 @@ static void send_callback(pb__sbx *s, pb__pay *p)
         mid.code = 0;
         mid.reversed = 0;
         s->sum.faults++;
-        late = callback_text(s, &mid, wrong);
+        late = pb__callback_text(s, &mid, wrong);
         if (late == NULL)
             goto out;
     }
     for (i = 0; i < copies; i++)
         if (pb_sandbox_callbacks_post(s->cbs, url, txt, late, s->o->cb_retry_scale,
-                                      s->o->cb_max_attempts, cb_done, s) != PB_OK)
+                                      s->o->cb_max_attempts, pb__cb_done, s) != PB_OK)
             break;
 out:
     cJSON_free(late);
@@ -198,7 +200,7 @@ void pb__sbx_finish(pb__pay *p, const char *status, int code)
 {
     p->status = status;
     p->code = code;
-    send_callback(p->sbx, p);
+    pb__send_callback(p->sbx, p);
 }
 
 void pb__sbx_outcome_timer(uv_timer_t *t)
@@ -226,8 +228,9 @@ void pb__sbx_outcome_timer(uv_timer_t *t)
         break;
     case PB_SANDBOX_REVERSAL:
         pb__sbx_finish(p, "success", 0);
+        /* fails only on a closing handle, and a handle closes only when stopping */
         if (!s->stopping)
-            uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
+            (void)uv_timer_start(&p->timer, pb__sbx_outcome_timer, s->o->callback_delay_ms, 0);
         break;
     default:
         pb__sbx_finish(p, "success", 0);

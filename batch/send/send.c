@@ -601,6 +601,7 @@ void pb_send__finish(pb__drv *d)
     d->ops_tail = NULL;
     pb_send__wait_stop(d);
     pb_send__callbacks_close(d);
+    /* uv_timer_stop and uv_signal_stop always return 0 (libuv 1.x) */
     (void)uv_timer_stop(&d->timer);
     (void)uv_timer_stop(&d->progress);
     (void)uv_signal_stop(&d->sigint);
@@ -620,6 +621,7 @@ static void pb__arm(pb__drv *d, int64_t at_ms)
     uv_update_time(&d->loop);
     wait = at_ms - pb_send__now_ms();
     d->timer_at = at_ms;
+    /* fails only on a closing handle: after pb_send__finish, when nothing is armed any more */
     (void)uv_timer_start(&d->timer, pb__on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
@@ -725,19 +727,39 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     ho.ca_file = o->ca_file;
     if ((rc = pb_http_client_new(&d.http, &d.loop, &ho)) < 0)
         goto out_loop;
+    /* uv_signal_init makes the loop's signal pipe on first use: it can fail (EMFILE); then
+     * nothing but the client is open yet, and it closes on its own */
+    if ((rc = uv_signal_init(&d.loop, &d.sigint)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        pb_http_client_close(d.http, pb__http_closed, NULL);
+        (void)uv_run(&d.loop, UV_RUN_DEFAULT); /* the client's pending closes */
+        pb_http_client_free(d.http);
+        goto out_loop;
+    }
+    if ((rc = uv_signal_init(&d.loop, &d.sigterm)) != 0) {
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&d.sigint, NULL);
+        pb_http_client_close(d.http, pb__http_closed, NULL);
+        (void)uv_run(&d.loop, UV_RUN_DEFAULT); /* the client's pending closes */
+        pb_http_client_free(d.http);
+        goto out_loop;
+    }
+    /* uv_timer_init always returns 0 (libuv 1.x); uv_timer_start fails only on a closing
+     * handle, and these were just initialised */
     (void)uv_timer_init(&d.loop, &d.timer);
     (void)uv_timer_init(&d.loop, &d.progress);
-    (void)uv_signal_init(&d.loop, &d.sigint);
-    (void)uv_signal_init(&d.loop, &d.sigterm);
     d.timer.data = d.progress.data = d.sigint.data = d.sigterm.data = &d;
-    (void)uv_signal_start(&d.sigint, pb__on_signal, SIGINT);
-    (void)uv_signal_start(&d.sigterm, pb__on_signal, SIGTERM);
     if (o->on_progress) {
         unsigned every = o->progress_every_ms ? o->progress_every_ms : 5000;
         (void)uv_timer_start(&d.progress, pb__progress, every, every);
     }
 
-    if (o->callback_listen && (rc = pb_send__callbacks_start(&d)) < 0) {
+    if ((rc = uv_signal_start(&d.sigint, pb__on_signal, SIGINT)) != 0 ||
+        (rc = uv_signal_start(&d.sigterm, pb__on_signal, SIGTERM)) != 0)
+        rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
+    else if (o->callback_listen)
+        rc = pb_send__callbacks_start(&d);
+    if (rc < 0) {
         pb_send__finish(&d);
         (void)uv_run(&d.loop, UV_RUN_DEFAULT);
         pb_send__callbacks_free(&d);
@@ -748,6 +770,7 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     ev.type = PB_ENGINE_TICK;
     pb__feed(&d, &ev);
     pb__pump(&d);
+    /* uv_run's result (handles still active) matters only after uv_stop, never called here */
     (void)uv_run(&d.loop, UV_RUN_DEFAULT);
     pb_send__callbacks_free(&d);
     pb__report_progress(&d, 1);

@@ -99,6 +99,7 @@ static void pb__poll_arm(pb__drv *d, int64_t at_ms)
     int64_t wait;
     uv_update_time(&d->loop);
     wait = at_ms - pb_send__now_ms();
+    /* fails only on a closing handle: after pb_send__wait_stop, when nothing polls any more */
     (void)uv_timer_start(&d->poll_timer, pb__poll_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
@@ -292,7 +293,7 @@ void pb_send__wait_start(pb__drv *d)
 void pb_send__wait_stop(pb__drv *d)
 {
     if (d->poll_timer_init) {
-        (void)uv_timer_stop(&d->poll_timer);
+        (void)uv_timer_stop(&d->poll_timer); /* returns 0 always */
         uv_close((uv_handle_t *)&d->poll_timer, NULL);
         d->poll_timer_init = 0;
     }
