@@ -36,7 +36,7 @@ timeout 60 "$PAYBATCH" send --state "$T/r.db" --gate-url "http://127.0.0.1:$PORT
 rc=$?
 set -e
 [ $rc -eq 75 ] || fail "send: exit $rc, want 75 (all accepted, results pending)"
-python3 - "$T/ledger" <<'PY' || fail "rate limit not kept"
+python3 - "$T/ledger" "${PB_TIMING_LOOSE:-}" <<'PY' || fail "rate limit not kept"
 import json, sys
 t = sorted(json.loads(l)["time_ms"] for l in open(sys.argv[1]) if l.strip())
 assert len(t) == 1000, f"{len(t)} payouts in the ledger"
@@ -51,6 +51,11 @@ print(f"achieved {rate:.2f} req/s, busiest 1-second window {worst}")
 # simulator); these are times the sandbox stamped after reading each request, in another
 # process that the kernel may hold back: one request of slack for that, no more
 assert worst <= 102, f"a 1-second window held {worst} requests"
-assert abs(rate - 100) <= 2, f"achieved {rate:.2f} req/s"
+if sys.argv[2]:
+    # the sanitizer build (scripts/test-all.sh) runs several times slower: there the ceiling
+    # is checked, the achieved rate is only reported (the normal build checks it within 2%)
+    print("achieved rate not checked in this build")
+else:
+    assert abs(rate - 100) <= 2, f"achieved {rate:.2f} req/s"
 PY
 echo "send_rate: ok"
