@@ -224,7 +224,10 @@ void pb_send__log_updates(pb__drv *d, const pb_row_update *u, size_t n)
         }
         pb_log_ctx lc = {"row.state", d->o->batch_name, u->row_no, NULL,
                          u->code[0] ? u->code : NULL};
-        if (u->to == PB_ROW_ACCEPTED || u->to == PB_ROW_SUCCESS || u->to == PB_ROW_DECLINE)
+        /* a row Gate took in this run: once, when it leaves sending / in doubt */
+        if ((u->from == PB_ROW_SENDING || u->from == PB_ROW_IN_DOUBT) &&
+            (u->to == PB_ROW_ACCEPTED || u->to == PB_ROW_SUCCESS || u->to == PB_ROW_DECLINE ||
+             u->to == PB_ROW_ERROR || u->to == PB_ROW_REVERSED))
             d->res->accepted_now++;
         pb_log(PB_LOG_DEBUG, &lc, "row %u: %s -> %s%s%s", u->row_no, pb_row_state_name(u->from),
                pb_row_state_name(u->to), u->message[0] ? ": " : "", u->message);
