@@ -457,6 +457,12 @@ int pb_cmd_send(int argc, char **argv)
     }
     lo.on_row = pb__on_row;
     lo.this_batch = exists ? info.id : 0;
+    if (exists) {
+        if (pb_store_counts(st, info.id, &counts) < 0)
+            goto store_err;
+        lo.stored_rows = counts.total;
+        pb_batch_counts_clear(&counts);
+    }
     lo.on_finding = pb__on_finding;
     lo.payload = &fs;
     {

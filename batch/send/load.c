@@ -75,6 +75,7 @@ typedef struct {
     pb_validator *v;
     int storing;
     uint64_t skip, seen;
+    uint64_t checked; /* data rows seen by the payment-id check */
     pb_store_row *rows;
     size_t nrows;
     int err;
@@ -172,7 +173,9 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
     pb__scan *s = ctx;
     int valid = r->valid, rc;
 
-    if (valid && r->row) {
+    /* rows this batch already stored hold their ids (a unique index keeps other batches off
+     * them): only rows not stored yet are asked about, so a resume costs no query per row */
+    if (valid && r->row && s->checked++ >= s->o->stored_rows) {
         if ((rc = pb__id_used(s, r)) < 0)
             goto fail;
         if (rc == 1) {

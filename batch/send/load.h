@@ -23,7 +23,8 @@ typedef struct {
     pb_validate_opts rules;
     char delimiter; /* 0 = detect */
     pb_store *store;
-    uint64_t this_batch; /* 0 while the batch does not exist yet */
+    uint64_t this_batch;  /* 0 while the batch does not exist yet */
+    uint64_t stored_rows; /* data rows of this batch already in the store (a resume) */
     /* every finding (file level and rows), including payment-id-used; may be NULL */
     pb_finding_cb on_finding;
     /* every data row after the store check (valid = would be sent), with the validator for
