@@ -227,9 +227,14 @@ int pb_cmd_reconcile(int argc, char **argv)
     }
     printf("batch %s (%s)\n", info.name, info.file_name);
     pb_cli_print_counts(stdout, &counts);
-    if (exit_code == PB_EXIT_TEMPFAIL)
-        printf("result: %" PRIu64 " rows are not final yet; run reconcile again later\n",
-               pb__open_rows(&counts));
+    if (exit_code == PB_EXIT_TEMPFAIL && counts.rows[PB_ROW_QUEUED])
+        printf("result: %" PRIu64 " rows were never taken by Gate (queued): run the same send "
+               "again to send them; reconcile never sends a payout\n",
+               counts.rows[PB_ROW_QUEUED]);
+    if (exit_code == PB_EXIT_TEMPFAIL && pb__open_rows(&counts) > counts.rows[PB_ROW_QUEUED])
+        printf("result: %" PRIu64
+               " rows are waiting for Gate's result; run reconcile again later\n",
+               pb__open_rows(&counts) - counts.rows[PB_ROW_QUEUED]);
     goto out;
 
 store_err:
