@@ -32,10 +32,8 @@ start_sandbox() { # NAME CALLBACK_PORT [options...]
 }
 
 # A semicolon file with a BOM: scripted outcomes by account suffix (01 decline 20101, 02
-# decline 20102, 03 success after 3 polls, 04 success then reversed, else success), a
-# formula-like description, an invalid row, and a row Gate refuses (amount over its limit is
-# caught by validation, so the refusal comes from a too-long callback URL... none: every
-# valid row is accepted by the sandbox).
+# decline 20102, 03 success after 3 polls, 04 success then reversed, else success),
+# formula-like descriptions, and one invalid row (amount below the method's minimum).
 python3 - "$T/in.csv" <<'PY'
 import sys
 rows = [
