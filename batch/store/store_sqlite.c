@@ -394,32 +394,41 @@ static int pb__payment_id_owner(pb_store *st, const char *id, size_t len, uint64
     return rc;
 }
 
-/* Read up to max rows of a picking query into rows (owned). */
-static int pb__pick(pb__sstore *ss, int q, uint64_t batch, int64_t now_ms, size_t max,
-                    pb_store_row *rows, size_t *n)
+/* Step a bound statement, reading up to max rows into rows (owned). On failure nothing is
+ * left to release. The caller resets or finalizes the statement. */
+static int pb__read_rows(pb__sstore *ss, sqlite3_stmt *s, size_t max, pb_store_row *rows, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
     size_t got = 0;
-    int rc, step;
-    if ((rc = pb__sq_stmt(ss, q, &s)) < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
-    sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
+    int rc = PB_OK, step = SQLITE_DONE;
     while (got < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
         if ((rc = pb__sq_read_row(ss, s, &rows[got], 1)) < 0)
-            goto out;
+            break;
         got++;
     }
-    if (got < max && step != SQLITE_DONE)
+    if (rc == PB_OK && got < max && step != SQLITE_DONE)
         rc = pb__sq_err(ss, step, "reading rows");
-out:
-    pb__sq_done(s);
     if (rc < 0) {
         pb_store_rows_clear(rows, got);
         got = 0;
     }
     *n = got;
+    return rc;
+}
+
+/* Read up to max rows of a picking query (batch, now, limit) into rows (owned). */
+static int pb__pick(pb__sstore *ss, int q, uint64_t batch, int64_t now_ms, size_t max,
+                    pb_store_row *rows, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    *n = 0;
+    if ((rc = pb__sq_stmt(ss, q, &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
+    rc = pb__read_rows(ss, s, max, rows, n);
+    pb__sq_done(s);
     return rc;
 }
 
@@ -558,28 +567,16 @@ static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t a
                                                "ORDER BY row_no LIMIT ?4";
     pb__sstore *ss = (pb__sstore *)st;
     sqlite3_stmt *s = NULL;
-    size_t got = 0;
-    int rc = PB_OK, step = SQLITE_DONE;
+    int rc;
+    *n = 0;
     if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
         return pb__sq_err(ss, rc, "listing rows");
-    rc = PB_OK;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
     sqlite3_bind_text(s, 2, pb_row_state_name(state), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)after_row);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
-    while (got < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = pb__sq_read_row(ss, s, &rows[got], 1)) < 0)
-            break;
-        got++;
-    }
-    if (rc == PB_OK && got < max && step != SQLITE_DONE)
-        rc = pb__sq_err(ss, step, "listing rows");
+    rc = pb__read_rows(ss, s, max, rows, n);
     sqlite3_finalize(s);
-    if (rc < 0) {
-        pb_store_rows_clear(rows, got);
-        got = 0;
-    }
-    *n = got;
     return rc;
 }
 
