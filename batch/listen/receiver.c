@@ -27,6 +27,7 @@ struct pb__job {
     const char *body; /* borrowed from the request: valid until the exchange is answered */
     size_t body_len;
     int64_t received_at_ms;
+    int other_project; /* signed, but for another project id: inbox only */
     pb_gate_payment pay;
     pb_callback_facts facts;
     /* results, written by the worker */
@@ -48,6 +49,7 @@ struct pb_receiver {
     char *secret;
     size_t secret_len;
     unsigned max_pending;
+    int64_t project_id;
     char retry_after[48];
     int64_t (*now_ms)(void *clock);
     void *clock;
@@ -89,6 +91,7 @@ int pb_receiver_new(pb_receiver **out, uv_loop_t *loop, const pb_receiver_opts *
     }
     r->loop = loop;
     r->max_pending = o->max_pending ? o->max_pending : PB__DEFAULT_PENDING;
+    r->project_id = o->project_id;
     snprintf(r->retry_after, sizeof(r->retry_after), "Retry-After: %u\r\n",
              o->retry_after_s ? o->retry_after_s : 1u);
     r->now_ms = o->now_ms;
@@ -150,9 +153,8 @@ static void pb__job_err(pb__job *j, int rc, const char *what)
 }
 
 /* Runs on a libuv worker thread: touches only the job and the store (one job at a time). */
-static void pb__work(uv_work_t *w)
+static void pb__record(pb__job *j)
 {
-    pb__job *j = w->data;
     pb_store *st = j->r->store;
     pb_store_row row;
     pb_store_inbox_rec rec;
@@ -162,7 +164,7 @@ static void pb__work(uv_work_t *w)
     memset(&row, 0, sizeof(row));
     j->verdict = PB_CALLBACK_SAME;
     j->why = "";
-    for (tries = 0; tries < PB__MARK_TRIES; tries++) {
+    for (tries = 0; tries < PB__MARK_TRIES && !j->other_project; tries++) {
         pb_callback_row cr;
         size_t applied = 0;
 
@@ -225,7 +227,7 @@ static void pb__work(uv_work_t *w)
         snprintf(j->err, sizeof(j->err), "the row kept changing while recording");
         goto out;
     }
-    /* unknown payment id (or none): the inbox keeps it */
+    /* unknown payment id (or none), or another project's: the inbox keeps it */
     memset(&rec, 0, sizeof(rec));
     rec.received_at_ms = j->received_at_ms;
     rec.body = j->body;
@@ -235,6 +237,23 @@ static void pb__work(uv_work_t *w)
         pb__job_err(j, rc, "keeping the callback");
 out:
     pb_store_row_clear(&row);
+}
+
+/* The inbox line and the row's change are one store group: both or neither, so a crash
+ * between them cannot keep the callback without its effect (it was not answered 200 either:
+ * Gate sends it again). */
+static void pb__work(uv_work_t *w)
+{
+    pb__job *j = w->data;
+    int rc;
+
+    if ((rc = pb_store_group_begin(j->r->store)) < 0) {
+        pb__job_err(j, rc, "starting a transaction");
+        return;
+    }
+    pb__record(j);
+    if ((rc = pb_store_group_end(j->r->store)) < 0 && j->rc == 0)
+        pb__job_err(j, rc, "committing the callback");
 }
 
 static void pb__kick(pb_receiver *r);
@@ -253,6 +272,16 @@ static void pb__log_job(pb_receiver *r, const pb__job *j)
         r->stats.busy++;
         c.event = "callback.store_error";
         pb_log(PB_LOG_ERROR, &c, "callback not recorded (answered 503): %s", j->err);
+        return;
+    }
+    if (j->other_project) {
+        r->stats.other_project++;
+        c.event = "callback.other_project";
+        pb_log(PB_LOG_WARN, &c,
+               "callback for project %s%" PRId64 ", not %" PRId64
+               " (--project-id): no row changed; kept in the inbox",
+               j->pay.project_id_seen == 1 ? "" : "(unreadable) ",
+               j->pay.project_id_seen == 1 ? j->pay.project_id : 0, r->project_id);
         return;
     }
     if (!j->found) {
@@ -418,6 +447,10 @@ void pb_receiver_handle(pb_http_exchange *ex, const pb_http_request *req, void *
     j->body = req->body;
     j->body_len = req->body_len;
     j->received_at_ms = pb__wall_ms(r);
+    /* the secret is per project, so this is rare (two projects sharing one key): such a
+     * callback never changes a row of this project's batches */
+    j->other_project = r->project_id && j->pay.project_id_seen &&
+                       (j->pay.project_id_seen < 0 || j->pay.project_id != r->project_id);
     pb__facts(j, req);
     if (r->tail)
         r->tail->next = j;
