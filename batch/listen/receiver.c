@@ -55,7 +55,8 @@ struct pb_receiver {
     void *clock;
     pb__job *head, *tail; /* waiting for the worker */
     size_t queued;
-    pb__job *running; /* in the worker */
+    pb__job *running; /* in the worker: a chain through next */
+    size_t n_running;
     uv_work_t work;
     int closing, closed;
     void (*close_cb)(pb_receiver *r, void *arg);
@@ -136,7 +137,7 @@ void pb_receiver_free(pb_receiver *r)
 
 size_t pb_receiver_pending(const pb_receiver *r)
 {
-    return r->queued + (r->running ? 1 : 0);
+    return r->queued + r->n_running;
 }
 
 void pb_receiver_get_stats(const pb_receiver *r, pb_receiver_stats *out)
@@ -239,21 +240,28 @@ out:
     pb_store_row_clear(&row);
 }
 
-/* The inbox line and the row's change are one store group: both or neither, so a crash
- * between them cannot keep the callback without its effect (it was not answered 200 either:
- * Gate sends it again). */
+/* Every callback that waited is recorded in one store group (one durable commit for all of
+ * them: callbacks come in bursts, and an fsync per callback capped intake at a few hundred a
+ * second). Each one's inbox line and row change are one step of it: both or neither; none is
+ * answered before the group committed, and when the commit fails none is answered 200 (Gate
+ * sends them again). */
 static void pb__work(uv_work_t *w)
 {
-    pb__job *j = w->data;
+    pb__job *head = w->data, *j;
     int rc;
 
-    if ((rc = pb_store_group_begin(j->r->store)) < 0) {
-        pb__job_err(j, rc, "starting a transaction");
+    if ((rc = pb_store_group_begin(head->r->store)) < 0) {
+        for (j = head; j; j = j->next)
+            pb__job_err(j, rc, "starting a transaction");
         return;
     }
-    pb__record(j);
-    if ((rc = pb_store_group_end(j->r->store)) < 0 && j->rc == 0)
-        pb__job_err(j, rc, "committing the callback");
+    for (j = head; j; j = j->next)
+        pb__record(j);
+    if ((rc = pb_store_group_end(head->r->store)) < 0) {
+        for (j = head; j; j = j->next)
+            if (j->rc == 0)
+                pb__job_err(j, rc, "committing the callback");
+    }
 }
 
 static void pb__kick(pb_receiver *r);
@@ -337,17 +345,22 @@ static void pb__after_work(uv_work_t *w, int status)
     pb_receiver *r = j->r;
 
     r->running = NULL;
-    if (status != 0 && j->rc == 0) {
-        j->rc = PB_ERROR;
-        snprintf(j->err, sizeof(j->err), "worker: %s", uv_strerror(status));
+    r->n_running = 0;
+    while (j) {
+        pb__job *next = j->next;
+        if (status != 0 && j->rc == 0) {
+            j->rc = PB_ERROR;
+            snprintf(j->err, sizeof(j->err), "worker: %s", uv_strerror(status));
+        }
+        pb__log_job(r, j);
+        if (j->rc < 0)
+            (void)pb_http_respond_error(j->ex, 503, "callback not recorded; retry", r->retry_after);
+        else
+            (void)pb_http_respond(j->ex, 200, "text/plain", NULL, "OK", 2);
+        /* (a dead connection makes respond return PB_EIO: the exchange is freed all the same) */
+        pb_free(j);
+        j = next;
     }
-    pb__log_job(r, j);
-    if (j->rc < 0)
-        (void)pb_http_respond_error(j->ex, 503, "callback not recorded; retry", r->retry_after);
-    else
-        (void)pb_http_respond(j->ex, 200, "text/plain", NULL, "OK", 2);
-    /* (a dead connection makes respond return PB_EIO: the exchange is freed all the same) */
-    pb_free(j);
     pb__kick(r);
 }
 
@@ -356,20 +369,25 @@ static void pb__kick(pb_receiver *r)
     pb__job *j;
     int rc;
 
-    while (!r->running && r->head) {
+    if (!r->running && r->head) {
+        /* everything that waited goes to the worker as one chain */
         j = r->head;
-        r->head = j->next;
-        if (!r->head)
-            r->tail = NULL;
-        r->queued--;
         r->running = j;
+        r->n_running = r->queued;
+        r->head = r->tail = NULL;
+        r->queued = 0;
         r->work.data = j;
         if ((rc = uv_queue_work(r->loop, &r->work, pb__work, pb__after_work)) != 0) {
             r->running = NULL;
-            r->stats.busy++;
+            r->n_running = 0;
             pb_log(PB_LOG_ERROR, NULL, "callback: cannot queue store work: %s", uv_strerror(rc));
-            (void)pb_http_respond_error(j->ex, 503, "busy", r->retry_after);
-            pb_free(j);
+            while (j) {
+                pb__job *next = j->next;
+                r->stats.busy++;
+                (void)pb_http_respond_error(j->ex, 503, "busy", r->retry_after);
+                pb_free(j);
+                j = next;
+            }
         }
     }
     if (r->closing && !r->running && !r->head && !r->closed) {

@@ -16,8 +16,9 @@
  *   the store failed (busy, I/O): nothing answered 200, the sender retries               503
  * The path is not looked at. Parsing and the HMAC check run on the loop thread (bad traffic
  * never reaches the store); the row lookup, the decision (core/callback.h) and the writes run
- * on a libuv worker (uv_queue_work), one at a time in arrival order, and the answer is
- * written from the after-work callback, on the loop thread, only after the writes committed.
+ * on a libuv worker (uv_queue_work), in arrival order, every callback that waited for the
+ * worker in one store group (one durable commit), and the answers are written from the
+ * after-work callback, on the loop thread, only after the group committed.
  * Recording = pb_store_inbox_put (the raw body; matched = 1 when it matched a row and its
  * amount/currency) then pb_store_mark (compare-and-set; when a concurrent `send` moved the
  * row meanwhile, the row is read again and the decision made again), both in one store group
