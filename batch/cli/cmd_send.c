@@ -612,6 +612,10 @@ int pb_cmd_send(int argc, char **argv)
     if (exit_code == PB_EXIT_TEMPFAIL)
         printf("result: some rows are not final yet; run the same command (or paybatch "
                "reconcile) later\n");
+    else if (exit_code == PB_EXIT_UNAVAILABLE && sr.engine.fatal)
+        printf("result: the gateway's TLS certificate was refused (see the warnings above); "
+               "nothing was sent: check --gate-url and --ca-file, then run the same command "
+               "again\n");
     else if (exit_code == PB_EXIT_UNAVAILABLE)
         printf("result: the gateway did not accept any request (%" PRIu64 " not sent, %" PRIu64
                " without an answer); nothing is lost: run the same command again later\n",

@@ -381,6 +381,7 @@ static void pb__on_payout(const pb_http_result *r, void *payload)
     p->outcome = pb__outcome(r->outcome);
     p->http_status = (int)r->status;
     p->retry_after_ms = r->retry_after_ms;
+    p->fatal = r->fatal;
     pb__count(d, r);
     if (r->outcome == PB_HTTP_ANSWERED && pb_gate_answer_parse(r->body, r->body_len, &a) == 0) {
         p->parsed = 1;
@@ -416,6 +417,7 @@ static void pb__on_status(const pb_http_result *r, void *payload)
     s->outcome = pb__outcome(r->outcome);
     s->http_status = (int)r->status;
     s->retry_after_ms = r->retry_after_ms;
+    s->fatal = r->fatal;
     pb__count(d, r);
     if (r->outcome == PB_HTTP_ANSWERED &&
         pb_gate_payment_parse(r->body, r->body_len, d->o->secret, d->o->secret_len, &p) == 0) {
