@@ -584,8 +584,13 @@ int pb_cmd_send(int argc, char **argv)
     all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
                 0;
-    if (rc < 0)
+    if (rc < 0) {
+        if (exit_code == PB_EXIT_IOERR)
+            printf("result: the run stopped: the state store could not be written (a full "
+                   "disk?); what it holds is consistent: fix that, then run the same command "
+                   "again\n");
         goto out;
+    }
     if (all_final)
         exit_code = PB_EXIT_OK;
     else if (sr.engine.config_refused)
