@@ -5,25 +5,11 @@
 # the next run, with room again, picks up where it stopped: every row paid exactly once,
 # none left sending or in doubt.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.err "$T"/*.out; do [ -s "$f" ] && { echo "== $f" >&2; tail -8 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=disk-full-secret
-unset PAYBATCH_CONFIG
-
-"$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 77 --ledger "$T/ledger" \
-    >"$T/sb.out" 2>"$T/sb.err" &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q "^listening on" "$T/sb.out" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sb.out")
-[ -n "$PORT" ] || fail "sandbox did not start"
+start_sandbox sb 77
+PORT=$PORT_sb
 
 python3 - "$T/in.csv" <<'PY'
 import sys
@@ -43,7 +29,7 @@ run() { # run NAME [wrapper...]: exit status in RC
     RC=$?
     set -e
 }
-lines() { [ -f "$T/ledger" ] && wc -l <"$T/ledger" || echo 0; }
+lines() { [ -f "$T/sb.ledger" ] && wc -l <"$T/sb.ledger" || echo 0; }
 
 # 1 MiB per file: the rows fit, the WAL of the dispatch does not
 run full bash -c 'trap "" XFSZ; ulimit -f 2048; exec "$@"' limited
@@ -59,7 +45,7 @@ for i in 1 2 3; do
     grep -qE "rows: 1000, (accepted|success|decline)" "$T/resume$i.out" && ! grep -qE "queued|sending|in_doubt" <(sed -n '/^rows:/p' "$T/resume$i.out") && break
 done
 sed -n '/^rows:/p' "$T/resume$i.out" | grep -qE "queued|sending|in_doubt" && fail "rows still open after 3 resumes"
-python3 - "$T/ledger" "$T/in.csv" <<'PY' || fail "ledger"
+python3 - "$T/sb.ledger" "$T/in.csv" <<'PY' || fail "ledger"
 import csv, json, sys, collections
 led = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ids = collections.Counter(l["payment_id"] for l in led)

@@ -5,18 +5,9 @@
 # front (tls_front.js, Node's http2) for the real sandbox; certificates are made here with
 # openssl.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}" "${PB_SOURCE_DIR:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.err; do [ -s "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=tls-test-secret
-unset PAYBATCH_CONFIG
 command -v node >/dev/null || fail "node is needed (scripts/install-deps.sh installs nodejs)"
 command -v openssl >/dev/null || fail "openssl is needed (scripts/install-deps.sh installs it)"
 
@@ -29,17 +20,12 @@ printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
     -extfile "$T/ext" -out "$T/srv.pem" 2>>"$T/openssl.err" || fail "openssl: sign"
 
-"$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 77 --ledger "$T/ledger" \
-    >"$T/sb.out" 2>"$T/sb.err" &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q "^listening on" "$T/sb.out" 2>/dev/null && break; sleep 0.05; done
-SB=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sb.out")
-[ -n "$SB" ] || fail "sandbox did not start"
+start_sandbox sb 77
+SB=$PORT_sb
 node "$PB_SOURCE_DIR/tests/integration/tls_front.js" "$T/srv.key" "$T/srv.pem" "$SB" "$T/proto.log" \
     >"$T/front.out" 2>"$T/front.err" &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q "^listening on" "$T/front.out" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$T/front.out")
+PORT=$(wait_listening "$T/front.out")
 [ -n "$PORT" ] || fail "the TLS front did not start"
 
 python3 - "$T/in.csv" <<'PY'
@@ -59,7 +45,7 @@ send() { # send NAME [options...]: exit status in RC
     echo "  ($name: exit $RC in $((SECONDS - t0)) s)"
     set -e
 }
-lines() { [ -f "$T/ledger" ] && wc -l <"$T/ledger" || echo 0; }
+lines() { [ -f "$T/sb.ledger" ] && wc -l <"$T/sb.ledger" || echo 0; }
 
 # ---- 1. a CA nobody told us to trust: nothing leaves, exit 69 ------------------------------
 send a --gate-url "https://127.0.0.1:$PORT"
