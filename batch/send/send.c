@@ -135,7 +135,8 @@ static void pb__op_work(uv_work_t *w)
 {
     pb__op *head = w->data, *op;
     pb_store *st = head->d->o->store;
-    int grouped = head->next != NULL, rc;
+    /* even one op: a claim and its next_at read share one transaction (fewer WAL locks) */
+    int grouped = 1, rc;
 
     if (grouped && (rc = pb_store_group_begin(st)) < 0) {
         for (op = head; op; op = op->next) {
