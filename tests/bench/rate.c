@@ -96,7 +96,7 @@ static void pb__recv_stop(pb__recv *r)
 /* One rate: returns 0 when every row arrived exactly once. */
 static int pb__one(const char *pb, long rate, long seconds)
 {
-    char file[] = "/tmp/pb-bench-rate-XXXXXX", db[64], url[64], rate_s[32], tmp[80];
+    char file[] = "/tmp/pb-bench-rate-XXXXXX", db[64], url[64], rate_s[32];
     long rows = rate * seconds, i, j = 0, busiest = 0;
     int64_t busiest_at = 0;
     double secs = 0, achieved;
@@ -139,11 +139,7 @@ static int pb__one(const char *pb, long rate, long seconds)
     rc = (rc == 0 || rc == 75) && r.n == rows && r.other == 0 ? 0 : -1;
     pb_free(r.at_us);
     unlink(file);
-    unlink(db);
-    snprintf(tmp, sizeof(tmp), "%s-wal", db);
-    unlink(tmp);
-    snprintf(tmp, sizeof(tmp), "%s-shm", db);
-    unlink(tmp);
+    pb__bench_rm_store(db);
     return rc;
 }
 

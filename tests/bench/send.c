@@ -229,7 +229,7 @@ typedef struct {
 static int pb__one(const char *pb, long rows, pb__result *r)
 {
     char file[] = "/tmp/pb-bench-send-XXXXXX", ledger[] = "/tmp/pb-bench-ledger-XXXXXX";
-    char db[64], url[64], tmp[80];
+    char db[64], url[64];
     pb__bench_sandbox sb;
     int fd, rc = -1;
 
@@ -275,11 +275,7 @@ out:
     pb__bench_sandbox_stop(&sb);
     unlink(file);
     unlink(ledger);
-    unlink(db);
-    snprintf(tmp, sizeof(tmp), "%s-wal", db);
-    unlink(tmp);
-    snprintf(tmp, sizeof(tmp), "%s-shm", db);
-    unlink(tmp);
+    pb__bench_rm_store(db);
     return rc;
 }
 
