@@ -22,7 +22,8 @@ enum {
     PB_EIO = -9,       /* operating-system I/O error */
     PB_ECRYPTO = -10,  /* the crypto library failed */
     PB_EAGAIN = -11,   /* try again later */
-    PB_EENCODING = -12 /* invalid UTF-8 */
+    PB_EENCODING = -12, /* invalid UTF-8 */
+    PB_ENOTSUP = -13    /* the store backend (or build) does not offer this operation */
 };
 
 /* Static, never NULL: a short name for an error code ("out of memory"). */
