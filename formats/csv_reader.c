@@ -56,6 +56,11 @@ struct pb_csv_reader {
     uint64_t next_row;
     int finished;
     int rc; /* sticky: first error or callback stop */
+    /* marks (pb_csv_mark[]): record starts, every mark_every bytes */
+    size_t mark_every;
+    pb_buf marks;
+    uint64_t off;     /* bytes handed to libcsv so far (the BOM not counted) */
+    uint64_t mark_at; /* look for the next mark from this offset on */
     uint64_t err_row;
     char err[256];
 };
@@ -170,13 +175,14 @@ static void pb__on_row(int c, void *data)
     }
 }
 
-static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
+static int pb__parse_piece(pb_csv_reader *r, const char *data, size_t len)
 {
     size_t n;
 
     if (r->rc || len == 0)
         return r->rc;
     n = csv_parse(&r->p, data, len, pb__on_field, pb__on_row, r);
+    r->off += n;
     if (r->rc || n == len)
         return r->rc;
     switch (csv_error(&r->p)) {
@@ -200,6 +206,56 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
     default:
         pb__fail(r, PB_ERROR, "CSV parser failed: %s", csv_strerror(csv_error(&r->p)));
         break;
+    }
+    return r->rc;
+}
+
+/*
+ * The first line end in data[from, len) to split at: an LF, or a CR whose next byte is here
+ * and is not an LF (a mark between the CR and LF of a CRLF would count a line twice on a
+ * re-read). NULL when there is none.
+ */
+static const char *pb__line_end(const char *data, size_t from, size_t len)
+{
+    const char *lf = memchr(data + from, '\n', len - from), *p;
+    const char *end = lf ? lf : data + len;
+    for (p = data + from; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++) {
+        if (p + 1 < data + len && p[1] != '\n')
+            return p;
+    }
+    return lf;
+}
+
+/*
+ * libcsv in pieces that end at the first line end after each mark_every bytes: after a piece
+ * whose line end ended a record (libcsv's state is "row not begun", 0), the next byte starts a
+ * record.
+ */
+static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
+{
+    while (!r->rc && len > 0) {
+        size_t take = len, from;
+        const char *lf = NULL;
+        int rc;
+        if (r->mark_every) {
+            from = r->mark_at > r->off ? (size_t)(r->mark_at - r->off) : 0;
+            if (from < len)
+                lf = pb__line_end(data, from, len);
+            if (lf)
+                take = (size_t)(lf - data) + 1;
+        }
+        if ((rc = pb__parse_piece(r, data, take)) != 0)
+            return rc;
+        data += take;
+        len -= take;
+        if (lf && r->p.pstate == 0 && r->nfields == 0) {
+            pb_csv_mark m;
+            m.off = r->off + (r->had_bom ? sizeof(pb__bom) : 0);
+            m.row = r->next_row;
+            if (pb_buf_put(&r->marks, &m, sizeof(m)) < 0)
+                pb__oom(r);
+            r->mark_at = r->off + r->mark_every;
+        }
     }
     return r->rc;
 }
@@ -316,6 +372,8 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->ctx = ctx;
     r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
+    r->mark_every = opts ? opts->mark_every : 0;
+    pb_buf_init(&r->marks, SIZE_MAX / 2);
     if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
@@ -445,5 +503,39 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_buf_free(&r->head);
     pb_buf_free(&r->arena);
     pb_buf_free(&r->fields);
+    pb_buf_free(&r->marks);
     pb_free(r);
+}
+
+int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
+                              uint64_t *next_row)
+{
+    const pb_csv_mark *m = (const pb_csv_mark *)(const void *)r->marks.ptr;
+    size_t lo = 0, hi = r->marks.len / sizeof(*m);
+    while (lo < hi) { /* the first mark past row */
+        size_t mid = lo + (hi - lo) / 2;
+        if (m[mid].row <= row)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *next_row = lo < r->marks.len / sizeof(*m) ? m[lo].row : 0;
+    if (lo == 0)
+        return 1;
+    *out = m[lo - 1];
+    return PB_OK;
+}
+
+size_t pb_csv_reader_marks(const pb_csv_reader *r)
+{
+    return r->marks.len / sizeof(pb_csv_mark);
+}
+
+int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row)
+{
+    if (!r->delim || r->off || r->bom_state || row == 0)
+        return PB_EINVAL;
+    r->bom_state = PB_CSV_BOM_DONE;
+    r->next_row = row;
+    return PB_OK;
 }

@@ -38,7 +38,19 @@ typedef struct {
     char delimiter;    /* ',', ';', '\t', or 0 = detect from the first (header) line */
     size_t max_field;  /* bytes per field (default 65536 if 0); allocated once up front */
     size_t max_fields; /* fields per record (default 1024 if 0) */
+    size_t mark_every; /* bytes between marks (0: no marks); see pb_csv_reader_mark_before */
 } pb_csv_opts;
+
+/*
+ * A place where a record starts: a reader made with the same delimiter, resumed at `row`
+ * (pb_csv_reader_resume) and fed the input from byte `off` on (the BOM counted) delivers the
+ * same records from there as this one did. With mark_every set, the reader marks the first
+ * line end outside quotes after every mark_every bytes (a CR-only file gets none).
+ */
+typedef struct {
+    uint64_t off;
+    uint64_t row;
+} pb_csv_mark;
 
 typedef struct pb_csv_reader pb_csv_reader;
 
@@ -57,6 +69,19 @@ uint64_t pb_csv_reader_rows(const pb_csv_reader *r);
  * says what is wrong and how to fix it ("" if none). Owned by the reader. */
 uint64_t pb_csv_reader_error_row(const pb_csv_reader *r);
 const char *pb_csv_reader_error(const pb_csv_reader *r);
+/*
+ * The last mark whose row is <= row: 0, or 1 when there is none (read from the start then).
+ * *next_row: the row of the mark after it, 0 when there is none yet.
+ */
+int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
+                              uint64_t *next_row);
+/* Marks kept (16 bytes each). */
+size_t pb_csv_reader_marks(const pb_csv_reader *r);
+/*
+ * Before the first feed of a reader that re-reads from a mark: no BOM, the delimiter given
+ * in its opts (PB_EINVAL without one), the first record is row `row`.
+ */
+int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row);
 void pb_csv_reader_free(pb_csv_reader *r);
 
 #endif

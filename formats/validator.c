@@ -1,12 +1,32 @@
 #include "formats/validator.h"
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/errors.h"
 #include "formats/dupcheck.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Re-read marks: one per 8 KiB of input, so a confirmation parses ~80 rows at most. */
+#define PB__MARK_EVERY (8 * 1024)
+#define PB__READ_SIZE  (16 * 1024)
+
+/* One row of a re-read block: where its payment id and payout key are in the block's text. */
+typedef struct {
+    uint64_t row;
+    size_t id_off, id_len;
+    size_t key_off, key_len; /* key_len 0: the row has no payout key */
+} pb__entry;
+
+/* The rows between two marks, re-read and decoded: [first, end) (end 0: nothing yet). */
+typedef struct {
+    uint64_t first, end;
+    int keys; /* payout keys were computed (they need the row rules: only when asked for) */
+    pb_buf text;
+    pb_buf ents; /* pb__entry[] in row order */
+} pb__block;
 
 struct pb_validator {
     pb_validator_opts o;
@@ -24,6 +44,16 @@ struct pb_validator {
     uint64_t fed;     /* bytes fed so far */
     int sized;        /* the duplicate sets were sized from size_hint */
     uint64_t id_hash; /* hash of this row's payment id */
+    /* confirming fingerprint matches against the earlier row's text */
+    pb_buf spool;        /* a copy of all input, when there is no read_at */
+    uint64_t header_row; /* row of the header record */
+    pb_str cur_id;       /* the payment id being looked up */
+    const char *cur_key; /* the payout key being looked up */
+    size_t cur_key_len;
+    char *rbuf; /* PB__READ_SIZE bytes, allocated on the first re-read */
+    pb__block blk;
+    pb__block *fill; /* the block being decoded */
+    uint64_t want;   /* decode up to this row at least */
 };
 
 /* Rows read before the sets are sized from the file's size: enough for a stable average. */
@@ -96,43 +126,207 @@ static uint32_t pb__row32(uint64_t row)
     return row > UINT32_MAX ? UINT32_MAX : (uint32_t)row;
 }
 
+/* The payout key of a row (method, account, currency, amount): its length, 0 when it has none. */
+static size_t pb__payout_key(const pb_row *row, const pb_row_result *res, char key[512])
+{
+    pb_str acct = row->cell[PB_COL_ACCOUNT];
+    size_t n = 0, ml;
+
+    if (!res->method || !res->currency || !res->amount_ok || !acct.len || acct.len >= 256)
+        return 0;
+    ml = strlen(res->method->name);
+    memcpy(key + n, res->method->name, ml + 1);
+    n += ml + 1;
+    memcpy(key + n, acct.ptr, acct.len);
+    n += acct.len;
+    key[n++] = '\0';
+    memcpy(key + n, res->currency->code, 4);
+    n += 4;
+    memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
+    n += sizeof(res->amount_minor);
+    return n;
+}
+
+static int pb__read(pb_validator *v, uint64_t off, char *buf, size_t len, size_t *got)
+{
+    if (v->o.read_at)
+        return v->o.read_at(off, buf, len, got, v->o.ctx);
+    *got = off >= v->spool.len ? 0 : v->spool.len - (size_t)off;
+    if (*got > len)
+        *got = len;
+    if (*got)
+        memcpy(buf, v->spool.ptr + off, *got);
+    return PB_OK;
+}
+
+static void pb__no_finding(const pb_finding *f, void *ctx)
+{
+    (void)f;
+    (void)ctx;
+}
+
+/* A record of the block being re-read: keep its payment id and payout key, as pb__record saw. */
+static int pb__block_record(const pb_csv_record *rec, void *ctx)
+{
+    pb_validator *v = ctx;
+    pb__block *b = v->fill;
+    pb__entry e;
+    pb_row row;
+    pb_row_result res;
+    char key[512];
+    int rc;
+
+    if (rec->row <= v->header_row)
+        return 0;
+    if (rec->row > v->want && (b->end == 0 || rec->row >= b->end))
+        return 1; /* the block is complete (past the last mark: only rows fed in full) */
+    memset(&e, 0, sizeof(e));
+    e.row = rec->row;
+    if (rec->bad_utf8_field < 0 && rec->nfields == pb_header_map_width(v->map)) {
+        pb_header_map_row(v->map, rec->fields, rec->row, &row);
+        e.id_off = b->text.len;
+        e.id_len = row.cell[PB_COL_PAYMENT_ID].len;
+        if ((rc = pb_buf_put(&b->text, row.cell[PB_COL_PAYMENT_ID].ptr, e.id_len)) < 0)
+            return rc;
+        if (b->keys) {
+            memset(&res, 0, sizeof(res));
+            pb_validate_row(&row, &v->o.rules, &res, pb__no_finding, NULL);
+            e.key_off = b->text.len;
+            e.key_len = pb__payout_key(&row, &res, key);
+            if ((rc = pb_buf_put(&b->text, key, e.key_len)) < 0)
+                return rc;
+        }
+    }
+    return pb_buf_put(&b->ents, &e, sizeof(e));
+}
+
+/* Re-read the rows around `row` (from the mark before it to the next mark) into v->blk. */
+static int pb__block_load(pb_validator *v, uint64_t row, int keys)
+{
+    pb__block *b = &v->blk;
+    pb_csv_reader *rr = NULL;
+    pb_csv_opts co;
+    pb_csv_mark m;
+    uint64_t off;
+    size_t n;
+    int rc, from_start;
+
+    b->first = b->end = 0;
+    b->keys = keys;
+    pb_buf_clear(&b->text);
+    pb_buf_clear(&b->ents);
+    if (!v->rbuf && !(v->rbuf = pb_malloc(PB__READ_SIZE)))
+        return PB_ENOMEM;
+    from_start = pb_csv_reader_mark_before(v->csv, row, &m, &b->end) != 0;
+    memset(&co, 0, sizeof(co));
+    co.delimiter = pb_csv_reader_delimiter(v->csv);
+    if ((rc = pb_csv_reader_new(&rr, &co, pb__block_record, v)) < 0)
+        goto out;
+    if (!from_start && (rc = pb_csv_reader_resume(rr, m.row)) < 0)
+        goto out;
+    b->first = from_start ? 1 : m.row;
+    v->fill = b;
+    v->want = row;
+    off = from_start ? 0 : m.off;
+    for (;;) {
+        size_t got;
+        if ((rc = pb__read(v, off, v->rbuf, PB__READ_SIZE, &got)) < 0)
+            goto out;
+        if (got == 0)
+            break; /* the rows up to `row` have all ended: no finish (it would flush a part) */
+        off += got;
+        if ((rc = pb_csv_reader_feed(rr, v->rbuf, got)) != 0)
+            break;
+    }
+    if (rc == PB_ENOMEM)
+        goto out;
+    /* stopped at the next mark, the end of the input so far or a reader error past `row` */
+    rc = PB_OK;
+    n = b->ents.len / sizeof(pb__entry);
+    b->end = n ? ((const pb__entry *)(const void *)b->ents.ptr)[n - 1].row + 1 : 0;
+out:
+    if (rc < 0) {
+        b->first = b->end = 0;
+        pb_error_set("cannot re-read row %llu of the input to confirm a duplicate",
+                     (unsigned long long)row);
+    }
+    pb_csv_reader_free(rr);
+    return rc;
+}
+
+/* The decoded entry of an earlier row, re-reading its block when it is not at hand. */
+static int pb__entry_of(pb_validator *v, uint64_t row, int keys, const pb__entry **out)
+{
+    const pb__entry *e;
+    size_t lo, hi;
+    int rc;
+
+    *out = NULL;
+    if (!(v->blk.end && row >= v->blk.first && row < v->blk.end && (v->blk.keys || !keys)) &&
+        (rc = pb__block_load(v, row, keys)) < 0)
+        return rc;
+    e = (const pb__entry *)(const void *)v->blk.ents.ptr;
+    lo = 0;
+    hi = v->blk.ents.len / sizeof(*e);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e[mid].row < row)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < v->blk.ents.len / sizeof(*e) && e[lo].row == row)
+        *out = &e[lo];
+    return PB_OK;
+}
+
+static int pb__confirm_id(uint64_t row, int *same, void *ctx)
+{
+    pb_validator *v = ctx;
+    const pb__entry *e;
+    int rc = pb__entry_of(v, row, 0, &e);
+    *same = rc == 0 && e && e->id_len == v->cur_id.len &&
+            memcmp(v->blk.text.ptr + e->id_off, v->cur_id.ptr, e->id_len) == 0;
+    return rc;
+}
+
+static int pb__confirm_payout(uint64_t row, int *same, void *ctx)
+{
+    pb_validator *v = ctx;
+    const pb__entry *e;
+    int rc = pb__entry_of(v, row, 1, &e);
+    *same = rc == 0 && e && e->key_len && e->key_len == v->cur_key_len &&
+            memcmp(v->blk.text.ptr + e->key_off, v->cur_key, e->key_len) == 0;
+    return rc;
+}
+
 static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result *res)
 {
     pb_str id = row->cell[PB_COL_PAYMENT_ID];
-    pb_str acct = row->cell[PB_COL_ACCOUNT];
-    uint32_t first;
+    uint64_t first;
     uint64_t payout_hash = 0;
     char key[512];
     size_t n = 0;
     int rc;
 
-    if (v->row_errors == 0 && res->method && res->currency && res->amount_ok && acct.len &&
-        acct.len < 256) {
-        size_t ml = strlen(res->method->name);
-        memcpy(key + n, res->method->name, ml + 1);
-        n += ml + 1;
-        memcpy(key + n, acct.ptr, acct.len);
-        n += acct.len;
-        key[n++] = '\0';
-        memcpy(key + n, res->currency->code, 4);
-        n += 4;
-        memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
-        n += sizeof(res->amount_minor);
+    if (v->row_errors == 0 && (n = pb__payout_key(row, res, key)) > 0)
         payout_hash = pb_dupset_key_hash(v->payouts, key, n);
-    }
     if (id.len > 0) {
-        rc = pb_dupset_check_hashed(v->ids, v->id_hash, pb__row32(row->row), &first);
+        v->cur_id = id;
+        rc = pb_dupset_check(v->ids, v->id_hash, row->row, pb__confirm_id, v, &first);
         if (rc < 0)
             return rc;
         if (first)
             pb__row_finding(v, PB_F_DUPLICATE_PAYMENT_ID, row->row, row->name[PB_COL_PAYMENT_ID],
-                            first,
+                            pb__row32(first),
                             "payment id '%.*s' is already used in row %u; every payout needs its "
                             "own id (the first row stays valid)",
-                            (int)(id.len > 64 ? 64 : id.len), id.ptr, first);
+                            (int)(id.len > 64 ? 64 : id.len), id.ptr, pb__row32(first));
     }
     if (payout_hash && v->row_errors == 0) { /* not when the id check found an error */
-        rc = pb_dupset_check_hashed(v->payouts, payout_hash, pb__row32(row->row), &first);
+        v->cur_key = key;
+        v->cur_key_len = n;
+        rc = pb_dupset_check(v->payouts, payout_hash, row->row, pb__confirm_payout, v, &first);
         if (rc < 0)
             return rc;
         if (first)
@@ -150,6 +344,7 @@ static int pb__header(pb_validator *v, const pb_csv_record *rec)
     int rc;
 
     v->st.header_seen = 1;
+    v->header_row = rec->row;
     if (rec->bad_utf8_field >= 0) {
         pb_finding f;
         pb_finding_make(
@@ -249,13 +444,21 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
     if (!v)
         return PB_ENOMEM;
     v->o = *opts;
+    pb_buf_init(&v->spool, SIZE_MAX / 2);
+    pb_buf_init(&v->blk.text, SIZE_MAX / 2);
+    pb_buf_init(&v->blk.ents, SIZE_MAX / 2);
     memset(&co, 0, sizeof(co));
     co.delimiter = opts->delimiter;
+    co.mark_every = opts->test_mark_every ? opts->test_mark_every : PB__MARK_EVERY;
     if ((rc = pb_csv_reader_new(&v->csv, &co, pb__record, v)) < 0 ||
-        (rc = pb_dupset_new(&v->ids, 1, opts->hash_key)) < 0 ||
-        (rc = pb_dupset_new(&v->payouts, 0, opts->hash_key)) < 0) {
+        (rc = pb_dupset_new(&v->ids, opts->hash_key)) < 0 ||
+        (rc = pb_dupset_new(&v->payouts, opts->hash_key)) < 0) {
         pb_validator_free(v);
         return rc;
+    }
+    if (opts->test_hash_mask) {
+        pb_dupset_weaken(v->ids, opts->test_hash_mask);
+        pb_dupset_weaken(v->payouts, opts->test_hash_mask);
     }
     *out = v;
     return PB_OK;
@@ -285,14 +488,12 @@ static int pb__reader_result(pb_validator *v, int rc)
  * and the bytes per row so far, +10%): no chain of rehashes, no old and new table at once. A
  * low estimate only means the sets grow as before; a failed allocation leaves them as they are.
  */
-static void pb__size_sets(pb_validator *v)
+static void pb__size_sets(pb_validator *v, uint64_t lines, uint64_t bytes)
 {
-    uint64_t lines = pb_csv_reader_rows(v->csv), est;
+    uint64_t est;
 
-    if (v->sized || !v->o.size_hint || v->st.rows < PB__SIZE_AFTER_ROWS || v->fed == 0)
-        return;
     v->sized = 1;
-    est = (uint64_t)((unsigned __int128)lines * v->o.size_hint / v->fed);
+    est = (uint64_t)((unsigned __int128)lines * v->o.size_hint / bytes);
     est += est / 10;
     if (est > UINT32_MAX)
         est = UINT32_MAX;
@@ -307,9 +508,24 @@ int pb_validator_feed(pb_validator *v, const char *data, size_t len)
         return v->fatal;
     if (v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))
         return PB_OK; /* the reader stopped; nothing more can be read */
+    if (!v->sized && v->o.size_hint && v->fed == 0 && len > 0) {
+        /* the line ends of the first chunk size the sets before any key is in them: one
+           table each, no small ones in front of it that every lookup would probe too */
+        const char *p = data, *end = data + len;
+        uint64_t lf = 0;
+        while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+            lf++;
+            p++;
+        }
+        if (lf >= PB__SIZE_AFTER_ROWS || len >= v->o.size_hint)
+            pb__size_sets(v, lf + 1, len);
+    }
     v->fed += len;
+    if (!v->o.read_at && (rc = pb_buf_put(&v->spool, data, len)) < 0)
+        return v->fatal = rc;
     rc = pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
-    pb__size_sets(v);
+    if (!v->sized && v->o.size_hint && v->st.rows >= PB__SIZE_AFTER_ROWS)
+        pb__size_sets(v, pb_csv_reader_rows(v->csv), v->fed);
     return rc;
 }
 
@@ -368,5 +584,9 @@ void pb_validator_free(pb_validator *v)
     pb_header_map_free(v->map);
     pb_dupset_free(v->ids);
     pb_dupset_free(v->payouts);
+    pb_buf_free(&v->spool);
+    pb_buf_free(&v->blk.text);
+    pb_buf_free(&v->blk.ents);
+    pb_free(v->rbuf);
     pb_free(v);
 }
