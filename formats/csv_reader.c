@@ -7,7 +7,8 @@
  *
  * Memory: libcsv's field buffer is allocated once at max_field + 2 bytes and its realloc hook
  * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
- * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1)).
+ * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1));
+ * two arenas take turns, so a record's fields outlive its callback until the next one returns.
  * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
  * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
  */
@@ -47,7 +48,9 @@ struct pb_csv_reader {
     int head_content;
     size_t counts[3]; /* ',' ';' TAB outside quotes on the current line */
     /* the record being built */
-    pb_buf arena;     /* the record's cells, each followed by a NUL; capped at arena_max */
+    pb_buf arena;      /* the record's cells, each followed by a NUL; capped at arena_max */
+    pb_buf prev_arena; /* the record delivered last: valid until the next callback returns */
+    pb_buf prev_fields;
     size_t arena_max; /* max_fields * (max_field + 1) */
     pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
     size_t nfields;
@@ -166,6 +169,15 @@ static void pb__on_row(int c, void *data)
     rec.bad_utf8_field = r->bad_utf8;
     rc = r->cb(&rec, r->ctx);
     r->nfields = 0;
+    {
+        /* the record stays where it is while the next one is built in the other buffers */
+        pb_buf t = r->prev_arena;
+        r->prev_arena = r->arena;
+        r->arena = t;
+        t = r->prev_fields;
+        r->prev_fields = r->fields;
+        r->fields = t;
+    }
     pb_buf_clear(&r->arena);
     pb_buf_clear(&r->fields);
     r->bad_utf8 = -1;
@@ -388,6 +400,8 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     pb_buf_init(&r->head, r->arena_max);
     pb_buf_init(&r->arena, r->arena_max);
     pb_buf_init(&r->fields, r->max_fields * sizeof(pb_str));
+    pb_buf_init(&r->prev_arena, r->arena_max);
+    pb_buf_init(&r->prev_fields, r->max_fields * sizeof(pb_str));
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
         rc = PB_ENOMEM;
         goto out;
@@ -503,6 +517,8 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_buf_free(&r->head);
     pb_buf_free(&r->arena);
     pb_buf_free(&r->fields);
+    pb_buf_free(&r->prev_arena);
+    pb_buf_free(&r->prev_fields);
     pb_buf_free(&r->marks);
     pb_free(r);
 }

@@ -12,9 +12,10 @@
  *
  * Memory is bounded by the caps, not by the input: a field longer than max_field bytes or a
  * record with more than max_fields fields stops the reader with PB_ELIMIT. The reader owns
- * all record memory; rec->fields and the bytes they point at are valid only during the
- * callback. After an error or a callback stop the reader is stuck: feed/finish return the
- * same code again.
+ * all record memory (two records' worth at most); rec->fields and the bytes they point at are
+ * valid during the callback and until the next record's callback returns (or the reader is
+ * freed), so a caller can finish a record while the next one is read. After an error or a callback
+ * stop the reader is stuck: feed/finish return the same code again.
  */
 #ifndef PB_FORMATS_CSV_READER_H
 #define PB_FORMATS_CSV_READER_H
@@ -27,7 +28,7 @@
 typedef struct {
     uint64_t row; /* spreadsheet row number: header = 1 */
     size_t nfields;
-    const pb_str *fields; /* valid only during the callback; each NUL-terminated at ptr[len] */
+    const pb_str *fields; /* valid until the next callback returns; NUL-terminated at ptr[len] */
     int bad_utf8_field;   /* index of the first field with invalid UTF-8, or -1 */
 } pb_csv_record;
 

@@ -301,6 +301,16 @@ int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb
     return PB_OK;
 }
 
+void pb_dupset_prefetch(const pb_dupset *s, uint64_t h)
+{
+    size_t i;
+    h &= s->mask;
+    for (i = 0; i < s->nt; i++) {
+        const pb__table *t = &s->t[i];
+        __builtin_prefetch(t->slot + pb__home(h, t->cap) * t->l.stride);
+    }
+}
+
 int pb_dupset_reserve(pb_dupset *s, size_t n)
 {
     const pb__table *t = &s->t[s->nt - 1];

@@ -42,6 +42,8 @@ int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb
  * instead of a chain of growing ones. Returns 0 or PB_ENOMEM (the set is unchanged then).
  */
 int pb_dupset_reserve(pb_dupset *s, size_t n);
+/* Start loading the slots a lookup of h will read (a hint: no effect on results). */
+void pb_dupset_prefetch(const pb_dupset *s, uint64_t h);
 /* The hash pb_dupset_check takes for key. */
 uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len);
 /*

@@ -54,6 +54,19 @@ struct pb_validator {
     pb__block blk;
     pb__block *fill; /* the block being decoded */
     uint64_t want;   /* decode up to this row at least */
+    /*
+     * A row's duplicate checks and report wait until the next record arrives (or the feed
+     * ends), so the memory of its two slots, prefetched when its keys were hashed, is loaded
+     * while the next row is parsed. Its fields stay valid that long (csv_reader.h).
+     */
+    int has_pend;
+    pb_csv_record pend_rec;
+    pb_row pend_row;
+    pb_row_result pend_res;
+    int pend_mapped;
+    uint64_t payout_hash; /* 0: the row has no payout key to check */
+    char key[512];        /* its payout key */
+    size_t key_len;
 };
 
 /* Rows read before the sets are sized from the file's size: enough for a stable average. */
@@ -300,17 +313,12 @@ static int pb__confirm_payout(uint64_t row, int *same, void *ctx)
     return rc;
 }
 
-static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result *res)
+static int pb__cross_row(pb_validator *v, const pb_row *row)
 {
     pb_str id = row->cell[PB_COL_PAYMENT_ID];
     uint64_t first;
-    uint64_t payout_hash = 0;
-    char key[512];
-    size_t n = 0;
     int rc;
 
-    if (v->row_errors == 0 && (n = pb__payout_key(row, res, key)) > 0)
-        payout_hash = pb_dupset_key_hash(v->payouts, key, n);
     if (id.len > 0) {
         v->cur_id = id;
         rc = pb_dupset_check(v->ids, v->id_hash, row->row, pb__confirm_id, v, &first);
@@ -323,10 +331,10 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
                             "own id (the first row stays valid)",
                             (int)(id.len > 64 ? 64 : id.len), id.ptr, pb__row32(first));
     }
-    if (payout_hash && v->row_errors == 0) { /* not when the id check found an error */
-        v->cur_key = key;
-        v->cur_key_len = n;
-        rc = pb_dupset_check(v->payouts, payout_hash, row->row, pb__confirm_payout, v, &first);
+    if (v->payout_hash && v->row_errors == 0) { /* not when the id check found an error */
+        v->cur_key = v->key;
+        v->cur_key_len = v->key_len;
+        rc = pb_dupset_check(v->payouts, v->payout_hash, row->row, pb__confirm_payout, v, &first);
         if (rc < 0)
             return rc;
         if (first)
@@ -336,6 +344,48 @@ static int pb__cross_row(pb_validator *v, const pb_row *row, const pb_row_result
                             "person is meant to be paid twice");
     }
     return PB_OK;
+}
+
+/* The second half of a row: duplicate checks, totals, counts, the report. */
+static int pb__finish_row(pb_validator *v)
+{
+    pb_row_report rep;
+    const pb_row *row = &v->pend_row;
+    const pb_row_result *res = &v->pend_res;
+    int rc;
+
+    if (!v->has_pend)
+        return 0;
+    v->has_pend = 0;
+    if (v->pend_mapped) {
+        if ((rc = pb__cross_row(v, row)) < 0)
+            return v->fatal = rc;
+        if (res->amount_ok && res->currency)
+            pb__add_total(v->st.input_totals, &v->st.ninput_totals, res->currency->code,
+                          res->amount_minor);
+    }
+    if (v->row_errors == 0) {
+        v->st.valid++;
+        if (v->pend_mapped && res->amount_ok && res->currency)
+            pb__add_total(v->st.valid_totals, &v->st.nvalid_totals, res->currency->code,
+                          res->amount_minor);
+    } else {
+        v->st.invalid++;
+    }
+    if (v->row_warnings)
+        v->st.with_warnings++;
+    if (!v->o.on_row)
+        return 0;
+    rep.rec = &v->pend_rec;
+    rep.row = v->pend_mapped ? row : NULL;
+    rep.res = v->pend_mapped ? res : NULL;
+    rep.findings = v->f;
+    rep.nfindings = v->nf;
+    rep.valid = v->row_errors == 0;
+    rc = v->o.on_row(&rep, v->o.ctx);
+    if (rc != 0)
+        v->fatal = rc;
+    return rc;
 }
 
 static int pb__header(pb_validator *v, const pb_csv_record *rec)
@@ -359,13 +409,13 @@ static int pb__header(pb_validator *v, const pb_csv_record *rec)
     return rc;
 }
 
+/* A record: the previous row is finished, this one's rules run and its checks wait. */
 static int pb__record(const pb_csv_record *rec, void *ctx)
 {
     pb_validator *v = ctx;
-    pb_row row;
-    pb_row_result res;
-    pb_row_report rep;
-    int rc, mapped = 0;
+    pb_row *row = &v->pend_row;
+    pb_row_result *res = &v->pend_res;
+    int rc;
 
     if (!v->st.header_seen) {
         rc = pb__header(v, rec);
@@ -373,6 +423,8 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
             v->fatal = rc;
         return rc < 0 ? 1 : 0;
     }
+    if ((rc = pb__finish_row(v)) != 0)
+        return rc;
     v->st.rows++;
     if (v->file_failed) {
         v->st.invalid++;
@@ -380,7 +432,10 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
     }
     v->nf = 0;
     v->row_errors = v->row_warnings = 0;
-    memset(&res, 0, sizeof(res));
+    v->payout_hash = 0;
+    v->pend_mapped = 0;
+    v->pend_rec = *rec;
+    memset(res, 0, sizeof(*res));
     if (rec->bad_utf8_field >= 0) {
         const char *col = pb_header_map_name(v->map, (size_t)rec->bad_utf8_field);
         pb__row_finding(v, PB_F_ENCODING, rec->row, col, 0,
@@ -393,44 +448,21 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
                         "delimiter, and check for missing or extra delimiters",
                         rec->nfields, pb_header_map_width(v->map));
     } else {
-        pb_header_map_row(v->map, rec->fields, rec->row, &row);
-        mapped = 1;
-        if (row.cell[PB_COL_PAYMENT_ID].len > 0) {
-            v->id_hash = pb_dupset_key_hash(v->ids, row.cell[PB_COL_PAYMENT_ID].ptr,
-                                            row.cell[PB_COL_PAYMENT_ID].len);
+        pb_header_map_row(v->map, rec->fields, rec->row, row);
+        v->pend_mapped = 1;
+        if (row->cell[PB_COL_PAYMENT_ID].len > 0) {
+            v->id_hash = pb_dupset_key_hash(v->ids, row->cell[PB_COL_PAYMENT_ID].ptr,
+                                            row->cell[PB_COL_PAYMENT_ID].len);
+            pb_dupset_prefetch(v->ids, v->id_hash);
         }
-        pb_validate_row(&row, &v->o.rules, &res, pb__collect, v);
-        rc = pb__cross_row(v, &row, &res);
-        if (rc < 0) {
-            v->fatal = rc;
-            return 1;
+        pb_validate_row(row, &v->o.rules, res, pb__collect, v);
+        if (v->row_errors == 0 && (v->key_len = pb__payout_key(row, res, v->key)) > 0) {
+            v->payout_hash = pb_dupset_key_hash(v->payouts, v->key, v->key_len);
+            pb_dupset_prefetch(v->payouts, v->payout_hash);
         }
-        if (res.amount_ok && res.currency)
-            pb__add_total(v->st.input_totals, &v->st.ninput_totals, res.currency->code,
-                          res.amount_minor);
     }
-    if (v->row_errors == 0) {
-        v->st.valid++;
-        if (mapped && res.amount_ok && res.currency)
-            pb__add_total(v->st.valid_totals, &v->st.nvalid_totals, res.currency->code,
-                          res.amount_minor);
-    } else {
-        v->st.invalid++;
-    }
-    if (v->row_warnings)
-        v->st.with_warnings++;
-    if (!v->o.on_row)
-        return 0;
-    rep.rec = rec;
-    rep.row = mapped ? &row : NULL;
-    rep.res = mapped ? &res : NULL;
-    rep.findings = v->f;
-    rep.nfindings = v->nf;
-    rep.valid = v->row_errors == 0;
-    rc = v->o.on_row(&rep, v->o.ctx);
-    if (rc != 0)
-        v->fatal = rc;
-    return rc;
+    v->has_pend = 1;
+    return 0;
 }
 
 int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
@@ -523,7 +555,9 @@ int pb_validator_feed(pb_validator *v, const char *data, size_t len)
     v->fed += len;
     if (!v->o.read_at && (rc = pb_buf_put(&v->spool, data, len)) < 0)
         return v->fatal = rc;
-    rc = pb__reader_result(v, pb_csv_reader_feed(v->csv, data, len));
+    rc = pb_csv_reader_feed(v->csv, data, len);
+    (void)pb__finish_row(v); /* the last row of the chunk: an error is in v->fatal */
+    rc = pb__reader_result(v, rc);
     if (!v->sized && v->o.size_hint && v->st.rows >= PB__SIZE_AFTER_ROWS)
         pb__size_sets(v, pb_csv_reader_rows(v->csv), v->fed);
     return rc;
@@ -534,8 +568,11 @@ int pb_validator_finish(pb_validator *v)
     int rc = PB_OK;
     if (v->fatal)
         return v->fatal;
-    if (!(v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG])))
-        rc = pb__reader_result(v, pb_csv_reader_finish(v->csv));
+    if (!(v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))) {
+        rc = pb_csv_reader_finish(v->csv);
+        (void)pb__finish_row(v); /* the last row: an error is in v->fatal */
+        rc = pb__reader_result(v, rc);
+    }
     if (rc < 0)
         return rc;
     v->st.delimiter = pb_csv_reader_delimiter(v->csv);
