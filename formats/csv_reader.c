@@ -21,6 +21,7 @@
 
 #include <csv.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 #define PB_CSV_DEFAULT_MAX_FIELD  65536
 #define PB_CSV_DEFAULT_MAX_FIELDS 1024
 #define PB_CSV_BOM_DONE           3
+#define PB__MARK_BLOCK            4096 /* marks per block */
+#define PB__MARK_BLOCKS           4096 /* blocks: 16M marks, 128 GiB of input at 8 KiB */
 
 static const unsigned char pb__bom[3] = {0xEF, 0xBB, 0xBF};
 
@@ -59,9 +62,11 @@ struct pb_csv_reader {
     uint64_t next_row;
     int finished;
     int rc; /* sticky: first error or callback stop */
-    /* marks (pb_csv_mark[]): record starts, every mark_every bytes */
+    /* marks: record starts, every mark_every bytes, in blocks that never move, so another
+       thread may look them up while this one adds (the count is published last) */
     size_t mark_every;
-    pb_buf marks;
+    pb_csv_mark **mblock; /* PB__MARK_BLOCKS pointers, allocated with the first mark */
+    _Atomic size_t nmarks;
     uint64_t off;     /* bytes handed to libcsv so far (the BOM not counted) */
     uint64_t mark_at; /* look for the next mark from this offset on */
     uint64_t err_row;
@@ -222,6 +227,23 @@ static int pb__parse_piece(pb_csv_reader *r, const char *data, size_t len)
     return r->rc;
 }
 
+static void pb__add_mark(pb_csv_reader *r, const pb_csv_mark *m)
+{
+    size_t n = atomic_load_explicit(&r->nmarks, memory_order_relaxed), b = n / PB__MARK_BLOCK;
+    if (b == PB__MARK_BLOCKS)
+        return; /* no more marks: later rows are re-read from the last one (slower, exact) */
+    if (!r->mblock && !(r->mblock = pb_calloc(PB__MARK_BLOCKS, sizeof(*r->mblock)))) {
+        pb__oom(r);
+        return;
+    }
+    if (!r->mblock[b] && !(r->mblock[b] = pb_malloc(PB__MARK_BLOCK * sizeof(pb_csv_mark)))) {
+        pb__oom(r);
+        return;
+    }
+    r->mblock[b][n % PB__MARK_BLOCK] = *m;
+    atomic_store_explicit(&r->nmarks, n + 1, memory_order_release);
+}
+
 /*
  * The first line end in data[from, len) to split at: an LF, or a CR whose next byte is here
  * and is not an LF (a mark between the CR and LF of a CRLF would count a line twice on a
@@ -264,8 +286,7 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
             pb_csv_mark m;
             m.off = r->off + (r->had_bom ? sizeof(pb__bom) : 0);
             m.row = r->next_row;
-            if (pb_buf_put(&r->marks, &m, sizeof(m)) < 0)
-                pb__oom(r);
+            pb__add_mark(r, &m);
             r->mark_at = r->off + r->mark_every;
         }
     }
@@ -385,7 +406,6 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
     r->mark_every = opts ? opts->mark_every : 0;
-    pb_buf_init(&r->marks, SIZE_MAX / 2);
     if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
@@ -519,32 +539,38 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_buf_free(&r->fields);
     pb_buf_free(&r->prev_arena);
     pb_buf_free(&r->prev_fields);
-    pb_buf_free(&r->marks);
+    if (r->mblock) {
+        size_t i;
+        for (i = 0; i < PB__MARK_BLOCKS; i++)
+            pb_free(r->mblock[i]);
+        pb_free(r->mblock);
+    }
     pb_free(r);
 }
+
+#define PB__MARK(r, i) ((r)->mblock[(i) / PB__MARK_BLOCK][(i) % PB__MARK_BLOCK])
 
 int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
                               uint64_t *next_row)
 {
-    const pb_csv_mark *m = (const pb_csv_mark *)(const void *)r->marks.ptr;
-    size_t lo = 0, hi = r->marks.len / sizeof(*m);
+    size_t n = atomic_load_explicit(&r->nmarks, memory_order_acquire), lo = 0, hi = n;
     while (lo < hi) { /* the first mark past row */
         size_t mid = lo + (hi - lo) / 2;
-        if (m[mid].row <= row)
+        if (PB__MARK(r, mid).row <= row)
             lo = mid + 1;
         else
             hi = mid;
     }
-    *next_row = lo < r->marks.len / sizeof(*m) ? m[lo].row : 0;
+    *next_row = lo < n ? PB__MARK(r, lo).row : 0;
     if (lo == 0)
         return 1;
-    *out = m[lo - 1];
+    *out = PB__MARK(r, lo - 1);
     return PB_OK;
 }
 
 size_t pb_csv_reader_marks(const pb_csv_reader *r)
 {
-    return r->marks.len / sizeof(pb_csv_mark);
+    return atomic_load_explicit(&r->nmarks, memory_order_acquire);
 }
 
 int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row)

@@ -28,7 +28,9 @@
 typedef struct {
     uint64_t row; /* spreadsheet row number: header = 1 */
     size_t nfields;
-    const pb_str *fields; /* valid until the next callback returns; NUL-terminated at ptr[len] */
+    const pb_str *fields; /* valid until the next callback returns; NUL-terminated at ptr[len],
+                             one after another in one buffer (fields[i + 1].ptr is right after
+                             fields[i]'s NUL) */
     int bad_utf8_field;   /* index of the first field with invalid UTF-8, or -1 */
 } pb_csv_record;
 
@@ -76,7 +78,8 @@ const char *pb_csv_reader_error(const pb_csv_reader *r);
  */
 int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
                               uint64_t *next_row);
-/* Marks kept (16 bytes each). */
+/* Marks kept (16 bytes each). These two may be called from another thread while this one
+ * feeds: they see the marks added so far. */
 size_t pb_csv_reader_marks(const pb_csv_reader *r);
 /*
  * Before the first feed of a reader that re-reads from a mark: no BOM, the delimiter given

@@ -5,7 +5,9 @@
 #include "core/errors.h"
 #include "formats/dupcheck.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +29,27 @@ typedef struct {
     pb_buf text;
     pb_buf ents; /* pb__entry[] in row order */
 } pb__block;
+
+/* Records on their way from the reading thread to the checking thread. */
+#define PB__QUEUE      4   /* batches */
+#define PB__BATCH_ROWS 512 /* records a batch */
+
+typedef struct {
+    uint64_t row;
+    size_t nfields, first; /* fields[first .. first + nfields) of the batch */
+    int bad_utf8_field;
+} pb__qrec;
+
+typedef struct {
+    pb_buf bytes;  /* the cells, each followed by a NUL */
+    pb_buf fields; /* pb_str[]: ptr holds an offset into bytes until the batch is checked */
+    pb_buf recs;   /* pb__qrec[] */
+    int reader_rc; /* the reader's error after these records (0: none) */
+    uint64_t err_row;
+    char err[256];
+    uint64_t lines, fed; /* the reader's rows and the bytes fed when it was sent */
+    int end;             /* the last batch */
+} pb__batch;
 
 struct pb_validator {
     pb_validator_opts o;
@@ -67,6 +90,23 @@ struct pb_validator {
     uint64_t payout_hash; /* 0: the row has no payout key to check */
     char key[512];        /* its payout key */
     size_t key_len;
+    /* opts.threads: the reading thread (feed, finish) hands batches to the checking one */
+    int threaded;
+    int joined; /* the checking thread has ended */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_items, cv_space;
+    pb__batch q[PB__QUEUE];
+    size_t q_tail, q_count; /* under mu */
+    pb__batch *cur;         /* the batch the reading thread fills (not counted yet) */
+    _Atomic int b_fatal;    /* the checking thread's fatal code */
+    _Atomic int quit;       /* the checking thread skips what is left (pb_validator_free) */
+    char b_err[512];        /* its pb_error_last() when it stopped or ended (messages are per
+                               thread: the reading thread takes it over) */
+    int a_fatal;            /* the reading thread's: its own or b_fatal once seen */
+    int a_stop;             /* the record callback stopped the reader with this */
+    int a_file_failed;      /* the file failed, as the reading thread knows it */
+    int reader_stopped;
 };
 
 /* Rows read before the sets are sized from the file's size: enough for a stable average. */
@@ -465,10 +505,14 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
     return 0;
 }
 
+static int pb__enqueue(const pb_csv_record *rec, void *ctx);
+static void *pb__checker(void *arg);
+
 int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
 {
     pb_validator *v;
     pb_csv_opts co;
+    size_t i;
     int rc;
 
     *out = NULL;
@@ -482,7 +526,13 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
     memset(&co, 0, sizeof(co));
     co.delimiter = opts->delimiter;
     co.mark_every = opts->test_mark_every ? opts->test_mark_every : PB__MARK_EVERY;
-    if ((rc = pb_csv_reader_new(&v->csv, &co, pb__record, v)) < 0 ||
+    for (i = 0; i < PB__QUEUE; i++) {
+        pb_buf_init(&v->q[i].bytes, SIZE_MAX / 2);
+        pb_buf_init(&v->q[i].fields, SIZE_MAX / 2);
+        pb_buf_init(&v->q[i].recs, SIZE_MAX / 2);
+    }
+    if ((rc = pb_csv_reader_new(
+             &v->csv, &co, opts->threads && opts->read_at ? pb__enqueue : pb__record, v)) < 0 ||
         (rc = pb_dupset_new(&v->ids, opts->hash_key)) < 0 ||
         (rc = pb_dupset_new(&v->payouts, opts->hash_key)) < 0) {
         pb_validator_free(v);
@@ -492,25 +542,45 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
         pb_dupset_weaken(v->ids, opts->test_hash_mask);
         pb_dupset_weaken(v->payouts, opts->test_hash_mask);
     }
+    if (opts->threads && opts->read_at) {
+        v->cur = &v->q[0];
+        if (pthread_mutex_init(&v->mu, NULL) != 0) {
+            pb_validator_free(v);
+            return PB_ENOMEM;
+        }
+        if (pthread_cond_init(&v->cv_items, NULL) != 0 ||
+            pthread_cond_init(&v->cv_space, NULL) != 0 ||
+            pthread_create(&v->th, NULL, pb__checker, v) != 0) {
+            /* a condition variable left initialised holds no resource on glibc */
+            pthread_mutex_destroy(&v->mu);
+            pb_validator_free(v);
+            return PB_ENOMEM;
+        }
+        v->threaded = 1;
+    }
     *out = v;
     return PB_OK;
 }
 
 /* A reader error ends the file: report it once, as a file-level finding. */
-static int pb__reader_result(pb_validator *v, int rc)
+static void pb__reader_error(pb_validator *v, int rc, uint64_t row, const char *msg)
 {
     pb_finding f;
+    pb_finding_make(&f, rc == PB_ELIMIT ? PB_F_TOO_LONG : PB_F_MALFORMED_CSV, row, NULL, 0, "%s",
+                    msg);
+    if (!v->file_failed || v->st.by_code[f.code] == 0)
+        pb__file_finding(v, &f);
+}
 
+static int pb__reader_result(pb_validator *v, int rc)
+{
     if (v->fatal)
         return v->fatal;
     if (rc == 0)
         return PB_OK;
     if (rc == PB_ENOMEM)
         return rc;
-    pb_finding_make(&f, rc == PB_ELIMIT ? PB_F_TOO_LONG : PB_F_MALFORMED_CSV,
-                    pb_csv_reader_error_row(v->csv), NULL, 0, "%s", pb_csv_reader_error(v->csv));
-    if (!v->file_failed || v->st.by_code[f.code] == 0)
-        pb__file_finding(v, &f);
+    pb__reader_error(v, rc, pb_csv_reader_error_row(v->csv), pb_csv_reader_error(v->csv));
     v->fatal = 0;
     return PB_OK;
 }
@@ -533,14 +603,176 @@ static void pb__size_sets(pb_validator *v, uint64_t lines, uint64_t bytes)
     (void)pb_dupset_reserve(v->payouts, (size_t)est);
 }
 
+/* --- the checking thread (opts.threads) ------------------------------------------------ */
+
+/* Check one batch's records, in order, exactly as pb__record would have as they were read. */
+static void pb__check_batch(pb_validator *v, pb__batch *b)
+{
+    pb_str *f = (pb_str *)(void *)b->fields.ptr;
+    const pb__qrec *q = (const pb__qrec *)(const void *)b->recs.ptr;
+    size_t i, nrec = b->recs.len / sizeof(*q), nf = b->fields.len / sizeof(*f);
+
+    for (i = 0; i < nf; i++)
+        f[i].ptr = b->bytes.ptr + (uintptr_t)f[i].ptr;
+    for (i = 0; i < nrec && !v->fatal; i++) {
+        pb_csv_record rec;
+        rec.row = q[i].row;
+        rec.nfields = q[i].nfields;
+        rec.fields = f + q[i].first;
+        rec.bad_utf8_field = q[i].bad_utf8_field;
+        (void)pb__record(&rec, v); /* an error is in v->fatal */
+    }
+    if (!v->fatal)
+        (void)pb__finish_row(v); /* the batch's memory is about to be reused */
+    if (!v->fatal && b->reader_rc)
+        pb__reader_error(v, b->reader_rc, b->err_row, b->err);
+    if (!v->fatal && !v->sized && v->o.size_hint && v->st.rows >= PB__SIZE_AFTER_ROWS)
+        pb__size_sets(v, b->lines, b->fed);
+}
+
+static void *pb__checker(void *arg)
+{
+    pb_validator *v = arg;
+    for (;;) {
+        pb__batch *b;
+        int end;
+        pthread_mutex_lock(&v->mu);
+        while (v->q_count == 0)
+            pthread_cond_wait(&v->cv_items, &v->mu);
+        b = &v->q[v->q_tail];
+        pthread_mutex_unlock(&v->mu);
+        end = b->end;
+        if (!v->fatal && !atomic_load(&v->quit))
+            pb__check_batch(v, b);
+        pb_buf_clear(&b->bytes);
+        pb_buf_clear(&b->fields);
+        pb_buf_clear(&b->recs);
+        b->reader_rc = 0;
+        b->end = 0;
+        if ((v->fatal && !atomic_load(&v->b_fatal)) || end) {
+            snprintf(v->b_err, sizeof(v->b_err), "%s", pb_error_last());
+            atomic_store(&v->b_fatal, v->fatal); /* after b_err: the reader sees both */
+        }
+        pthread_mutex_lock(&v->mu);
+        v->q_tail = (v->q_tail + 1) % PB__QUEUE;
+        v->q_count--;
+        pthread_cond_signal(&v->cv_space);
+        pthread_mutex_unlock(&v->mu);
+        if (end)
+            return NULL;
+    }
+}
+
+/* Hand the filled batch over and take the next free one. Returns the checker's fatal code. */
+static int pb__submit(pb_validator *v, int end)
+{
+    v->cur->lines = pb_csv_reader_rows(v->csv);
+    v->cur->fed = v->fed;
+    v->cur->end = end;
+    pthread_mutex_lock(&v->mu);
+    v->q_count++;
+    pthread_cond_signal(&v->cv_items);
+    if (!end) {
+        while (v->q_count == PB__QUEUE)
+            pthread_cond_wait(&v->cv_space, &v->mu);
+        v->cur = &v->q[(v->q_tail + v->q_count) % PB__QUEUE];
+    } else {
+        v->cur = NULL;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return atomic_load(&v->b_fatal);
+}
+
+/* The reader's callback with a checking thread: the header here, every other record queued. */
+static int pb__enqueue(const pb_csv_record *rec, void *ctx)
+{
+    pb_validator *v = ctx;
+    pb__qrec q;
+    size_t i, first = v->cur->fields.len / sizeof(pb_str);
+    int rc;
+
+    if (!v->st.header_seen) { /* before any batch: the checker is idle */
+        rc = pb__record(rec, v);
+        v->a_file_failed = v->file_failed;
+        if (rc)
+            v->a_stop = v->fatal ? v->fatal : rc;
+        return rc;
+    }
+    if (rec->nfields) { /* the cells lie one after another (csv_reader.h): one copy */
+        const char *from = rec->fields[0].ptr;
+        const pb_str *last = &rec->fields[rec->nfields - 1];
+        size_t base = v->cur->bytes.len, span = (size_t)(last->ptr + last->len + 1 - from);
+        pb_str *f;
+        if ((rc = pb_buf_put(&v->cur->bytes, from, span)) < 0 ||
+            (rc = pb_buf_put(&v->cur->fields, rec->fields, rec->nfields * sizeof(pb_str))) < 0)
+            return v->a_stop = rc;
+        f = (pb_str *)(void *)v->cur->fields.ptr + first;
+        for (i = 0; i < rec->nfields; i++)
+            f[i].ptr = (const char *)(uintptr_t)(base + (size_t)(f[i].ptr - from));
+    }
+    q.row = rec->row;
+    q.nfields = rec->nfields;
+    q.first = first;
+    q.bad_utf8_field = rec->bad_utf8_field;
+    if ((rc = pb_buf_put(&v->cur->recs, &q, sizeof(q))) < 0)
+        return v->a_stop = rc;
+    if (v->cur->recs.len / sizeof(q) == PB__BATCH_ROWS && (rc = pb__submit(v, 0)) != 0)
+        return v->a_stop = rc;
+    return 0;
+}
+
+/* After the reader returned rc on the reading thread: what feed/finish return. */
+static int pb__after_read(pb_validator *v, int rc)
+{
+    if (v->a_stop) /* a callback (the header's, the checker's) or an allocation stopped it */
+        return v->a_fatal = v->a_stop;
+    if (rc == PB_ENOMEM)
+        return v->a_fatal = rc;
+    if (rc < 0) { /* a reader error: reported after the rows before it, by the checker */
+        v->cur->reader_rc = rc;
+        v->cur->err_row = pb_csv_reader_error_row(v->csv);
+        snprintf(v->cur->err, sizeof(v->cur->err), "%s", pb_csv_reader_error(v->csv));
+        v->reader_stopped = 1;
+        v->a_file_failed = 1;
+    }
+    if ((v->a_fatal = atomic_load(&v->b_fatal)) != 0)
+        pb_error_set("%s", v->b_err);
+    return v->a_fatal;
+}
+
+/* End the checking thread (after the queued batches) and wait for it. */
+static void pb__join(pb_validator *v)
+{
+    if (!v->threaded || v->joined)
+        return;
+    (void)pb__submit(v, 1);
+    pthread_join(v->th, NULL);
+    v->joined = 1;
+}
+
+static int pb__feed_threaded(pb_validator *v, const char *data, size_t len)
+{
+    if (v->a_fatal)
+        return v->a_fatal;
+    if (v->reader_stopped)
+        return PB_OK; /* the reader stopped; nothing more can be read */
+    v->fed += len;
+    return pb__after_read(v, pb_csv_reader_feed(v->csv, data, len));
+}
+
 int pb_validator_feed(pb_validator *v, const char *data, size_t len)
 {
     int rc;
+    if (v->threaded && !v->fed && !v->a_fatal && !v->reader_stopped)
+        goto size; /* the first chunk: sized before the checker sees a key */
+    if (v->threaded)
+        return pb__feed_threaded(v, data, len);
     if (v->fatal)
         return v->fatal;
     if (v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))
         return PB_OK; /* the reader stopped; nothing more can be read */
-    if (!v->sized && v->o.size_hint && v->fed == 0 && len > 0) {
+size:
+    if (v->fed == 0 && !v->sized && v->o.size_hint && len > 0) {
         /* the line ends of the first chunk size the sets before any key is in them: one
            table each, no small ones in front of it that every lookup would probe too */
         const char *p = data, *end = data + len;
@@ -552,6 +784,8 @@ int pb_validator_feed(pb_validator *v, const char *data, size_t len)
         if (lf >= PB__SIZE_AFTER_ROWS || len >= v->o.size_hint)
             pb__size_sets(v, lf + 1, len);
     }
+    if (v->threaded)
+        return pb__feed_threaded(v, data, len);
     v->fed += len;
     if (!v->o.read_at && (rc = pb_buf_put(&v->spool, data, len)) < 0)
         return v->fatal = rc;
@@ -566,6 +800,18 @@ int pb_validator_feed(pb_validator *v, const char *data, size_t len)
 int pb_validator_finish(pb_validator *v)
 {
     int rc = PB_OK;
+    if (v->threaded && !v->joined) {
+        if (!v->a_fatal && !v->reader_stopped)
+            (void)pb__after_read(v, pb_csv_reader_finish(v->csv));
+        pb__join(v);
+        if (v->b_err[0])
+            pb_error_set("%s", v->b_err);
+        if (v->a_fatal && !v->fatal)
+            v->fatal = v->a_fatal;
+        if (v->fatal)
+            return v->fatal;
+        goto done;
+    }
     if (v->fatal)
         return v->fatal;
     if (!(v->file_failed && (v->st.by_code[PB_F_MALFORMED_CSV] || v->st.by_code[PB_F_TOO_LONG]))) {
@@ -575,6 +821,7 @@ int pb_validator_finish(pb_validator *v)
     }
     if (rc < 0)
         return rc;
+done:
     v->st.delimiter = pb_csv_reader_delimiter(v->csv);
     v->st.had_bom = pb_csv_reader_had_bom(v->csv);
     v->st.blank = pb_csv_reader_rows(v->csv) - v->st.rows - (v->st.header_seen ? 1 : 0);
@@ -610,13 +857,30 @@ int pb_validator_had_bom(const pb_validator *v)
 
 int pb_validator_file_failed(const pb_validator *v)
 {
+    if (v->threaded && !v->joined)
+        return v->a_file_failed; /* the checker's copy may be changing */
     return v->file_failed;
 }
 
 void pb_validator_free(pb_validator *v)
 {
+    size_t i;
     if (!v)
         return;
+    if (v->threaded) {
+        if (!v->joined) {
+            atomic_store(&v->quit, 1);
+            pb__join(v); /* the checker skips what is left */
+        }
+        pthread_mutex_destroy(&v->mu);
+        pthread_cond_destroy(&v->cv_items);
+        pthread_cond_destroy(&v->cv_space);
+    }
+    for (i = 0; i < PB__QUEUE; i++) {
+        pb_buf_free(&v->q[i].bytes);
+        pb_buf_free(&v->q[i].fields);
+        pb_buf_free(&v->q[i].recs);
+    }
     pb_csv_reader_free(v->csv);
     pb_header_map_free(v->map);
     pb_dupset_free(v->ids);

@@ -52,6 +52,13 @@ typedef struct {
      * validator keeps a copy of all input in memory instead (tests, small inputs).
      */
     pb_read_at_cb read_at;
+    /*
+     * 1: the rules and duplicate checks run on a second thread while the caller's thread
+     * reads and parses (needs read_at). Every callback but on_file_finding for the header is
+     * then called on that thread, in the same order and with the same values as without it;
+     * feed may return a callback's stop value one call later than without it.
+     */
+    int threads;
     uint64_t test_hash_mask; /* tests only: nonzero ANDs every duplicate-set hash (collisions) */
     size_t test_mark_every;  /* tests only: bytes between re-read marks (0: 8 KiB) */
     void *ctx;

@@ -395,6 +395,7 @@ int pb_cmd_validate(int argc, char **argv)
             goto out;
         }
         vo.read_at = pb__read_at;
+        vo.threads = 1; /* reading and parsing here, the rules on the other core */
     }
     if (pb_validator_new(&v, &vo) < 0)
         goto oom;
@@ -430,7 +431,7 @@ int pb_cmd_validate(int argc, char **argv)
             goto out;
         if (rc == PB_ENOMEM)
             goto oom;
-        if (rc != 0 || run.io_failed)
+        if (rc != 0) /* run.io_failed belongs to the checking thread until finish */
             goto ioerr;
         /* a failed file is not read further (it may never end: /dev/zero, a pipe) */
         if (pb_validator_file_failed(v))
@@ -511,13 +512,14 @@ ioerr:
     pb_cli_error("%s", pb_error_last()[0] ? pb_error_last() : "cannot write an output file");
     exit_code = PB_EXIT_IOERR;
 out:
+    pb_validator_free(v); /* first: its checking thread calls back into run */
+    v = NULL;
     pb_json_report_free(run.json);
     if (report.f)
         pb_outfile_abort(&report);
     if (run.invalid.f)
         pb_outfile_abort(&run.invalid);
     pb_summary_free(run.summary);
-    pb_validator_free(v);
     EVP_MD_CTX_free(sha);
     pb_free(chunk);
     if (fd >= 0)

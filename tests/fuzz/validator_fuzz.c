@@ -14,7 +14,8 @@
  * Bit 4 of the first byte weakens the index's hash to a few bits (unrelated keys share slots
  * and fingerprints, so every lookup goes through the confirm path); bit 5 makes the validator
  * re-read earlier rows through read_at (from the input) instead of its own copy; bit 6 puts
- * its re-read marks every few bytes instead of every 8 KiB (many small blocks).
+ * its re-read marks every few bytes instead of every 8 KiB (many small blocks); bit 7 (with bit
+ * 5) checks rows on a second thread (the same findings, in the same order, are expected).
  */
 #include "core/alloc.h"
 #include "formats/validator.h"
@@ -178,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.test_hash_mask = (data[0] & 16) ? 0xF000000000000003ULL : 0;
     o.read_at = (data[0] & 32) ? pb__read_at : NULL;
     o.test_mark_every = (data[0] & 64) ? 24 : 0;
+    o.threads = (data[0] & 128) != 0;
     o.on_row = pb__on_row;
     o.on_finding = pb__on_finding;
     o.ctx = &z;

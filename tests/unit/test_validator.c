@@ -62,6 +62,7 @@ static char *slurp(const char *path, size_t *len)
 static uint64_t g_mask;
 static size_t g_mark_every;
 static const char *g_data; /* read_at reads this when set */
+static int g_threads;
 static size_t g_len;
 
 static int read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
@@ -88,6 +89,7 @@ static int run(const char *data, size_t len, size_t chunk, transcript *t, pb_val
     o.test_hash_mask = g_mask;
     o.test_mark_every = g_mark_every;
     o.read_at = g_data ? read_at : NULL;
+    o.threads = g_threads;
     o.ctx = t;
     rc = pb_validator_new(&v, &o);
     if (rc < 0)
@@ -211,10 +213,11 @@ static void test_collisions_change_nothing(void **state)
     assert_int_equal(run(data, len, 0, ref, &a), 0);
     assert_true(a.by_code[PB_F_DUPLICATE_PAYMENT_ID] > 50);
     assert_true(a.by_code[PB_F_POSSIBLE_DUPLICATE_PAYOUT] > 10);
-    for (m = 0; m < 4; m++) {
+    for (m = 0; m < 8; m++) {
         g_mask = m & 1 ? 0xF000000000000003ULL : m == 2 ? 0 : ~(uint64_t)0;
         g_mark_every = m & 2 ? 16 : 0;
-        g_data = m & 1 ? data : NULL;
+        g_data = m & 5 ? data : NULL;
+        g_threads = (m & 4) != 0; /* rules on a second thread: the same transcript */
         g_len = len;
         for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
             assert_int_equal(run(data, len, chunks[i], t, &b), 0);
@@ -226,9 +229,46 @@ static void test_collisions_change_nothing(void **state)
     g_mask = 0;
     g_mark_every = 0;
     g_data = NULL;
+    g_threads = 0;
     free(data);
     free(ref);
     free(t);
+}
+
+/* With a checking thread every sample gives the transcript it gives without one. */
+static void test_threads_change_nothing(void **state)
+{
+    static const char *files[] = {"payouts-invalid.csv", "payouts-valid.csv",
+                                  "payouts-invalid-major.csv", "payouts-bad-header.csv",
+                                  "payouts-empty.csv"};
+    static const size_t chunks[] = {0, 1, 7, 4096};
+    size_t i, j, len;
+    (void)state;
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[1024];
+        char *data;
+        transcript *ref = calloc(1, sizeof(transcript)), *t = calloc(1, sizeof(transcript));
+        pb_validator_stats a, b;
+        int rc;
+        snprintf(path, sizeof(path), "%s/samples/%s", PB_SOURCE_DIR, files[i]);
+        data = slurp(path, &len);
+        rc = run(data, len, 0, ref, &a);
+        g_data = data;
+        g_len = len;
+        g_threads = 1;
+        for (j = 0; j < sizeof(chunks) / sizeof(chunks[0]); j++) {
+            assert_int_equal(run(data, len, chunks[j], t, &b), rc);
+            assert_int_equal(t->len, ref->len);
+            assert_memory_equal(t->text, ref->text, ref->len);
+            if (rc == 0)
+                assert_memory_equal(&a, &b, sizeof(a));
+        }
+        g_threads = 0;
+        g_data = NULL;
+        free(data);
+        free(ref);
+        free(t);
+    }
 }
 
 /* Allocation failures on the confirm path end the run with PB_ENOMEM, never a wrong result. */
@@ -265,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_collisions_change_nothing),
+        cmocka_unit_test(test_threads_change_nothing),
         cmocka_unit_test(test_alloc_failures_confirming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
