@@ -15,9 +15,12 @@
 
 #define PB__READ_CHUNK (256 * 1024)
 
-/* Read path in chunks, handing each to fn; hex gets the SHA-256 of what was read. */
+/*
+ * Read path in chunks, handing each to fn, then fn(NULL, 0) at the end; hex gets the SHA-256
+ * of what was read. *fd_out (when not NULL) is the open file while fn runs, else -1.
+ */
 static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void *), void *arg,
-                         char hex[65])
+                         char hex[65], int *fd_out)
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     unsigned char digest[32];
@@ -34,6 +37,8 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
         rc = PB_EIO;
         goto out;
     }
+    if (fd_out)
+        *fd_out = fd; /* read again at offsets while fn runs (pb__read_at) */
     for (;;) {
         ssize_t n = read(fd, chunk, PB__READ_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -43,8 +48,11 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
             rc = PB_EIO;
             goto out;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (fn && (rc = fn(NULL, 0, arg)) != 0) /* the end, while fd is still open */
+                goto out;
             break;
+        }
         if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1) {
             rc = pb_error_set("SHA-256 failed");
             goto out;
@@ -59,6 +67,8 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
     for (i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 out:
+    if (fd_out)
+        *fd_out = -1;
     if (fd >= 0)
         close(fd);
     EVP_MD_CTX_free(sha);
@@ -68,7 +78,7 @@ out:
 
 int pb_load_hash(const char *path, char hex[65])
 {
-    return pb__read_file(path, NULL, NULL, hex);
+    return pb__read_file(path, NULL, NULL, hex, NULL);
 }
 
 typedef struct {
@@ -83,7 +93,28 @@ typedef struct {
     int err;
     int grouped;     /* a store group is open (pb__group) */
     size_t in_group; /* payment ids asked about in it */
+    int fd; /* the file being read (pb__read_at reads earlier rows of it again) */
 } pb__scan;
+
+/* The validator confirms a duplicate against the earlier row's text, read again from the file. */
+static int pb__read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
+{
+    pb__scan *s = ctx;
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = pread(s->fd, buf + *got, len - *got, (off_t)(off + *got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pb_error_set("cannot read %s again: %s", s->o->path, strerror(errno));
+            return PB_EIO;
+        }
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return PB_OK;
+}
 
 static void pb__on_finding(const pb_finding *f, void *ctx)
 {
@@ -318,7 +349,10 @@ fail:
 static int pb__feed(const char *data, size_t len, void *arg)
 {
     pb__scan *s = arg;
-    int rc = pb_validator_feed(s->v, data, len);
+    int rc;
+    if (!data) /* the end of the file */
+        return pb_validator_file_failed(s->v) ? 0 : pb_validator_finish(s->v);
+    rc = pb_validator_feed(s->v, data, len);
     if (rc == 0 && pb_validator_file_failed(s->v))
         return 1; /* a file that failed is not read further */
     return rc;
@@ -342,18 +376,18 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
     vo.on_row = pb__on_row;
     vo.on_file_finding = pb__on_finding;
     vo.on_finding = pb__on_finding;
+    vo.read_at = pb__read_at;
     vo.ctx = &s;
+    s.fd = -1;
     if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
         return pb_error_set("no random bytes for the duplicate sets");
     if (storing && !(s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*s.rows))))
         return PB_ENOMEM;
     if ((rc = pb_validator_new(&s.v, &vo)) < 0)
         goto out;
-    rc = pb__read_file(o->path, pb__feed, &s, res->sha256);
+    rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd);
     if (rc == 1)
-        rc = 0;
-    if (rc == 0 && !pb_validator_file_failed(s.v))
-        rc = pb_validator_finish(s.v);
+        rc = 0; /* a file that failed: not read to its end, not finished */
     if (s.err)
         rc = s.err;
     if (rc == 0 && storing)
