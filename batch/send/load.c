@@ -93,7 +93,7 @@ typedef struct {
     int err;
     int grouped;     /* a store group is open (pb__group) */
     size_t in_group; /* payment ids asked about in it */
-    int fd; /* the file being read (pb__read_at reads earlier rows of it again) */
+    int fd;          /* the file being read (pb__read_at reads earlier rows of it again) */
 } pb__scan;
 
 /* The validator confirms a duplicate against the earlier row's text, read again from the file. */
