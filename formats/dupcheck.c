@@ -20,7 +20,16 @@ typedef struct {
 } pb__layout;
 
 static const pb__layout pb__narrow = {5, 24, 6, 10};
+static const pb__layout pb__medium = {6, 24, 6, 18};
 static const pb__layout pb__wide = {8, 40, 8, 16};
+
+/*
+ * Which layout a new table gets: wide once rows pass 2^24; narrow for a table sized for the
+ * whole input (pb_dupset_reserve), where one table is probed; medium for the chain of a set
+ * that grows (a pipe), whose lookups probe several tables: 8 more fingerprint bits keep the
+ * confirmations (each a re-read of earlier rows) as rare as with one table.
+ */
+enum { PB__NARROW, PB__MEDIUM, PB__WIDE };
 
 /* Keys whose Robin Hood distance would pass the slot's maximum wait here (a table is closed
    to new keys before its stash is full, so there is always room for the one in hand). */
@@ -146,7 +155,7 @@ static void pb__huge_pages(void *p, size_t bytes)
 }
 
 /* Append a table for `keys` more keys (at 0.9 load), narrow or wide. */
-static int pb__add_table(pb_dupset *s, size_t keys, int wide)
+static int pb__add_table(pb_dupset *s, size_t keys, int layout)
 {
     pb__table *nt, t;
     size_t cap;
@@ -155,7 +164,7 @@ static int pb__add_table(pb_dupset *s, size_t keys, int wide)
         return PB_ENOMEM;
     cap = keys / 9 * 10 + 16;
     memset(&t, 0, sizeof(t));
-    t.l = wide ? pb__wide : pb__narrow;
+    t.l = layout == PB__WIDE ? pb__wide : layout == PB__MEDIUM ? pb__medium : pb__narrow;
     t.slot = pb_calloc(cap * t.l.stride + 8, 1);
     if (!t.slot)
         return PB_ENOMEM;
@@ -181,7 +190,7 @@ int pb_dupset_new(pb_dupset **out, const uint64_t key[2])
     s->key[0] = key ? key[0] : 0;
     s->key[1] = key ? key[1] : 0;
     s->mask = ~(uint64_t)0;
-    if (pb__add_table(s, 900, 0) < 0) {
+    if (pb__add_table(s, 900, PB__MEDIUM) < 0) {
         pb_free(s);
         return PB_ENOMEM;
     }
@@ -292,7 +301,8 @@ int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb
         /* a full table stays; the next holds twice the keys so far (a table closed by its
            stash, which only a weakened hash fills, gets one of the same size) */
         size_t keys = t->n >= t->limit ? 2 * s->n : t->limit;
-        if ((rc = pb__add_table(s, keys > 900 ? keys : 900, wide || t->l.stride == 8)) < 0)
+        if ((rc = pb__add_table(s, keys > 900 ? keys : 900,
+                                wide || t->l.stride == 8 ? PB__WIDE : PB__MEDIUM)) < 0)
             return rc;
         t = &s->t[s->nt - 1];
     }
@@ -318,7 +328,7 @@ int pb_dupset_reserve(pb_dupset *s, size_t n)
     int rc;
     if (n <= s->n || n - s->n <= room)
         return PB_OK;
-    if ((rc = pb__add_table(s, n - s->n, t->l.stride == 8)) < 0)
+    if ((rc = pb__add_table(s, n - s->n, t->l.stride == 8 ? PB__WIDE : PB__NARROW)) < 0)
         return rc;
     if (s->t[s->nt - 2].n == 0) { /* an empty table in front of the new one: drop it */
         pb_free(s->t[s->nt - 2].slot);

@@ -3,7 +3,8 @@
  *
  * Keys are not stored. Each slot holds the row the key first came from, a short fingerprint
  * (10 bits of a 64-bit keyed SipHash-1-3, beside the ~20 bits that chose the slot) and the
- * slot's distance from its home (Robin Hood): 5 bytes, or 8 once rows pass 2^24. A fingerprint
+ * slot's distance from its home (Robin Hood): 5 bytes in a table sized for the whole input, 6
+ * (18-bit fingerprint) in the tables of a set that grows, 8 once rows pass 2^24. A fingerprint
  * match is only a candidate: the caller's confirm callback compares the key with the text of
  * the earlier row, so a finding is never reported for two different keys, whatever the hash
  * does (issue 17). Candidates that are not the key are rare (about one probe in a thousand).

@@ -586,9 +586,10 @@ static int pb__reader_result(pb_validator *v, int rc)
 }
 
 /*
- * Once the first rows are read, size both sets for the whole file (rows estimated from its size
- * and the bytes per row so far, +10%): no chain of rehashes, no old and new table at once. A
- * low estimate only means the sets grow as before; a failed allocation leaves them as they are.
+ * Size both sets for the whole file: rows estimated from its size and the line ends of the first
+ * chunk (or the rows read so far), +10%. One table each instead of a chain of growing ones
+ * that every lookup probes. A low estimate only means more tables are added; a failed
+ * allocation leaves the sets as they are.
  */
 static void pb__size_sets(pb_validator *v, uint64_t lines, uint64_t bytes)
 {

@@ -343,9 +343,8 @@ int pb_cmd_validate(int argc, char **argv)
     }
     exit_code = PB_EXIT_SOFTWARE;
 
-    /* duplicate sets of a pipe grow by rehash: with glibc's sliding mmap threshold a freed
-       table pushes the next one onto the brk heap, where it is cleared and fragments (+5 MiB
-       peak at 1M rows); a fixed threshold keeps big tables in their own mappings (issue 17) */
+    /* big tables in their own mappings: with glibc's sliding mmap threshold a freed one pushes
+       the next onto the brk heap, where it is cleared and fragments (issue 17) */
     (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
     pb__catch_stop_signals(&old_int, &old_term);
     fd = open(file, O_RDONLY | O_CLOEXEC);
