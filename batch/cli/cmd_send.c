@@ -3,6 +3,7 @@
  * valid row once, and say what became of each (SPEC §3, §5, §7).
  */
 #include "batch/cli/cli.h"
+#include "batch/cli/guardrails.h"
 #include "batch/cli/options.h"
 #include "batch/send/load.h"
 #include "batch/send/result.h"
@@ -44,7 +45,8 @@ static void pb__send_usage(FILE *out)
     pb_settings_print_options(out, PB_CMD_SEND);
     fputs("\n"
           "Exit status: 0 every row is final; 65 invalid rows (nothing sent without\n"
-          "--skip-invalid); 66 the file cannot be read; 69 the gateway refused or never\n"
+          "--skip-invalid), a limit or control total not met; 66 the file cannot be read; 69 the "
+          "gateway refused or never\n"
           "answered any request; 74 the state store or an output cannot be written; 75 some\n"
           "rows are still pending or in doubt (run the same command, or reconcile, later);\n"
           "78 configuration (no project id, no secret, bad URL); 64 usage.\n",
@@ -71,6 +73,8 @@ typedef struct {
     pb_buf body;
     uint64_t signed_rows, sign_failed;
     uint64_t body_bytes;
+    pb_guard *guard; /* every row to send is counted against the limits */
+    int guard_rc;
 } pb__findings;
 
 static void pb__on_finding(const pb_finding *f, void *payload)
@@ -94,6 +98,9 @@ static int pb__on_row(const pb_row_report *r, int valid, const pb_validator *v, 
 {
     pb__findings *fs = payload;
     const pb_header_map *map = pb_validator_header(v);
+    if (valid && fs->guard && r->res && r->res->currency && r->res->amount_ok && !fs->guard_rc)
+        fs->guard_rc = pb_guard_add(fs->guard, (uint32_t)r->rec->row, r->res->currency->code,
+                                    r->res->amount_minor);
     if (valid && fs->sign && r->row && r->res) {
         pb_buf_clear(&fs->body);
         if (pb_gate_payout_body(r->row, r->res, fs->sign, &fs->body) == 0) {
@@ -290,6 +297,16 @@ int pb_cmd_send(int argc, char **argv)
             exit_code = PB_EXIT_USAGE;
             goto out;
         }
+    }
+
+    {
+        pb_guard_limits lim;
+        if ((rc = pb_cli_guard_limits(&s, &lim)) != 0) {
+            exit_code = rc;
+            goto out;
+        }
+        if (pb_guard_new(&fs.guard, &lim) < 0)
+            goto oom;
     }
 
     /* configuration first: nothing is read or written when it cannot be sent anyway */
@@ -497,6 +514,30 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_DATAERR;
         goto out;
     }
+    if (fs.guard_rc) {
+        pb_cli_error("the totals of the rows to send: %s", pb_error_last());
+        exit_code = PB_EXIT_DATAERR;
+        goto out;
+    }
+    if (!lr.invalid || s.skip_invalid || exists) {
+        /* policy limits and control totals: over any, nothing is sent */
+        size_t nviol = 0;
+        pb_buf gj;
+        pb_buf_init(&gj, 1u << 20);
+        rc = pb_cli_guard_check(fs.guard, stdout, fs.json ? &gj : NULL, &nviol);
+        if (rc == 0 && nviol && fs.json)
+            rc = pb_json_report_set_extra(fs.json, gj.ptr, gj.len);
+        pb_buf_free(&gj);
+        if (rc < 0)
+            goto oom;
+        if (nviol) {
+            printf("\nresult: %zu guard-rail%s above: nothing was sent. Check the file with its "
+                   "exporter before changing a limit\n",
+                   nviol, nviol == 1 ? "" : "s");
+            exit_code = PB_EXIT_DATAERR;
+            goto out;
+        }
+    }
     if (lr.invalid && !s.skip_invalid && !exists) {
         printf("\nresult: %" PRIu64
                " invalid row%s: nothing was sent. Fix them, or send the %" PRIu64
@@ -655,6 +696,7 @@ out:
     pb_batch_info_clear(&info);
     pb_store_free(st);
     pb_summary_free(fs.summary);
+    pb_guard_free(fs.guard);
     pb_buf_free(&fs.body);
     pb_load_result_clear(&lr);
     pb_settings_secret_free(secret, secret_len);
