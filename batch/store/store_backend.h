@@ -38,6 +38,9 @@ typedef struct pb_store_ops {
                    int64_t *out);
     int (*list)(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
                 pb_store_row *rows, size_t *n);
+    /* optional (NULL: the front end answers PB_ENOTSUP); issue #14 */
+    int (*paid_recently)(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
+                         pb_store_paid_cb cb, void *payload);
 } pb_store_ops;
 
 struct pb_store {
