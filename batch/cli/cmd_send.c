@@ -482,6 +482,9 @@ int pb_cmd_send(int argc, char **argv)
     }
     lo.on_finding = pb__on_finding;
     lo.payload = &fs;
+    lo.recent_on = s.recent_days > 0;
+    lo.recent_since_ms = pb__now_ms() - (int64_t)s.recent_days * 86400000;
+    lo.strict_recent = s.strict_recent;
     {
         /* a dry run touches no state store: payment ids are then checked within the file */
         pb_store *mem = NULL;
@@ -494,7 +497,9 @@ int pb_cmd_send(int argc, char **argv)
     }
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = rc == PB_EIO ? PB_EXIT_NOINPUT : PB_EXIT_SOFTWARE;
+        exit_code = rc == PB_EIO       ? PB_EXIT_NOINPUT
+                    : rc == PB_ENOTSUP ? PB_EXIT_CONFIG
+                                       : PB_EXIT_SOFTWARE;
         goto out;
     }
     if (fs.io_failed) {

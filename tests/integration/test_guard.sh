@@ -142,3 +142,55 @@ set -e
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "within the limits: exit $rc"
 [ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "want 3 payouts in the ledger"
 echo "ok 7 within the limits: sent"
+
+# ---- 8. paid-recently: yesterday's file sent again with new payment ids ------------------
+sed 's/,g-/,h-/' "$T/f.csv" >"$T/f2.csv"
+sed 's/,g-/,k-/' "$T/f.csv" >"$T/f3.csv"
+send2() { # NAME FILE ARGS...: sets rc
+    local n=$1 f=$2; shift 2
+    set +e
+    "$PAYBATCH" send --state "$T/s.db" "${GATE[@]}" "$@" "$f" >"$T/$n.out" 2>"$T/$n.err"
+    rc=$?
+    set -e
+}
+send2 p-strict "$T/f2.csv" --strict-recent --report "$T/p.json"
+[ $rc -eq 65 ] || fail "paid recently, --strict-recent: exit $rc, want 65"
+grep -q "paid-recently: 3" "$T/p-strict.out" || fail "want 3 paid-recently findings"
+grep -q "row 2, account_number: same method, account and amount .* in batch [0-9a-f]*, row 2 (payment id g-1)" "$T/p-strict.out" ||
+    fail "paid-recently names the earlier batch and row: $(cat "$T/p-strict.out")"
+python3 - "$T/p.json" <<'PY' || fail "report: paid-recently is not an error"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = [x for x in d["findings"] if x["code"] == "paid-recently"]
+assert len(f) == 3 and all(x["severity"] == "error" for x in f), f
+PY
+[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "sent although paid recently"
+# strict through the config file
+printf 'strict_recent = true\n' >"$T/strict.conf"
+send2 p-conf "$T/f2.csv" --config "$T/strict.conf"
+[ $rc -eq 65 ] || fail "strict_recent in the config: exit $rc, want 65"
+# the first batch was paid 8 days ago: inside a 9-day window, outside the default 7 days
+python3 - "$T/s.db" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE rows SET updated_at_ms = ? WHERE payment_id LIKE 'g-%'", (int(time.time() * 1000) - 8 * 86400000,))
+db.commit()
+PY
+send2 p-inside "$T/f2.csv" --strict-recent --recent-days 9
+[ $rc -eq 65 ] || fail "inside a 9-day window: exit $rc, want 65"
+[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "sent although paid inside the window"
+send2 p-outside "$T/f2.csv" --strict-recent -v
+[ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "outside the 7-day window: exit $rc"
+! grep -q "paid-recently" "$T/p-outside.out" "$T/p-outside.err" || fail "paid-recently outside the window"
+[ "$(wc -l <"$T/ledger")" -eq 6 ] || fail "want 6 payouts after the second batch"
+# a warning by default: the third file is sent, with the findings naming the second batch
+send2 p-warn "$T/f3.csv"
+[ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "paid-recently as a warning: exit $rc"
+grep -q "Warnings:" "$T/p-warn.out" && grep -q "paid-recently: 3" "$T/p-warn.out" || fail "no warning"
+grep -q "(payment id h-1)" "$T/p-warn.out" || fail "the warning names the second batch's row"
+[ "$(wc -l <"$T/ledger")" -eq 9 ] || fail "want 9 payouts after the third batch"
+# --recent-days 0: no check at all
+sed 's/,g-/,m-/' "$T/f.csv" >"$T/f4.csv"
+send2 p-off "$T/f4.csv" --recent-days 0 --strict-recent
+[ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "--recent-days 0: exit $rc"
+echo "ok 8 paid-recently across batches, window, strict, config"
