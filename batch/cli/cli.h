@@ -43,6 +43,8 @@ void pb_cli_log_setup(const pb_settings *s);
 int pb_cmd_validate(int argc, char **argv);
 int pb_cmd_sandbox(int argc, char **argv);
 int pb_cmd_send(int argc, char **argv);
+int pb_cmd_plan(int argc, char **argv);
+int pb_cmd_approve(int argc, char **argv);
 int pb_cmd_status(int argc, char **argv);
 int pb_cmd_listen(int argc, char **argv);
 
@@ -50,7 +52,12 @@ int pb_cmd_listen(int argc, char **argv);
 void pb_cli_print_counts(FILE *out, const pb_batch_counts *c);
 /* The batch section of a --report document (rows and sums per state per currency). */
 struct pb_json_report;
-int pb_cli_report_batch(struct pb_json_report *json, const char *name, const pb_batch_counts *c);
+int pb_cli_report_batch(struct pb_json_report *json, const char *name, const pb_batch_counts *c,
+                        const char *plan);
+/* The plan a batch was sent under (pb_batch_info.plan, may be NULL): report members
+ * (",\"plan\":{\"digest\":...,\"approvers\":...}") and one line for people. */
+int pb_cli_plan_members(pb_buf *b, const char *plan);
+void pb_cli_plan_line(FILE *out, const char *plan);
 /* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...}") into b. */
 int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c);
 int pb_cmd_reconcile(int argc, char **argv);

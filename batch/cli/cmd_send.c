@@ -4,6 +4,7 @@
  */
 #include "batch/cli/cli.h"
 #include "batch/cli/guardrails.h"
+#include "batch/cli/plan_cli.h"
 #include "batch/cli/options.h"
 #include "batch/send/load.h"
 #include "batch/send/result.h"
@@ -53,6 +54,26 @@ static void pb__send_usage(FILE *out)
           out);
 }
 
+static void pb__plan_usage(FILE *out)
+{
+    fputs("Usage: paybatch plan [options] FILE.csv --out PLAN.json\n"
+          "\n"
+          "Validate a payout file exactly as send would, against the state store and the\n"
+          "limits in force, and write the plan of the send to PLAN.json: the settings, one line\n"
+          "per row to send, totals, findings and a digest over all of it. Nothing is sent.\n"
+          "Approve it with paybatch approve --key KEY.pem PLAN.json; run it with\n"
+          "paybatch send FILE.csv --plan PLAN.json and the same options.\n"
+          "\n"
+          "Options (--out is the plan file):\n",
+          out);
+    pb_settings_print_options(out, PB_CMD_PLAN);
+    fputs(
+        "\n"
+        "Exit status: 0 plan written; 65 invalid rows, a limit or control total not met;\n"
+        "66 the file cannot be read; 74 the plan cannot be written; 78 configuration; 64 usage.\n",
+        out);
+}
+
 static int64_t pb__now_ms(void)
 {
     struct timespec ts;
@@ -75,12 +96,15 @@ typedef struct {
     uint64_t body_bytes;
     pb_guard *guard; /* every row to send is counted against the limits */
     int guard_rc;
+    pb_cli_plan *plan; /* plan, send --plan: the plan of this run */
 } pb__findings;
 
 static void pb__on_finding(const pb_finding *f, void *payload)
 {
     pb__findings *fs = payload;
     (void)pb_summary_add(fs->summary, f); /* examples only; counts are the validator's */
+    if (fs->plan)
+        pb_cli_plan_finding(fs->plan, f);
     if (fs->verbose)
         fprintf(stderr, "row %" PRIu64 ": %s: %s\n", f->row, pb_finding_name(f->code), f->message);
     if (!fs->json)
@@ -98,6 +122,10 @@ static int pb__on_row(const pb_row_report *r, int valid, const pb_validator *v, 
 {
     pb__findings *fs = payload;
     const pb_header_map *map = pb_validator_header(v);
+    if (valid && fs->plan && r->row && r->res && r->res->method && r->res->currency)
+        pb_cli_plan_row(fs->plan, (uint32_t)r->rec->row, r->row->cell[PB_COL_PAYMENT_ID],
+                        r->res->method->name, r->res->amount_minor, r->res->currency->code,
+                        r->row->cell[PB_COL_ACCOUNT]);
     if (valid && fs->guard && r->res && r->res->currency && r->res->amount_ok && !fs->guard_rc)
         fs->guard_rc = pb_guard_add(fs->guard, (uint32_t)r->rec->row, r->res->currency->code,
                                     r->res->amount_minor);
@@ -234,8 +262,55 @@ int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out)
     return 0;
 }
 
+/* On a terminal, before money moves: the summary of what is about to be sent, and the number
+ * of rows typed back. 1 to go on, 0 not. */
+static int pb__confirm(const pb_settings *s, const char *name, const char *file, const pb_guard *g,
+                       uint64_t rows)
+{
+    char line[64], want[32], amt[32];
+    const char *cur;
+    size_t i;
+    printf("\nabout to send batch %s (%s) to %s, project %lld:\n", name, file,
+           s->sandbox ? "the embedded sandbox" : s->gate_url, (long long)s->project_id);
+    for (i = 0; (cur = pb_guard_currency(g, i)) != NULL; i++) {
+        uint64_t n;
+        int64_t sum;
+        const pb_currency *c = pb_currency_find(cur, strlen(cur));
+        pb_guard_totals(g, cur, &n, &sum);
+        if (pb_money_format(sum, c ? c->exponent : 2, amt, sizeof(amt)) < 0)
+            amt[0] = '\0';
+        printf("  %s %s in %llu row%s\n", cur, amt, (unsigned long long)n, n == 1 ? "" : "s");
+    }
+    snprintf(want, sizeof(want), "%llu", (unsigned long long)rows);
+    printf("Type the number of rows to send (%s) to send them, anything else to stop: ", want);
+    (void)fflush(stdout);
+    if (!fgets(line, sizeof(line), stdin))
+        return 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcmp(line, want) == 0;
+}
+
+static int pb__run(int argc, char **argv, unsigned cmd);
+
 int pb_cmd_send(int argc, char **argv)
 {
+    return pb__run(argc, argv, PB_CMD_SEND);
+}
+
+int pb_cmd_plan(int argc, char **argv)
+{
+    return pb__run(argc, argv, PB_CMD_PLAN);
+}
+
+static int pb__run(int argc, char **argv, unsigned cmd)
+{
+    const int planning = cmd == PB_CMD_PLAN;
+    pb_plan_doc *want = NULL; /* send --plan */
+    pb_cli_plan pl;
+    pb_outfile planf;
+    pb_guard_limits lim;
+    pb_plan_head head;
+    char approvers[1024], digest[PB_PLAN_DIGEST_LEN + 1], plan_rec[1200], created_at[32];
     pb_settings s;
     char *pos[1], *secret = NULL, name[80], sbx_secret[65], settings[4096];
     int lock_fd = -1;
@@ -261,7 +336,11 @@ int pb_cmd_send(int argc, char **argv)
     memset(&counts, 0, sizeof(counts));
     memset(&fs, 0, sizeof(fs));
     memset(&dry_cfg, 0, sizeof(dry_cfg));
-    if ((rc = pb_settings_parse(&s, PB_CMD_SEND, argc, argv, pb__send_usage, pos, 1, &npos)) != 0) {
+    memset(&pl, 0, sizeof(pl));
+    memset(&planf, 0, sizeof(planf));
+    approvers[0] = plan_rec[0] = '\0';
+    if ((rc = pb_settings_parse(&s, cmd, argc, argv, planning ? pb__plan_usage : pb__send_usage,
+                                pos, 1, &npos)) != 0) {
         pb_settings_free(&s);
         return pb_settings_exit(rc);
     }
@@ -270,7 +349,7 @@ int pb_cmd_send(int argc, char **argv)
                  : s.verbose ? PB_LOG_DEBUG
                              : PB_LOG_INFO);
     if (npos != 1) {
-        pb_cli_error("send needs exactly one FILE.csv; see paybatch send --help");
+        pb_cli_error("%s needs exactly one FILE.csv; see paybatch %s --help", argv[0], argv[0]);
         exit_code = PB_EXIT_USAGE;
         goto out;
     }
@@ -299,14 +378,29 @@ int pb_cmd_send(int argc, char **argv)
         }
     }
 
-    {
-        pb_guard_limits lim;
-        if ((rc = pb_cli_guard_limits(&s, &lim)) != 0) {
-            exit_code = rc;
+    if (planning && !s.out) {
+        pb_cli_error("plan needs --out PLAN.json: where to write the plan");
+        exit_code = PB_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = pb_cli_guard_limits(&s, &lim)) != 0) {
+        exit_code = rc;
+        goto out;
+    }
+    if (pb_guard_new(&fs.guard, &lim) < 0)
+        goto oom;
+    if (!planning && s.require_plan && !s.plan) {
+        pb_cli_error("require_plan is set: send needs --plan PLAN.json, made by paybatch plan and "
+                     "approved with paybatch approve; nothing was sent");
+        exit_code = PB_EXIT_CONFIG;
+        goto out;
+    }
+    if (!planning && s.plan) {
+        /* the plan and its approvals first: nothing is read or sent under a bad one */
+        if ((exit_code = pb_cli_plan_load(s.plan, &want, NULL, NULL)) != 0 ||
+            (exit_code = pb_cli_plan_approvals(&s, want, approvers, sizeof(approvers))) != 0)
             goto out;
-        }
-        if (pb_guard_new(&fs.guard, &lim) < 0)
-            goto oom;
+        exit_code = PB_EXIT_SOFTWARE;
     }
 
     /* configuration first: nothing is read or written when it cannot be sent anyway */
@@ -330,13 +424,13 @@ int pb_cmd_send(int argc, char **argv)
         if (!(secret = pb_strdup(sbx_secret)))
             goto oom;
     } else {
-        if (!s.project_id && !s.dry_run) {
+        if (!s.project_id && (!s.dry_run || planning)) {
             pb_cli_error("no project id: give --project-id N, PAYBATCH_PROJECT_ID, or "
                          "project-id in the config file");
             exit_code = PB_EXIT_CONFIG;
             goto out;
         }
-        if ((rc = pb_settings_secret(&s, &secret, &secret_len)) < 0) {
+        if (!planning && (rc = pb_settings_secret(&s, &secret, &secret_len)) < 0) {
             pb_cli_error("%s", pb_error_last());
             exit_code = rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_CONFIG;
             goto out;
@@ -407,7 +501,7 @@ int pb_cmd_send(int argc, char **argv)
         s.state = sb;
     }
     if (!s.dry_run) {
-        if (pb_cli_lock_batch(s.state, name, &lock_fd) < 0) {
+        if (!planning && pb_cli_lock_batch(s.state, name, &lock_fd) < 0) {
             pb_cli_error("%s", pb_error_last());
             exit_code = PB_EXIT_TEMPFAIL;
             goto out;
@@ -471,6 +565,37 @@ int pb_cmd_send(int argc, char **argv)
             goto out;
         }
         fs.invalid = &invalid;
+    }
+    memset(&head, 0, sizeof(head));
+    head.file_sha256 = lr.sha256;
+    head.batch_id = name;
+    head.gate_url = s.sandbox ? "sandbox" : s.gate_url;
+    head.project_id = s.project_id;
+    head.callback_url = s.callback_url ? s.callback_url : "";
+    head.method = s.method ? s.method : "";
+    head.allow_conversion = s.allow_conversion;
+    head.skip_invalid = s.skip_invalid;
+    head.rate_milli = s.rate_milli;
+    head.limits = &lim;
+    head.recent_days = s.recent_days;
+    head.strict_recent = s.strict_recent;
+    if (want && exists && info.plan && strstr(info.plan, want->digest)) {
+        /* a resume of a batch started under this plan: its file and settings are held by the
+         * checks above; the plan was compared when the batch was started */
+        pb_plan_doc_free(want);
+        want = NULL;
+        snprintf(plan_rec, sizeof(plan_rec), "%s", info.plan);
+    }
+    if (planning || want) {
+        pb_cli_now_iso(created_at);
+        if (planning && pb_outfile_open(&planf, s.out) < 0) {
+            pb_cli_error("--out: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        if (pb_cli_plan_begin(&pl, &head, planning ? planf.f : NULL, file, created_at, want) < 0)
+            goto oom;
+        fs.plan = &pl;
     }
     lo.on_row = pb__on_row;
     lo.this_batch = exists ? info.id : 0;
@@ -551,6 +676,55 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_DATAERR;
         goto out;
     }
+    if (planning || want) {
+        if (pb_cli_plan_end(&pl, fs.guard, lr.valid, lr.invalid, digest) < 0) {
+            pb_cli_error("the plan: %s", pb_error_last());
+            exit_code = pl.rc == PB_EIO ? PB_EXIT_IOERR : PB_EXIT_SOFTWARE;
+            goto out;
+        }
+    }
+    if (planning) {
+        pb_plan_doc *doc = NULL;
+        if (pb_outfile_commit(&planf) < 0) {
+            pb_cli_error("--out: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        /* read back what was written: the summary is of the file an approver will sign */
+        if ((exit_code = pb_cli_plan_load(s.out, &doc, NULL, NULL)) != 0) {
+            exit_code = PB_EXIT_SOFTWARE;
+            goto out;
+        }
+        printf("\n");
+        pb_cli_plan_print(stdout, doc);
+        printf("\nplan written to %s; nothing was sent. Approve it with paybatch approve --key "
+               "KEY.pem %s\n",
+               s.out, s.out);
+        pb_plan_doc_free(doc);
+        exit_code = PB_EXIT_OK;
+        goto out;
+    }
+    if (want) {
+        if (strcmp(digest, want->digest) != 0) {
+            char why[600];
+            pb_cli_plan_diff(&pl, fs.guard, lr.valid, lr.invalid, why, sizeof(why));
+            printf("\nresult: this run is not the plan %s: %s; nothing was sent. Make and "
+                   "approve a new plan for what should be sent\n",
+                   s.plan, why[0] ? why : "its digest differs");
+            exit_code = PB_EXIT_DATAERR;
+            goto out;
+        }
+        snprintf(plan_rec, sizeof(plan_rec), "digest=%s\napprovers=%s\n", digest, approvers);
+        printf("\nplan %s: this run is the plan (%s)%s%s\n", s.plan, digest,
+               approvers[0] ? ", approved by " : "", approvers);
+    }
+    if (!want && !s.yes && !s.dry_run && !plan_rec[0] && isatty(STDIN_FILENO)) {
+        if (!pb__confirm(&s, name, file, fs.guard, lr.valid)) {
+            printf("\nresult: not confirmed; nothing was sent\n");
+            exit_code = PB_EXIT_TEMPFAIL;
+            goto out;
+        }
+    }
     if (s.dry_run) {
         printf("\ndry run: %" PRIu64 " request%s built and signed (%" PRIu64
                " bytes) for %s, project %lld; nothing was sent\n",
@@ -575,6 +749,7 @@ int pb_cmd_send(int argc, char **argv)
         key.created_at_ms = pb__now_ms();
         key.header = lr.header;
         key.header_len = lr.header_len;
+        key.plan = plan_rec[0] ? plan_rec : NULL;
         if (!exists && (rc = pb_store_batch_begin(st, &key, &info, &created)) < 0)
             goto store_err;
         if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
@@ -626,6 +801,7 @@ int pb_cmd_send(int argc, char **argv)
     if (pb_store_counts(st, info.id, &counts) < 0)
         goto store_err;
     printf("\nbatch %s (%s)\n", name, file);
+    pb_cli_plan_line(stdout, plan_rec[0] ? plan_rec : info.plan);
     pb_cli_print_counts(stdout, &counts);
     all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
@@ -645,7 +821,8 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_UNAVAILABLE;
     else
         exit_code = PB_EXIT_TEMPFAIL;
-    if (fs.json && pb_cli_report_batch(fs.json, name, &counts) < 0)
+    if (fs.json &&
+        pb_cli_report_batch(fs.json, name, &counts, plan_rec[0] ? plan_rec : info.plan) < 0)
         goto oom;
     if (s.out && pb_result_write(st, name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());
@@ -702,6 +879,10 @@ out:
     pb_store_free(st);
     pb_summary_free(fs.summary);
     pb_guard_free(fs.guard);
+    pb_cli_plan_free(&pl);
+    pb_plan_doc_free(want);
+    if (planf.f)
+        pb_outfile_abort(&planf);
     pb_buf_free(&fs.body);
     pb_load_result_clear(&lr);
     pb_settings_secret_free(secret, secret_len);

@@ -68,7 +68,7 @@ static const pb__opt pb__opts[] = {
      PB__F(allow_conversion), 0, NULL, "let Touch'n Go rows carry another currency"},
     {"batch-id", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_STATUS | PB_CMD_PLAN, PB__K_STR,
      PB__F(batch_id), 0, "ID", "name of the batch (default: the file's SHA-256)"},
-    {"skip-invalid", PB_CMD_SEND, PB__K_FLAG, PB__F(skip_invalid), 0, NULL,
+    {"skip-invalid", PB_CMD_SEND | PB_CMD_PLAN, PB__K_FLAG, PB__F(skip_invalid), 0, NULL,
      "send the valid rows even if some rows are invalid"},
     {"dry-run", PB_CMD_SEND, PB__K_FLAG, PB__F(dry_run), 0, NULL,
      "validate, build and sign every request, send nothing"},
@@ -85,7 +85,8 @@ static const pb__opt pb__opts[] = {
      "after dispatch, wait this long for final statuses (default 0)"},
     {"callback-listen", PB_CMD_SEND | PB_CMD_LISTEN, PB__K_STR, PB__F(callback_listen), 0,
      "HOST:PORT", "serve result callbacks here while running"},
-    {"callback-url", PB_CMD_SEND | PB_CMD_SANDBOX, PB__K_STR, PB__F(callback_url), 0, "URL",
+    {"callback-url", PB_CMD_SEND | PB_CMD_SANDBOX | PB_CMD_PLAN, PB__K_STR, PB__F(callback_url), 0,
+     "URL",
      "send: sent as general.merchant_callback_url; sandbox: the callback target of "
      "requests without one"},
     {"out", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_STR, PB__F(out), 0, "PATH",
