@@ -15,6 +15,16 @@ static int pb__no_pass(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* needle in the first len bytes of hay (which need not end in a NUL) */
+static int pb__contains(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle), i;
+    for (i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
 static EVP_PKEY *pb__read(const char *pem, size_t len, int priv)
 {
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
@@ -46,7 +56,7 @@ int pb_keyfile_parse(const char *pem, size_t len, pb_key_kind want,
                              ? "this is a public key; approving needs the approver's private key"
                              : "this is a private key; give the public key only (openssl pkey "
                                "-in KEY.pem -pubout), the private key stays with its approver");
-        else if (strstr(pem, "ENCRYPTED"))
+        else if (pb__contains(pem, len, "ENCRYPTED"))
             pb_error_set("an encrypted private key; give it unencrypted (openssl pkey -in KEY.pem "
                          "-out PLAIN.pem), kept readable by its owner only");
         else
