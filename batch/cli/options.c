@@ -150,7 +150,7 @@ static const pb__opt pb__opts[] = {
      "the approver's Ed25519 private key (PEM)"},
     {"name", PB_CMD_APPROVE, PB__K_STR, PB__F(name), 0, "NAME",
      "who approves (default: the key's fingerprint)"},
-    {"require-plan", PB_CMD_SEND, PB__K_FLAG, PB__F(require_plan), 0, NULL,
+    {"require-plan", PB_CMD_SEND, PB__K_FLAG, PB__F(require_plan), 0, "BOOL",
      "refuse to send without an approved plan (--plan)"},
     {"approval-keys", PB_CMD_SEND, PB__K_STR, PB__F(approval_keys), 0, "FILES",
      "approvers' Ed25519 public keys (PEM files, comma separated)"},
@@ -163,6 +163,17 @@ static const pb__opt pb__opts[] = {
     {"help", PB__ALL, PB__K_HELP, 0, 0, NULL, "this text (-h)"},
 };
 #define PB__NOPTS (sizeof(pb__opts) / sizeof(pb__opts[0]))
+
+/* The commands for which o is a config file key only, neither on the command line nor from
+ * the environment: the approval settings of a host that sends only approved plans (issue
+ * #14), which whoever runs the command must not lift. */
+static unsigned pb__cfg_only(const pb__opt *o)
+{
+    if (!strcmp(o->name, "require-plan") || !strcmp(o->name, "approval-keys") ||
+        !strcmp(o->name, "approvals-required"))
+        return PB_CMD_SEND;
+    return 0;
+}
 
 static const pb__opt *pb__find(const char *name)
 {
@@ -469,7 +480,7 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
     *npos = 0;
 
     for (i = 0; i < PB__NOPTS; i++) {
-        if (!(pb__opts[i].cmds & cmd))
+        if (!(pb__opts[i].cmds & cmd) || (pb__cfg_only(&pb__opts[i]) & cmd))
             continue;
         longopts[n].name = pb__opts[i].name;
         longopts[n].has_arg = (pb__opts[i].kind == PB__K_FLAG || pb__opts[i].kind == PB__K_QUIET ||
@@ -573,8 +584,8 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         const char *nm = pb__opts[i].name;
         size_t k = 0;
         /* a flag reads true/false/yes/no/1/0 from its variable, like from the config file */
-        if (!(pb__opts[i].cmds & cmd) || pb__opts[i].kind >= PB__K_QUIET ||
-            (!pb__opts[i].arg && pb__opts[i].kind != PB__K_FLAG))
+        if (!(pb__opts[i].cmds & cmd) || (pb__cfg_only(&pb__opts[i]) & cmd) ||
+            pb__opts[i].kind >= PB__K_QUIET || (!pb__opts[i].arg && pb__opts[i].kind != PB__K_FLAG))
             continue;
         k = (size_t)snprintf(env, sizeof(env), "PAYBATCH_");
         for (; *nm && k + 1 < sizeof(env); nm++)
@@ -714,6 +725,18 @@ void pb_settings_print_options(FILE *out, unsigned cmd)
         const pb__opt *o = &pb__opts[i];
         if (!(o->cmds & cmd) || !o->help)
             continue;
+        if (pb__cfg_only(o) & cmd) {
+            char key[40];
+            size_t k;
+            snprintf(key, sizeof(key), "%s", o->name);
+            for (k = 0; key[k]; k++)
+                key[k] = key[k] == '-' ? '_' : key[k];
+            snprintf(left, sizeof(left), "%s = %s", key, o->arg ? o->arg : "VALUE");
+            fprintf(out, "  %-28s ", left);
+            pb__print_wrapped(out, o->help, 31, 80);
+            fprintf(out, "%31s(config file only)\n", "");
+            continue;
+        }
         snprintf(left, sizeof(left), "%s%s--%s%s%s",
                  o->kind == PB__K_QUIET     ? "-q, "
                  : o->kind == PB__K_VERBOSE ? "-v, "

@@ -354,7 +354,7 @@ static int pb__keys(const char *list, unsigned char keys[][PB_ED25519_KEY], size
 
 int pb_cli_plan_approvals(const pb_settings *s, const pb_plan_doc *doc, char *approvers, size_t len)
 {
-    static unsigned char keys[PB__MAX_KEYS][PB_ED25519_KEY];
+    unsigned char keys[PB__MAX_KEYS][PB_ED25519_KEY];
     unsigned char counted[PB__MAX_KEYS];
     size_t nkeys = 0, i, k, good = 0, at = 0;
     int rc;
@@ -435,6 +435,15 @@ void pb_cli_plan_print(FILE *out, const pb_plan_doc *d)
             d->head.project_id, rate);
     fprintf(out, "  rows      %" PRIu64 " to send, %" PRIu64 " not sent\n", d->rows_valid,
             d->rows_invalid);
+    fprintf(out, "  methods  ");
+    for (i = 0; i < d->nrows; i++) {
+        size_t j;
+        for (j = 0; j < i && strcmp(d->rows[j].method, d->rows[i].method); j++)
+            ;
+        if (j == i)
+            fprintf(out, " %s", d->rows[i].method);
+    }
+    fprintf(out, "\n");
     for (i = 0; i < d->ntotals; i++) {
         const pb_currency *c = pb_currency_find(d->totals[i].currency, 3);
         if (pb_money_format(d->totals[i].amount, c ? c->exponent : 2, amt, sizeof(amt)) < 0)

@@ -100,7 +100,8 @@ cp "$T/plan.json" "$T/alice-only.json"
 run approve-c approve --key "$T/carol.pem" --name carol "$T/plan.json"
 want 0 approve-c
 # two required: alice counts, carol's key is not configured
-run wrongkey send "${GATE[@]}" --config "$T/keys.conf" --approvals-required 2 --plan "$T/plan.json" "$T/f.csv"
+printf 'approval_keys = %s, %s\napprovals_required = 2\n' "$T/alice.pub" "$T/bob.pub" >"$T/keys2.conf"
+run wrongkey send "${GATE[@]}" --config "$T/keys2.conf" --plan "$T/plan.json" "$T/f.csv"
 want 78 "wrong-key approval"
 said wrongkey "not in approval_keys: not counted"
 nothing_sent wrongkey
@@ -111,7 +112,7 @@ p = json.load(open(sys.argv[1]))
 p["approvals"].append(dict(p["approvals"][0]))
 json.dump(p, open(sys.argv[2], "w"))
 PY
-run dup send "${GATE[@]}" --config "$T/keys.conf" --approvals-required 2 --plan "$T/dup.json" "$T/f.csv"
+run dup send "${GATE[@]}" --config "$T/keys2.conf" --plan "$T/dup.json" "$T/f.csv"
 want 78 "duplicated approval"
 said dup "counted once"
 nothing_sent dup
@@ -189,10 +190,12 @@ said badkey "not a PEM private key"
 run pubkey approve --key "$T/alice.pub" "$T/alice-only.json"
 want 78 "public key given to approve"
 said pubkey "this is a public key"
-run privcfg send "${GATE[@]}" --approval-keys "$T/alice.pem" --plan "$T/alice-only.json" "$T/f.csv"
+printf 'approval_keys = %s\n' "$T/alice.pem" >"$T/priv.conf"
+run privcfg send "${GATE[@]}" --config "$T/priv.conf" --plan "$T/alice-only.json" "$T/f.csv"
 want 78 "private key in approval_keys"
 said privcfg "this is a private key"
-run nokeyfile send "${GATE[@]}" --approval-keys "$T/nope.pub" --plan "$T/alice-only.json" "$T/f.csv"
+printf 'approval_keys = %s\n' "$T/nope.pub" >"$T/nope.conf"
+run nokeyfile send "${GATE[@]}" --config "$T/nope.conf" --plan "$T/alice-only.json" "$T/f.csv"
 want 78 "missing key file"
 nothing_sent "bad files"
 echo "ok 4 malformed plan and key files"
@@ -206,6 +209,12 @@ printf 'require_plan = true\n' >"$T/req-nokeys.conf"
 run req-nokeys send "${GATE[@]}" --config "$T/req-nokeys.conf" --plan "$T/alice-only.json" "$T/f.csv"
 want 78 "require_plan without approval_keys"
 said req-nokeys "names no key"
+nothing_sent req
+# the approval settings are the config file's alone: neither argv nor the environment
+run req-argv send "${GATE[@]}" --config "$T/req.conf" --approval-keys "$T/carol.pub" "$T/f.csv"
+want 64 "--approval-keys on the command line"
+PAYBATCH_REQUIRE_PLAN=false run req-env send "${GATE[@]}" --config "$T/req.conf" "$T/f.csv"
+want 78 "PAYBATCH_REQUIRE_PLAN=false does not lift require_plan"
 nothing_sent req
 echo "ok 5 require_plan"
 
