@@ -249,7 +249,8 @@ if answer == "-":
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(exe, [exe, "send"] + args)
-out, deadline = b"", time.time() + 30
+# keep reading until the end: a child whose terminal is not read blocks on its progress line
+out, deadline = b"", time.time() + 120
 while answer != "-" and b"Type the number" not in out and time.time() < deadline:
     if select.select([fd], [], [], 0.2)[0]:
         try:
@@ -258,6 +259,7 @@ while answer != "-" and b"Type the number" not in out and time.time() < deadline
             break
 if answer != "-":
     os.write(fd, answer.encode() + b"\n")
+deadline = time.time() + 240
 while time.time() < deadline:
     if select.select([fd], [], [], 0.2)[0]:
         try:

@@ -29,7 +29,8 @@ static int collect(const pb_guard_violation *v, void *ctx)
     got *g = ctx;
     if (g->n < 8) {
         g->v[g->n] = *v;
-        memcpy(g->rows[g->n], v->rows, v->nrows * sizeof(uint32_t));
+        if (v->nrows)
+            memcpy(g->rows[g->n], v->rows, v->nrows * sizeof(uint32_t));
         pb_guard_violation_text(v, g->text[g->n], sizeof(g->text[g->n]));
         g->n++;
     }
