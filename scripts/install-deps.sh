@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config
       libcsv-dev libcurl4-openssl-dev libssl-dev libcjson-dev libuv1-dev libhttp-parser-dev
       libsqlite3-dev libinih-dev libcmocka-dev
       clang libclang-rt-14-dev clang-format   # libFuzzer builds, format check
-      miller python3 wrk curl)     # benchmark baselines and integration-test clients
+      miller python3 wrk curl      # benchmark baselines and integration-test clients
+      nodejs openssl)              # the TLS + HTTP/2 test front (test_tls.sh) and its certificates
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -562,8 +562,13 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
                 0;
-    if (rc < 0)
+    if (rc < 0) {
+        if (exit_code == PB_EXIT_IOERR)
+            printf("result: the run stopped: the state store could not be written (a full "
+                   "disk?); what it holds is consistent: fix that, then run the same command "
+                   "again\n");
         goto out;
+    }
     if (all_final)
         exit_code = PB_EXIT_OK;
     else if (sr.engine.config_refused)
@@ -577,8 +582,8 @@ static int pb__run(int argc, char **argv, unsigned cmd)
         exit_code = PB_EXIT_UNAVAILABLE;
     else
         exit_code = PB_EXIT_TEMPFAIL;
-    if (fs.json &&
-        pb_cli_report_batch(fs.json, name, &counts, plan_rec[0] ? plan_rec : info.plan) < 0)
+    if (fs.json && pb_cli_report_batch(fs.json, st, info.id, name, &counts,
+                                       plan_rec[0] ? plan_rec : info.plan) < 0)
         goto oom;
     if (s.out && pb_result_write(st, name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());
@@ -591,6 +596,10 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     if (exit_code == PB_EXIT_TEMPFAIL)
         printf("result: some rows are not final yet; run the same command (or paybatch "
                "reconcile) later\n");
+    else if (exit_code == PB_EXIT_UNAVAILABLE && sr.engine.fatal)
+        printf("result: the gateway's TLS certificate was refused (see the warnings above); "
+               "nothing was sent: check --gate-url and --ca-file, then run the same command "
+               "again\n");
     else if (exit_code == PB_EXIT_UNAVAILABLE)
         printf("result: the gateway did not accept any request (%" PRIu64 " not sent, %" PRIu64
                " without an answer); nothing is lost: run the same command again later\n",

@@ -4,18 +4,9 @@
 # formula cells prefixed, the input's delimiter and BOM, codes of declines and refusals), and
 # the report's sums per state against the input's totals.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.err; do [ -s "$f" ] && { echo "== $f" >&2; tail -15 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=results-secret
-unset PAYBATCH_CONFIG
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -95,7 +86,7 @@ rc=$?
 set -e
 [ $rc -eq 0 ] || fail "send --wait: exit $rc, want 0 (every row final)"
 check_result "$T/a.csv"
-python3 - "$T/a.json" <<'PY' || fail "report totals do not reconcile"
+python3 - "$T/a.json" "$T/a.csv" <<'PY' || fail "report totals do not reconcile"
 import json, sys
 d = json.load(open(sys.argv[1]))
 # the valid rows' control totals (from the file) == the sums of what became of them (store)
@@ -108,6 +99,19 @@ for cur, per_state in d["state_totals"].items():
     assert rows == valid[cur]["rows"], f"{cur}: {rows} rows != input {valid[cur]}"
 assert d["states"]["invalid"] == 1 and d["exit_code"] == 0, d["states"]
 assert sum(d["states"].values()) == d["rows"]["total"], (d["states"], d["rows"])
+# per result, as the result CSV's `result` column says: the same reconciliation, and the
+# counts are the CSV's own
+assert set(valid) == set(d["result_totals"]), (valid.keys(), d["result_totals"].keys())
+for cur, per in d["result_totals"].items():
+    paid = sum(v["amount_minor"] for k, v in per.items() if k != "invalid")
+    rows = sum(v["rows"] for k, v in per.items() if k != "invalid")
+    assert paid == valid[cur]["amount_minor"] and rows == valid[cur]["rows"], (cur, per, valid[cur])
+import csv, collections
+with open(sys.argv[2], newline="", encoding="utf-8-sig") as f:
+    text = f.read()
+delim = ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
+col = collections.Counter(r["result"] for r in csv.DictReader(text.splitlines(), delimiter=delim))
+assert {k: v for k, v in d["results"].items() if v} == dict(col), (d["results"], col)
 PY
 echo "ok 1 send --callback-listen --wait: every row final, result CSV and report"
 

@@ -310,6 +310,28 @@ static void test_3041_queries_status(void **state)
     }
 }
 
+/* A payment Gate paid and then reversed: success, then reversed, in one COMMIT, in order. */
+static void test_status_reversed(void **state)
+{
+    (void)state;
+    h_t h;
+    h_start(&h);
+    h_payout(&h, 2, PB_ENGINE_ANSWERED, 400, -1, "error", "3041");
+    h_expect_soon(&h, PB_ENGINE_QUERY_STATUS);
+    h_status(&h, 2, PB_ENGINE_ANSWERED, 200, NULL, "reversed", 150000, "PHP");
+    h_expect(&h, PB_ENGINE_COMMIT);
+    assert_int_equal(h.n_ups, 2);
+    assert_int_equal(h.ups[0].from, PB_ROW_SENDING);
+    assert_int_equal(h.ups[0].to, PB_ROW_SUCCESS);
+    assert_int_equal(h.ups[1].from, PB_ROW_SUCCESS);
+    assert_int_equal(h.ups[1].to, PB_ROW_REVERSED);
+    assert_string_equal(h.ups[1].gate_status, "reversed");
+    assert_string_equal(h.ups[1].operation_id, "op-2");
+    h_committed(&h);
+    h_expect(&h, PB_ENGINE_DONE);
+    h_close(&h);
+}
+
 static void test_conflict(void **state)
 {
     (void)state;
@@ -465,6 +487,31 @@ static void test_not_sent_backoff(void **state)
         h_tick(&h, at);
     }
     h_expect_soon(&h, PB_ENGINE_CLAIM);
+    h_close(&h);
+}
+
+/* A TLS certificate refused: no retry, the row back to queued at once, the run gives up. */
+static void test_not_sent_fatal(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_stats st;
+    h_start(&h);
+    pb_engine_event ev = {.type = PB_ENGINE_PAYOUT_RESULT};
+    ev.u.payout.row_no = 2;
+    ev.u.payout.outcome = PB_ENGINE_NOT_SENT;
+    ev.u.payout.retry_after_ms = -1;
+    ev.u.payout.fatal = 1;
+    h_feed(&h, &ev);
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    assert_int_equal(u->next_at_ms, h.now);
+    assert_non_null(strstr(u->message, "certificate"));
+    h_committed(&h);
+    pb_engine_cmd *c = h_expect(&h, PB_ENGINE_DONE);
+    assert_int_equal(c->reason, PB_ENGINE_GAVE_UP);
+    pb_engine_get_stats(h.e, &st);
+    assert_int_equal(st.fatal, 1);
+    assert_int_equal(st.retries, 0);
     h_close(&h);
 }
 
@@ -679,11 +726,13 @@ int main(void)
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_3041_queries_status),
+        cmocka_unit_test(test_status_reversed),
         cmocka_unit_test(test_conflict),
         cmocka_unit_test(test_throttled),
         cmocka_unit_test(test_in_doubt_then_status),
         cmocka_unit_test(test_status_failures),
         cmocka_unit_test(test_not_sent_backoff),
+        cmocka_unit_test(test_not_sent_fatal),
         cmocka_unit_test(test_budget_gives_up),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_rate_and_concurrency),
