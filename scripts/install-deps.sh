@@ -7,7 +7,9 @@ pkgs=(build-essential cmake pkg-config
       libsqlite3-dev libinih-dev libcmocka-dev
       clang libclang-rt-14-dev clang-format   # libFuzzer builds, format check
       miller python3 wrk curl      # benchmark baselines and integration-test clients
-      nodejs openssl)              # the TLS + HTTP/2 test front (test_tls.sh) and its certificates
+      nodejs openssl               # the TLS + HTTP/2 test front (test_tls.sh) and its certificates
+      libxlsxwriter-dev libminizip-dev  # --out-xlsx, and reading the workbook back
+      python3-openpyxl unzip)      # test_result_xlsx.sh reads the workbook independently
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,6 +6,7 @@
 #include "batch/cli/options.h"
 #include "batch/send/load.h"
 #include "batch/send/result.h"
+#include "batch/send/result_xlsx.h"
 #include "batch/send/send.h"
 #include "batch/util/log.h"
 #include "batch/util/outfile.h"
@@ -338,9 +339,9 @@ int pb_cmd_send(int argc, char **argv)
 
     {
         /* an output must never replace the input or another output (issue #11 defect 1) */
-        const char *outs[] = {s.report, s.invalid_out, s.out};
+        const char *outs[] = {s.report, s.invalid_out, s.out, s.out_xlsx};
         size_t a, b;
-        for (a = 0; a < 3; a++) {
+        for (a = 0; a < 4; a++) {
             int same = 0;
             if (!outs[a])
                 continue;
@@ -349,7 +350,7 @@ int pb_cmd_send(int argc, char **argv)
                 exit_code = PB_EXIT_USAGE;
                 goto out;
             }
-            for (b = a + 1; b < 3; b++) {
+            for (b = a + 1; b < 4; b++) {
                 if (outs[b] && pb_outfile_same(outs[a], outs[b], &same) == 0 && same) {
                     pb_cli_error("%s and %s are the same file: give each output its own", outs[a],
                                  outs[b]);
@@ -603,6 +604,11 @@ int pb_cmd_send(int argc, char **argv)
         goto oom;
     if (s.out && pb_result_write(st, name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());
+        exit_code = PB_EXIT_IOERR;
+        goto out;
+    }
+    if (s.out_xlsx && pb_result_xlsx_write(st, name, s.out_xlsx) < 0) {
+        pb_cli_error("--out-xlsx: %s", pb_error_last());
         exit_code = PB_EXIT_IOERR;
         goto out;
     }
