@@ -153,6 +153,7 @@ void pb_cli_progress(const pb_send_progress *p, void *arg)
                 " status queries, %.1f req/s   %s",
                 p->sent, p->accepted, p->queries, rate, p->final ? "\n" : "");
         (void)fflush(stderr);
+        pb_log_line_open(!p->final);
     } else if (!p->final) {
         pb_log_ctx lc = {"send.progress", NULL, 0, NULL, NULL};
         pb_log(PB_LOG_INFO, &lc,

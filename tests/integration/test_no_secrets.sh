@@ -10,9 +10,10 @@
 #    input's own cells by contract (SPEC §8: finance matches them row by row), so there an
 #    account number may appear only in the account_number column; the Totals and Findings
 #    sheets hold none.
-# Every JSON log line is one object with the stable keys and their types.
+# Every JSON log line is one object with the stable keys and their types; the progress line is
+# drawn on a terminal only and never has a log event glued to it.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
+: "${PAYBATCH:?set by ctest}" "${PB_SOURCE_DIR:?set by ctest}"
 PY=${PB_PYTHON:-/usr/bin/python3}
 T=$(mktemp -d)
 PIDS=()
@@ -168,5 +169,18 @@ assert n > 10, n
 PY
 # text logs: one readable line per event, no JSON
 grep -q '^{' "$T/out/rec-text.err" && fail "text logs hold a JSON line"
+# stderr is no terminal here: no progress line redrawn with \r (it goes to the log instead)
+grep -q $'\r' "$T/out/send.err" "$T/out/rec.err" "$T/out/rec-text.err" &&
+    fail "a progress line was drawn although stderr is not a terminal"
 echo "ok 3 every JSON log line is an object with time, level, event and typed keys"
+
+# 4. the progress line: on a terminal only (script(1) gives send a pseudo-terminal); a log
+# event never lands on the end of it
+command -v script >/dev/null || fail "script(1) is missing (Debian package bsdutils)"
+(cd "$T" && timeout 90 script -qec "$PAYBATCH send --sandbox --state $T/tty.db --wait 10 $PB_SOURCE_DIR/samples/payouts-valid.csv" \
+    "$T/tty.txt" >/dev/null 2>&1) || fail "send --sandbox on a terminal: exit $?"
+grep -qa $'\r[0-9]* sent, ' "$T/tty.txt" || fail "no progress line on a terminal"
+grep -qaE 'req/s +[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$T/tty.txt" &&
+    fail "a log line was glued to the progress line: $(grep -aE 'req/s +[0-9]{4}-' "$T/tty.txt" | head -1)"
+echo "ok 4 the progress line is drawn on a terminal only, and log events keep their own lines"
 echo "no_secrets: all checks passed"

@@ -47,6 +47,9 @@ rows = [
     ("touchngo", "x-4", "90005", "MYR", "c4", "601234569", "@home"),
     ("gcash", "x-5", "5", "PHP", "c5", "09170000009", "-refund"),
     ("touchngo", "x-6", "1000", "MYR", "c6", "601234579", "=HYPERLINK(\"http://x\")"),
+    # --allow-conversion: other currencies, other decimals (JPY 0, KWD 3)
+    ("touchngo", "x-7", "1500", "JPY", "c7", "601234589", "yen"),
+    ("touchngo", "x-8", "1500", "KWD", "c8", "601234599", "dinar"),
 ]
 with open(sys.argv[1], "w", encoding="utf-8", newline="") as f:
     f.write("method,payment_id,amount,currency,customer_id,ip_address,account_number,"
@@ -59,7 +62,7 @@ PY
 
 set +e
 timeout 120 "$PAYBATCH" send --state "$T/a.db" --gate-url "http://127.0.0.1:$PORT" --project-id 9 \
-    --skip-invalid --callback-listen "127.0.0.1:$CB" --wait 60 --out "$T/a.csv" \
+    --skip-invalid --allow-conversion --callback-listen "127.0.0.1:$CB" --wait 60 --out "$T/a.csv" \
     --out-xlsx "$T/a.xlsx" --report "$T/a.json" "$T/in.csv" >"$T/send.out" 2>"$T/send.err"
 rc=$?
 set -e
@@ -79,7 +82,9 @@ res = list(csv.reader(open(sys.argv[2], encoding="utf-8", newline="")))
 rep = json.load(open(sys.argv[3]))
 wb = openpyxl.load_workbook(sys.argv[4])
 assert wb.sheetnames == ["Result", "Totals", "Findings"], wb.sheetnames
-exp = {"PHP": 2, "MYR": 2}
+exp = {"PHP": 2, "MYR": 2, "JPY": 0, "KWD": 3}
+def major(minor, cur):
+    return minor / 10 ** exp[cur]
 cols = ["result", "gate_status", "code", "message", "request_id", "operation_id",
         "provider_payment_id", "attempts", "updated_at"]
 
@@ -113,7 +118,7 @@ for s, r, cells in zip(src[1:], res[1:], rows[1:]):
         assert a.data_type == "n", (pid, a.data_type)
         assert Decimal(repr(a.value)).quantize(Decimal(1).scaleb(-e)) == \
             Decimal(s[2]).scaleb(-e), (pid, a.value, s[2])
-        assert a.number_format == "#,##0." + "0" * e, (pid, a.number_format)
+        assert a.number_format == ("#,##0." + "0" * e if e else "#,##0"), (pid, a.number_format)
     for k in ("result", "gate_status", "code", "message", "request_id", "operation_id",
               "provider_payment_id"):
         v = got[k].value
@@ -134,6 +139,8 @@ assert by_pid["x-1"][4].value == "0012" and by_pid["x-1"][6].value == "091700000
 assert by_pid["x-2"][4].value == "9170000001234"  # not 9.17E+12
 assert by_pid["x-1"][8].value == "=SUM(A1)" and by_pid["x-1"][8].data_type == "s"
 assert by_pid["x-1"][n].value == 1500.5
+assert by_pid["x-7"][n].value == 1500 and by_pid["x-7"][n].number_format == "#,##0"
+assert by_pid["x-8"][n].value == 1.5 and by_pid["x-8"][n].number_format == "#,##0.000"
 
 # Totals: the report's result_totals per currency per result, beside its valid totals
 ws = wb["Totals"]
@@ -141,13 +148,14 @@ t = [[c.value for c in row] for row in ws.iter_rows()]
 assert t[0] == ["currency", "result", "rows", "amount", None, "currency", "valid_rows",
                 "valid_amount"], t[0]
 left = {(r[0], r[1]): (r[2], r[3]) for r in t[1:] if r[0] and r[0] != "(all)"}
-want = {(cur, k): (v["rows"], v["amount_minor"] / 100)
+want = {(cur, k): (v["rows"], major(v["amount_minor"], cur))
         for cur, per in rep["result_totals"].items() for k, v in per.items()}
 assert left == want, (left, want)
 allrows = {r[1]: r[2] for r in t[1:] if r[0] == "(all)"}
 assert allrows == {k: v for k, v in rep["results"].items() if v}, (allrows, rep["results"])
 right = {r[5]: (r[6], r[7]) for r in t[1:] if r[5]}
-valid = {x["currency"]: (x["rows"], x["amount_minor"] / 100) for x in rep["totals"]}
+valid = {x["currency"]: (x["rows"], major(x["amount_minor"], x["currency"]))
+         for x in rep["totals"]}
 assert right == valid, (right, valid)
 
 # Findings: one line per finding of each invalid row
