@@ -9,12 +9,17 @@
 #include <string.h>
 #include <time.h>
 
-#define PB__RESULT_COLS 9
+#define PB__RESULT_COLS PB_RESULT_CSV_COLS
 #define PB__MAX_CELLS   1024
 
 static const char *const pb__cols[PB__RESULT_COLS] = {
     "result",       "gate_status",         "code",     "message",   "request_id",
     "operation_id", "provider_payment_id", "attempts", "updated_at"};
+
+const char *pb_result_csv_column(size_t i)
+{
+    return i < PB__RESULT_COLS ? pb__cols[i] : "";
+}
 
 const char *pb_result_name(pb_row_state state, uint32_t attempts)
 {

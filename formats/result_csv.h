@@ -37,6 +37,11 @@ typedef struct {
  */
 const char *pb_result_name(pb_row_state state, uint32_t attempts);
 
+/* The result columns after the input's cells: PB_RESULT_CSV_COLS names ("result", ...,
+ * "updated_at"); i < PB_RESULT_CSV_COLS. Static. */
+#define PB_RESULT_CSV_COLS 9
+const char *pb_result_csv_column(size_t i);
+
 /* The header record: the input's header cells, then the nine result columns. */
 int pb_result_csv_header(pb_buf *out, const pb_str *header, size_t n, char delimiter);
 /* One row: its original cells, then what became of it. PB_ELIMIT past the buffer's cap. */

@@ -7,6 +7,7 @@
 #include "batch/cli/cli.h"
 #include "batch/cli/options.h"
 #include "batch/send/result.h"
+#include "batch/send/result_xlsx.h"
 #include "batch/send/send.h"
 #include "batch/util/log.h"
 #include "batch/util/outfile.h"
@@ -82,6 +83,15 @@ int pb_cmd_reconcile(int argc, char **argv)
                  s.quiet     ? PB_LOG_WARN
                  : s.verbose ? PB_LOG_DEBUG
                              : PB_LOG_INFO);
+    if (s.out && s.out_xlsx) {
+        int same = 0;
+        if (pb_outfile_same(s.out, s.out_xlsx, &same) == 0 && same) {
+            pb_cli_error("%s and %s are the same file: give each output its own", s.out,
+                         s.out_xlsx);
+            exit_code = PB_EXIT_USAGE;
+            goto out;
+        }
+    }
     if (strncmp(s.state, "mem:", 4) != 0 && strncmp(s.state, "postgresql:", 11) != 0 &&
         stat(s.state, &sb) != 0) {
         pb_cli_error("no state store at %s: give --state the file that send used", s.state);
@@ -200,6 +210,11 @@ int pb_cmd_reconcile(int argc, char **argv)
     exit_code = pb__open_rows(&counts) ? PB_EXIT_TEMPFAIL : PB_EXIT_OK;
     if (s.out && pb_result_write(st, info.name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());
+        exit_code = PB_EXIT_IOERR;
+        goto out;
+    }
+    if (s.out_xlsx && pb_result_xlsx_write(st, info.name, s.out_xlsx) < 0) {
+        pb_cli_error("--out-xlsx: %s", pb_error_last());
         exit_code = PB_EXIT_IOERR;
         goto out;
     }

@@ -13,6 +13,7 @@
 #include "batch/cli/options.h"
 #include "batch/send/load.h"
 #include "batch/send/result.h"
+#include "batch/send/result_xlsx.h"
 #include "batch/send/send.h"
 #include "batch/util/log.h"
 #include "batch/util/outfile.h"
@@ -204,9 +205,9 @@ static int pb__run(int argc, char **argv, unsigned cmd)
 
     {
         /* an output must never replace the input or another output (issue #11 defect 1) */
-        const char *outs[] = {s.report, s.invalid_out, s.out};
+        const char *outs[] = {s.report, s.invalid_out, s.out, s.out_xlsx};
         size_t a, b;
-        for (a = 0; a < 3; a++) {
+        for (a = 0; a < 4; a++) {
             int same = 0;
             if (!outs[a])
                 continue;
@@ -215,7 +216,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
                 exit_code = PB_EXIT_USAGE;
                 goto out;
             }
-            for (b = a + 1; b < 3; b++) {
+            for (b = a + 1; b < 4; b++) {
                 if (outs[b] && pb_outfile_same(outs[a], outs[b], &same) == 0 && same) {
                     pb_cli_error("%s and %s are the same file: give each output its own", outs[a],
                                  outs[b]);
@@ -587,6 +588,11 @@ static int pb__run(int argc, char **argv, unsigned cmd)
         goto oom;
     if (s.out && pb_result_write(st, name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());
+        exit_code = PB_EXIT_IOERR;
+        goto out;
+    }
+    if (s.out_xlsx && pb_result_xlsx_write(st, name, s.out_xlsx) < 0) {
+        pb_cli_error("--out-xlsx: %s", pb_error_last());
         exit_code = PB_EXIT_IOERR;
         goto out;
     }

@@ -91,6 +91,8 @@ static const pb__opt pb__opts[] = {
      "requests without one"},
     {"out", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_STR, PB__F(out), 0, "PATH",
      "write the result CSV here"},
+    {"out-xlsx", PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_STR, PB__F(out_xlsx), 0, "PATH",
+     "write the result workbook (.xlsx: Result, Totals, Findings) here"},
     {"report", PB_CMD_VALIDATE | PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_STR, PB__F(report), 0,
      "PATH", "write the JSON report here"},
     {"invalid-out", PB_CMD_VALIDATE | PB_CMD_SEND, PB__K_STR, PB__F(invalid_out), 0, "PATH",

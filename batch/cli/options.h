@@ -61,6 +61,7 @@ typedef struct {
     char *callback_url;
     /* outputs */
     char *out;
+    char *out_xlsx; /* the result workbook */
     char *report;
     char *invalid_out;
     uint64_t max_findings;

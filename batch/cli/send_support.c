@@ -71,8 +71,11 @@ void pb_cli_send_on_finding(const pb_finding *f, void *payload)
     (void)pb_summary_add(fs->summary, f); /* examples only; counts are the validator's */
     if (fs->plan)
         pb_cli_plan_finding(fs->plan, f);
-    if (fs->verbose)
-        fprintf(stderr, "row %" PRIu64 ": %s: %s\n", f->row, pb_finding_name(f->code), f->message);
+    if (fs->verbose) {
+        /* through the log sink, so --log-format json keeps one object per line */
+        pb_log_ctx lc = {"row.finding", NULL, f->row, NULL, pb_finding_name(f->code)};
+        pb_log(PB_LOG_DEBUG, &lc, "%s: %s", pb_finding_name(f->code), f->message);
+    }
     if (!fs->json)
         return;
     if (fs->written >= fs->max_findings) {

@@ -101,3 +101,70 @@ out:
     pb_batch_info_clear(&info);
     return rc;
 }
+
+/* The results of the result file (pb_result_name), in report order. */
+static const char *const pb__results[PB_RESULT_COUNT] = {
+    "success", "decline", "rejected", "reversed", "pending", "invalid", "not_sent"};
+
+const char *pb_result_totals_name(size_t k)
+{
+    return k < PB_RESULT_COUNT ? pb__results[k] : "";
+}
+
+static int pb__totals_row(const pb_store_row *r, void *payload)
+{
+    pb_result_totals *t = payload;
+    const char *name = pb_result_name(r->state, r->attempts);
+    pb_result_currency_totals *c;
+    size_t k, i;
+
+    for (k = 0; k < PB_RESULT_COUNT && strcmp(pb__results[k], name) != 0; k++)
+        ;
+    if (k == PB_RESULT_COUNT)
+        return pb_error_set("totals: result %s has no column", name), PB_ERROR;
+    t->rows[k]++;
+    if (!r->currency[0])
+        return 0; /* an invalid row without a readable currency: counted in results only */
+    for (i = 0; i < t->ncur && strcmp(t->cur[i].currency, r->currency) != 0; i++)
+        ;
+    if (i == t->ncur) {
+        pb_result_currency_totals *n = pb_realloc(t->cur, (t->ncur + 1) * sizeof(*n));
+        if (!n)
+            return PB_ENOMEM;
+        t->cur = n;
+        memset(&n[i], 0, sizeof(n[i]));
+        snprintf(n[i].currency, sizeof(n[i].currency), "%s", r->currency);
+        t->ncur++;
+    }
+    c = &t->cur[i];
+    c->rows[k]++;
+    if (__builtin_add_overflow(c->amount[k], r->amount, &c->amount[k]))
+        return pb_error_set("totals: the %s sum of %s overflows", name, r->currency), PB_ERANGE;
+    if (r->state != PB_ROW_INVALID) {
+        c->valid_rows++;
+        if (__builtin_add_overflow(c->valid_amount, r->amount, &c->valid_amount))
+            return pb_error_set("totals: the sum of valid %s rows overflows", r->currency),
+                   PB_ERANGE;
+    }
+    return 0;
+}
+
+int pb_result_totals_get(pb_store *st, uint64_t batch, pb_result_totals *t)
+{
+    int rc;
+    memset(t, 0, sizeof(*t));
+    rc = pb_store_rows_each(st, batch, pb__totals_row, t);
+    if (rc != 0) {
+        pb_result_totals_clear(t);
+        return rc < 0 ? rc : PB_ERROR;
+    }
+    return 0;
+}
+
+void pb_result_totals_clear(pb_result_totals *t)
+{
+    if (!t)
+        return;
+    pb_free(t->cur);
+    memset(t, 0, sizeof(*t));
+}

@@ -13,6 +13,7 @@
 static FILE *pb__out;
 static pb_log_format pb__fmt = PB_LOG_TEXT;
 static pb_log_sev pb__level = PB_LOG_INFO;
+static int pb__line_open; /* a progress line is on the terminal, not ended yet */
 
 static const char *const pb__level_names[] = {"error", "warn", "info", "debug"};
 
@@ -26,6 +27,11 @@ void pb_log_setup(FILE *out, pb_log_format fmt, pb_log_sev level)
 pb_log_format pb_log_get_format(void)
 {
     return pb__fmt;
+}
+
+void pb_log_line_open(int open)
+{
+    pb__line_open = open;
 }
 
 int pb_log_enabled(pb_log_sev level)
@@ -87,6 +93,10 @@ void pb_log(pb_log_sev level, const pb_log_ctx *ctx, const char *fmt, ...)
         (void)pb_buf_putc(&b, '\n');
     }
     if (b.ptr) {
+        if (pb__line_open) {
+            (void)fputc('\n', out); /* end the progress line: this event gets its own */
+            pb__line_open = 0;
+        }
         (void)fwrite(b.ptr, 1, b.len, out);
         (void)fflush(out);
     }

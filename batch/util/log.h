@@ -29,6 +29,10 @@ void pb_log_setup(FILE *out, pb_log_format fmt, pb_log_sev level);
 pb_log_format pb_log_get_format(void);
 int pb_log_enabled(pb_log_sev level);
 
+/* A line redrawn in place on the sink's terminal (send's progress line) is open: the next
+ * event first ends it with a newline, so every event keeps a line of its own. */
+void pb_log_line_open(int open);
+
 /* Write one event; the message is printf-style. A NULL ctx is an event named "log". */
 void pb_log(pb_log_sev level, const pb_log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
