@@ -3,7 +3,8 @@
  *
  * One interface, several backends chosen by the URI given to pb_store_open():
  *   "mem:"            a fresh in-memory store (tests, simulator, fuzzers); gone on free
- *   "postgresql://.." refused in this version (PB_EINVAL)
+ *   "postgresql://..", "postgres://.."  PostgreSQL (libpq URI), shared by several hosts;
+ *                     the schema is created on first use (store_pg.c)
  *   anything else     a SQLite file path (created when missing)
  * Every write call is one transaction and returns only once it is committed. The front end
  * checks every transition with pb_row_state_allowed() before a backend sees it, so a final
@@ -128,7 +129,12 @@ typedef int (*pb_store_inbox_cb)(const pb_store_inbox_rec *rec, void *payload);
 /* Open or create the store named by uri (see the top of this file). */
 int pb_store_open(pb_store **out, const char *uri);
 void pb_store_free(pb_store *st);
-/* "mem", "sqlite": the backend in use. */
+/* 1 when uri names a PostgreSQL database. */
+int pb_store_uri_is_pg(const char *uri);
+/* uri for messages and logs: a PostgreSQL URI's password (user:PASSWORD@, password=) becomes
+ * "***"; other URIs are copied. Always NUL-terminated (cut at cap). */
+void pb_store_uri_redact(const char *uri, char *out, size_t cap);
+/* "mem", "sqlite", "pg": the backend in use. */
 const char *pb_store_backend(const pb_store *st);
 
 /* Find the batch named key->name or create it; *created says which. Same name with a

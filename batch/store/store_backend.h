@@ -47,6 +47,7 @@ struct pb_store {
 /* The backends' constructors (called by pb_store_open). */
 int pb_store_mem_open(pb_store **out, const char *uri);
 int pb_store_sqlite_open(pb_store **out, const char *path);
+int pb_store_pg_open(pb_store **out, const char *uri);
 
 /* Shared by backends: add one row's amount to counts (sorted insert of a new currency);
  * PB_ERANGE on int64 overflow, PB_ENOMEM. */
