@@ -202,7 +202,7 @@ int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out)
     int fd;
 
     *fd_out = -1;
-    if (strncmp(state, "mem:", 4) == 0 || strncmp(state, "postgresql:", 11) == 0)
+    if (strncmp(state, "mem:", 4) == 0 || pb_store_uri_is_pg(state))
         return 0;
     for (i = 0; batch[i] && k + 1 < sizeof(safe); i++) {
         char c = batch[i];
@@ -396,8 +396,14 @@ int pb_cmd_send(int argc, char **argv)
             goto out;
         }
         if ((rc = pb_store_open(&st, s.state)) < 0) {
-            pb_cli_error("state store %s: %s", s.state, pb_error_last());
-            exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
+            pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+            exit_code = pb_cli_store_exit(rc, 1);
+            goto out;
+        }
+        /* across hosts (PostgreSQL): the store's own lock on the batch */
+        if ((rc = pb_store_batch_lock(st, name)) < 0) {
+            pb_cli_error("%s", pb_error_last());
+            exit_code = rc == PB_EAGAIN ? PB_EXIT_TEMPFAIL : pb_cli_store_exit(rc, 0);
             goto out;
         }
         rc = pb_store_batch_get(st, name, &info);
@@ -419,7 +425,7 @@ int pb_cmd_send(int argc, char **argv)
                 goto out;
             }
         } else if (rc != PB_ENOTFOUND) {
-            pb_cli_error("state store %s: %s", s.state, pb_error_last());
+            pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
             exit_code = PB_EXIT_IOERR;
             goto out;
         }
@@ -458,7 +464,7 @@ int pb_cmd_send(int argc, char **argv)
     lo.on_row = pb__on_row;
     lo.this_batch = exists ? info.id : 0;
     if (exists) {
-        if (pb_store_counts(st, info.id, &counts) < 0)
+        if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
             goto store_err;
         lo.stored_rows = counts.total;
         pb_batch_counts_clear(&counts);
@@ -574,10 +580,10 @@ int pb_cmd_send(int argc, char **argv)
     pb__sandbox_stop(&sbx);
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_IOERR;
+        exit_code = pb_cli_store_exit(rc, 0);
         /* fall through to the summary: what is committed is consistent */
     }
-    if (pb_store_counts(st, info.id, &counts) < 0)
+    if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
         goto store_err;
     printf("\nbatch %s (%s)\n", name, file);
     pb_cli_print_counts(stdout, &counts);
@@ -619,8 +625,8 @@ int pb_cmd_send(int argc, char **argv)
     goto out;
 
 store_err:
-    pb_cli_error("state store %s: %s", s.state, pb_error_last());
-    exit_code = PB_EXIT_IOERR;
+    pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+    exit_code = pb_cli_store_exit(rc, 0);
     goto out;
 oom:
     pb_cli_error("out of memory");

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int pb__inval(const char *what);
+
 int pb_store_open(pb_store **out, const char *uri)
 {
     if (!out || !uri || !*uri) {
@@ -68,6 +70,13 @@ void pb_store_uri_redact(const char *uri, char *out, size_t cap)
         out[k++] = *uri;
     }
     out[k < cap ? k : cap - 1] = '\0';
+}
+
+int pb_store_batch_lock(pb_store *st, const char *name)
+{
+    if (!st || !name || !*name)
+        return pb__inval("batch_lock: missing argument");
+    return st->ops->batch_lock ? st->ops->batch_lock(st, name) : PB_OK;
 }
 
 void pb_store_free(pb_store *st)

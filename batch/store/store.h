@@ -196,6 +196,12 @@ int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int6
 int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
                   pb_store_row *rows, size_t *n);
 
+/* Hold the batch named name for this handle until pb_store_free (or the process ends): one
+ * `send` or `reconcile` per batch, across hosts. PB_EAGAIN with a message when another
+ * handle holds it. A backend that one host uses alone (SQLite: the CLI locks a file beside
+ * it; mem:) has nothing to do: PB_OK. */
+int pb_store_batch_lock(pb_store *st, const char *name);
+
 void pb_store_row_clear(pb_store_row *row);
 void pb_store_rows_clear(pb_store_row *rows, size_t n);
 void pb_batch_info_clear(pb_batch_info *info);

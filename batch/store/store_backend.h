@@ -38,6 +38,10 @@ typedef struct pb_store_ops {
                    int64_t *out);
     int (*list)(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
                 pb_store_row *rows, size_t *n);
+    /* Optional (NULL: the CLI's file lock already keeps one process per batch on one host).
+     * Hold the batch for this handle until it is freed, across hosts; PB_EAGAIN when
+     * another handle holds it. */
+    int (*batch_lock)(pb_store *st, const char *name);
 } pb_store_ops;
 
 struct pb_store {

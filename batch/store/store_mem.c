@@ -520,6 +520,7 @@ static const pb_store_ops pb__mem_ops = {
     pb__free,
     pb__next_at,
     pb__list,
+    NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };
 
 int pb_store_mem_open(pb_store **out, const char *uri)

@@ -129,15 +129,33 @@ static int pb__gone(pb__pgstore *ps, const char *what)
     return PB_EAGAIN;
 }
 
-/* A connection found broken by an earlier call gets one reconnect before the next one. */
+static int pb__try_lock(pb__pgstore *ps, const char *name, int *got);
+
+/* A connection found broken by an earlier call gets one reconnect before the next one; the
+ * batch lock it held went with the old session and is taken again first: a handle that
+ * cannot get it back (another process took the batch meanwhile) fails from then on. */
 static int pb__ready(pb__pgstore *ps, const char *what)
 {
+    int got = 0;
+    if (ps->lock_lost) {
+        pb_error_set("store %s: %s: the connection was lost and another process took batch %s "
+                     "meanwhile",
+                     ps->label, what, ps->locked);
+        return PB_EAGAIN;
+    }
     if (PQstatus(ps->conn) == CONNECTION_OK)
         return PB_OK;
     PQreset(ps->conn);
-    if (PQstatus(ps->conn) == CONNECTION_OK)
-        return PB_OK;
-    return pb__gone(ps, what);
+    if (PQstatus(ps->conn) != CONNECTION_OK)
+        return pb__gone(ps, what);
+    if (ps->locked && (pb__try_lock(ps, ps->locked, &got) < 0 || !got)) {
+        ps->lock_lost = 1;
+        pb_error_set("store %s: %s: the connection was lost and another process took batch %s "
+                     "meanwhile",
+                     ps->label, what, ps->locked);
+        return PB_EAGAIN;
+    }
+    return PB_OK;
 }
 
 int pb__pg_exec(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
@@ -444,11 +462,60 @@ out:
     return rc;
 }
 
+/* A session-level advisory lock keyed by the batch name: the server drops it when the
+ * session ends, so a process killed with -9 leaves no stale lock behind. */
+static int pb__try_lock(pb__pgstore *ps, const char *name, int *got)
+{
+    PGresult *r = NULL;
+    pb__pgp p;
+    int rc;
+    p.n = 0;
+    pb__pg_cstr(&p, name);
+    *got = 0;
+    rc = pb__pg_exec(ps,
+                     "SELECT CASE WHEN pg_try_advisory_lock(hashtextextended('paybatch batch ' "
+                     "|| $1::text, 0)) THEN 1 ELSE 0 END::int8",
+                     &p, "locking the batch", &r);
+    if (rc < 0)
+        return rc;
+    *got = PQntuples(r) == 1 && pb__pg_i64(r, 0, 0) == 1;
+    PQclear(r);
+    return PB_OK;
+}
+
+int pb__pg_batch_lock(pb_store *st, const char *name)
+{
+    pb__pgstore *ps = (pb__pgstore *)st;
+    int rc, got = 0;
+    if (ps->locked) {
+        if (strcmp(ps->locked, name) == 0)
+            return PB_OK;
+        pb_error_set("store %s: this handle already holds batch %s", ps->label, ps->locked);
+        return PB_EINVAL;
+    }
+    if ((rc = pb__try_lock(ps, name, &got)) < 0)
+        return rc;
+    if (!got) {
+        pb_error_set("batch %s is being worked on by another paybatch process (a lock in %s); "
+                     "run this again when it has finished",
+                     name, ps->label);
+        return PB_EAGAIN;
+    }
+    ps->locked = pb_strdup(name);
+    if (!ps->locked) {
+        PGresult *r = PQexec(ps->conn, "SELECT pg_advisory_unlock_all()");
+        PQclear(r);
+        return pb_error_set("store: out of memory"), PB_ENOMEM;
+    }
+    return PB_OK;
+}
+
 void pb__pg_free(pb_store *st)
 {
     pb__pgstore *ps = (pb__pgstore *)st;
     if (!ps)
         return;
+    pb_free(ps->locked);
     PQfinish(ps->conn);
     pb_free(ps);
 }

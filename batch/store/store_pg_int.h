@@ -20,6 +20,8 @@ typedef struct {
     pb_store base;
     PGconn *conn;
     char label[160]; /* the URI without its password, for messages */
+    char *locked;    /* the batch this handle holds (pb_store_batch_lock), or NULL */
+    int lock_lost;   /* 1: a reconnect could not take the batch back: every op fails */
 } pb__pgstore;
 
 /* The parameters of one statement: integers as text, strings and blobs as binary (they may
@@ -56,6 +58,7 @@ int pb__pg_read_row(pb__pgstore *ps, const PGresult *r, int i, pb_store_row *row
 /* PB_ENOTFOUND with a message when the batch does not exist. */
 int pb__pg_batch_check(pb__pgstore *ps, uint64_t batch);
 void pb__pg_free(pb_store *st);
+int pb__pg_batch_lock(pb_store *st, const char *name);
 
 #define PB__PG_ROWCOLS                                                                             \
     "batch, row_no, state, payment_id, method, amount, currency, account_masked, cells, "          \

@@ -547,9 +547,25 @@ static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t a
                           &p, "listing rows", max, rows, n);
 }
 
+/* designated: the optional ops a backend leaves out are NULL */
 const pb_store_ops pb__pg_ops = {
-    "pg",          pb__batch_begin, pb__batch_finish, pb__rows_add,  pb__payment_id_owner,
-    pb__claim,     pb__due,         pb__mark,         pb__row_get,   pb__row_by_payment_id,
-    pb__rows_each, pb__counts,      pb__batches_each, pb__inbox_put, pb__inbox_each,
-    pb__pg_free,   pb__next_at,     pb__list,
+    .name = "pg",
+    .batch_begin = pb__batch_begin,
+    .batch_finish = pb__batch_finish,
+    .rows_add = pb__rows_add,
+    .payment_id_owner = pb__payment_id_owner,
+    .claim = pb__claim,
+    .due = pb__due,
+    .mark = pb__mark,
+    .row_get = pb__row_get,
+    .row_by_payment_id = pb__row_by_payment_id,
+    .rows_each = pb__rows_each,
+    .counts = pb__counts,
+    .batches_each = pb__batches_each,
+    .inbox_put = pb__inbox_put,
+    .inbox_each = pb__inbox_each,
+    .free = pb__pg_free,
+    .next_at = pb__next_at,
+    .list = pb__list,
+    .batch_lock = pb__pg_batch_lock,
 };

@@ -599,4 +599,5 @@ const pb_store_ops pb__sqlite_ops = {
     pb__sq_free,
     pb__next_at,
     pb__list,
+    NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };
