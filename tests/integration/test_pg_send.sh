@@ -97,7 +97,7 @@ settle() {
     for i in $(seq 15); do
         set +e
         timeout 60 "$PAYBATCH" reconcile -q --state "$1" --gate-url "http://127.0.0.1:$SPORT" \
-            --project-id 15 --timeout 2 --wait 5 --out "$T/$2.csv" >"$T/$2-r.out" 2>"$T/$2-r.err"
+            --project-id 15 --rate 200 --concurrency 8 --timeout 2 --wait 3 --out "$T/$2.csv" >"$T/$2-r.out" 2>"$T/$2-r.err"
         rc=$?
         set -e
         [ $rc -eq 0 ] && return 0
