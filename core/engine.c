@@ -65,8 +65,9 @@ int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
     e->cap = c->concurrency * PB__SLOTS_PER_REQUEST;
     e->q_cap = e->cap + PB__CMDQ_EXTRA;
     e->slots = pb_calloc(e->cap, sizeof *e->slots);
-    e->pending = pb_calloc(e->cap, sizeof *e->pending);
-    e->commit = pb_calloc(e->cap, sizeof *e->commit);
+    /* one update per row in hand, two for a reversal found by a status query */
+    e->pending = pb_calloc(2 * (size_t)e->cap, sizeof *e->pending);
+    e->commit = pb_calloc(2 * (size_t)e->cap, sizeof *e->commit);
     e->q = pb_calloc(e->q_cap, sizeof *e->q);
     e->stale = pb_calloc(e->cap, sizeof *e->stale);
     if (!e->slots || !e->pending || !e->commit || !e->q || !e->stale) {

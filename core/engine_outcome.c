@@ -201,19 +201,25 @@ int pb__eng_status_result(pb_engine *e, pb__slot *s, const pb_engine_status_resu
             PB__SET(u->code, "conflict");
         return rc;
     }
-    /* the one rule from a payment status to a row state (core/callback); a reversal found
-     * here is recorded as accepted and left to the poller or a callback, which apply
-     * success -> reversed in two steps: this update carries one transition only */
+    /* the one rule from a payment status to a row state (core/callback); a reversal (the
+     * payout was paid, then reversed) is two transitions in one COMMIT, in order, as a
+     * callback records it: -> success, then success -> reversed */
     pb_row_state to = pb_callback_status_state(r->payment_status, 0);
-    if (to == PB_ROW_REVERSED)
-        to = PB_ROW_ACCEPTED;
-    rc = pb__eng_update(e, s, to, 0, r->operation_message, &u);
+    int reversed = to == PB_ROW_REVERSED;
+    rc = pb__eng_update(e, s, reversed ? PB_ROW_SUCCESS : to, 0, r->operation_message, &u);
     if (rc == PB_OK) {
         PB__SET(u->code, r->operation_code);
         PB__SET(u->gate_status, r->payment_status);
         PB__SET(u->request_id, r->request_id);
         PB__SET(u->operation_id, r->operation_id);
         PB__SET(u->provider_payment_id, r->provider_payment_id);
+        if (reversed) {
+            /* room: pending holds two updates per slot (pb_engine_new) */
+            pb_row_update *v = &e->pending[e->n_pending++];
+            *v = *u;
+            v->from = PB_ROW_SUCCESS;
+            v->to = PB_ROW_REVERSED;
+        }
     }
     return rc;
 }

@@ -135,6 +135,10 @@ int pb_gate_payment_parse(const char *body, size_t len, const char *secret, size
             out->amount_ok = pb_json_int64(pb_str_make(v, e->vlen), &out->amount) == 0;
         else if (pb__path_is(e, "payment:sum:currency"))
             PB__SET(out->currency, v, e->vlen);
+        else if (pb__path_is(e, "project_id") || pb__path_is(e, "general:project_id"))
+            /* the digits of a number token or of a string ("123" in the SDKs' fixtures) */
+            out->project_id_seen =
+                pb_json_int64(pb_str_make(v, e->vlen), &out->project_id) == 0 ? 1 : -1;
         else if (pb__path_is(e, "code"))
             PB__SET(out->code, v, e->vlen);
         else if (pb__path_is(e, "message"))

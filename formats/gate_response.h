@@ -45,6 +45,10 @@ typedef struct {
     char request_id[PB_ROW_ID_MAX + 1];
     char provider_payment_id[PB_ROW_ID_MAX + 1];
     int reversed; /* an operation of type "reversal" ended in success */
+    /* project_id (top level, or general.project_id): 0 absent, 1 read into project_id, -1
+     * present but not an integer (a number or a string of digits) */
+    int project_id_seen;
+    int64_t project_id;
     /* an error answer (status query for an unknown payment): top-level code/message */
     char code[PB_ROW_CODE_MAX + 1];
     char message[PB_ROW_MESSAGE_MAX + 1];

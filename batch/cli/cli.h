@@ -48,11 +48,15 @@ int pb_cmd_listen(int argc, char **argv);
 
 /* Counts and sums per currency per state: the closing summary of send, reconcile, status. */
 void pb_cli_print_counts(FILE *out, const pb_batch_counts *c);
-/* The batch section of a --report document (rows and sums per state per currency). */
+/* The batch section of a --report document: rows and sums per state per currency (from c), and
+ * per result per currency, as the result CSV names them (a walk over the batch's rows). */
 struct pb_json_report;
-int pb_cli_report_batch(struct pb_json_report *json, const char *name, const pb_batch_counts *c);
-/* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...}") into b. */
-int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c);
+int pb_cli_report_batch(struct pb_json_report *json, pb_store *st, uint64_t batch, const char *name,
+                        const pb_batch_counts *c);
+/* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...},
+ * \"results\":{...},\"result_totals\":{...}") into b. */
+int pb_cli_batch_members(pb_buf *b, pb_store *st, uint64_t batch, const char *name,
+                         const pb_batch_counts *c);
 int pb_cmd_reconcile(int argc, char **argv);
 /* on_progress of send and reconcile: arg points to an int, 1 when stderr is a terminal. */
 void pb_cli_progress(const pb_send_progress *p, void *arg);

@@ -133,6 +133,7 @@ int pb_cmd_listen(int argc, char **argv)
     ro.store_uri = s.state;
     ro.secret = secret;
     ro.secret_len = secret_len;
+    ro.project_id = s.project_id;
     if ((rc = pb_receiver_new(&l.rcv, &loop, &ro)) < 0) {
         pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
         exit_code = pb_cli_store_exit(rc, 1);
@@ -182,12 +183,14 @@ int pb_cmd_listen(int argc, char **argv)
     c.event = "listen.summary";
     pb_log(PB_LOG_INFO, &c,
            "stopped: %llu requests, %llu applied, %llu duplicate, %llu stale, %llu conflict, "
-           "%llu mismatch, %llu unknown, %llu bad signature, %llu not JSON, %llu busy",
+           "%llu mismatch, %llu unknown, %llu other project, %llu bad signature, %llu not JSON, "
+           "%llu busy",
            (unsigned long long)st.received, (unsigned long long)st.applied,
            (unsigned long long)st.same, (unsigned long long)st.stale,
            (unsigned long long)st.conflict, (unsigned long long)st.mismatch,
-           (unsigned long long)st.unknown, (unsigned long long)st.bad_signature,
-           (unsigned long long)st.not_json, (unsigned long long)st.busy);
+           (unsigned long long)st.unknown, (unsigned long long)st.other_project,
+           (unsigned long long)st.bad_signature, (unsigned long long)st.not_json,
+           (unsigned long long)st.busy);
     exit_code = PB_EXIT_OK;
 out:
     if (loop_ok) {

@@ -216,7 +216,7 @@ int pb_cmd_reconcile(int argc, char **argv)
         pb_buf_init(&b, 1u << 20);
         rc = pb_buf_puts(&b, "{\"report_version\":1,\"command\":\"reconcile\"");
         if (rc == 0)
-            rc = pb_cli_batch_members(&b, info.name, &counts);
+            rc = pb_cli_batch_members(&b, st, info.id, info.name, &counts);
         if (rc == 0)
             rc = pb_buf_printf(&b, ",\"exit_code\":%d}\n", exit_code);
         if (rc == 0 && (rc = pb_outfile_open(&of, s.report)) == 0) {

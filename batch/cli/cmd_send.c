@@ -605,7 +605,7 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_UNAVAILABLE;
     else
         exit_code = PB_EXIT_TEMPFAIL;
-    if (fs.json && pb_cli_report_batch(fs.json, name, &counts) < 0)
+    if (fs.json && pb_cli_report_batch(fs.json, st, info.id, name, &counts) < 0)
         goto oom;
     if (s.out && pb_result_write(st, name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());

@@ -9,6 +9,9 @@
 #include "batch/util/log.h"
 #include "formats/report.h"
 #include "formats/json_write.h"
+#include "formats/result_csv.h"
+#include "core/alloc.h"
+#include "core/errors.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -42,8 +45,97 @@ void pb_cli_print_counts(FILE *out, const pb_batch_counts *c)
     }
 }
 
-/* The batch section of the --report document: rows and sums per state per currency. */
-int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c)
+/* The results of the result CSV (formats/result_csv: pb_result_name), in report order. */
+static const char *const pb__results[] = {"success", "decline", "rejected", "reversed",
+                                          "pending", "invalid", "not_sent"};
+#define PB__NRESULTS (sizeof(pb__results) / sizeof(pb__results[0]))
+
+typedef struct {
+    char currency[PB_STORE_CURRENCY_MAX + 1];
+    uint64_t rows[PB__NRESULTS];
+    int64_t amount[PB__NRESULTS];
+} pb__rescur;
+
+typedef struct {
+    uint64_t rows[PB__NRESULTS];
+    pb__rescur *cur;
+    size_t ncur;
+} pb__restotals;
+
+static int pb__result_row(const pb_store_row *r, void *payload)
+{
+    pb__restotals *t = payload;
+    const char *name = pb_result_name(r->state, r->attempts);
+    size_t k, i;
+    for (k = 0; k < PB__NRESULTS && strcmp(pb__results[k], name) != 0; k++)
+        ;
+    if (k == PB__NRESULTS)
+        return pb_error_set("report: result %s has no column", name), PB_ERROR;
+    t->rows[k]++;
+    if (!r->currency[0])
+        return 0; /* an invalid row without a readable currency: counted in results only */
+    for (i = 0; i < t->ncur && strcmp(t->cur[i].currency, r->currency) != 0; i++)
+        ;
+    if (i == t->ncur) {
+        pb__rescur *n = pb_realloc(t->cur, (t->ncur + 1) * sizeof(*n));
+        if (!n)
+            return PB_ENOMEM;
+        t->cur = n;
+        memset(&n[i], 0, sizeof(n[i]));
+        snprintf(n[i].currency, sizeof(n[i].currency), "%s", r->currency);
+        t->ncur++;
+    }
+    t->cur[i].rows[k]++;
+    if (__builtin_add_overflow(t->cur[i].amount[k], r->amount, &t->cur[i].amount[k]))
+        return pb_error_set("report: the %s sum of %s overflows", name, r->currency), PB_ERANGE;
+    return 0;
+}
+
+/* ,"results":{...},"result_totals":{CUR:{result:{rows,amount_minor}}}: what finance reads in
+ * the result CSV's `result` column, summed, so the report reconciles with that file. */
+static int pb__result_members(pb_buf *b, pb_store *st, uint64_t batch)
+{
+    pb__restotals t;
+    size_t i, k;
+    int rc;
+    memset(&t, 0, sizeof(t));
+    rc = pb_store_rows_each(st, batch, pb__result_row, &t);
+    if (rc == 0)
+        rc = pb_buf_puts(b, ",\"results\":{");
+    for (k = 0; rc == 0 && k < PB__NRESULTS; k++)
+        rc = pb_buf_printf(b, "%s\"%s\":%" PRIu64, k ? "," : "", pb__results[k], t.rows[k]);
+    if (rc == 0)
+        rc = pb_buf_puts(b, "},\"result_totals\":{");
+    for (i = 0; rc == 0 && i < t.ncur; i++) {
+        int first = 1;
+        rc = pb_buf_printf(b, "%s", i ? "," : "");
+        if (rc == 0)
+            rc = pb_json_put_str(b, t.cur[i].currency, strlen(t.cur[i].currency));
+        if (rc == 0)
+            rc = pb_buf_putc(b, ':');
+        if (rc == 0)
+            rc = pb_buf_putc(b, '{');
+        for (k = 0; rc == 0 && k < PB__NRESULTS; k++) {
+            if (!t.cur[i].rows[k])
+                continue;
+            rc = pb_buf_printf(b, "%s\"%s\":{\"rows\":%" PRIu64 ",\"amount_minor\":%" PRId64 "}",
+                               first ? "" : ",", pb__results[k], t.cur[i].rows[k],
+                               t.cur[i].amount[k]);
+            first = 0;
+        }
+        if (rc == 0)
+            rc = pb_buf_putc(b, '}');
+    }
+    if (rc == 0)
+        rc = pb_buf_putc(b, '}');
+    pb_free(t.cur);
+    return rc;
+}
+
+/* The batch section of the --report document: rows and sums per state and per result per
+ * currency. */
+int pb_cli_batch_members(pb_buf *b, pb_store *st, uint64_t batch, const char *name,
+                         const pb_batch_counts *c)
 {
     size_t i, k;
     int rc, firstcur = 1;
@@ -76,15 +168,18 @@ int pb_cli_batch_members(pb_buf *b, const char *name, const pb_batch_counts *c)
     }
     if (rc == 0)
         rc = pb_buf_putc(b, '}');
+    if (rc == 0)
+        rc = pb__result_members(b, st, batch);
     return rc;
 }
 
-int pb_cli_report_batch(pb_json_report *json, const char *name, const pb_batch_counts *c)
+int pb_cli_report_batch(pb_json_report *json, pb_store *st, uint64_t batch, const char *name,
+                        const pb_batch_counts *c)
 {
     pb_buf b;
     int rc;
     pb_buf_init(&b, 1u << 20);
-    rc = pb_cli_batch_members(&b, name, c);
+    rc = pb_cli_batch_members(&b, st, batch, name, c);
     if (rc == 0)
         rc = pb_json_report_set_extra(json, b.ptr, b.len);
     pb_buf_free(&b);

@@ -27,6 +27,7 @@ struct pb__job {
     const char *body; /* borrowed from the request: valid until the exchange is answered */
     size_t body_len;
     int64_t received_at_ms;
+    int other_project; /* signed, but for another project id: inbox only */
     pb_gate_payment pay;
     pb_callback_facts facts;
     /* results, written by the worker */
@@ -48,12 +49,14 @@ struct pb_receiver {
     char *secret;
     size_t secret_len;
     unsigned max_pending;
+    int64_t project_id;
     char retry_after[48];
     int64_t (*now_ms)(void *clock);
     void *clock;
     pb__job *head, *tail; /* waiting for the worker */
     size_t queued;
-    pb__job *running; /* in the worker */
+    pb__job *running; /* in the worker: a chain through next */
+    size_t n_running;
     uv_work_t work;
     int closing, closed;
     void (*close_cb)(pb_receiver *r, void *arg);
@@ -89,6 +92,7 @@ int pb_receiver_new(pb_receiver **out, uv_loop_t *loop, const pb_receiver_opts *
     }
     r->loop = loop;
     r->max_pending = o->max_pending ? o->max_pending : PB__DEFAULT_PENDING;
+    r->project_id = o->project_id;
     snprintf(r->retry_after, sizeof(r->retry_after), "Retry-After: %u\r\n",
              o->retry_after_s ? o->retry_after_s : 1u);
     r->now_ms = o->now_ms;
@@ -133,7 +137,7 @@ void pb_receiver_free(pb_receiver *r)
 
 size_t pb_receiver_pending(const pb_receiver *r)
 {
-    return r->queued + (r->running ? 1 : 0);
+    return r->queued + r->n_running;
 }
 
 void pb_receiver_get_stats(const pb_receiver *r, pb_receiver_stats *out)
@@ -150,9 +154,8 @@ static void pb__job_err(pb__job *j, int rc, const char *what)
 }
 
 /* Runs on a libuv worker thread: touches only the job and the store (one job at a time). */
-static void pb__work(uv_work_t *w)
+static void pb__record(pb__job *j)
 {
-    pb__job *j = w->data;
     pb_store *st = j->r->store;
     pb_store_row row;
     pb_store_inbox_rec rec;
@@ -162,7 +165,7 @@ static void pb__work(uv_work_t *w)
     memset(&row, 0, sizeof(row));
     j->verdict = PB_CALLBACK_SAME;
     j->why = "";
-    for (tries = 0; tries < PB__MARK_TRIES; tries++) {
+    for (tries = 0; tries < PB__MARK_TRIES && !j->other_project; tries++) {
         pb_callback_row cr;
         size_t applied = 0;
 
@@ -225,7 +228,7 @@ static void pb__work(uv_work_t *w)
         snprintf(j->err, sizeof(j->err), "the row kept changing while recording");
         goto out;
     }
-    /* unknown payment id (or none): the inbox keeps it */
+    /* unknown payment id (or none), or another project's: the inbox keeps it */
     memset(&rec, 0, sizeof(rec));
     rec.received_at_ms = j->received_at_ms;
     rec.body = j->body;
@@ -235,6 +238,30 @@ static void pb__work(uv_work_t *w)
         pb__job_err(j, rc, "keeping the callback");
 out:
     pb_store_row_clear(&row);
+}
+
+/* Every callback that waited is recorded in one store group (one durable commit for all of
+ * them: callbacks come in bursts, and an fsync per callback capped intake at a few hundred a
+ * second). Each one's inbox line and row change are one step of it: both or neither; none is
+ * answered before the group committed, and when the commit fails none is answered 200 (Gate
+ * sends them again). */
+static void pb__work(uv_work_t *w)
+{
+    pb__job *head = w->data, *j;
+    int rc;
+
+    if ((rc = pb_store_group_begin(head->r->store)) < 0) {
+        for (j = head; j; j = j->next)
+            pb__job_err(j, rc, "starting a transaction");
+        return;
+    }
+    for (j = head; j; j = j->next)
+        pb__record(j);
+    if ((rc = pb_store_group_end(head->r->store)) < 0) {
+        for (j = head; j; j = j->next)
+            if (j->rc == 0)
+                pb__job_err(j, rc, "committing the callback");
+    }
 }
 
 static void pb__kick(pb_receiver *r);
@@ -253,6 +280,16 @@ static void pb__log_job(pb_receiver *r, const pb__job *j)
         r->stats.busy++;
         c.event = "callback.store_error";
         pb_log(PB_LOG_ERROR, &c, "callback not recorded (answered 503): %s", j->err);
+        return;
+    }
+    if (j->other_project) {
+        r->stats.other_project++;
+        c.event = "callback.other_project";
+        pb_log(PB_LOG_WARN, &c,
+               "callback for project %s%" PRId64 ", not %" PRId64
+               " (--project-id): no row changed; kept in the inbox",
+               j->pay.project_id_seen == 1 ? "" : "(unreadable) ",
+               j->pay.project_id_seen == 1 ? j->pay.project_id : 0, r->project_id);
         return;
     }
     if (!j->found) {
@@ -308,17 +345,22 @@ static void pb__after_work(uv_work_t *w, int status)
     pb_receiver *r = j->r;
 
     r->running = NULL;
-    if (status != 0 && j->rc == 0) {
-        j->rc = PB_ERROR;
-        snprintf(j->err, sizeof(j->err), "worker: %s", uv_strerror(status));
+    r->n_running = 0;
+    while (j) {
+        pb__job *next = j->next;
+        if (status != 0 && j->rc == 0) {
+            j->rc = PB_ERROR;
+            snprintf(j->err, sizeof(j->err), "worker: %s", uv_strerror(status));
+        }
+        pb__log_job(r, j);
+        if (j->rc < 0)
+            (void)pb_http_respond_error(j->ex, 503, "callback not recorded; retry", r->retry_after);
+        else
+            (void)pb_http_respond(j->ex, 200, "text/plain", NULL, "OK", 2);
+        /* (a dead connection makes respond return PB_EIO: the exchange is freed all the same) */
+        pb_free(j);
+        j = next;
     }
-    pb__log_job(r, j);
-    if (j->rc < 0)
-        (void)pb_http_respond_error(j->ex, 503, "callback not recorded; retry", r->retry_after);
-    else
-        (void)pb_http_respond(j->ex, 200, "text/plain", NULL, "OK", 2);
-    /* (a dead connection makes respond return PB_EIO: the exchange is freed all the same) */
-    pb_free(j);
     pb__kick(r);
 }
 
@@ -327,20 +369,25 @@ static void pb__kick(pb_receiver *r)
     pb__job *j;
     int rc;
 
-    while (!r->running && r->head) {
+    if (!r->running && r->head) {
+        /* everything that waited goes to the worker as one chain */
         j = r->head;
-        r->head = j->next;
-        if (!r->head)
-            r->tail = NULL;
-        r->queued--;
         r->running = j;
+        r->n_running = r->queued;
+        r->head = r->tail = NULL;
+        r->queued = 0;
         r->work.data = j;
         if ((rc = uv_queue_work(r->loop, &r->work, pb__work, pb__after_work)) != 0) {
             r->running = NULL;
-            r->stats.busy++;
+            r->n_running = 0;
             pb_log(PB_LOG_ERROR, NULL, "callback: cannot queue store work: %s", uv_strerror(rc));
-            (void)pb_http_respond_error(j->ex, 503, "busy", r->retry_after);
-            pb_free(j);
+            while (j) {
+                pb__job *next = j->next;
+                r->stats.busy++;
+                (void)pb_http_respond_error(j->ex, 503, "busy", r->retry_after);
+                pb_free(j);
+                j = next;
+            }
         }
     }
     if (r->closing && !r->running && !r->head && !r->closed) {
@@ -418,6 +465,10 @@ void pb_receiver_handle(pb_http_exchange *ex, const pb_http_request *req, void *
     j->body = req->body;
     j->body_len = req->body_len;
     j->received_at_ms = pb__wall_ms(r);
+    /* the secret is per project, so this is rare (two projects sharing one key): such a
+     * callback never changes a row of this project's batches */
+    j->other_project = r->project_id && j->pay.project_id_seen &&
+                       (j->pay.project_id_seen < 0 || j->pay.project_id != r->project_id);
     pb__facts(j, req);
     if (r->tail)
         r->tail->next = j;

@@ -16,13 +16,15 @@
  *   the store failed (busy, I/O): nothing answered 200, the sender retries               503
  * The path is not looked at. Parsing and the HMAC check run on the loop thread (bad traffic
  * never reaches the store); the row lookup, the decision (core/callback.h) and the writes run
- * on a libuv worker (uv_queue_work), one at a time in arrival order, and the answer is
- * written from the after-work callback, on the loop thread, only after the writes committed.
+ * on a libuv worker (uv_queue_work), in arrival order, every callback that waited for the
+ * worker in one store group (one durable commit), and the answers are written from the
+ * after-work callback, on the loop thread, only after the group committed.
  * Recording = pb_store_inbox_put (the raw body; matched = 1 when it matched a row and its
  * amount/currency) then pb_store_mark (compare-and-set; when a concurrent `send` moved the
- * row meanwhile, the row is read again and the decision made again). The two writes are two
- * transactions: a crash between them leaves the callback in the inbox without the row change,
- * and no 200 was sent, so Gate's retry applies it (the mark is idempotent).
+ * row meanwhile, the row is read again and the decision made again), both in one store group
+ * (one transaction): a crash keeps both or neither, and no 200 was sent before the commit.
+ * A callback naming another project_id than opts.project_id (top level or general) is kept
+ * in the inbox unmatched and changes no row (200: Gate need not send it again).
  *
  * Logs go to the log sink (batch/util/log.h) from the loop thread only: payment id, batch,
  * row, state change, masked account; never the secret or the body.
@@ -59,8 +61,9 @@ typedef struct {
     pb_store *store;       /* ... borrowed instead (see above); exactly one of the two */
     const char *secret;    /* the project's secret key, copied */
     size_t secret_len;
-    unsigned max_pending;           /* callbacks waiting for or in the store; 0 -> 1024 */
-    unsigned retry_after_s;         /* Retry-After of a 503; 0 -> 1 */
+    int64_t project_id;     /* a callback naming another project_id changes no row; 0: unchecked */
+    unsigned max_pending;   /* callbacks waiting for or in the store; 0 -> 1024 */
+    unsigned retry_after_s; /* Retry-After of a 503; 0 -> 1 */
     int64_t (*now_ms)(void *clock); /* wall clock in ms (NULL: the system's) */
     void *clock;
 } pb_receiver_opts;
@@ -71,13 +74,14 @@ typedef struct {
     uint64_t bad_method;
     uint64_t not_json;
     uint64_t bad_signature;
-    uint64_t busy;     /* 503: queue full, closing, or the store failed */
-    uint64_t applied;  /* a row changed */
-    uint64_t same;     /* duplicate: nothing to change */
-    uint64_t stale;    /* out of order: older news than the row */
-    uint64_t conflict; /* another outcome than a final row's, or a row never sent */
-    uint64_t mismatch; /* amount or currency differs: inbox only */
-    uint64_t unknown;  /* payment id unknown to the store: inbox only */
+    uint64_t busy;          /* 503: queue full, closing, or the store failed */
+    uint64_t applied;       /* a row changed */
+    uint64_t same;          /* duplicate: nothing to change */
+    uint64_t stale;         /* out of order: older news than the row */
+    uint64_t conflict;      /* another outcome than a final row's, or a row never sent */
+    uint64_t mismatch;      /* amount or currency differs: inbox only */
+    uint64_t unknown;       /* payment id unknown to the store: inbox only */
+    uint64_t other_project; /* signed, but naming another project_id: inbox only */
     uint64_t store_errors;
 } pb_receiver_stats;
 

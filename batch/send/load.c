@@ -79,6 +79,8 @@ typedef struct {
     pb_store_row *rows;
     size_t nrows;
     int err;
+    int grouped;     /* a store group is open (pb__group) */
+    size_t in_group; /* payment ids asked about in it */
 } pb__scan;
 
 static void pb__on_finding(const pb_finding *f, void *ctx)
@@ -86,6 +88,29 @@ static void pb__on_finding(const pb_finding *f, void *ctx)
     pb__scan *s = ctx;
     if (!s->storing && s->o->on_finding)
         s->o->on_finding(f, s->o->payload);
+}
+
+/* The payment-id questions and the insert of one chunk share one store transaction: asked
+ * one by one, each question was a transaction of its own (WAL locks taken and released per
+ * row: 40% of a 100,000-row load). A chunk keeps the write lock for milliseconds only. */
+static int pb__group(pb__scan *s)
+{
+    int rc;
+    if (s->grouped)
+        return 0;
+    if ((rc = pb_store_group_begin(s->o->store)) < 0)
+        return rc;
+    s->grouped = 1;
+    s->in_group = 0;
+    return 0;
+}
+
+static int pb__ungroup(pb__scan *s)
+{
+    if (!s->grouped)
+        return 0;
+    s->grouped = 0;
+    return pb_store_group_end(s->o->store);
 }
 
 static int pb__flush(pb__scan *s)
@@ -96,6 +121,9 @@ static int pb__flush(pb__scan *s)
         pb_store_rows_clear(s->rows, s->nrows);
         s->nrows = 0;
     }
+    /* the chunk is durable before the next one is read: stored rows stay a prefix */
+    if (rc == 0)
+        rc = pb__ungroup(s);
     return rc;
 }
 
@@ -176,7 +204,12 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
     /* rows this batch already stored hold their ids (a unique index keeps other batches off
      * them): only rows not stored yet are asked about, so a resume costs no query per row */
     if (valid && r->row && s->checked++ >= s->o->stored_rows) {
+        if ((rc = pb__group(s)) < 0)
+            goto fail;
         if ((rc = pb__id_used(s, r)) < 0)
+            goto fail;
+        /* checking only (nothing to insert): end the read group every chunk all the same */
+        if (!s->storing && ++s->in_group == PB_LOAD_CHUNK && (rc = pb__ungroup(s)) < 0)
             goto fail;
         if (rc == 1) {
             valid = 0;
@@ -245,6 +278,11 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
         rc = s.err;
     if (rc == 0 && storing)
         rc = pb__flush(&s);
+    {
+        int grc = pb__ungroup(&s); /* a failed run's chunk: its rows were not inserted */
+        if (rc == 0)
+            rc = grc;
+    }
     if (rc != 0) {
         if (rc > 0 || rc == PB_ENOMEM)
             rc = rc > 0 ? PB_ERROR : rc;

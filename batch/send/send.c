@@ -78,9 +78,8 @@ static void pb__to_erow(const pb_store_row *s, pb_engine_row *e)
 static int pb__payout_body(pb__drv *d, uint32_t row_no, pb_buf *body, const pb_method **m);
 static int pb__row_body(pb__drv *d, const pb_store_row *sr, pb_buf *body, const pb_method **m);
 
-static void pb__op_work(uv_work_t *w)
+static void pb__op_run(pb__op *op)
 {
-    pb__op *op = w->data;
     pb__drv *d = op->d;
     const pb_method *m = NULL;
     size_t i;
@@ -128,6 +127,35 @@ static void pb__op_work(uv_work_t *w)
         snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
 }
 
+/* The worker runs every op that waited, in order, as one store group: one durable commit for
+ * the engine's COMMIT, its next CLAIM and the poller's marks together (SEND_DESIGN: a
+ * claim's rows are posted only after the group is committed, in pb__op_after). When the
+ * commit fails none of it happened: every op of the chain fails. */
+static void pb__op_work(uv_work_t *w)
+{
+    pb__op *head = w->data, *op;
+    pb_store *st = head->d->o->store;
+    int grouped = head->next != NULL, rc;
+
+    if (grouped && (rc = pb_store_group_begin(st)) < 0) {
+        for (op = head; op; op = op->next) {
+            op->rc = rc;
+            snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
+        }
+        return;
+    }
+    for (op = head; op; op = op->next)
+        pb__op_run(op);
+    if (grouped && (rc = pb_store_group_end(st)) < 0) {
+        for (op = head; op; op = op->next) {
+            if (op->rc == 0) {
+                op->rc = rc;
+                snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
+            }
+        }
+    }
+}
+
 static void pb__op_free(pb__op *op)
 {
     size_t i;
@@ -139,20 +167,23 @@ static void pb__op_free(pb__op *op)
 
 static void pb__op_after(uv_work_t *w, int status);
 
+/* Hand every waiting op to the worker as one chain (linked through next). */
 static void pb__op_next(pb__drv *d)
 {
     pb__op *op = d->ops_head;
     int rc;
     if (d->op_running || !op)
         return;
-    d->ops_head = op->next;
-    if (!d->ops_head)
-        d->ops_tail = NULL;
+    d->ops_head = d->ops_tail = NULL;
     op->work.data = op;
     if ((rc = uv_queue_work(&d->loop, &op->work, pb__op_work, pb__op_after)) != 0) {
         pb_error_set("cannot queue store work: %s", uv_strerror(rc));
         pb_send__fail(d, PB_ERROR, "state store");
-        pb__op_free(op);
+        while (op) {
+            pb__op *next = op->next;
+            pb__op_free(op);
+            op = next;
+        }
         return;
     }
     d->op_running = 1;
@@ -251,13 +282,12 @@ static void pb__prep_keep(pb__drv *d, pb__op *op)
     }
 }
 
-static void pb__op_after(uv_work_t *w, int status)
+/* One op's answer, on the loop; frees the op. */
+static void pb__op_done(pb__op *op, int status)
 {
-    pb__op *op = w->data;
     pb__drv *d = op->d;
     pb_engine_event ev;
 
-    d->op_running = 0;
     if (status != 0 && op->rc == 0) {
         op->rc = PB_ERROR;
         snprintf(op->err, sizeof(op->err), "store work cancelled");
@@ -270,7 +300,6 @@ static void pb__op_after(uv_work_t *w, int status)
                       : op->kind == PB__OP_COMMIT ? "cannot record row states"
                                                   : "cannot build a request");
         pb__op_free(op);
-        pb__pump(d);
         return;
     }
     memset(&ev, 0, sizeof(ev));
@@ -304,6 +333,19 @@ static void pb__op_after(uv_work_t *w, int status)
         break;
     }
     pb__op_free(op);
+}
+
+static void pb__op_after(uv_work_t *w, int status)
+{
+    pb__op *op = w->data;
+    pb__drv *d = op->d;
+
+    d->op_running = 0;
+    while (op) {
+        pb__op *next = op->next;
+        pb__op_done(op, status);
+        op = next;
+    }
     pb__op_next(d);
     pb__pump(d);
 }

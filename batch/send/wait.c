@@ -51,6 +51,7 @@ int pb_send__callbacks_start(pb__drv *d)
     ro.store_uri = d->o->store_uri; /* its own handle: SQLite WAL serves both */
     ro.secret = d->o->secret;
     ro.secret_len = d->o->secret_len;
+    ro.project_id = d->o->project_id;
     if ((rc = pb_receiver_new(&d->rcv, &d->loop, &ro)) < 0)
         return rc;
     d->rcv_open = 1;

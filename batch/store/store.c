@@ -215,6 +215,29 @@ int pb_store_mark(pb_store *st, uint64_t batch, const pb_row_update *updates, si
     return st->ops->mark(st, batch, updates, n, applied);
 }
 
+int pb_store_group_begin(pb_store *st)
+{
+    int rc;
+    if (!st)
+        return pb__inval("group_begin: missing argument");
+    if (st->in_group)
+        return pb__inval("group_begin: a group is already open (groups do not nest)");
+    if (st->ops->group_begin && (rc = st->ops->group_begin(st)) < 0)
+        return rc;
+    st->in_group = 1;
+    return PB_OK;
+}
+
+int pb_store_group_end(pb_store *st)
+{
+    if (!st)
+        return pb__inval("group_end: missing argument");
+    if (!st->in_group)
+        return pb__inval("group_end: no group is open");
+    st->in_group = 0; /* ended either way: a failed commit rolled the group back */
+    return st->ops->group_end ? st->ops->group_end(st) : PB_OK;
+}
+
 int pb_store_row_get(pb_store *st, uint64_t batch, uint32_t row_no, pb_store_row *row)
 {
     if (row)

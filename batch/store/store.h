@@ -6,7 +6,8 @@
  *   "postgresql://..", "postgres://.."  PostgreSQL (libpq URI), shared by several hosts;
  *                     the schema is created on first use (store_pg.c)
  *   anything else     a SQLite file path (created when missing)
- * Every write call is one transaction and returns only once it is committed. The front end
+ * Every write call is one transaction and returns only once it is committed (unless it is made
+ * inside a group: pb_store_group_begin). The front end
  * checks every transition with pb_row_state_allowed() before a backend sees it, so a final
  * state is never replaced (except success -> reversed).
  *
@@ -195,6 +196,19 @@ int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int6
  * (read only): the poller walks the accepted rows with it, a page at a time. */
 int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
                   pb_store_row *rows, size_t *n);
+
+/*
+ * Groups: the calls made between pb_store_group_begin and pb_store_group_end share one
+ * transaction, so one durable commit (one fsync) carries them all. Inside a group each call
+ * still applies all or nothing (a failing call leaves the others in place) and reads see the
+ * group's writes, but nothing is durable, nor visible to other processes, until group_end
+ * returns 0; when it fails none of the group's writes happened. A caller must therefore not
+ * act on a group's results (send a claimed row, answer a callback) before group_end. Groups do
+ * not nest (PB_EINVAL). A backend without groups (mem) commits each call on its own, which
+ * meets the same promise. A store freed inside a group rolls the group back.
+ */
+int pb_store_group_begin(pb_store *st);
+int pb_store_group_end(pb_store *st);
 
 /* Hold the batch named name for this handle until pb_store_free (or the process ends): one
  * `send` or `reconcile` per batch, across hosts. PB_EAGAIN with a message when another

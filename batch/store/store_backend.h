@@ -5,8 +5,10 @@
  * back from its open function; the front end (store.c) checks arguments and transitions
  * before calling an op, so a backend never decides whether a transition is allowed, it only
  * applies updates as compare-and-set on `from`. Every write op is one transaction and
- * returns once committed. Output rows follow the ownership rules of store.h; an op that fails
- * leaves no output to release and sets a message with pb_error_set().
+ * returns once committed, except inside a group (group_begin .. group_end, optional: NULL
+ * means every op commits on its own), where each op is a nested all-or-nothing step and
+ * group_end commits them together. Output rows follow the ownership rules of store.h; an op that
+ * fails leaves no output to release and sets a message with pb_error_set().
  */
 #ifndef PB_STORE_STORE_BACKEND_H
 #define PB_STORE_STORE_BACKEND_H
@@ -38,6 +40,8 @@ typedef struct pb_store_ops {
                    int64_t *out);
     int (*list)(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row, size_t max,
                 pb_store_row *rows, size_t *n);
+    int (*group_begin)(pb_store *st);
+    int (*group_end)(pb_store *st);
     /* Optional (NULL: the CLI's file lock already keeps one process per batch on one host).
      * Hold the batch for this handle until it is freed, across hosts; PB_EAGAIN when
      * another handle holds it. */
@@ -46,6 +50,7 @@ typedef struct pb_store_ops {
 
 struct pb_store {
     const pb_store_ops *ops;
+    int in_group; /* kept by the front end */
 };
 
 /* The backends' constructors (called by pb_store_open). */

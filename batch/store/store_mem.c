@@ -520,6 +520,8 @@ static const pb_store_ops pb__mem_ops = {
     pb__free,
     pb__next_at,
     pb__list,
+    NULL, /* group_begin: every op is applied at once, and nothing here is durable anyway */
+    NULL, /* group_end */
     NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };
 

@@ -21,6 +21,9 @@
 #define PB__BATCHCOLS                                                                              \
     "SELECT id, name, file_name, file_sha256, settings, header, delimiter, had_bom, "              \
     "created_at_ms, finished_at_ms FROM batches "
+/* Picks in row order name their index: with rows_next beside it SQLite's planner took that one
+ * and sorted every queued row for each claim (and the primary key for DUE), O(rows) per pick. */
+#define PB__PICK PB__ROWCOLS "INDEXED BY rows_pick "
 /* the partial unique index on payment ids is used only when a query repeats its condition */
 #define PB__ID_INDEXED "payment_id = ?1 AND state <> 'invalid' AND payment_id <> ''"
 
@@ -28,6 +31,9 @@ static const char *const pb__sql[PB__Q_COUNT] = {
     [PB__Q_BEGIN] = "BEGIN IMMEDIATE",
     [PB__Q_COMMIT] = "COMMIT",
     [PB__Q_ROLLBACK] = "ROLLBACK",
+    [PB__Q_SAVEPOINT] = "SAVEPOINT pb_op",
+    [PB__Q_RELEASE] = "RELEASE pb_op",
+    [PB__Q_ROLLBACK_TO] = "ROLLBACK TO pb_op",
     [PB__Q_BATCH_BY_NAME] = PB__BATCHCOLS "WHERE name = ?1",
     [PB__Q_BATCH_INSERT] = "INSERT INTO batches (name, file_name, file_sha256, settings, header, "
                            "delimiter, had_bom, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
@@ -43,15 +49,16 @@ static const char *const pb__sql[PB__Q_COUNT] = {
     [PB__Q_ID_OWNER] = "SELECT b.name FROM rows r JOIN batches b ON b.id = r.batch WHERE "
                        "r.payment_id = ?1 AND r.state <> 'invalid' AND r.payment_id <> '' AND "
                        "r.batch <> ?2 LIMIT 1",
-    [PB__Q_CLAIM_SELECT] = PB__ROWCOLS "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
-                                       "?2 ORDER BY row_no LIMIT ?3",
+    [PB__Q_CLAIM_SELECT] = PB__PICK "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
+                                    "?2 ORDER BY row_no LIMIT ?3",
     /* the selected rows are the first qualifying ones in row order, so the qualifying rows
      * between the first and the last selected are exactly those: one statement moves them */
-    [PB__Q_CLAIM_UPDATE] = "UPDATE rows SET state = 'sending', attempts = attempts + 1 WHERE "
-                           "batch = ?1 AND state = 'queued' AND next_at_ms <= ?2 AND row_no "
-                           "BETWEEN ?3 AND ?4",
-    [PB__Q_DUE] = PB__ROWCOLS "WHERE batch = ?1 AND state IN ('sending', 'in_doubt') AND "
-                              "next_at_ms <= ?2 ORDER BY row_no LIMIT ?3",
+    [PB__Q_CLAIM_UPDATE] =
+        "UPDATE rows INDEXED BY rows_pick SET state = 'sending', attempts = attempts + 1 WHERE "
+        "batch = ?1 AND state = 'queued' AND next_at_ms <= ?2 AND row_no "
+        "BETWEEN ?3 AND ?4",
+    [PB__Q_DUE] = PB__PICK "WHERE batch = ?1 AND state IN ('sending', 'in_doubt') AND "
+                           "next_at_ms <= ?2 ORDER BY row_no LIMIT ?3",
     [PB__Q_MARK] = "UPDATE rows SET state = ?4, updated_at_ms = ?5, next_at_ms = ?6, attempts = "
                    "attempts + ?7, code = iif(?8 = '', code, ?8), message = iif(?9 = '', "
                    "message, ?9), gate_status = iif(?10 = '', gate_status, ?10), request_id = "
@@ -117,12 +124,28 @@ static int pb__exec(pb__sstore *ss, int q, const char *what)
 
 int pb__sq_begin(pb__sstore *ss)
 {
-    return pb__exec(ss, PB__Q_BEGIN, "starting a transaction");
+    return pb__exec(ss, ss->group ? PB__Q_SAVEPOINT : PB__Q_BEGIN, "starting a transaction");
 }
 
 /* Ends the transaction: commits when rc == 0, else rolls back; returns the outcome. */
 int pb__sq_end(pb__sstore *ss, int rc)
 {
+    if (ss->group) {
+        /* one step of a group: the group's COMMIT makes it durable */
+        if (rc == 0)
+            return pb__exec(ss, PB__Q_RELEASE, "ending a step");
+        sqlite3_stmt *s = NULL;
+        /* keep the first error's message; ROLLBACK TO leaves the savepoint open: release it */
+        if (pb__sq_stmt(ss, PB__Q_ROLLBACK_TO, &s) == 0) {
+            sqlite3_step(s);
+            pb__sq_done(s);
+        }
+        if (pb__sq_stmt(ss, PB__Q_RELEASE, &s) == 0) {
+            sqlite3_step(s);
+            pb__sq_done(s);
+        }
+        return rc;
+    }
     if (rc == 0)
         rc = pb__exec(ss, PB__Q_COMMIT, "committing");
     if (rc < 0 && !sqlite3_get_autocommit(ss->db)) {
@@ -563,8 +586,8 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
 static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row,
                     size_t max, pb_store_row *rows, size_t *n)
 {
-    static const char *const sql = PB__ROWCOLS "WHERE batch = ?1 AND state = ?2 AND row_no > ?3 "
-                                               "ORDER BY row_no LIMIT ?4";
+    static const char *const sql = PB__PICK "WHERE batch = ?1 AND state = ?2 AND row_no > ?3 "
+                                            "ORDER BY row_no LIMIT ?4";
     pb__sstore *ss = (pb__sstore *)st;
     sqlite3_stmt *s = NULL;
     int rc;
@@ -578,6 +601,22 @@ static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t a
     rc = pb__read_rows(ss, s, max, rows, n);
     sqlite3_finalize(s);
     return rc;
+}
+
+static int pb__group_begin(pb_store *st)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    int rc = pb__sq_begin(ss);
+    if (rc == 0)
+        ss->group = 1;
+    return rc;
+}
+
+static int pb__group_end(pb_store *st)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    ss->group = 0;
+    return pb__sq_end(ss, 0);
 }
 
 const pb_store_ops pb__sqlite_ops = {
@@ -599,5 +638,7 @@ const pb_store_ops pb__sqlite_ops = {
     pb__sq_free,
     pb__next_at,
     pb__list,
+    pb__group_begin,
+    pb__group_end,
     NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };

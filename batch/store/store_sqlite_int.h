@@ -19,6 +19,9 @@ enum {
     PB__Q_BEGIN,
     PB__Q_COMMIT,
     PB__Q_ROLLBACK,
+    PB__Q_SAVEPOINT,
+    PB__Q_RELEASE,
+    PB__Q_ROLLBACK_TO,
     PB__Q_BATCH_BY_NAME,
     PB__Q_BATCH_INSERT,
     PB__Q_BATCH_EXISTS,
@@ -44,6 +47,7 @@ typedef struct {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[PB__Q_COUNT]; /* prepared on first use, kept until free */
+    int group;                       /* inside pb_store_group_begin .. end */
 } pb__sstore;
 
 extern const pb_store_ops pb__sqlite_ops;
@@ -52,7 +56,8 @@ extern const pb_store_ops pb__sqlite_ops;
 int pb__sq_err(pb__sstore *ss, int rc, const char *what);
 /* The cached statement q, prepared on first use. */
 int pb__sq_stmt(pb__sstore *ss, int q, sqlite3_stmt **out);
-/* BEGIN IMMEDIATE; and the end of a transaction: commit when rc == 0, else roll back. */
+/* BEGIN IMMEDIATE; and the end of a transaction: commit when rc == 0, else roll back. Inside
+ * a group they are a savepoint: released when rc == 0, else rolled back to. */
 int pb__sq_begin(pb__sstore *ss);
 int pb__sq_end(pb__sstore *ss, int rc);
 void pb__sq_free(pb_store *st);

@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* next_at (the earliest time a row waits for) reads one entry of this index instead of every
+ * queued row: without it each claim of a 100,000-row batch scanned the queued rows again. */
+#define PB__NEXT_INDEX "CREATE INDEX IF NOT EXISTS rows_next ON rows (batch, state, next_at_ms)"
+
 /* Invalid rows may repeat or lack a payment id (they are never sent), so uniqueness holds
  * for the rows that can be paid. The pick index serves claim and due in row order and stops
  * at LIMIT; next_at_ms rides along so that the filter needs no table lookup. */
@@ -48,7 +52,7 @@ static const char pb__schema[] =
     " updated_at_ms INTEGER NOT NULL,"
     " reversed INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (batch, row_no)) STRICT;"
-    "CREATE INDEX rows_pick ON rows (batch, state, row_no, next_at_ms);"
+    "CREATE INDEX rows_pick ON rows (batch, state, row_no, next_at_ms);" PB__NEXT_INDEX ";"
     "CREATE UNIQUE INDEX rows_payment_id ON rows (payment_id)"
     " WHERE state <> 'invalid' AND payment_id <> '';"
     "CREATE TABLE inbox ("
@@ -128,8 +132,11 @@ static int pb__schema_check(pb__sstore *ss)
         rc = PB_EINVAL;
         goto out;
     }
-    if (version == PB__SQ_SCHEMA_VERSION)
+    if (version == PB__SQ_SCHEMA_VERSION) {
+        /* a store made before the index existed gets it (an index changes no reader) */
+        rc = pb__exec(ss, PB__NEXT_INDEX, "adding an index");
         goto out;
+    }
     /* a new file (a second process may have won the race: we re-read inside the lock) */
     snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
              PB__SQ_APPLICATION_ID, PB__SQ_SCHEMA_VERSION);

@@ -95,7 +95,7 @@ rc=$?
 set -e
 [ $rc -eq 0 ] || fail "send --wait: exit $rc, want 0 (every row final)"
 check_result "$T/a.csv"
-python3 - "$T/a.json" <<'PY' || fail "report totals do not reconcile"
+python3 - "$T/a.json" "$T/a.csv" <<'PY' || fail "report totals do not reconcile"
 import json, sys
 d = json.load(open(sys.argv[1]))
 # the valid rows' control totals (from the file) == the sums of what became of them (store)
@@ -108,6 +108,19 @@ for cur, per_state in d["state_totals"].items():
     assert rows == valid[cur]["rows"], f"{cur}: {rows} rows != input {valid[cur]}"
 assert d["states"]["invalid"] == 1 and d["exit_code"] == 0, d["states"]
 assert sum(d["states"].values()) == d["rows"]["total"], (d["states"], d["rows"])
+# per result, as the result CSV's `result` column says: the same reconciliation, and the
+# counts are the CSV's own
+assert set(valid) == set(d["result_totals"]), (valid.keys(), d["result_totals"].keys())
+for cur, per in d["result_totals"].items():
+    paid = sum(v["amount_minor"] for k, v in per.items() if k != "invalid")
+    rows = sum(v["rows"] for k, v in per.items() if k != "invalid")
+    assert paid == valid[cur]["amount_minor"] and rows == valid[cur]["rows"], (cur, per, valid[cur])
+import csv, collections
+with open(sys.argv[2], newline="", encoding="utf-8-sig") as f:
+    text = f.read()
+delim = ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
+col = collections.Counter(r["result"] for r in csv.DictReader(text.splitlines(), delimiter=delim))
+assert {k: v for k, v in d["results"].items() if v} == dict(col), (d["results"], col)
 PY
 echo "ok 1 send --callback-listen --wait: every row final, result CSV and report"
 

@@ -3,7 +3,8 @@
  * simulated Gate, network, clock and store, with crashes. One seed is one history.
  *
  * sim.c holds the world (event queue, store model, driver, crashes, invariants) and main;
- * sim_gate.c the Gate and the network between us and it. Everything random comes from the
+ * sim_gate.c the Gate and the network between us and it; sim_callback.c Gate's callbacks,
+ * forged ones, the receiver and the final reconcile. Everything random comes from the
  * world's splitmix64 stream, so a seed replays exactly.
  */
 #ifndef PB_TESTS_SIM_SIM_H
@@ -27,7 +28,8 @@ typedef enum {
     SIM_CRASH,
     SIM_RESTART,
     SIM_STOP,
-    SIM_SETTLE /* Gate finishes a recorded payment */
+    SIM_SETTLE,  /* Gate finishes a recorded payment */
+    SIM_CALLBACK /* a callback reaches the receiver: Gate's (cb_status) or a forger's */
 } sim_ev_type;
 
 typedef struct {
@@ -43,7 +45,20 @@ typedef struct {
     pb_engine_row *rows; /* SIM_STORE_ROWS: pb_malloc'ed, freed when the event is */
     pb_row_update *ups;  /* SIM_COMMIT_DONE: the same */
     size_t n;
+    int cb_kind;   /* SIM_CALLBACK: SIM_CB_... */
+    int cb_status; /* SIM_CALLBACK: the payment status it carries (a pb_row_state) */
 } sim_ev;
+
+/* Callback kinds: Gate's own, or forgeries the receiver must refuse (sim_callback.c). */
+enum {
+    SIM_CB_GENUINE = 0,
+    SIM_CB_WRONG_KEY,   /* signed with another key */
+    SIM_CB_COPIED,      /* a genuine signature of another body */
+    SIM_CB_UNSIGNED,    /* no signature at all */
+    SIM_CB_TAMPERED,    /* a genuine body, amount changed after signing */
+    SIM_CB_GENERAL_SIG, /* a forged general.signature */
+    SIM_CB_KINDS
+};
 
 #define SIM_F_DROP_BEFORE 1u /* connection reset before Gate read the request */
 #define SIM_F_DROP_AFTER  2u /* Gate processed it, the answer is lost */
@@ -69,6 +84,8 @@ typedef struct {
     int in_flight; /* a POST of ours whose result the engine has not been told */
     int doubt;     /* a POST may have been recorded; no "not found" seen since */
     uint32_t posts;
+    int cb_moves; /* times a callback changed the committed row (the engine may then find its
+                     compare-and-set skipped, or post a row a callback already settled) */
 } sim_row;
 
 typedef struct {
@@ -104,6 +121,13 @@ typedef struct {
     size_t n_req, cap_req;
     uint64_t gate_posts, gate_queries;
 
+    /* callbacks (sim_callback.c): their own random stream, so the engine's histories of a
+     * seed stay those of a run without callbacks (--no-callbacks) */
+    int callbacks;
+    uint64_t cb_rng;
+    int p_cb_lost, p_cb_dup; /* per mille */
+    uint64_t cb_genuine, cb_forged, cb_applied, cb_polled;
+
     char fail[512];
 } sim_world;
 
@@ -125,5 +149,15 @@ void sim_gate_post(sim_world *w, uint32_t row);   /* POST_PAYOUT leaves now */
 void sim_gate_status(sim_world *w, uint32_t row); /* QUERY_STATUS leaves now */
 void sim_gate_arrive(sim_world *w, sim_ev *ev);   /* SIM_GATE_POST / SIM_GATE_STATUS */
 void sim_gate_settle(sim_world *w, sim_ev *ev);
+
+/* sim_callback.c: Gate's callbacks (lost, duplicated, reordered), forgeries, the receiver
+ * (the real parse, signature check and pb_callback_decide), and the final reconcile */
+void sim_cb_setup(sim_world *w);                  /* per seed: fault levels, forgeries planned */
+void sim_cb_recorded(sim_world *w, uint32_t row); /* Gate recorded our payment */
+void sim_cb_settled(sim_world *w, uint32_t row);  /* ... and finished it */
+void sim_cb_deliver(sim_world *w, sim_ev *ev);    /* SIM_CALLBACK */
+/* After the last event: poll every row still pending (reconcile), then check that each row's
+ * result (pb_result_name, as the result CSV says it) is Gate's truth. */
+void sim_cb_reconcile_and_check(sim_world *w);
 
 #endif

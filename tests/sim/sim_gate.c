@@ -110,12 +110,14 @@ static void sim__record(sim_world *w, sim_row *r)
     sim_ev *ev = sim_new_ev(w, w->now + 500 + (int64_t)sim_below(w, 30000), SIM_SETTLE);
     if (ev)
         ev->row = (uint32_t)(r - w->rows);
+    sim_cb_recorded(w, (uint32_t)(r - w->rows));
 }
 
 void sim_gate_settle(sim_world *w, sim_ev *ev)
 {
     sim_row *r = &w->rows[ev->row];
     r->gate_final = r->declines ? PB_ROW_DECLINE : PB_ROW_SUCCESS;
+    sim_cb_settled(w, ev->row);
 }
 
 static void sim__answer_post(sim_world *w, sim_ev *in, sim_row *r)

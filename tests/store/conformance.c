@@ -418,6 +418,55 @@ static void test_conf_mark(void **state)
     pb_store_free(st);
 }
 
+/* A group: every call applies, reads inside see earlier writes, a failing call leaves the
+ * others, nothing nests; after group_end everything is there. */
+static void test_conf_group(void **state)
+{
+    pb_store *st = conf_open();
+    uint64_t b = conf_filled(st, "g", pb_conf_sha_a, 6);
+    pb_store_row out[8];
+    pb_row_update u[2];
+    size_t n, applied;
+    (void)state;
+    assert_int_equal(pb_store_group_end(st), PB_EINVAL); /* none open */
+    assert_int_equal(pb_store_group_begin(st), 0);
+    assert_int_equal(pb_store_group_begin(st), PB_EINVAL); /* no nesting */
+    assert_int_equal(pb_store_claim(st, b, 0, 2, out, &n), 0);
+    assert_int_equal(n, 2);
+    pb_store_rows_clear(out, n);
+    u[0] = conf_upd(2, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    assert_int_equal(pb_store_mark(st, b, u, 1, &applied), 0);
+    assert_int_equal(applied, 1);
+    /* reads inside the group see its writes */
+    assert_int_equal(conf_state(st, b, 2), PB_ROW_ACCEPTED);
+    assert_int_equal(pb_store_due(st, b, 0, 8, out, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].row_no, 3);
+    pb_store_rows_clear(out, n);
+    /* a call that fails inside the group changes nothing and leaves the group usable */
+    out[0].row_no = 2;
+    conf_row(&out[0], 2, "g-dup", 1, "EUR");
+    assert_int_equal(pb_store_rows_add(st, b, out, 1), PB_EEXISTS);
+    assert_int_equal(pb_store_claim(st, b, 0, 1, out, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].row_no, 4);
+    pb_store_rows_clear(out, n);
+    assert_int_equal(pb_store_group_end(st), 0);
+    assert_int_equal(conf_state(st, b, 2), PB_ROW_ACCEPTED);
+    assert_int_equal(conf_state(st, b, 3), PB_ROW_SENDING);
+    assert_int_equal(conf_state(st, b, 4), PB_ROW_SENDING);
+    assert_int_equal(conf_state(st, b, 5), PB_ROW_QUEUED);
+    /* a group with no call, and a plain call after a group */
+    assert_int_equal(pb_store_group_begin(st), 0);
+    assert_int_equal(pb_store_group_end(st), 0);
+    u[0] = conf_upd(3, PB_ROW_SENDING, PB_ROW_IN_DOUBT);
+    assert_int_equal(pb_store_mark(st, b, u, 1, &applied), 0);
+    assert_int_equal(applied, 1);
+    assert_int_equal(pb_store_group_begin(NULL), PB_EINVAL);
+    assert_int_equal(pb_store_group_end(NULL), PB_EINVAL);
+    pb_store_free(st);
+}
+
 static void test_conf_every_forbidden_transition(void **state)
 {
     pb_store *st = conf_open();
@@ -838,7 +887,7 @@ static void test_conf_alloc_failures(void **state)
     cmocka_unit_test(test_conf_open_uris), cmocka_unit_test(test_conf_batch_begin),                \
         cmocka_unit_test(test_conf_rows_add), cmocka_unit_test(test_conf_payment_ids),             \
         cmocka_unit_test(test_conf_claim), cmocka_unit_test(test_conf_mark),                       \
-        cmocka_unit_test(test_conf_every_forbidden_transition),                                    \
+        cmocka_unit_test(test_conf_group), cmocka_unit_test(test_conf_every_forbidden_transition), \
         cmocka_unit_test(test_conf_final_never_overwritten), cmocka_unit_test(test_conf_due),      \
         cmocka_unit_test(test_conf_next_list), cmocka_unit_test(test_conf_counts),                 \
         cmocka_unit_test(test_conf_cells_and_order), cmocka_unit_test(test_conf_inbox),            \

@@ -310,6 +310,28 @@ static void test_3041_queries_status(void **state)
     }
 }
 
+/* A payment Gate paid and then reversed: success, then reversed, in one COMMIT, in order. */
+static void test_status_reversed(void **state)
+{
+    (void)state;
+    h_t h;
+    h_start(&h);
+    h_payout(&h, 2, PB_ENGINE_ANSWERED, 400, -1, "error", "3041");
+    h_expect_soon(&h, PB_ENGINE_QUERY_STATUS);
+    h_status(&h, 2, PB_ENGINE_ANSWERED, 200, NULL, "reversed", 150000, "PHP");
+    h_expect(&h, PB_ENGINE_COMMIT);
+    assert_int_equal(h.n_ups, 2);
+    assert_int_equal(h.ups[0].from, PB_ROW_SENDING);
+    assert_int_equal(h.ups[0].to, PB_ROW_SUCCESS);
+    assert_int_equal(h.ups[1].from, PB_ROW_SUCCESS);
+    assert_int_equal(h.ups[1].to, PB_ROW_REVERSED);
+    assert_string_equal(h.ups[1].gate_status, "reversed");
+    assert_string_equal(h.ups[1].operation_id, "op-2");
+    h_committed(&h);
+    h_expect(&h, PB_ENGINE_DONE);
+    h_close(&h);
+}
+
 static void test_conflict(void **state)
 {
     (void)state;
@@ -679,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_3041_queries_status),
+        cmocka_unit_test(test_status_reversed),
         cmocka_unit_test(test_conflict),
         cmocka_unit_test(test_throttled),
         cmocka_unit_test(test_in_doubt_then_status),

@@ -156,10 +156,13 @@ static void trampoline(pb_http_exchange *ex, const pb_http_request *req, void *c
     pb_receiver_handle(ex, req, f->rcv);
 }
 
+static int64_t g_project_id; /* the receiver's --project-id (0: unchecked) */
+
 static void new_receiver(fx *f, const char *secret)
 {
     pb_receiver_opts o;
     memset(&o, 0, sizeof(o));
+    o.project_id = g_project_id;
     o.store = f->st;
     o.secret = secret;
     o.secret_len = strlen(secret);
@@ -448,6 +451,54 @@ static void test_sequence(void **state)
     fx_close(&f);
 }
 
+/* A callback signed with our key but naming another project id changes no row (inbox only,
+ * 200); the same callback for our project applies. */
+static void test_other_project(void **state)
+{
+    fx f;
+    pb_receiver_stats s;
+    (void)state;
+    g_project_id = 12; /* callback() says project 11 */
+    fx_open(&f, SECRET);
+    add_row(&f, 2, "p-2", 1050, "PHP", PB_ROW_ACCEPTED);
+    assert_int_equal(post_cb(&f, "p-2", "decline", "1050", "PHP"), 200);
+    assert_int_equal(state_of(&f, "p-2"), PB_ROW_ACCEPTED);
+    /* a project id that is not an integer is another project too */
+    {
+        char *b = signed_body("\"project_id\":\"eleven\",\"payment\":{\"id\":\"p-2\",\"status\":"
+                              "\"success\",\"sum\":{\"amount\":1050,\"currency\":\"PHP\"}}",
+                              SECRET, 0);
+        assert_int_equal(post(&f, b), 200);
+        pb_free(b);
+    }
+    assert_int_equal(state_of(&f, "p-2"), PB_ROW_ACCEPTED);
+    pb_receiver_get_stats(f.rcv, &s);
+    assert_int_equal(s.other_project, 2);
+    assert_int_equal(s.applied, 0);
+    assert_int_equal(inbox_count(&f), 2);
+    fx_close(&f);
+    /* ours (11, and "11" as the SDK fixtures write it): applied */
+    g_project_id = 11;
+    fx_open(&f, SECRET);
+    add_row(&f, 2, "p-2", 1050, "PHP", PB_ROW_ACCEPTED);
+    add_row(&f, 3, "p-3", 1050, "PHP", PB_ROW_ACCEPTED);
+    assert_int_equal(post_cb(&f, "p-2", "decline", "1050", "PHP"), 200);
+    assert_int_equal(state_of(&f, "p-2"), PB_ROW_DECLINE);
+    {
+        char *b = signed_body("\"project_id\":\"11\",\"payment\":{\"id\":\"p-3\",\"status\":"
+                              "\"success\",\"sum\":{\"amount\":1050,\"currency\":\"PHP\"}}",
+                              SECRET, 0);
+        assert_int_equal(post(&f, b), 200);
+        pb_free(b);
+    }
+    assert_int_equal(state_of(&f, "p-3"), PB_ROW_SUCCESS);
+    pb_receiver_get_stats(f.rcv, &s);
+    assert_int_equal(s.other_project, 0);
+    assert_int_equal(s.applied, 2);
+    fx_close(&f);
+    g_project_id = 0;
+}
+
 /* Amounts are read from the number token: nothing goes through a double. */
 static void test_amount_tokens(void **state)
 {
@@ -625,9 +676,10 @@ static void test_own_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_answer_codes),  cmocka_unit_test(test_sequence),
-        cmocka_unit_test(test_amount_tokens), cmocka_unit_test(test_copied_signature),
-        cmocka_unit_test(test_vector_cases),  cmocka_unit_test(test_own_store),
+        cmocka_unit_test(test_answer_codes),     cmocka_unit_test(test_sequence),
+        cmocka_unit_test(test_other_project),    cmocka_unit_test(test_amount_tokens),
+        cmocka_unit_test(test_copied_signature), cmocka_unit_test(test_vector_cases),
+        cmocka_unit_test(test_own_store),
     };
     pb_global_init();
     signal(SIGPIPE, SIG_IGN);
