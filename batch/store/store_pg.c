@@ -143,8 +143,9 @@ static int pb__ready(pb__pgstore *ps, const char *what)
                      ps->label, what, ps->locked);
         return PB_EAGAIN;
     }
-    if (PQstatus(ps->conn) == CONNECTION_OK)
+    if (PQstatus(ps->conn) == CONNECTION_OK && !ps->reset)
         return PB_OK;
+    ps->reset = 0;
     PQreset(ps->conn);
     if (PQstatus(ps->conn) != CONNECTION_OK)
         return pb__gone(ps, what);
@@ -158,25 +159,12 @@ static int pb__ready(pb__pgstore *ps, const char *what)
     return PB_OK;
 }
 
-int pb__pg_exec(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
-                PGresult **res)
+/* The error of a failed result r (released here), or of the connection when r is NULL. */
+static int pb__fail(pb__pgstore *ps, PGresult *r, const char *what)
 {
-    PGresult *r;
-    ExecStatusType st;
-    const char *state;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     char line[256];
     int rc;
-    *res = NULL;
-    if ((rc = pb__ready(ps, what)) < 0)
-        return rc;
-    r = PQexecParams(ps->conn, sql, p ? p->n : 0, NULL, p ? p->val : NULL, p ? p->len : NULL,
-                     p ? p->fmt : NULL, 1);
-    st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        *res = r;
-        return PB_OK;
-    }
-    state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (!r || PQstatus(ps->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
         (state && strncmp(state, "57P", 3) == 0)) {
         PQclear(r);
@@ -189,6 +177,152 @@ int pb__pg_exec(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *
                                                 : PB_EIO;
     PQclear(r);
     return rc;
+}
+
+int pb__pg_exec(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
+                PGresult **res)
+{
+    PGresult *r;
+    ExecStatusType st;
+    int rc;
+    *res = NULL;
+    if ((rc = pb__ready(ps, what)) < 0)
+        return rc;
+    r = PQexecParams(ps->conn, sql, p ? p->n : 0, NULL, p ? p->val : NULL, p ? p->len : NULL,
+                     p ? p->fmt : NULL, 1);
+    st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        *res = r;
+        return PB_OK;
+    }
+    return pb__fail(ps, r, what);
+}
+
+/* Statements queued in one pipeline segment before its results are read: their answers
+ * (~40 bytes each) stay far below a socket buffer, so a blocking send never waits for a
+ * reader that is not reading. */
+#define PB__PIPE_SEG 256
+
+static int pb__send(pb__pgstore *ps, const char *sql, const pb__pgp *p)
+{
+    return PQsendQueryParams(ps->conn, sql, p ? p->n : 0, NULL, p ? p->val : NULL,
+                             p ? p->len : NULL, p ? p->fmt : NULL, 1)
+               ? PB_OK
+               : PB_EAGAIN;
+}
+
+/* Read the results of `queued` statements and the sync point. The first statement of the
+ * whole transaction (is_first) is the batch check: no row is PB_ENOTFOUND. Rows changed are
+ * added to *affected. The first failure is kept in rc (later ones are its consequences). */
+static int pb__drain(pb__pgstore *ps, size_t queued, int check_first, uint64_t batch,
+                     size_t *affected, const char *what)
+{
+    int rc = PB_OK;
+    size_t i;
+    PGresult *r;
+    for (i = 0; i < queued; i++) {
+        ExecStatusType st;
+        r = PQgetResult(ps->conn);
+        if (!r)
+            return rc < 0 ? rc : pb__gone(ps, what);
+        st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (i == 0 && check_first && PQntuples(r) == 0 && rc == 0) {
+                pb_error_set("store %s: no batch %llu", ps->label, (unsigned long long)batch);
+                rc = PB_ENOTFOUND;
+            } else if (st == PGRES_COMMAND_OK && affected) {
+                *affected += (size_t)strtoul(PQcmdTuples(r), NULL, 10);
+            }
+            PQclear(r);
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+        } else if (rc == 0) {
+            rc = pb__fail(ps, r, what);
+        } else {
+            PQclear(r);
+        }
+        /* the end of this statement's results */
+        while ((r = PQgetResult(ps->conn)) != NULL)
+            PQclear(r);
+    }
+    r = PQgetResult(ps->conn);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        return rc < 0 ? rc : pb__gone(ps, what);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pb__pg_pipeline_txn(pb__pgstore *ps, uint64_t batch, const char *sql, size_t n,
+                        pb__pg_fill fill, const void *arg, const char *what, size_t *affected)
+{
+    pb__pgp p;
+    size_t i = 0, queued = 0;
+    int rc, first = 1;
+    if (affected)
+        *affected = 0;
+    if ((rc = pb__ready(ps, what)) < 0)
+        return rc;
+    if (!PQenterPipelineMode(ps->conn))
+        return pb__gone(ps, what);
+    p.n = 0;
+    pb__pg_int(&p, (int64_t)batch);
+    if ((rc = pb__send(ps, "BEGIN", NULL)) < 0 ||
+        (rc = pb__send(ps, "SELECT 1 FROM pb_batches WHERE id = $1", &p)) < 0)
+        goto out;
+    queued = 2;
+    while (rc == 0) {
+        if (i < n) {
+            p.n = 0;
+            fill(i, &p, arg);
+            if ((rc = pb__send(ps, sql, &p)) < 0)
+                break;
+            i++;
+            queued++;
+        }
+        if (i == n && (rc = pb__send(ps, "COMMIT", NULL)) < 0)
+            break;
+        if (i == n)
+            queued++;
+        if (i == n || queued >= PB__PIPE_SEG) {
+            if (!PQpipelineSync(ps->conn)) {
+                rc = PB_EAGAIN;
+                break;
+            }
+            /* BEGIN's result comes first: the check is the second of the first segment */
+            if (first) {
+                PGresult *b = PQgetResult(ps->conn);
+                ExecStatusType st = b ? PQresultStatus(b) : PGRES_FATAL_ERROR;
+                if (st != PGRES_COMMAND_OK) {
+                    rc = pb__fail(ps, b, what);
+                    b = NULL;
+                }
+                PQclear(b);
+                while ((b = PQgetResult(ps->conn)) != NULL)
+                    PQclear(b);
+                queued--;
+            }
+            if (rc == 0)
+                rc = pb__drain(ps, queued, first, batch, affected, what);
+            else
+                (void)pb__drain(ps, queued, 0, batch, NULL, what); /* empty the pipeline */
+            first = 0;
+            queued = 0;
+            if (i == n)
+                break;
+        }
+    }
+out:
+    if (rc == PB_EAGAIN && PQstatus(ps->conn) == CONNECTION_OK)
+        rc = pb__gone(ps, what); /* a send that failed: the message of the connection */
+    if (PQpipelineStatus(ps->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(ps->conn))
+        ps->reset = 1; /* results left unread (the connection failed mid-way): reconnect */
+    if (rc == 0)
+        return PB_OK; /* COMMIT was the last statement of the pipeline */
+    if (affected)
+        *affected = 0;
+    return ps->reset ? rc : pb__pg_end(ps, rc); /* a failed transaction is rolled back */
 }
 
 /* Several statements without parameters (the schema): the simple query protocol. */

@@ -22,6 +22,7 @@ typedef struct {
     char label[160]; /* the URI without its password, for messages */
     char *locked;    /* the batch this handle holds (pb_store_batch_lock), or NULL */
     int lock_lost;   /* 1: a reconnect could not take the batch back: every op fails */
+    int reset;       /* 1: the session is unusable (a pipeline left unread): reconnect */
 } pb__pgstore;
 
 /* The parameters of one statement: integers as text, strings and blobs as binary (they may
@@ -45,6 +46,14 @@ void pb__pg_null(pb__pgp *p);
  * unique violation, PB_EAGAIN when the server is gone, PB_EIO otherwise. */
 int pb__pg_exec(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
                 PGresult **res);
+/* Sets the parameters of statement i of a pipelined transaction. */
+typedef void (*pb__pg_fill)(size_t i, pb__pgp *p, const void *arg);
+/* One transaction in libpq pipeline mode (one round trip per 256 statements instead of one
+ * per statement): BEGIN; the batch check (PB_ENOTFOUND); sql with the parameters fill(i)
+ * sets, for i < n; COMMIT. *affected (may be NULL): the rows the statements changed. On
+ * failure nothing of it is committed. */
+int pb__pg_pipeline_txn(pb__pgstore *ps, uint64_t batch, const char *sql, size_t n,
+                        pb__pg_fill fill, const void *arg, const char *what, size_t *affected);
 /* As pb__pg_exec for a statement whose result is not needed. */
 int pb__pg_run(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what);
 /* BEGIN; and the end of a transaction: COMMIT when rc == 0, else ROLLBACK; the outcome. */

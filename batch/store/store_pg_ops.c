@@ -129,57 +129,61 @@ static int pb__batch_finish(pb_store *st, uint64_t batch, int64_t at_ms)
     return rc;
 }
 
+static void pb__row_params(size_t i, pb__pgp *p, const void *arg)
+{
+    const pb_store_row *r = &((const pb_store_row *)arg)[i];
+    pb__pg_int(p, (int64_t)r->batch);
+    pb__pg_int(p, r->row_no);
+    pb__pg_cstr(p, pb_row_state_name(r->state));
+    pb__pg_cstr(p, r->payment_id);
+    pb__pg_cstr(p, r->method);
+    pb__pg_int(p, r->amount);
+    pb__pg_cstr(p, r->currency);
+    pb__pg_cstr(p, r->account_masked);
+    pb__pg_str(p, r->cells, r->cells_len);
+    if (r->findings && *r->findings)
+        pb__pg_cstr(p, r->findings);
+    else
+        pb__pg_null(p);
+    pb__pg_int(p, r->attempts);
+    pb__pg_int(p, r->next_at_ms);
+    pb__pg_cstr(p, r->code);
+    pb__pg_cstr(p, r->message);
+    pb__pg_cstr(p, r->gate_status);
+    pb__pg_cstr(p, r->request_id);
+    pb__pg_cstr(p, r->operation_id);
+    pb__pg_cstr(p, r->provider_payment_id);
+    pb__pg_int(p, r->updated_at_ms);
+    pb__pg_int(p, r->reversed ? 1 : 0);
+}
+
+typedef struct {
+    uint64_t batch;
+    const pb_store_row *rows;
+} pb__add;
+
+static void pb__add_params(size_t i, pb__pgp *p, const void *arg)
+{
+    const pb__add *a = arg;
+    pb__row_params(i, p, a->rows);
+    /* the row's batch is the call's (rows_add ignores pb_store_row.batch) */
+    snprintf(p->num[0], sizeof(p->num[0]), "%llu", (unsigned long long)a->batch);
+}
+
 static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, size_t n)
 {
-    pb__pgstore *ps = (pb__pgstore *)st;
-    size_t i;
-    int rc;
-    if ((rc = pb__pg_begin(ps)) < 0)
-        return rc;
-    if ((rc = pb__pg_batch_check(ps, batch)) < 0)
-        goto out;
-    for (i = 0; i < n; i++) {
-        const pb_store_row *r = &rows[i];
-        char what[64];
-        pb__pgp p;
-        p.n = 0;
-        pb__pg_int(&p, (int64_t)batch);
-        pb__pg_int(&p, r->row_no);
-        pb__pg_cstr(&p, pb_row_state_name(r->state));
-        pb__pg_cstr(&p, r->payment_id);
-        pb__pg_cstr(&p, r->method);
-        pb__pg_int(&p, r->amount);
-        pb__pg_cstr(&p, r->currency);
-        pb__pg_cstr(&p, r->account_masked);
-        pb__pg_str(&p, r->cells, r->cells_len);
-        if (r->findings && *r->findings)
-            pb__pg_cstr(&p, r->findings);
-        else
-            pb__pg_null(&p);
-        pb__pg_int(&p, r->attempts);
-        pb__pg_int(&p, r->next_at_ms);
-        pb__pg_cstr(&p, r->code);
-        pb__pg_cstr(&p, r->message);
-        pb__pg_cstr(&p, r->gate_status);
-        pb__pg_cstr(&p, r->request_id);
-        pb__pg_cstr(&p, r->operation_id);
-        pb__pg_cstr(&p, r->provider_payment_id);
-        pb__pg_int(&p, r->updated_at_ms);
-        pb__pg_int(&p, r->reversed ? 1 : 0);
-        snprintf(what, sizeof(what), "adding row %u", r->row_no);
-        rc = pb__pg_run(ps,
-                        "INSERT INTO pb_rows (batch, row_no, state, payment_id, method, amount, "
-                        "currency, account_masked, cells, findings, attempts, next_at_ms, code, "
-                        "message, gate_status, request_id, operation_id, provider_payment_id, "
-                        "updated_at_ms, reversed) VALUES ($1, $2, $3::text, $4::text, $5::text, "
-                        "$6, $7::text, $8::text, $9::bytea, $10::text, $11, $12, $13::text, "
-                        "$14::text, $15::text, $16::text, $17::text, $18::text, $19, $20)",
-                        &p, what);
-        if (rc < 0)
-            goto out;
-    }
-out:
-    return pb__pg_end(ps, rc);
+    pb__add a;
+    a.batch = batch;
+    a.rows = rows;
+    /* one transaction, pipelined: a duplicate refuses every row of the call */
+    return pb__pg_pipeline_txn(
+        (pb__pgstore *)st, batch,
+        "INSERT INTO pb_rows (batch, row_no, state, payment_id, method, amount, currency, "
+        "account_masked, cells, findings, attempts, next_at_ms, code, message, gate_status, "
+        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed) VALUES ($1, $2, "
+        "$3::text, $4::text, $5::text, $6, $7::text, $8::text, $9::bytea, $10::text, $11, $12, "
+        "$13::text, $14::text, $15::text, $16::text, $17::text, $18::text, $19, $20)",
+        n, pb__add_params, &a, "adding rows", NULL);
 }
 
 static int pb__payment_id_owner(pb_store *st, const char *id, size_t len, uint64_t this_batch,
@@ -286,55 +290,48 @@ static int pb__due(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_
     return rc;
 }
 
+typedef struct {
+    uint64_t batch;
+    const pb_row_update *u;
+} pb__marks;
+
+static void pb__mark_params(size_t i, pb__pgp *p, const void *arg)
+{
+    const pb__marks *m = arg;
+    const pb_row_update *u = &m->u[i];
+    pb__pg_int(p, (int64_t)m->batch);
+    pb__pg_int(p, u->row_no);
+    pb__pg_cstr(p, pb_row_state_name(u->from));
+    pb__pg_cstr(p, pb_row_state_name(u->to));
+    pb__pg_int(p, u->at_ms);
+    pb__pg_int(p, u->next_at_ms);
+    pb__pg_int(p, u->add_attempt ? 1 : 0);
+    pb__pg_cstr(p, u->code);
+    pb__pg_cstr(p, u->message);
+    pb__pg_cstr(p, u->gate_status);
+    pb__pg_cstr(p, u->request_id);
+    pb__pg_cstr(p, u->operation_id);
+    pb__pg_cstr(p, u->provider_payment_id);
+}
+
 static int pb__mark(pb_store *st, uint64_t batch, const pb_row_update *updates, size_t n,
                     size_t *applied)
 {
-    pb__pgstore *ps = (pb__pgstore *)st;
-    size_t i, count = 0;
-    int rc;
-    if ((rc = pb__pg_begin(ps)) < 0)
-        return rc;
-    if ((rc = pb__pg_batch_check(ps, batch)) < 0)
-        goto out;
-    for (i = 0; i < n; i++) {
-        const pb_row_update *u = &updates[i];
-        PGresult *r = NULL;
-        pb__pgp p;
-        p.n = 0;
-        pb__pg_int(&p, (int64_t)batch);
-        pb__pg_int(&p, u->row_no);
-        pb__pg_cstr(&p, pb_row_state_name(u->from));
-        pb__pg_cstr(&p, pb_row_state_name(u->to));
-        pb__pg_int(&p, u->at_ms);
-        pb__pg_int(&p, u->next_at_ms);
-        pb__pg_int(&p, u->add_attempt ? 1 : 0);
-        pb__pg_cstr(&p, u->code);
-        pb__pg_cstr(&p, u->message);
-        pb__pg_cstr(&p, u->gate_status);
-        pb__pg_cstr(&p, u->request_id);
-        pb__pg_cstr(&p, u->operation_id);
-        pb__pg_cstr(&p, u->provider_payment_id);
-        rc = pb__pg_exec(
-            ps,
-            "UPDATE pb_rows SET state = $4::text, updated_at_ms = $5, next_at_ms = $6, attempts "
-            "= attempts + $7, code = CASE WHEN $8::text = '' THEN code ELSE $8::text END, "
-            "message = CASE WHEN $9::text = '' THEN message ELSE $9::text END, gate_status = "
-            "CASE WHEN $10::text = '' THEN gate_status ELSE $10::text END, request_id = CASE "
-            "WHEN $11::text = '' THEN request_id ELSE $11::text END, operation_id = CASE WHEN "
-            "$12::text = '' THEN operation_id ELSE $12::text END, provider_payment_id = CASE "
-            "WHEN $13::text = '' THEN provider_payment_id ELSE $13::text END, reversed = CASE "
-            "WHEN $4::text = 'reversed' THEN 1 ELSE reversed END WHERE batch = $1 AND row_no = "
-            "$2 AND state = $3::text",
-            &p, "updating a row", &r);
-        if (rc < 0)
-            goto out;
-        count += (size_t)strtoul(PQcmdTuples(r), NULL, 10);
-        PQclear(r);
-    }
-out:
-    rc = pb__pg_end(ps, rc);
-    *applied = rc < 0 ? 0 : count;
-    return rc;
+    pb__marks m;
+    m.batch = batch;
+    m.u = updates;
+    /* in order, one transaction, pipelined: each UPDATE sees the ones before it */
+    return pb__pg_pipeline_txn(
+        (pb__pgstore *)st, batch,
+        "UPDATE pb_rows SET state = $4::text, updated_at_ms = $5, next_at_ms = $6, attempts = "
+        "attempts + $7, code = CASE WHEN $8::text = '' THEN code ELSE $8::text END, message = "
+        "CASE WHEN $9::text = '' THEN message ELSE $9::text END, gate_status = CASE WHEN "
+        "$10::text = '' THEN gate_status ELSE $10::text END, request_id = CASE WHEN $11::text = "
+        "'' THEN request_id ELSE $11::text END, operation_id = CASE WHEN $12::text = '' THEN "
+        "operation_id ELSE $12::text END, provider_payment_id = CASE WHEN $13::text = '' THEN "
+        "provider_payment_id ELSE $13::text END, reversed = CASE WHEN $4::text = 'reversed' THEN "
+        "1 ELSE reversed END WHERE batch = $1 AND row_no = $2 AND state = $3::text",
+        n, pb__mark_params, &m, "updating rows", applied);
 }
 
 static int pb__one_row(pb__pgstore *ps, const char *sql, const pb__pgp *p, pb_store_row *row,

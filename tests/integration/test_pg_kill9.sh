@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # kill -9 against the PostgreSQL store (issue #15), on the fixture's cluster in a database of
 # its own, against a faulty sandbox. Every round starts three `send` workers of the same batch
-# at once (one takes the batch's lock in the database, the others exit 75 at once), then kills
-# every worker still running with -9 at a seeded instant: the lock dies with the session, so
-# the next round's worker takes over and resolves the rows the dead one left `sending` by
-# status queries, never by sending them again. At least 10 kills of a running worker; then
-# workers finish the batch (results come back through a `listen` on the same database), a
-# `reconcile` from elsewhere finds every row final, and the
-# sandbox's ledger holds every row exactly once with its amount.
+# at once (one takes the batch's lock in the database, the others exit 75 at once), waits for
+# the round's first payout, then kills every worker still running with -9 at a seeded instant
+# after it: the lock dies with the session, so the next round's worker takes over and resolves
+# the rows the dead one left `sending` by status queries, never by sending them again. At
+# least 10 rounds must kill a worker while payouts were being made. Then workers finish the
+# batch (results come back through a `listen` on the same database), a `reconcile` from
+# elsewhere finds every row final, and the sandbox's ledger holds every row exactly once with
+# its amount.
 set -euo pipefail
 : "${PAYBATCH:?set by ctest}"
 : "${PB_PG_URI_FILE:?set by ctest (fixture pg)}"
@@ -71,7 +72,9 @@ for r in $(seq "$ROUNDS"); do
         W+=($!)
         PIDS+=($!)
     done
-    sleep "0.$(( RANDOM % 6 + 4 ))$(( RANDOM % 10 ))"
+    # the seeded instant counts from the first payout of the round (startup is slow under ASan)
+    for _ in $(seq 300); do [ "$(paid)" -gt "$before" ] && break; sleep 0.05; done
+    sleep "0.$(( RANDOM % 4 + 1 ))$(( RANDOM % 10 ))"
     for p in "${W[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     # a worker that lost the race for the lock has already exited 75 (not a kill)
     for p in "${W[@]}"; do

@@ -181,6 +181,54 @@ static void test_inbox_kept_once(void **state)
     pb_store_free(a);
 }
 
+/* Calls longer than one pipeline segment (256 statements): all or nothing, in order. */
+static void test_long_calls(void **state)
+{
+    enum { N = 700 };
+    pb_store *st = conf_open();
+    uint64_t b = conf_batch(st, "long", pb_conf_sha_a);
+    static pb_store_row rows[N];
+    static pb_row_update u[N];
+    pb_batch_counts c;
+    size_t i, applied = 0;
+    char id[32];
+    (void)state;
+    for (i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "long-%zu", i);
+        conf_row(&rows[i], (uint32_t)(i + 2), id, 10, "EUR");
+    }
+    /* a duplicate payment id in the third segment: nothing of the call stays */
+    snprintf(rows[600].payment_id, sizeof(rows[600].payment_id), "long-3");
+    assert_int_equal(pb_store_rows_add(st, b, rows, N), PB_EEXISTS);
+    assert_int_equal(pb_store_counts(st, b, &c), 0);
+    assert_int_equal(c.total, 0);
+    pb_batch_counts_clear(&c);
+    snprintf(rows[600].payment_id, sizeof(rows[600].payment_id), "long-600");
+    assert_int_equal(pb_store_rows_add(st, b, rows, N), 0);
+    /* queued -> sending -> accepted for every row, in one call; one row no longer queued */
+    memset(u, 0, sizeof(u));
+    for (i = 0; i < N; i++) {
+        u[i].row_no = (uint32_t)(i / 2 + 2);
+        u[i].from = i % 2 ? PB_ROW_SENDING : PB_ROW_QUEUED;
+        u[i].to = i % 2 ? PB_ROW_ACCEPTED : PB_ROW_SENDING;
+        u[i].at_ms = 7;
+    }
+    assert_int_equal(pb_store_mark(st, b, u, N, &applied), 0);
+    assert_int_equal(applied, N);
+    assert_int_equal(pb_store_counts(st, b, &c), 0);
+    assert_int_equal(c.rows[PB_ROW_ACCEPTED], N / 2);
+    assert_int_equal(c.rows[PB_ROW_QUEUED], N - N / 2);
+    pb_batch_counts_clear(&c);
+    /* the same again: every update skipped (compare-and-set), nothing counted */
+    assert_int_equal(pb_store_mark(st, b, u, N, &applied), 0);
+    assert_int_equal(applied, 0);
+    /* an unknown batch: PB_ENOTFOUND, before and after a pipeline */
+    assert_int_equal(pb_store_mark(st, b + 1000, u, N, &applied), PB_ENOTFOUND);
+    assert_int_equal(pb_store_rows_add(st, b + 1000, rows, N), PB_ENOTFOUND);
+    assert_int_equal(conf_state(st, b, 2), PB_ROW_ACCEPTED);
+    pb_store_free(st);
+}
+
 static void test_schema_version(void **state)
 {
     pb_store *st = conf_open();
@@ -244,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_processes_claim_disjoint),
         cmocka_unit_test(test_two_handles_mark_once),
         cmocka_unit_test(test_inbox_kept_once),
+        cmocka_unit_test(test_long_calls),
         cmocka_unit_test(test_schema_version),
         cmocka_unit_test(test_connection_errors),
     };
