@@ -133,6 +133,8 @@ typedef struct {
     char code[PB_ROW_CODE_MAX + 1];
     char message[PB_ROW_MESSAGE_MAX + 1];
     char request_id[PB_ROW_ID_MAX + 1];
+    int fatal; /* NOT_SENT that no retry can fix (the gateway's TLS certificate was refused):
+                  the run gives up at once, the row stays queued */
 } pb_engine_payout_result;
 
 typedef struct {
@@ -152,6 +154,7 @@ typedef struct {
     char request_id[PB_ROW_ID_MAX + 1];
     char operation_id[PB_ROW_ID_MAX + 1];
     char provider_payment_id[PB_ROW_ID_MAX + 1];
+    int fatal; /* as in pb_engine_payout_result */
 } pb_engine_status_result;
 
 typedef struct {
@@ -174,6 +177,7 @@ typedef struct {
 
 typedef struct {
     uint64_t posts, queries, commits, updates, throttles, retries, conflicts;
+    uint64_t fatal;     /* requests that could not leave and never will (TLS refused) */
     int config_refused; /* Gate refused the signature or the project: fix the configuration */
 } pb_engine_stats;
 

@@ -71,6 +71,15 @@ int pb__eng_payout_result(pb_engine *e, pb__slot *s, const pb_engine_payout_resu
     pb_row_update *u = NULL;
     int rc;
     int hs = r->http_status;
+    if (r->outcome == PB_ENGINE_NOT_SENT && r->fatal) {
+        /* the gateway's certificate was refused: every retry would meet the same one */
+        e->gave_up = 1;
+        e->stats.fatal++;
+        return pb__eng_update(e, s, PB_ROW_QUEUED, e->now,
+                              "not sent: the gateway's TLS certificate was refused (check "
+                              "--gate-url and --ca-file)",
+                              NULL);
+    }
     if (r->outcome == PB_ENGINE_NOT_SENT) {
         /* nothing left the machine: back to queued, the only question is when */
         if (!pb__may_retry(e, s)) {
@@ -170,6 +179,10 @@ int pb__eng_status_result(pb_engine *e, pb__slot *s, const pb_engine_status_resu
     pb_row_update *u = NULL;
     int rc;
     int hs = r->http_status;
+    if (r->outcome == PB_ENGINE_NOT_SENT && r->fatal) {
+        e->gave_up = 1; /* no retry can help: the row is left as it is for the next run */
+        e->stats.fatal++;
+    }
     if (r->outcome != PB_ENGINE_ANSWERED)
         return pb__query_failed(e, s);
     if (pb__is_throttle(hs, r->retry_after_ms)) {

@@ -590,8 +590,13 @@ int pb_cmd_send(int argc, char **argv)
     all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
                 0;
-    if (rc < 0)
+    if (rc < 0) {
+        if (exit_code == PB_EXIT_IOERR)
+            printf("result: the run stopped: the state store could not be written (a full "
+                   "disk?); what it holds is consistent: fix that, then run the same command "
+                   "again\n");
         goto out;
+    }
     if (all_final)
         exit_code = PB_EXIT_OK;
     else if (sr.engine.config_refused)
@@ -618,6 +623,10 @@ int pb_cmd_send(int argc, char **argv)
     if (exit_code == PB_EXIT_TEMPFAIL)
         printf("result: some rows are not final yet; run the same command (or paybatch "
                "reconcile) later\n");
+    else if (exit_code == PB_EXIT_UNAVAILABLE && sr.engine.fatal)
+        printf("result: the gateway's TLS certificate was refused (see the warnings above); "
+               "nothing was sent: check --gate-url and --ca-file, then run the same command "
+               "again\n");
     else if (exit_code == PB_EXIT_UNAVAILABLE)
         printf("result: the gateway did not accept any request (%" PRIu64 " not sent, %" PRIu64
                " without an answer); nothing is lost: run the same command again later\n",

@@ -222,6 +222,22 @@ static int pb__on_debug(CURL *h, curl_infotype type, char *data, size_t size, vo
 }
 
 /* Codes curl only returns before it writes the request (see the table at the top). */
+/* Verification failures: the same server gives the same certificate on every retry. */
+static int pb__code_tls_refused(int code)
+{
+    switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int pb__code_before_send(int code)
 {
     switch (code) {
@@ -301,6 +317,7 @@ static void pb__classify(pb__req *r, int code, pb_http_result *res, long *new_co
         res->outcome = PB_HTTP_NOT_SENT;
     else
         res->outcome = PB_HTTP_NO_ANSWER;
+    res->fatal = res->outcome == PB_HTTP_NOT_SENT && pb__code_tls_refused(code);
     if (code == PB__CANCELLED)
         snprintf(r->msg, sizeof(r->msg), "cancelled: the client was closed (%s)", r->where);
     else

@@ -57,6 +57,8 @@ typedef struct {
     int curl_code;          /* the CURLcode (0 = CURLE_OK); -1 cancelled by pb_http_client_close */
     const char *error;      /* "" or "<curl's text> (POST <url without query>)" */
     int reused;             /* 1: the request went over a reused connection */
+    int fatal; /* NOT_SENT that no retry can fix: the server's certificate was refused (unknown
+                  CA, another host name, expired...) or our CA file cannot be used */
 } pb_http_result;
 
 /* Called exactly once per successful pb_http_client_post. May call pb_http_client_post and

@@ -135,7 +135,8 @@ static void pb__op_work(uv_work_t *w)
 {
     pb__op *head = w->data, *op;
     pb_store *st = head->d->o->store;
-    int grouped = head->next != NULL, rc;
+    /* even one op: a claim and its next_at read share one transaction (fewer WAL locks) */
+    int grouped = 1, rc;
 
     if (grouped && (rc = pb_store_group_begin(st)) < 0) {
         for (op = head; op; op = op->next) {
@@ -381,6 +382,7 @@ static void pb__on_payout(const pb_http_result *r, void *payload)
     p->outcome = pb__outcome(r->outcome);
     p->http_status = (int)r->status;
     p->retry_after_ms = r->retry_after_ms;
+    p->fatal = r->fatal;
     pb__count(d, r);
     if (r->outcome == PB_HTTP_ANSWERED && pb_gate_answer_parse(r->body, r->body_len, &a) == 0) {
         p->parsed = 1;
@@ -416,6 +418,7 @@ static void pb__on_status(const pb_http_result *r, void *payload)
     s->outcome = pb__outcome(r->outcome);
     s->http_status = (int)r->status;
     s->retry_after_ms = r->retry_after_ms;
+    s->fatal = r->fatal;
     pb__count(d, r);
     if (r->outcome == PB_HTTP_ANSWERED &&
         pb_gate_payment_parse(r->body, r->body_len, d->o->secret, d->o->secret_len, &p) == 0) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,23 @@ static inline void pb__bench_sandbox_stop(pb__bench_sandbox *s)
     if (s->out)
         fclose(s->out);
     s->out = NULL;
+}
+
+/* Remove a SQLite store and what `send` leaves beside it: -wal, -shm, the batch lock files. */
+static inline void pb__bench_rm_store(const char *db)
+{
+    char pat[256];
+    glob_t g;
+    unlink(db);
+    snprintf(pat, sizeof(pat), "%s-wal", db);
+    unlink(pat);
+    snprintf(pat, sizeof(pat), "%s-shm", db);
+    unlink(pat);
+    snprintf(pat, sizeof(pat), "%s.*.lock", db);
+    if (glob(pat, 0, NULL, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+    globfree(&g);
 }
 
 #endif

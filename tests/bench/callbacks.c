@@ -446,16 +446,6 @@ static int pb__flood_run(pb__flood *f, int port, int forged_on, double *rate, do
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-static void pb__rm_db(const char *db)
-{
-    char tmp[128];
-    unlink(db);
-    snprintf(tmp, sizeof(tmp), "%s-wal", db);
-    unlink(tmp);
-    snprintf(tmp, sizeof(tmp), "%s-shm", db);
-    unlink(tmp);
-}
-
 static char **pb__bodies(const char *prefix, long from, long n, const char *status, const char *key,
                          size_t **lens)
 {
@@ -587,8 +577,8 @@ out:
     if (rc)
         fprintf(stderr, "bench_callbacks: a check failed (see above)\n");
     pb__bodies_free(bodies, lens, n);
-    pb__rm_db(db);
-    pb__rm_db(db2);
+    pb__bench_rm_store(db);
+    pb__bench_rm_store(db2);
     curl_global_cleanup();
     return rc;
 }

@@ -418,7 +418,7 @@ static void sim__setup(sim_world *w, uint64_t seed)
 
 typedef struct {
     uint64_t events, requests, crashes, runs, sim_ms;
-    uint64_t cb_genuine, cb_forged, cb_applied, cb_polled;
+    uint64_t cb_genuine, cb_forged, cb_applied, cb_polled, reversals, reversals_unseen;
 } sim_totals;
 
 static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
@@ -484,6 +484,9 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
         case SIM_CALLBACK:
             sim_cb_deliver(w, ev);
             break;
+        case SIM_REVERSE:
+            sim_cb_reverse(w, ev);
+            break;
         }
         sim__release(w, ev);
     }
@@ -500,6 +503,8 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
     tot->cb_forged += w->cb_forged;
     tot->cb_applied += w->cb_applied;
     tot->cb_polled += w->cb_polled;
+    tot->reversals += w->reversals;
+    tot->reversals_unseen += w->reversals_unseen;
     /* reset for the next seed */
     sim_ev *ev;
     while ((ev = sim__pop(w)) != NULL)
@@ -603,13 +608,15 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("%s: %llu seeds from %llu in %.1f s; %llu events, %llu requests, %llu crashes, %llu "
            "runs, %.1f h simulated; callbacks: %llu from Gate (%llu changed a row), %llu forged "
-           "(all refused), %llu rows settled by polling\n",
+           "(all refused), %llu rows settled by polling; %llu payouts reversed (%llu never told: "
+           "every callback lost)\n",
            rc ? "failed" : "ok", (unsigned long long)done, (unsigned long long)from, secs,
            (unsigned long long)tot.events, (unsigned long long)tot.requests,
            (unsigned long long)tot.crashes, (unsigned long long)tot.runs,
            (double)tot.sim_ms / 3.6e6, (unsigned long long)tot.cb_genuine,
            (unsigned long long)tot.cb_applied, (unsigned long long)tot.cb_forged,
-           (unsigned long long)tot.cb_polled);
+           (unsigned long long)tot.cb_polled, (unsigned long long)tot.reversals,
+           (unsigned long long)tot.reversals_unseen);
     pb_free(w->req_at);
     pb_free(w->pool);
     pb_free(w->heap);

@@ -28,8 +28,9 @@ typedef enum {
     SIM_CRASH,
     SIM_RESTART,
     SIM_STOP,
-    SIM_SETTLE,  /* Gate finishes a recorded payment */
-    SIM_CALLBACK /* a callback reaches the receiver: Gate's (cb_status) or a forger's */
+    SIM_SETTLE,   /* Gate finishes a recorded payment */
+    SIM_CALLBACK, /* a callback reaches the receiver: Gate's (cb_status) or a forger's */
+    SIM_REVERSE   /* Gate reverses a paid payout */
 } sim_ev_type;
 
 typedef struct {
@@ -84,8 +85,9 @@ typedef struct {
     int in_flight; /* a POST of ours whose result the engine has not been told */
     int doubt;     /* a POST may have been recorded; no "not found" seen since */
     uint32_t posts;
-    int cb_moves; /* times a callback changed the committed row (the engine may then find its
-                     compare-and-set skipped, or post a row a callback already settled) */
+    int cb_moves;      /* times a callback changed the committed row (the engine may then find its
+                          compare-and-set skipped, or post a row a callback already settled) */
+    int reversal_told; /* Gate's reversal reached us (a callback delivered) */
 } sim_row;
 
 typedef struct {
@@ -126,7 +128,7 @@ typedef struct {
     int callbacks;
     uint64_t cb_rng;
     int p_cb_lost, p_cb_dup; /* per mille */
-    uint64_t cb_genuine, cb_forged, cb_applied, cb_polled;
+    uint64_t cb_genuine, cb_forged, cb_applied, cb_polled, reversals, reversals_unseen;
 
     char fail[512];
 } sim_world;
@@ -156,6 +158,7 @@ void sim_cb_setup(sim_world *w);                  /* per seed: fault levels, for
 void sim_cb_recorded(sim_world *w, uint32_t row); /* Gate recorded our payment */
 void sim_cb_settled(sim_world *w, uint32_t row);  /* ... and finished it */
 void sim_cb_deliver(sim_world *w, sim_ev *ev);    /* SIM_CALLBACK */
+void sim_cb_reverse(sim_world *w, sim_ev *ev);    /* SIM_REVERSE */
 /* After the last event: poll every row still pending (reconcile), then check that each row's
  * result (pb_result_name, as the result CSV says it) is Gate's truth. */
 void sim_cb_reconcile_and_check(sim_world *w);

@@ -76,10 +76,9 @@ void sim_cb_recorded(sim_world *w, uint32_t row)
         sim__schedule(w, row, PB_ROW_ACCEPTED, (int64_t)sim__cb_below(w, 5000));
 }
 
-void sim_cb_settled(sim_world *w, uint32_t row)
+/* Gate's callbacks for the row's current truth: lost, or one to three copies. */
+static void sim__tell(sim_world *w, uint32_t row)
 {
-    if (!w->callbacks)
-        return;
     int copies = 1;
     if ((int)sim__cb_below(w, 1000) < w->p_cb_lost)
         copies = 0; /* every retry of Gate's failed: only polling can tell */
@@ -90,6 +89,26 @@ void sim_cb_settled(sim_world *w, uint32_t row)
         int64_t delay = (int64_t)sim__cb_below(w, sim__cb_below(w, 4) ? 3000 : 600000);
         sim__schedule(w, row, w->rows[row].gate_final, delay);
     }
+}
+
+void sim_cb_settled(sim_world *w, uint32_t row)
+{
+    if (!w->callbacks)
+        return;
+    sim__tell(w, row);
+    /* one paid payout in ten is reversed later (minutes to hours) */
+    if (w->rows[row].gate_final == PB_ROW_SUCCESS && sim__cb_below(w, 10) == 0) {
+        sim_ev *ev = sim_new_ev(w, w->now + 1000 + (int64_t)sim__cb_below(w, 3600000), SIM_REVERSE);
+        if (ev)
+            ev->row = row;
+    }
+}
+
+void sim_cb_reverse(sim_world *w, sim_ev *ev)
+{
+    w->rows[ev->row].gate_final = PB_ROW_REVERSED;
+    w->reversals++;
+    sim__tell(w, ev->row);
 }
 
 static const char *sim__status_name(int status)
@@ -232,6 +251,8 @@ void sim_cb_deliver(sim_world *w, sim_ev *ev)
     }
     if (ev->cb_kind == SIM_CB_GENUINE) {
         int moves = r->cb_moves;
+        if (ev->cb_status == PB_ROW_REVERSED)
+            r->reversal_told = 1;
         w->cb_genuine++;
         int ok = sim__receive(w, body, strlen(body));
         w->cb_applied += (uint64_t)(r->cb_moves - moves);
@@ -269,10 +290,17 @@ void sim_cb_reconcile_and_check(sim_world *w)
             w->cb_polled++;
             (void)sim__receive(w, body, strlen(body));
         }
-        const char *want = r->foreign || !r->gate_ours       ? "rejected"
-                           : r->gate_final == PB_ROW_SUCCESS ? "success"
-                           : r->gate_final == PB_ROW_DECLINE ? "decline"
-                                                             : "pending";
+        /* A reversal whose every callback was lost is not seen: reconcile polls the rows that
+         * are not final, and a paid row is final (a known limit, counted and printed) */
+        int unseen =
+            r->gate_final == PB_ROW_REVERSED && !r->reversal_told && r->r.state == PB_ROW_SUCCESS;
+        w->reversals_unseen += (uint64_t)unseen;
+        const char *want = r->foreign || !r->gate_ours        ? "rejected"
+                           : unseen                           ? "success"
+                           : r->gate_final == PB_ROW_SUCCESS  ? "success"
+                           : r->gate_final == PB_ROW_REVERSED ? "reversed"
+                           : r->gate_final == PB_ROW_DECLINE  ? "decline"
+                                                              : "pending";
         const char *got = pb_result_name(r->r.state, r->r.attempts);
         if (strcmp(want, got) != 0)
             sim_fail(w, "row %u: the result file says %s, Gate's truth is %s (row %s)", r->r.row_no,

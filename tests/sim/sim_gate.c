@@ -194,9 +194,10 @@ static void sim__answer_status(sim_world *w, sim_ev *in, sim_row *r)
         s->http_status = 200;
         if (!s->parsed)
             return;
-        const char *st = r->gate_final == PB_ROW_SUCCESS   ? "success"
-                         : r->gate_final == PB_ROW_DECLINE ? "decline"
-                                                           : "processing";
+        const char *st = r->gate_final == PB_ROW_SUCCESS    ? "success"
+                         : r->gate_final == PB_ROW_DECLINE  ? "decline"
+                         : r->gate_final == PB_ROW_REVERSED ? "reversed"
+                                                            : "processing";
         snprintf(s->payment_status, sizeof s->payment_status, "%s", st);
         s->has_amount = 1;
         s->amount = r->gate_amount;

@@ -490,6 +490,31 @@ static void test_not_sent_backoff(void **state)
     h_close(&h);
 }
 
+/* A TLS certificate refused: no retry, the row back to queued at once, the run gives up. */
+static void test_not_sent_fatal(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_stats st;
+    h_start(&h);
+    pb_engine_event ev = {.type = PB_ENGINE_PAYOUT_RESULT};
+    ev.u.payout.row_no = 2;
+    ev.u.payout.outcome = PB_ENGINE_NOT_SENT;
+    ev.u.payout.retry_after_ms = -1;
+    ev.u.payout.fatal = 1;
+    h_feed(&h, &ev);
+    pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+    assert_int_equal(u->next_at_ms, h.now);
+    assert_non_null(strstr(u->message, "certificate"));
+    h_committed(&h);
+    pb_engine_cmd *c = h_expect(&h, PB_ENGINE_DONE);
+    assert_int_equal(c->reason, PB_ENGINE_GAVE_UP);
+    pb_engine_get_stats(h.e, &st);
+    assert_int_equal(st.fatal, 1);
+    assert_int_equal(st.retries, 0);
+    h_close(&h);
+}
+
 static void test_budget_gives_up(void **state)
 {
     (void)state;
@@ -707,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_in_doubt_then_status),
         cmocka_unit_test(test_status_failures),
         cmocka_unit_test(test_not_sent_backoff),
+        cmocka_unit_test(test_not_sent_fatal),
         cmocka_unit_test(test_budget_gives_up),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_rate_and_concurrency),
