@@ -197,7 +197,7 @@ int pb_cmd_reconcile(int argc, char **argv)
         curl_global_cleanup();
         if (rc < 0) {
             pb_cli_error("%s", pb_error_last());
-            exit_code = PB_EXIT_IOERR;
+            exit_code = pb_cli_store_exit(rc, 0); /* a database gone away: 75, else 74 */
             goto out;
         }
         pb_batch_counts_clear(&counts);

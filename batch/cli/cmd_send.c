@@ -583,8 +583,14 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = pb_cli_store_exit(rc, 0);
         /* fall through to the summary: what is committed is consistent */
     }
-    if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
-        goto store_err;
+    {
+        /* rc keeps the run's outcome for below */
+        int crc = pb_store_counts(st, info.id, &counts);
+        if (crc < 0) {
+            rc = crc;
+            goto store_err;
+        }
+    }
     printf("\nbatch %s (%s)\n", name, file);
     pb_cli_print_counts(stdout, &counts);
     all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
