@@ -219,9 +219,13 @@ a = list(csv.DictReader(open(sys.argv[1])))
 b = list(csv.DictReader(open(sys.argv[2])))
 assert len(a) == len(b) == 61, (len(a), len(b))
 want = {"01": "decline", "02": "decline", "04": "reversed", "09": "success"}
-keys = ["method", "payment_id", "amount", "currency", "account_number", "result", "code", "gate_status"]
+keys = ["method", "payment_id", "amount", "currency", "account_number", "result", "gate_status"]
 for x, y in zip(a, b):
     assert [x[k] for k in keys] == [y[k] for k in keys], (x, y)
+    # a refusal's code is the outcome; a success's or reversal's code says only which path
+    # (callback or status query) saw it first, and that differs between runs by nature
+    if x["result"] in ("decline", "rejected", "error"):
+        assert x["code"] == y["code"], (x, y)
     if x["payment_id"] != "pg-bad":
         assert y["result"] == want[x["payment_id"].rsplit("-s", 1)[1]], y
 PY
