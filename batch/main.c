@@ -22,6 +22,8 @@ static void pb__usage(FILE *out)
           "Commands:\n"
           "  validate FILE.csv   check a payout file; send nothing\n"
           "  send FILE.csv       validate, sign and send every row, exactly once\n"
+          "  plan FILE.csv       the exact plan of a send, written to --out; send nothing\n"
+          "  approve PLAN.json   sign a plan's digest as an approver (--key KEY.pem)\n"
           "  listen              receive result callbacks into the state store\n"
           "  reconcile           settle rows in doubt, write the result CSV\n"
           "  status              what the state store knows, per batch\n"
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
         return pb_cmd_sandbox(argc - 1, argv + 1);
     if (strcmp(cmd, "send") == 0)
         return pb_cmd_send(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0)
+        return pb_cmd_plan(argc - 1, argv + 1);
+    if (strcmp(cmd, "approve") == 0)
+        return pb_cmd_approve(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return pb_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "reconcile") == 0)

@@ -34,6 +34,8 @@ const char *pb_strerror(int code)
         return "try again";
     case PB_EENCODING:
         return "invalid UTF-8";
+    case PB_ENOTSUP:
+        return "not supported";
     default:
         return "unknown error";
     }

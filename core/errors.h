@@ -11,18 +11,19 @@
 
 enum {
     PB_OK = 0,
-    PB_ERROR = -1,     /* generic failure, see pb_error_last() */
-    PB_ENOMEM = -2,    /* allocation failed */
-    PB_EINVAL = -3,    /* invalid argument or invalid input value */
-    PB_ERANGE = -4,    /* value out of range / arithmetic overflow */
-    PB_ELIMIT = -5,    /* a configured size cap was reached */
-    PB_EPARSE = -6,    /* malformed input (JSON, CSV, HTTP ...) */
-    PB_ENOTFOUND = -7, /* no such item */
-    PB_EEXISTS = -8,   /* item already exists */
-    PB_EIO = -9,       /* operating-system I/O error */
-    PB_ECRYPTO = -10,  /* the crypto library failed */
-    PB_EAGAIN = -11,   /* try again later */
-    PB_EENCODING = -12 /* invalid UTF-8 */
+    PB_ERROR = -1,      /* generic failure, see pb_error_last() */
+    PB_ENOMEM = -2,     /* allocation failed */
+    PB_EINVAL = -3,     /* invalid argument or invalid input value */
+    PB_ERANGE = -4,     /* value out of range / arithmetic overflow */
+    PB_ELIMIT = -5,     /* a configured size cap was reached */
+    PB_EPARSE = -6,     /* malformed input (JSON, CSV, HTTP ...) */
+    PB_ENOTFOUND = -7,  /* no such item */
+    PB_EEXISTS = -8,    /* item already exists */
+    PB_EIO = -9,        /* operating-system I/O error */
+    PB_ECRYPTO = -10,   /* the crypto library failed */
+    PB_EAGAIN = -11,    /* try again later */
+    PB_EENCODING = -12, /* invalid UTF-8 */
+    PB_ENOTSUP = -13    /* the store backend (or build) does not offer this operation */
 };
 
 /* Static, never NULL: a short name for an error code ("out of memory"). */

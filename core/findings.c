@@ -37,6 +37,7 @@ static const struct {
     [PB_F_POSSIBLE_DUPLICATE_PAYOUT] = {"possible-duplicate-payout", PB_SEV_WARNING, 0},
     [PB_F_FORMULA_LIKE] = {"formula-like", PB_SEV_WARNING, 0},
     [PB_F_PAYMENT_ID_USED] = {"payment-id-used", PB_SEV_ERROR, 0},
+    [PB_F_PAID_RECENTLY] = {"paid-recently", PB_SEV_WARNING, 0},
 };
 
 void pb_finding_vmake(pb_finding *f, pb_finding_code code, uint64_t row, const char *column,
@@ -46,6 +47,7 @@ void pb_finding_vmake(pb_finding *f, pb_finding_code code, uint64_t row, const c
     f->row = row;
     f->column = column;
     f->other_row = other_row;
+    f->escalated = 0;
     if (vsnprintf(f->message, sizeof(f->message), fmt, ap) < 0)
         f->message[0] = '\0';
 }
@@ -71,6 +73,11 @@ pb_severity pb_finding_severity(pb_finding_code code)
     if ((unsigned)code >= PB_F__COUNT)
         return PB_SEV_ERROR;
     return pb__codes[code].sev;
+}
+
+pb_severity pb_finding_sev(const pb_finding *f)
+{
+    return f->escalated ? PB_SEV_ERROR : pb_finding_severity(f->code);
 }
 
 int pb_finding_is_file_level(pb_finding_code code)

@@ -42,6 +42,7 @@ typedef enum {
     PB_F_POSSIBLE_DUPLICATE_PAYOUT,
     PB_F_FORMULA_LIKE,
     PB_F_PAYMENT_ID_USED, /* send: the payment id belongs to another batch of the store */
+    PB_F_PAID_RECENTLY,   /* send: same method, account, amount paid in another batch lately */
     PB_F__COUNT
 } pb_finding_code;
 
@@ -55,6 +56,7 @@ typedef struct {
     const char *column;               /* header name as written in the file, or NULL */
     uint64_t other_row;               /* the earlier row a duplicate refers to, or 0 */
     char message[PB_FINDING_MSG_MAX]; /* what is wrong and how to fix it; no unmasked account */
+    int escalated; /* 1: an error although its code is a warning (--strict-recent) */
 } pb_finding;
 
 typedef void (*pb_finding_cb)(const pb_finding *f, void *ctx);
@@ -73,6 +75,8 @@ void pb_finding_vmake(pb_finding *f, pb_finding_code code, uint64_t row, const c
 /* "duplicate-payment-id". Static, never NULL. */
 const char *pb_finding_name(pb_finding_code code);
 pb_severity pb_finding_severity(pb_finding_code code);
+/* The severity of this finding: its code's, or error when escalated. */
+pb_severity pb_finding_sev(const pb_finding *f);
 /* 1 for the header/file-level codes that stop the whole file. */
 int pb_finding_is_file_level(pb_finding_code code);
 const char *pb_severity_name(pb_severity s);

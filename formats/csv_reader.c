@@ -7,7 +7,8 @@
  *
  * Memory: libcsv's field buffer is allocated once at max_field + 2 bytes and its realloc hook
  * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
- * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1)).
+ * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1));
+ * two arenas take turns, so a record's fields outlive its callback until the next one returns.
  * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
  * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
  */
@@ -20,6 +21,7 @@
 
 #include <csv.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +29,8 @@
 #define PB_CSV_DEFAULT_MAX_FIELD  65536
 #define PB_CSV_DEFAULT_MAX_FIELDS 1024
 #define PB_CSV_BOM_DONE           3
+#define PB__MARK_BLOCK            4096 /* marks per block */
+#define PB__MARK_BLOCKS           4096 /* blocks: 16M marks, 128 GiB of input at 8 KiB */
 
 static const unsigned char pb__bom[3] = {0xEF, 0xBB, 0xBF};
 
@@ -47,7 +51,9 @@ struct pb_csv_reader {
     int head_content;
     size_t counts[3]; /* ',' ';' TAB outside quotes on the current line */
     /* the record being built */
-    pb_buf arena;     /* the record's cells, each followed by a NUL; capped at arena_max */
+    pb_buf arena;      /* the record's cells, each followed by a NUL; capped at arena_max */
+    pb_buf prev_arena; /* the record delivered last: valid until the next callback returns */
+    pb_buf prev_fields;
     size_t arena_max; /* max_fields * (max_field + 1) */
     pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
     size_t nfields;
@@ -56,6 +62,13 @@ struct pb_csv_reader {
     uint64_t next_row;
     int finished;
     int rc; /* sticky: first error or callback stop */
+    /* marks: record starts, every mark_every bytes, in blocks that never move, so another
+       thread may look them up while this one adds (the count is published last) */
+    size_t mark_every;
+    pb_csv_mark **mblock; /* PB__MARK_BLOCKS pointers, allocated with the first mark */
+    _Atomic size_t nmarks;
+    uint64_t off;     /* bytes handed to libcsv so far (the BOM not counted) */
+    uint64_t mark_at; /* look for the next mark from this offset on */
     uint64_t err_row;
     char err[256];
 };
@@ -161,6 +174,15 @@ static void pb__on_row(int c, void *data)
     rec.bad_utf8_field = r->bad_utf8;
     rc = r->cb(&rec, r->ctx);
     r->nfields = 0;
+    {
+        /* the record stays where it is while the next one is built in the other buffers */
+        pb_buf t = r->prev_arena;
+        r->prev_arena = r->arena;
+        r->arena = t;
+        t = r->prev_fields;
+        r->prev_fields = r->fields;
+        r->fields = t;
+    }
     pb_buf_clear(&r->arena);
     pb_buf_clear(&r->fields);
     r->bad_utf8 = -1;
@@ -170,13 +192,14 @@ static void pb__on_row(int c, void *data)
     }
 }
 
-static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
+static int pb__parse_piece(pb_csv_reader *r, const char *data, size_t len)
 {
     size_t n;
 
     if (r->rc || len == 0)
         return r->rc;
     n = csv_parse(&r->p, data, len, pb__on_field, pb__on_row, r);
+    r->off += n;
     if (r->rc || n == len)
         return r->rc;
     switch (csv_error(&r->p)) {
@@ -200,6 +223,72 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
     default:
         pb__fail(r, PB_ERROR, "CSV parser failed: %s", csv_strerror(csv_error(&r->p)));
         break;
+    }
+    return r->rc;
+}
+
+static void pb__add_mark(pb_csv_reader *r, const pb_csv_mark *m)
+{
+    size_t n = atomic_load_explicit(&r->nmarks, memory_order_relaxed), b = n / PB__MARK_BLOCK;
+    if (b == PB__MARK_BLOCKS)
+        return; /* no more marks: later rows are re-read from the last one (slower, exact) */
+    if (!r->mblock && !(r->mblock = pb_calloc(PB__MARK_BLOCKS, sizeof(*r->mblock)))) {
+        pb__oom(r);
+        return;
+    }
+    if (!r->mblock[b] && !(r->mblock[b] = pb_malloc(PB__MARK_BLOCK * sizeof(pb_csv_mark)))) {
+        pb__oom(r);
+        return;
+    }
+    r->mblock[b][n % PB__MARK_BLOCK] = *m;
+    atomic_store_explicit(&r->nmarks, n + 1, memory_order_release);
+}
+
+/*
+ * The first line end in data[from, len) to split at: an LF, or a CR whose next byte is here
+ * and is not an LF (a mark between the CR and LF of a CRLF would count a line twice on a
+ * re-read). NULL when there is none.
+ */
+static const char *pb__line_end(const char *data, size_t from, size_t len)
+{
+    const char *lf = memchr(data + from, '\n', len - from), *p;
+    const char *end = lf ? lf : data + len;
+    for (p = data + from; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++) {
+        if (p + 1 < data + len && p[1] != '\n')
+            return p;
+    }
+    return lf;
+}
+
+/*
+ * libcsv in pieces that end at the first line end after each mark_every bytes: after a piece
+ * whose line end ended a record (libcsv's state is "row not begun", 0), the next byte starts a
+ * record.
+ */
+static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
+{
+    while (!r->rc && len > 0) {
+        size_t take = len, from;
+        const char *lf = NULL;
+        int rc;
+        if (r->mark_every) {
+            from = r->mark_at > r->off ? (size_t)(r->mark_at - r->off) : 0;
+            if (from < len)
+                lf = pb__line_end(data, from, len);
+            if (lf)
+                take = (size_t)(lf - data) + 1;
+        }
+        if ((rc = pb__parse_piece(r, data, take)) != 0)
+            return rc;
+        data += take;
+        len -= take;
+        if (lf && r->p.pstate == 0 && r->nfields == 0) {
+            pb_csv_mark m;
+            m.off = r->off + (r->had_bom ? sizeof(pb__bom) : 0);
+            m.row = r->next_row;
+            pb__add_mark(r, &m);
+            r->mark_at = r->off + r->mark_every;
+        }
     }
     return r->rc;
 }
@@ -316,6 +405,7 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->ctx = ctx;
     r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
+    r->mark_every = opts ? opts->mark_every : 0;
     if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
@@ -330,6 +420,8 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     pb_buf_init(&r->head, r->arena_max);
     pb_buf_init(&r->arena, r->arena_max);
     pb_buf_init(&r->fields, r->max_fields * sizeof(pb_str));
+    pb_buf_init(&r->prev_arena, r->arena_max);
+    pb_buf_init(&r->prev_fields, r->max_fields * sizeof(pb_str));
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
         rc = PB_ENOMEM;
         goto out;
@@ -445,5 +537,47 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_buf_free(&r->head);
     pb_buf_free(&r->arena);
     pb_buf_free(&r->fields);
+    pb_buf_free(&r->prev_arena);
+    pb_buf_free(&r->prev_fields);
+    if (r->mblock) {
+        size_t i;
+        for (i = 0; i < PB__MARK_BLOCKS; i++)
+            pb_free(r->mblock[i]);
+        pb_free(r->mblock);
+    }
     pb_free(r);
+}
+
+#define PB__MARK(r, i) ((r)->mblock[(i) / PB__MARK_BLOCK][(i) % PB__MARK_BLOCK])
+
+int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
+                              uint64_t *next_row)
+{
+    size_t n = atomic_load_explicit(&r->nmarks, memory_order_acquire), lo = 0, hi = n;
+    while (lo < hi) { /* the first mark past row */
+        size_t mid = lo + (hi - lo) / 2;
+        if (PB__MARK(r, mid).row <= row)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *next_row = lo < n ? PB__MARK(r, lo).row : 0;
+    if (lo == 0)
+        return 1;
+    *out = PB__MARK(r, lo - 1);
+    return PB_OK;
+}
+
+size_t pb_csv_reader_marks(const pb_csv_reader *r)
+{
+    return atomic_load_explicit(&r->nmarks, memory_order_acquire);
+}
+
+int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row)
+{
+    if (!r->delim || r->off || r->bom_state || row == 0)
+        return PB_EINVAL;
+    r->bom_state = PB_CSV_BOM_DONE;
+    r->next_row = row;
+    return PB_OK;
 }

@@ -12,9 +12,10 @@
  *
  * Memory is bounded by the caps, not by the input: a field longer than max_field bytes or a
  * record with more than max_fields fields stops the reader with PB_ELIMIT. The reader owns
- * all record memory; rec->fields and the bytes they point at are valid only during the
- * callback. After an error or a callback stop the reader is stuck: feed/finish return the
- * same code again.
+ * all record memory (two records' worth at most); rec->fields and the bytes they point at are
+ * valid during the callback and until the next record's callback returns (or the reader is
+ * freed), so a caller can finish a record while the next one is read. After an error or a callback
+ * stop the reader is stuck: feed/finish return the same code again.
  */
 #ifndef PB_FORMATS_CSV_READER_H
 #define PB_FORMATS_CSV_READER_H
@@ -27,7 +28,9 @@
 typedef struct {
     uint64_t row; /* spreadsheet row number: header = 1 */
     size_t nfields;
-    const pb_str *fields; /* valid only during the callback; each NUL-terminated at ptr[len] */
+    const pb_str *fields; /* valid until the next callback returns; NUL-terminated at ptr[len],
+                             one after another in one buffer (fields[i + 1].ptr is right after
+                             fields[i]'s NUL) */
     int bad_utf8_field;   /* index of the first field with invalid UTF-8, or -1 */
 } pb_csv_record;
 
@@ -38,7 +41,19 @@ typedef struct {
     char delimiter;    /* ',', ';', '\t', or 0 = detect from the first (header) line */
     size_t max_field;  /* bytes per field (default 65536 if 0); allocated once up front */
     size_t max_fields; /* fields per record (default 1024 if 0) */
+    size_t mark_every; /* bytes between marks (0: no marks); see pb_csv_reader_mark_before */
 } pb_csv_opts;
+
+/*
+ * A place where a record starts: a reader made with the same delimiter, resumed at `row`
+ * (pb_csv_reader_resume) and fed the input from byte `off` on (the BOM counted) delivers the
+ * same records from there as this one did. With mark_every set, the reader marks the first
+ * line end outside quotes after every mark_every bytes (a CR-only file gets none).
+ */
+typedef struct {
+    uint64_t off;
+    uint64_t row;
+} pb_csv_mark;
 
 typedef struct pb_csv_reader pb_csv_reader;
 
@@ -57,6 +72,20 @@ uint64_t pb_csv_reader_rows(const pb_csv_reader *r);
  * says what is wrong and how to fix it ("" if none). Owned by the reader. */
 uint64_t pb_csv_reader_error_row(const pb_csv_reader *r);
 const char *pb_csv_reader_error(const pb_csv_reader *r);
+/*
+ * The last mark whose row is <= row: 0, or 1 when there is none (read from the start then).
+ * *next_row: the row of the mark after it, 0 when there is none yet.
+ */
+int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
+                              uint64_t *next_row);
+/* Marks kept (16 bytes each). These two may be called from another thread while this one
+ * feeds: they see the marks added so far. */
+size_t pb_csv_reader_marks(const pb_csv_reader *r);
+/*
+ * Before the first feed of a reader that re-reads from a mark: no BOM, the delimiter given
+ * in its opts (PB_EINVAL without one), the first record is row `row`.
+ */
+int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row);
 void pb_csv_reader_free(pb_csv_reader *r);
 
 #endif

@@ -8,17 +8,56 @@
 #include <sys/mman.h>
 
 /*
- * Slots are packed: the 64-bit hash (0 = empty), then, in sets that keep rows, the 32-bit row
- * right after it, so a probe costs one cache miss, not one per array.
+ * A slot is one little-endian word of `stride` bytes: the row (0 = empty) in the low rbits,
+ * then the distance from the home slot (dbits), then the fingerprint (fbits). Narrow slots
+ * (5 bytes) hold rows below 2^24; a larger row closes the table and a wide one (8 bytes)
+ * takes over. The home slot comes from the hash's high bits, the fingerprint from its low
+ * bits, so the two are independent.
  */
-struct pb_dupset {
-    unsigned char *slot;
-    size_t stride; /* 8, or 12 with rows */
+typedef struct {
+    size_t stride;
+    unsigned rbits, dbits, fbits;
+} pb__layout;
+
+static const pb__layout pb__narrow = {5, 24, 6, 10};
+static const pb__layout pb__medium = {6, 24, 6, 18};
+static const pb__layout pb__wide = {8, 40, 8, 16};
+
+/*
+ * Which layout a new table gets: wide once rows pass 2^24; narrow for a table sized for the
+ * whole input (pb_dupset_reserve), where one table is probed; medium for the chain of a set
+ * that grows (a pipe), whose lookups probe several tables: 8 more fingerprint bits keep the
+ * confirmations (each a re-read of earlier rows) as rare as with one table.
+ */
+enum { PB__NARROW, PB__MEDIUM, PB__WIDE };
+
+/* Keys whose Robin Hood distance would pass the slot's maximum wait here (a table is closed
+   to new keys before its stash is full, so there is always room for the one in hand). */
+#define PB__STASH 8
+
+typedef struct {
+    uint64_t home, row;
+    uint32_t fp;
+} pb__stashed;
+
+typedef struct {
+    unsigned char *slot; /* cap * stride bytes + 8 of padding (whole-word reads) */
+    pb__layout l;
     size_t cap;
     size_t n;
-    size_t limit; /* grow past this many keys: 0.75 of cap, or what reserve asked for */
-    int with_rows;
+    size_t limit; /* closed past this many keys: 0.9 of cap */
+    int closed;
+    pb__stashed stash[PB__STASH];
+    size_t nstash;
+} pb__table;
+
+struct pb_dupset {
+    pb__table *t; /* t[nt - 1] takes new keys */
+    size_t nt;
+    size_t n;
     uint64_t key[2];
+    uint64_t mask; /* ANDed with every hash: ~0 but in tests */
+    uint64_t false_matches;
 };
 
 #define PB__ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
@@ -68,25 +107,22 @@ uint64_t pb_dupset_hash(const uint64_t k[2], const void *data, size_t len)
     return m ? m : 1; /* 0 marks an empty slot */
 }
 
-static uint64_t pb__h(const pb_dupset *s, size_t pos)
+static uint64_t pb__word(const pb__table *t, size_t pos)
 {
-    uint64_t h;
-    memcpy(&h, s->slot + pos * s->stride, sizeof(h));
-    return h;
+    uint64_t w;
+    memcpy(&w, t->slot + pos * t->l.stride, sizeof(w)); /* the padding makes this safe */
+    return t->l.stride == 8 ? w : w & (((uint64_t)1 << (8 * t->l.stride)) - 1);
 }
 
-static uint32_t pb__row(const pb_dupset *s, size_t pos)
+static void pb__put(pb__table *t, size_t pos, uint64_t row, uint64_t dist, uint64_t fp)
 {
-    uint32_t r;
-    memcpy(&r, s->slot + pos * s->stride + sizeof(uint64_t), sizeof(r));
-    return r;
+    uint64_t w = row | dist << t->l.rbits | fp << (t->l.rbits + t->l.dbits);
+    memcpy(t->slot + pos * t->l.stride, &w, t->l.stride);
 }
 
-static void pb__set(pb_dupset *s, size_t pos, uint64_t h, uint32_t row)
+static uint64_t pb__field(uint64_t w, unsigned shift, unsigned bits)
 {
-    memcpy(s->slot + pos * s->stride, &h, sizeof(h));
-    if (s->with_rows)
-        memcpy(s->slot + pos * s->stride + sizeof(uint64_t), &row, sizeof(row));
+    return (w >> shift) & (((uint64_t)1 << bits) - 1);
 }
 
 static size_t pb__home(uint64_t h, size_t cap)
@@ -94,10 +130,9 @@ static size_t pb__home(uint64_t h, size_t cap)
     return (size_t)(((unsigned __int128)h * cap) >> 64); /* range reduction without modulo */
 }
 
-static size_t pb__dist(uint64_t h, size_t pos, size_t cap)
+static uint64_t pb__fp(const pb__table *t, uint64_t h)
 {
-    size_t home = pb__home(h, cap);
-    return pos >= home ? pos - home : pos + cap - home;
+    return h & (((uint64_t)1 << t->l.fbits) - 1);
 }
 
 /*
@@ -119,28 +154,43 @@ static void pb__huge_pages(void *p, size_t bytes)
 #endif
 }
 
-static int pb__alloc(pb_dupset *s, size_t cap)
+/* Append a table for `keys` more keys (at 0.9 load), narrow or wide. */
+static int pb__add_table(pb_dupset *s, size_t keys, int layout)
 {
-    s->stride = s->with_rows ? sizeof(uint64_t) + sizeof(uint32_t) : sizeof(uint64_t);
-    s->slot = pb_calloc(cap, s->stride);
-    if (!s->slot)
+    pb__table *nt, t;
+    size_t cap;
+
+    if (keys > SIZE_MAX / 16)
         return PB_ENOMEM;
-    pb__huge_pages(s->slot, cap * s->stride);
-    s->cap = cap;
-    s->limit = cap / 4 * 3;
+    cap = keys / 9 * 10 + 16;
+    memset(&t, 0, sizeof(t));
+    t.l = layout == PB__WIDE ? pb__wide : layout == PB__MEDIUM ? pb__medium : pb__narrow;
+    t.slot = pb_calloc(cap * t.l.stride + 8, 1);
+    if (!t.slot)
+        return PB_ENOMEM;
+    pb__huge_pages(t.slot, cap * t.l.stride);
+    t.cap = cap;
+    t.limit = cap / 10 * 9;
+    nt = pb_realloc(s->t, (s->nt + 1) * sizeof(*s->t));
+    if (!nt) {
+        pb_free(t.slot);
+        return PB_ENOMEM;
+    }
+    s->t = nt;
+    s->t[s->nt++] = t;
     return PB_OK;
 }
 
-int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2])
+int pb_dupset_new(pb_dupset **out, const uint64_t key[2])
 {
     pb_dupset *s = pb_calloc(1, sizeof(*s));
     *out = NULL;
     if (!s)
         return PB_ENOMEM;
-    s->with_rows = with_rows;
     s->key[0] = key ? key[0] : 0;
     s->key[1] = key ? key[1] : 0;
-    if (pb__alloc(s, 1024) < 0) {
+    s->mask = ~(uint64_t)0;
+    if (pb__add_table(s, 900, PB__MEDIUM) < 0) {
         pb_free(s);
         return PB_ENOMEM;
     }
@@ -148,104 +198,149 @@ int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2])
     return PB_OK;
 }
 
-/* Robin Hood insert of a hash known to be absent. */
-static void pb__place(pb_dupset *s, uint64_t h, uint32_t row)
+void pb_dupset_weaken(pb_dupset *s, uint64_t mask)
 {
-    size_t pos = pb__home(h, s->cap), d = 0;
-    for (;;) {
-        size_t rd;
-        uint64_t th = pb__h(s, pos);
-        if (th == 0) {
-            pb__set(s, pos, h, row);
-            s->n++;
-            return;
-        }
-        rd = pb__dist(th, pos, s->cap);
-        if (rd < d) { /* the resident is richer: it moves on, we take its place */
-            uint32_t tr = s->with_rows ? pb__row(s, pos) : 0;
-            pb__set(s, pos, h, row);
-            h = th;
-            row = tr;
-            d = rd;
-        }
-        pos = pos + 1 == s->cap ? 0 : pos + 1;
-        d++;
-    }
+    s->mask = mask;
 }
 
-static int pb__rehash(pb_dupset *s, size_t cap)
+/* Ask confirm about a candidate; 1 when it is the key, 0 when not, or an error. */
+static int pb__confirm(pb_dupset *s, uint64_t row, pb_dupset_confirm_cb confirm, void *ctx)
 {
-    pb_dupset old = *s;
-    size_t i;
-    if (pb__alloc(s, cap) < 0) {
-        *s = old;
-        return PB_ENOMEM;
+    int same = 0, rc = confirm(row, &same, ctx);
+    if (rc < 0)
+        return rc;
+    if (!same)
+        s->false_matches++;
+    return same != 0;
+}
+
+/* Find h in one table: the row it came from, or 0. */
+static int pb__find(pb_dupset *s, const pb__table *t, uint64_t h, pb_dupset_confirm_cb confirm,
+                    void *ctx, uint64_t *row)
+{
+    const unsigned rb = t->l.rbits, db = t->l.dbits;
+    const uint64_t dmax = ((uint64_t)1 << db) - 1, fp = pb__fp(t, h);
+    size_t pos = pb__home(h, t->cap), i;
+    uint64_t d;
+    int rc;
+
+    *row = 0;
+    for (d = 0; d <= dmax; d++) {
+        uint64_t w = pb__word(t, pos), r = pb__field(w, 0, rb), rd = pb__field(w, rb, db);
+        if (r == 0 || rd < d)
+            break; /* Robin Hood invariant: it would have been here by now */
+        if (rd == d && pb__field(w, rb + db, t->l.fbits) == fp) {
+            if ((rc = pb__confirm(s, r, confirm, ctx)) != 0) {
+                *row = rc > 0 ? r : 0;
+                return rc < 0 ? rc : PB_OK;
+            }
+        }
+        pos = pos + 1 == t->cap ? 0 : pos + 1;
     }
-    s->n = 0;
-    for (i = 0; i < old.cap; i++) {
-        uint64_t h = pb__h(&old, i);
-        if (h)
-            pb__place(s, h, old.with_rows ? pb__row(&old, i) : 0);
+    for (i = 0; i < t->nstash; i++) {
+        if (t->stash[i].home != pb__home(h, t->cap) || t->stash[i].fp != fp)
+            continue;
+        if ((rc = pb__confirm(s, t->stash[i].row, confirm, ctx)) != 0) {
+            *row = rc > 0 ? t->stash[i].row : 0;
+            return rc < 0 ? rc : PB_OK;
+        }
     }
-    pb_free(old.slot);
     return PB_OK;
 }
 
-static int pb__grow(pb_dupset *s)
+/* Robin Hood insert into a table with room (not closed, below its limit). */
+static void pb__place(pb__table *t, uint64_t h, uint64_t row)
 {
-    return pb__rehash(s, s->cap + s->cap / 2);
+    const unsigned rb = t->l.rbits, db = t->l.dbits, fb = t->l.fbits;
+    const uint64_t dmax = ((uint64_t)1 << db) - 1;
+    size_t pos = pb__home(h, t->cap);
+    uint64_t d = 0, fp = pb__fp(t, h);
+
+    t->n++;
+    for (;;) {
+        uint64_t w = pb__word(t, pos), r = pb__field(w, 0, rb), rd = pb__field(w, rb, db);
+        if (r == 0) {
+            pb__put(t, pos, row, d, fp);
+            break;
+        }
+        if (rd < d) { /* the resident is richer: it moves on, we take its place */
+            pb__put(t, pos, row, d, fp);
+            row = r;
+            fp = pb__field(w, rb + db, fb);
+            d = rd;
+        }
+        pos = pos + 1 == t->cap ? 0 : pos + 1;
+        if (++d > dmax) { /* too far from home for the slot: the stash keeps it */
+            pb__stashed *e = &t->stash[t->nstash++];
+            e->home = (pos + t->cap - (size_t)(d % t->cap)) % t->cap;
+            e->row = row;
+            e->fp = (uint32_t)fp;
+            break;
+        }
+    }
+    if (t->nstash == PB__STASH || t->n >= t->limit)
+        t->closed = 1;
+}
+
+int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb confirm, void *ctx,
+                    uint64_t *first_row)
+{
+    pb__table *t;
+    size_t i;
+    int rc, wide;
+
+    *first_row = 0;
+    h &= s->mask;
+    for (i = s->nt; i-- > 0;) {
+        if ((rc = pb__find(s, &s->t[i], h, confirm, ctx, first_row)) < 0 || *first_row)
+            return rc;
+    }
+    t = &s->t[s->nt - 1];
+    wide = row >> pb__narrow.rbits != 0;
+    if (t->closed || (wide && t->l.stride != pb__wide.stride)) {
+        /* a full table stays; the next holds twice the keys so far (a table closed by its
+           stash, which only a weakened hash fills, gets one of the same size) */
+        size_t keys = t->n >= t->limit ? 2 * s->n : t->limit;
+        if ((rc = pb__add_table(s, keys > 900 ? keys : 900,
+                                wide || t->l.stride == 8 ? PB__WIDE : PB__MEDIUM)) < 0)
+            return rc;
+        t = &s->t[s->nt - 1];
+    }
+    pb__place(t, h, row);
+    s->n++;
+    return PB_OK;
+}
+
+void pb_dupset_prefetch(const pb_dupset *s, uint64_t h)
+{
+    size_t i;
+    h &= s->mask;
+    for (i = 0; i < s->nt; i++) {
+        const pb__table *t = &s->t[i];
+        __builtin_prefetch(t->slot + pb__home(h, t->cap) * t->l.stride);
+    }
 }
 
 int pb_dupset_reserve(pb_dupset *s, size_t n)
 {
-    size_t cap;
+    const pb__table *t = &s->t[s->nt - 1];
+    size_t room = t->closed ? 0 : t->limit - t->n;
     int rc;
-    if (n > SIZE_MAX / 8)
-        return PB_ENOMEM;
-    /* a known count can fill 0.9 of the slots: Robin Hood keeps the probe runs short there,
-       and a 1M-row file needs 20% less memory than at the growth load of 0.75 */
-    cap = n / 9 * 10 + 16;
-    if (n <= s->limit)
+    if (n <= s->n || n - s->n <= room)
         return PB_OK;
-    if ((rc = pb__rehash(s, cap)) < 0)
+    if ((rc = pb__add_table(s, n - s->n, t->l.stride == 8 ? PB__WIDE : PB__NARROW)) < 0)
         return rc;
-    s->limit = n > s->limit ? n : s->limit;
+    if (s->t[s->nt - 2].n == 0) { /* an empty table in front of the new one: drop it */
+        pb_free(s->t[s->nt - 2].slot);
+        s->t[s->nt - 2] = s->t[s->nt - 1];
+        s->nt--;
+    }
     return PB_OK;
 }
 
 uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len)
 {
     return pb_dupset_hash(s->key, key, len);
-}
-
-int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row)
-{
-    return pb_dupset_check_hashed(s, pb_dupset_hash(s->key, key, len), row, first_row);
-}
-
-int pb_dupset_check_hashed(pb_dupset *s, uint64_t h, uint32_t row, uint32_t *first_row)
-{
-    size_t pos = pb__home(h, s->cap), d = 0;
-
-    *first_row = 0;
-    for (;;) {
-        uint64_t th = pb__h(s, pos);
-        if (th == 0 || pb__dist(th, pos, s->cap) < d)
-            break; /* Robin Hood invariant: it would have been here by now */
-        if (th == h) {
-            *first_row = s->with_rows ? pb__row(s, pos) : 1;
-            return PB_OK;
-        }
-        pos = pos + 1 == s->cap ? 0 : pos + 1;
-        d++;
-    }
-    if (s->n + 1 > s->limit) { /* max load 0.75 (0.9 when reserved): short probe runs */
-        int rc = pb__grow(s);
-        if (rc < 0)
-            return rc;
-    }
-    pb__place(s, h, row);
-    return PB_OK;
 }
 
 size_t pb_dupset_count(const pb_dupset *s)
@@ -255,13 +350,24 @@ size_t pb_dupset_count(const pb_dupset *s)
 
 size_t pb_dupset_bytes(const pb_dupset *s)
 {
-    return s->cap * (sizeof(uint64_t) + (s->with_rows ? sizeof(uint32_t) : 0));
+    size_t i, b = 0;
+    for (i = 0; i < s->nt; i++)
+        b += s->t[i].cap * s->t[i].l.stride;
+    return b;
+}
+
+uint64_t pb_dupset_false_matches(const pb_dupset *s)
+{
+    return s->false_matches;
 }
 
 void pb_dupset_free(pb_dupset *s)
 {
+    size_t i;
     if (!s)
         return;
-    pb_free(s->slot);
+    for (i = 0; i < s->nt; i++)
+        pb_free(s->t[i].slot);
+    pb_free(s->t);
     pb_free(s);
 }

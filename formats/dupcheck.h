@@ -1,14 +1,18 @@
 /*
- * dupcheck.h - cross-row duplicate detection in memory proportional to distinct keys.
+ * dupcheck.h - cross-row duplicate detection: an exact set of keys in ~6 bytes per distinct key.
  *
- * Keys are not stored, only a 64-bit keyed hash of them (SipHash-1-3): with a 1M-row file the
- * chance that two different ids share a hash is about 3e-8, and with a secret random key a
- * file cannot be crafted to make two different ids collide. Payment ids keep the row of their first
- * occurrence (12 bytes a slot) so the finding can name it; payout keys (method, account,
- * amount, currency) keep only the hash (8 bytes a slot); hash and row share one packed slot, so a
- * probe is one cache miss. Tables are Robin Hood hash sets that
- * grow by 1.5x at 75% load (or are sized once by pb_dupset_reserve), so 1M distinct ids cost
- * about 16 MiB + 11 MiB at most, never the file size.
+ * Keys are not stored. Each slot holds the row the key first came from, a short fingerprint
+ * (10 bits of a 64-bit keyed SipHash-1-3, beside the ~20 bits that chose the slot) and the
+ * slot's distance from its home (Robin Hood): 5 bytes in a table sized for the whole input, 6
+ * (18-bit fingerprint) in the tables of a set that grows, 8 once rows pass 2^24. A fingerprint
+ * match is only a candidate: the caller's confirm callback compares the key with the text of
+ * the earlier row, so a finding is never reported for two different keys, whatever the hash
+ * does (issue 17). Candidates that are not the key are rare (about one probe in a thousand).
+ *
+ * Without the full hash a table cannot be rehashed, so the set is a chain of tables: a full
+ * table stays as it is and a new one (sized by pb_dupset_reserve, or twice the keys so far)
+ * takes the new keys; a lookup probes each. Memory is proportional to distinct keys, never to
+ * the file's size. The set owns its tables; the confirm callback owns nothing of it.
  */
 #ifndef PB_FORMATS_DUPCHECK_H
 #define PB_FORMATS_DUPCHECK_H
@@ -18,28 +22,43 @@
 
 typedef struct pb_dupset pb_dupset;
 
-/* with_rows: remember the row of each first occurrence. key: the hash key (may be all 0). */
-int pb_dupset_new(pb_dupset **out, int with_rows, const uint64_t key[2]);
 /*
- * Insert the key, or find it. *first_row is 0 when the key is new, else the row it was first
- * seen in (1 when the set keeps no rows). Returns 0 or PB_ENOMEM.
+ * Is the key of this lookup the key first seen in `row`? Set *same to 1 or 0; return 0, or a
+ * negative PB_E... code that ends the lookup (pb_dupset_check returns it).
  */
-int pb_dupset_check(pb_dupset *s, const void *key, size_t len, uint32_t row, uint32_t *first_row);
+typedef int (*pb_dupset_confirm_cb)(uint64_t row, int *same, void *ctx);
+
+/* key: the hash key (may be NULL: all 0). */
+int pb_dupset_new(pb_dupset **out, const uint64_t key[2]);
 /*
- * Make room for n keys in all (at up to 0.9 load) at once: one rehash now instead of a chain of
- * 1.5x growths, each of which holds the old and the new table. Returns 0 or PB_ENOMEM (the
- * set is unchanged then and still usable).
+ * Look the key up by its hash h (pb_dupset_key_hash): *first_row is the row it was first
+ * seen in, or 0 when it is new, and then it is added with `row` (>= 1). Every fingerprint
+ * match is confirmed through confirm(row_of_candidate, &same, ctx) before it counts.
+ * Returns 0, PB_ENOMEM (the set is unchanged and still usable) or confirm's error.
+ */
+int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb confirm, void *ctx,
+                    uint64_t *first_row);
+/*
+ * Make room for n keys in all (at up to 0.9 load) at once: one table of the right size
+ * instead of a chain of growing ones. Returns 0 or PB_ENOMEM (the set is unchanged then).
  */
 int pb_dupset_reserve(pb_dupset *s, size_t n);
-/* The hash pb_dupset_check uses for key. */
+/* Start loading the slots a lookup of h will read (a hint: no effect on results). */
+void pb_dupset_prefetch(const pb_dupset *s, uint64_t h);
+/* The hash pb_dupset_check takes for key. */
 uint64_t pb_dupset_key_hash(const pb_dupset *s, const void *key, size_t len);
-/* pb_dupset_check with the hash already computed by pb_dupset_key_hash. */
-int pb_dupset_check_hashed(pb_dupset *s, uint64_t h, uint32_t row, uint32_t *first_row);
+/*
+ * Tests only: every hash is ANDed with mask, so that unrelated keys share slots and
+ * fingerprints and the confirm path is exercised. Results stay exact, only slower.
+ */
+void pb_dupset_weaken(pb_dupset *s, uint64_t mask);
 size_t pb_dupset_count(const pb_dupset *s);
 size_t pb_dupset_bytes(const pb_dupset *s);
+/* Fingerprint matches that confirm said were another key (for benchmarks and tests). */
+uint64_t pb_dupset_false_matches(const pb_dupset *s);
 void pb_dupset_free(pb_dupset *s);
 
-/* SipHash-1-3 of data under key k. */
+/* SipHash-1-3 of data under key k (never 0). */
 uint64_t pb_dupset_hash(const uint64_t k[2], const void *data, size_t len);
 
 #endif

@@ -20,6 +20,7 @@ struct pb_summary {
     uint64_t count[PB_F__COUNT];
     pb__example *ex[PB_F__COUNT];
     size_t nex[PB_F__COUNT];
+    unsigned char escalated[PB_F__COUNT]; /* a finding of the code came as an error */
 };
 
 int pb_summary_new(pb_summary **out, size_t examples_per_code)
@@ -40,6 +41,7 @@ int pb_summary_add(pb_summary *s, const pb_finding *f)
     if ((unsigned)f->code >= PB_F__COUNT)
         return PB_EINVAL;
     s->count[f->code]++;
+    s->escalated[f->code] |= f->escalated ? 1 : 0;
     if (s->nex[f->code] >= s->keep)
         return PB_OK;
     if (!s->ex[f->code]) {
@@ -104,7 +106,9 @@ int pb_summary_print(const pb_summary *s, FILE *out, const char *file_name,
     for (sev = PB_SEV_ERROR; sev <= PB_SEV_WARNING; sev++) {
         int header = 0;
         for (c = 0; c < PB_F__COUNT; c++) {
-            if (!s->count[c] || (int)pb_finding_severity((pb_finding_code)c) != sev)
+            if (!s->count[c] ||
+                (int)(s->escalated[c] ? PB_SEV_ERROR : pb_finding_severity((pb_finding_code)c)) !=
+                    sev)
                 continue;
             if (!header) {
                 fprintf(out, "\n%s:\n", sev == PB_SEV_ERROR ? "Errors" : "Warnings");
@@ -211,7 +215,7 @@ int pb_json_report_open(pb_json_report **out, FILE *f, const char *command, cons
 int pb_json_report_finding(pb_json_report *r, const pb_finding *f)
 {
     const char *name = pb_finding_name(f->code);
-    const char *sev = pb_severity_name(pb_finding_severity(f->code));
+    const char *sev = pb_severity_name(pb_finding_sev(f));
     int rc;
 
     if ((rc = pb_buf_printf(&r->b, "%s\n{\"code\":\"%s\",\"severity\":\"%s\",\"row\":%" PRIu64,

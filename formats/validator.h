@@ -4,8 +4,9 @@
  * Glues the streaming CSV reader, the header map, the row rules (core/validate) and the
  * cross-row duplicate sets. Bytes are pushed in chunks; each data row is handed to on_row
  * with all its findings, and every file-level finding to on_file_finding. Memory is bounded
- * by the reader's caps plus the duplicate sets (proportional to distinct ids), never by the
- * file's size. `validate`, `send` and the fuzzer share this one path.
+ * by the reader's caps plus the duplicate sets (~6 bytes per distinct id and payout key) and
+ * 16 bytes of re-read marks per 8 KiB of input; a caller without read_at also pays a copy of
+ * the input. `validate`, `send` and the fuzzer share this one path.
  */
 #ifndef PB_FORMATS_VALIDATOR_H
 #define PB_FORMATS_VALIDATOR_H
@@ -30,6 +31,12 @@ typedef struct {
 /* Return 0 to go on; nonzero stops the validator (feed/finish return it). */
 typedef int (*pb_row_cb)(const pb_row_report *r, void *ctx);
 
+/*
+ * Read up to len bytes of the input at byte offset off (offsets count every byte fed so far):
+ * *got < len only at the end of the input. 0 or a negative PB_E... code (with pb_error_set).
+ */
+typedef int (*pb_read_at_cb)(uint64_t off, char *buf, size_t len, size_t *got, void *ctx);
+
 typedef struct {
     pb_validate_opts rules;
     char delimiter;                /* 0 = detect */
@@ -39,6 +46,21 @@ typedef struct {
     uint64_t hash_key[2];          /* secret key of the duplicate sets (random in the CLI) */
     uint64_t size_hint; /* the file's size in bytes when known (0: a pipe): the duplicate sets
                            are sized once from it and the first rows' length, not grown */
+    /*
+     * Re-reads earlier input: the duplicate sets keep fingerprints, not ids, and a match is
+     * confirmed against the earlier row's text before it becomes a finding. NULL: the
+     * validator keeps a copy of all input in memory instead (tests, small inputs).
+     */
+    pb_read_at_cb read_at;
+    /*
+     * 1: the rules and duplicate checks run on a second thread while the caller's thread
+     * reads and parses (needs read_at). Every callback but on_file_finding for the header is
+     * then called on that thread, in the same order and with the same values as without it;
+     * feed may return a callback's stop value one call later than without it.
+     */
+    int threads;
+    uint64_t test_hash_mask; /* tests only: nonzero ANDs every duplicate-set hash (collisions) */
+    size_t test_mark_every;  /* tests only: bytes between re-read marks (0: 8 KiB) */
     void *ctx;
 } pb_validator_opts;
 

@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config
       libpq-dev postgresql   # the PostgreSQL store and its throw-away test cluster (initdb, pg_ctl)
       clang libclang-rt-14-dev clang-format   # libFuzzer builds, format check
       miller python3 wrk curl      # benchmark baselines and integration-test clients
-      nodejs openssl)              # the TLS + HTTP/2 test front (test_tls.sh) and its certificates
+      nodejs openssl               # the TLS + HTTP/2 test front (test_tls.sh) and its certificates
+      man-db)                      # renders docs/paybatch.1 in test_manpage.sh
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -43,6 +43,8 @@ void pb_cli_log_setup(const pb_settings *s);
 int pb_cmd_validate(int argc, char **argv);
 int pb_cmd_sandbox(int argc, char **argv);
 int pb_cmd_send(int argc, char **argv);
+int pb_cmd_plan(int argc, char **argv);
+int pb_cmd_approve(int argc, char **argv);
 int pb_cmd_status(int argc, char **argv);
 int pb_cmd_listen(int argc, char **argv);
 
@@ -52,7 +54,11 @@ void pb_cli_print_counts(FILE *out, const pb_batch_counts *c);
  * per result per currency, as the result CSV names them (a walk over the batch's rows). */
 struct pb_json_report;
 int pb_cli_report_batch(struct pb_json_report *json, pb_store *st, uint64_t batch, const char *name,
-                        const pb_batch_counts *c);
+                        const pb_batch_counts *c, const char *plan);
+/* The plan a batch was sent under (pb_batch_info.plan, may be NULL): report members
+ * (",\"plan\":{\"digest\":...,\"approvers\":...}") and one line for people. */
+int pb_cli_plan_members(pb_buf *b, const char *plan);
+void pb_cli_plan_line(FILE *out, const char *plan);
 /* The same members (",\"batch\":...,\"states\":{...},\"state_totals\":{...},
  * \"results\":{...},\"result_totals\":{...}") into b. */
 int pb_cli_batch_members(pb_buf *b, pb_store *st, uint64_t batch, const char *name,

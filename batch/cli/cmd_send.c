@@ -1,8 +1,15 @@
 /*
  * cmd_send.c - `paybatch send`: validate a payout file, put it in the state store, send every
- * valid row once, and say what became of each (SPEC §3, §5, §7).
+ * valid row once, and say what became of each (SPEC §3, §5, §7); and `paybatch plan`, the same
+ * run up to the point where money would move, written as a plan (issue #14). The guard-rails
+ * (limits, control totals, paid-recently, plan and approvals, the confirmation on a terminal)
+ * all stand before the rows go into the store. Helpers: send_support.c, guardrails.c,
+ * plan_cli.c.
  */
 #include "batch/cli/cli.h"
+#include "batch/cli/guardrails.h"
+#include "batch/cli/plan_cli.h"
+#include "batch/cli/send_support.h"
 #include "batch/cli/options.h"
 #include "batch/send/load.h"
 #include "batch/send/result.h"
@@ -30,27 +37,6 @@
 
 #define PB__EXAMPLES 5
 
-static void pb__send_usage(FILE *out)
-{
-    fputs("Usage: paybatch send [options] FILE.csv\n"
-          "\n"
-          "Validate a payout file, record it in the state store, and send one signed payout\n"
-          "request per valid row to Gate, rate-limited, exactly once. Running the same command\n"
-          "again resumes the batch: final rows are left alone, rows in doubt are asked about\n"
-          "first, the rest are sent.\n"
-          "\n"
-          "Options:\n",
-          out);
-    pb_settings_print_options(out, PB_CMD_SEND);
-    fputs("\n"
-          "Exit status: 0 every row is final; 65 invalid rows (nothing sent without\n"
-          "--skip-invalid); 66 the file cannot be read; 69 the gateway refused or never\n"
-          "answered any request; 74 the state store or an output cannot be written; 75 some\n"
-          "rows are still pending or in doubt (run the same command, or reconcile, later);\n"
-          "78 configuration (no project id, no secret, bad URL); 64 usage.\n",
-          out);
-}
-
 static int64_t pb__now_ms(void)
 {
     struct timespec ts;
@@ -58,177 +44,27 @@ static int64_t pb__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-typedef struct {
-    pb_summary *summary;
-    int verbose;
-    pb_json_report *json;  /* --report, or NULL */
-    uint64_t max_findings; /* written to the outputs before they are only counted */
-    uint64_t written;
-    pb_outfile *invalid; /* --invalid-out, or NULL */
-    int invalid_header_done;
-    int io_failed;
-    const pb_gate_cfg *sign; /* --dry-run: build and sign every valid row's request */
-    pb_buf body;
-    uint64_t signed_rows, sign_failed;
-    uint64_t body_bytes;
-} pb__findings;
-
-static void pb__on_finding(const pb_finding *f, void *payload)
-{
-    pb__findings *fs = payload;
-    (void)pb_summary_add(fs->summary, f); /* examples only; counts are the validator's */
-    if (fs->verbose)
-        fprintf(stderr, "row %" PRIu64 ": %s: %s\n", f->row, pb_finding_name(f->code), f->message);
-    if (!fs->json)
-        return;
-    if (fs->written >= fs->max_findings) {
-        pb_json_report_omit(fs->json, f);
-        return;
-    }
-    fs->written++;
-    if (pb_json_report_finding(fs->json, f) < 0)
-        fs->io_failed = 1;
-}
-
-static int pb__on_row(const pb_row_report *r, int valid, const pb_validator *v, void *payload)
-{
-    pb__findings *fs = payload;
-    const pb_header_map *map = pb_validator_header(v);
-    if (valid && fs->sign && r->row && r->res) {
-        pb_buf_clear(&fs->body);
-        if (pb_gate_payout_body(r->row, r->res, fs->sign, &fs->body) == 0) {
-            fs->signed_rows++;
-            fs->body_bytes += fs->body.len;
-        } else {
-            fs->sign_failed++;
-            pb_cli_error("row %" PRIu64 ": the request cannot be built: %s", r->rec->row,
-                         pb_error_last());
-        }
-    }
-    if (valid || !fs->invalid || !map)
-        return fs->io_failed ? PB_EIO : 0;
-    if (!fs->invalid_header_done) {
-        if (pb_invalid_csv_header(fs->invalid->f, map, pb_validator_delimiter(v),
-                                  pb_validator_had_bom(v)) < 0)
-            return PB_EIO;
-        fs->invalid_header_done = 1;
-    }
-    return pb_invalid_csv_row(fs->invalid->f, map, r, pb_validator_delimiter(v)) < 0 ? PB_EIO : 0;
-}
-
-/* The embedded sandbox: this program, run as `paybatch sandbox` on a free loopback port. */
-typedef struct {
-    pid_t pid;
-    FILE *out; /* its stdout, kept open so its closing summary does not hit a closed pipe */
-    char url[160];
-} pb__sbx;
-
-static int pb__sandbox_start(pb__sbx *s, int64_t project_id, const char *secret)
-{
-    int fds[2];
-    char line[128], proj[32];
-    FILE *f;
-
-    s->pid = -1;
-    if (pipe(fds) != 0)
-        return pb_error_set("cannot start the sandbox: %s", strerror(errno));
-    snprintf(proj, sizeof(proj), "%" PRId64, project_id);
-    s->pid = fork();
-    if (s->pid < 0) {
-        close(fds[0]), close(fds[1]);
-        return pb_error_set("cannot start the sandbox: %s", strerror(errno));
-    }
-    if (s->pid == 0) {
-        char *argv[] = {"paybatch",     "sandbox", "--listen", "127.0.0.1:0",
-                        "--project-id", proj,      NULL};
-        dup2(fds[1], 1);
-        close(fds[0]), close(fds[1]);
-        setenv("PAYBATCH_SECRET_KEY", secret, 1);
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    if (!f || !fgets(line, sizeof(line), f) || strncmp(line, "listening on ", 13) != 0) {
-        if (f)
-            fclose(f);
-        else
-            close(fds[0]);
-        return pb_error_set("the embedded sandbox did not start");
-    }
-    line[strcspn(line, "\r\n")] = '\0';
-    snprintf(s->url, sizeof(s->url), "http://%s", line + 13);
-    s->out = f;
-    return 0;
-}
-
-static void pb__sandbox_stop(pb__sbx *s)
-{
-    int st;
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGTERM);
-    (void)waitpid(s->pid, &st, 0);
-    s->pid = -1;
-    if (s->out)
-        fclose(s->out);
-    s->out = NULL;
-}
-
-/* An http(s) URL that libcurl can parse: a bad one is a configuration error now, not a
- * minute of "not sent" retries later. */
-static int pb__url_ok(const char *u)
-{
-    CURLU *h;
-    int ok;
-    if (!((!strncmp(u, "https://", 8) && u[8]) || (!strncmp(u, "http://", 7) && u[7])))
-        return 0;
-    if (!(h = curl_url()))
-        return 0;
-    ok = curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK;
-    curl_url_cleanup(h);
-    return ok;
-}
-
-/*
- * One process at a time works on a batch: a second `send` (or a `reconcile`) would take the
- * first one's freshly claimed rows for crash leftovers. An advisory lock on a file beside the
- * store, named after the batch; the kernel drops it when the process ends, kill -9 too.
- */
-int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out)
-{
-    char path[4096], safe[96];
-    size_t i, k = 0;
-    int fd;
-
-    *fd_out = -1;
-    if (strncmp(state, "mem:", 4) == 0 || pb_store_uri_is_pg(state))
-        return 0;
-    for (i = 0; batch[i] && k + 1 < sizeof(safe); i++) {
-        char c = batch[i];
-        safe[k++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     c == '-' || c == '.' || c == '_')
-                        ? c
-                        : '_';
-    }
-    safe[k] = '\0';
-    snprintf(path, sizeof(path), "%s.%s.lock", state, safe);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return pb_error_set("cannot open the batch lock %s: %s", path, strerror(errno)), PB_EIO;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        return pb_error_set("batch %s is being worked on by another paybatch process (lock %s); "
-                            "run this again when it has finished",
-                            batch, path),
-               PB_EAGAIN;
-    }
-    *fd_out = fd;
-    return 0;
-}
+static int pb__run(int argc, char **argv, unsigned cmd);
 
 int pb_cmd_send(int argc, char **argv)
 {
+    return pb__run(argc, argv, PB_CMD_SEND);
+}
+
+int pb_cmd_plan(int argc, char **argv)
+{
+    return pb__run(argc, argv, PB_CMD_PLAN);
+}
+
+static int pb__run(int argc, char **argv, unsigned cmd)
+{
+    const int planning = cmd == PB_CMD_PLAN;
+    pb_plan_doc *want = NULL; /* send --plan */
+    pb_cli_plan pl;
+    pb_outfile planf;
+    pb_guard_limits lim;
+    pb_plan_head head;
+    char approvers[1024], digest[PB_PLAN_DIGEST_LEN + 1], plan_rec[1200], created_at[32];
     pb_settings s;
     char *pos[1], *secret = NULL, name[80], sbx_secret[65], settings[4096];
     int lock_fd = -1;
@@ -237,11 +73,11 @@ int pb_cmd_send(int argc, char **argv)
     pb_batch_info info;
     pb_load_opts lo;
     pb_load_result lr;
-    pb__findings fs;
+    pb_cli_send_fs fs;
     pb_send_opts so;
     pb_send_result sr;
     pb_batch_counts counts;
-    pb__sbx sbx = {-1, NULL, ""};
+    pb_cli_sbx sbx = {-1, NULL, ""};
     pb_outfile report, invalid;
     pb_gate_cfg dry_cfg;
     const char *gate_url, *file;
@@ -254,7 +90,12 @@ int pb_cmd_send(int argc, char **argv)
     memset(&counts, 0, sizeof(counts));
     memset(&fs, 0, sizeof(fs));
     memset(&dry_cfg, 0, sizeof(dry_cfg));
-    if ((rc = pb_settings_parse(&s, PB_CMD_SEND, argc, argv, pb__send_usage, pos, 1, &npos)) != 0) {
+    memset(&pl, 0, sizeof(pl));
+    memset(&planf, 0, sizeof(planf));
+    approvers[0] = plan_rec[0] = '\0';
+    if ((rc = pb_settings_parse(&s, cmd, argc, argv,
+                                planning ? pb_cli_plan_usage : pb_cli_send_usage, pos, 1, &npos)) !=
+        0) {
         pb_settings_free(&s);
         return pb_settings_exit(rc);
     }
@@ -263,7 +104,7 @@ int pb_cmd_send(int argc, char **argv)
                  : s.verbose ? PB_LOG_DEBUG
                              : PB_LOG_INFO);
     if (npos != 1) {
-        pb_cli_error("send needs exactly one FILE.csv; see paybatch send --help");
+        pb_cli_error("%s needs exactly one FILE.csv; see paybatch %s --help", argv[0], argv[0]);
         exit_code = PB_EXIT_USAGE;
         goto out;
     }
@@ -292,6 +133,31 @@ int pb_cmd_send(int argc, char **argv)
         }
     }
 
+    if (planning && !s.out) {
+        pb_cli_error("plan needs --out PLAN.json: where to write the plan");
+        exit_code = PB_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = pb_cli_guard_limits(&s, &lim)) != 0) {
+        exit_code = rc;
+        goto out;
+    }
+    if (pb_guard_new(&fs.guard, &lim) < 0)
+        goto oom;
+    if (!planning && s.require_plan && !s.plan) {
+        pb_cli_error("require_plan is set: send needs --plan PLAN.json, made by paybatch plan and "
+                     "approved with paybatch approve; nothing was sent");
+        exit_code = PB_EXIT_CONFIG;
+        goto out;
+    }
+    if (!planning && s.plan) {
+        /* the plan and its approvals first: nothing is read or sent under a bad one */
+        if ((exit_code = pb_cli_plan_load(s.plan, &want, NULL, NULL)) != 0 ||
+            (exit_code = pb_cli_plan_approvals(&s, want, approvers, sizeof(approvers))) != 0)
+            goto out;
+        exit_code = PB_EXIT_SOFTWARE;
+    }
+
     /* configuration first: nothing is read or written when it cannot be sent anyway */
     if (s.sandbox) {
         unsigned char r[32];
@@ -313,24 +179,24 @@ int pb_cmd_send(int argc, char **argv)
         if (!(secret = pb_strdup(sbx_secret)))
             goto oom;
     } else {
-        if (!s.project_id && !s.dry_run) {
+        if (!s.project_id && (!s.dry_run || planning)) {
             pb_cli_error("no project id: give --project-id N, PAYBATCH_PROJECT_ID, or "
                          "project-id in the config file");
             exit_code = PB_EXIT_CONFIG;
             goto out;
         }
-        if ((rc = pb_settings_secret(&s, &secret, &secret_len)) < 0) {
+        if (!planning && (rc = pb_settings_secret(&s, &secret, &secret_len)) < 0) {
             pb_cli_error("%s", pb_error_last());
             exit_code = rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_CONFIG;
             goto out;
         }
-        if (!pb__url_ok(s.gate_url)) {
+        if (!pb_cli_url_ok(s.gate_url)) {
             pb_cli_error("--gate-url %s: use an http:// or https:// URL", s.gate_url);
             exit_code = PB_EXIT_CONFIG;
             goto out;
         }
     }
-    if (s.callback_url && !pb__url_ok(s.callback_url)) {
+    if (s.callback_url && !pb_cli_url_ok(s.callback_url)) {
         pb_cli_error("--callback-url %s: use an http:// or https:// URL", s.callback_url);
         exit_code = PB_EXIT_CONFIG;
         goto out;
@@ -390,7 +256,7 @@ int pb_cmd_send(int argc, char **argv)
         s.state = sb;
     }
     if (!s.dry_run) {
-        if (pb_cli_lock_batch(s.state, name, &lock_fd) < 0) {
+        if (!planning && pb_cli_lock_batch(s.state, name, &lock_fd) < 0) {
             pb_cli_error("%s", pb_error_last());
             exit_code = PB_EXIT_TEMPFAIL;
             goto out;
@@ -461,7 +327,38 @@ int pb_cmd_send(int argc, char **argv)
         }
         fs.invalid = &invalid;
     }
-    lo.on_row = pb__on_row;
+    memset(&head, 0, sizeof(head));
+    head.file_sha256 = lr.sha256;
+    head.batch_id = name;
+    head.gate_url = s.sandbox ? "sandbox" : s.gate_url;
+    head.project_id = s.project_id;
+    head.callback_url = s.callback_url ? s.callback_url : "";
+    head.method = s.method ? s.method : "";
+    head.allow_conversion = s.allow_conversion;
+    head.skip_invalid = s.skip_invalid;
+    head.rate_milli = s.rate_milli;
+    head.limits = &lim;
+    head.recent_days = s.recent_days;
+    head.strict_recent = s.strict_recent;
+    if (want && exists && info.plan && strstr(info.plan, want->digest)) {
+        /* a resume of a batch started under this plan: its file and settings are held by the
+         * checks above; the plan was compared when the batch was started */
+        pb_plan_doc_free(want);
+        want = NULL;
+        snprintf(plan_rec, sizeof(plan_rec), "%s", info.plan);
+    }
+    if (planning || want) {
+        pb_cli_now_iso(created_at);
+        if (planning && pb_outfile_open(&planf, s.out) < 0) {
+            pb_cli_error("--out: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        if (pb_cli_plan_begin(&pl, &head, planning ? planf.f : NULL, file, created_at, want) < 0)
+            goto oom;
+        fs.plan = &pl;
+    }
+    lo.on_row = pb_cli_send_on_row;
     lo.this_batch = exists ? info.id : 0;
     if (exists) {
         if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
@@ -469,8 +366,11 @@ int pb_cmd_send(int argc, char **argv)
         lo.stored_rows = counts.total;
         pb_batch_counts_clear(&counts);
     }
-    lo.on_finding = pb__on_finding;
+    lo.on_finding = pb_cli_send_on_finding;
     lo.payload = &fs;
+    lo.recent_on = s.recent_days > 0;
+    lo.recent_since_ms = pb__now_ms() - (int64_t)s.recent_days * 86400000;
+    lo.strict_recent = s.strict_recent;
     {
         /* a dry run touches no state store: payment ids are then checked within the file */
         pb_store *mem = NULL;
@@ -483,7 +383,9 @@ int pb_cmd_send(int argc, char **argv)
     }
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = rc == PB_EIO ? PB_EXIT_NOINPUT : PB_EXIT_SOFTWARE;
+        exit_code = rc == PB_EIO       ? PB_EXIT_NOINPUT
+                    : rc == PB_ENOTSUP ? PB_EXIT_CONFIG
+                                       : PB_EXIT_SOFTWARE;
         goto out;
     }
     if (fs.io_failed) {
@@ -503,6 +405,30 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_DATAERR;
         goto out;
     }
+    if (fs.guard_rc) {
+        pb_cli_error("the totals of the rows to send: %s", pb_error_last());
+        exit_code = PB_EXIT_DATAERR;
+        goto out;
+    }
+    if (!lr.invalid || s.skip_invalid || exists) {
+        /* policy limits and control totals: over any, nothing is sent */
+        size_t nviol = 0;
+        pb_buf gj;
+        pb_buf_init(&gj, 1u << 20);
+        rc = pb_cli_guard_check(fs.guard, stdout, fs.json ? &gj : NULL, &nviol);
+        if (rc == 0 && nviol && fs.json)
+            rc = pb_json_report_set_extra(fs.json, gj.ptr, gj.len);
+        pb_buf_free(&gj);
+        if (rc < 0)
+            goto oom;
+        if (nviol) {
+            printf("\nresult: %zu guard-rail%s above: nothing was sent. Check the file with its "
+                   "exporter before changing a limit\n",
+                   nviol, nviol == 1 ? "" : "s");
+            exit_code = PB_EXIT_DATAERR;
+            goto out;
+        }
+    }
     if (lr.invalid && !s.skip_invalid && !exists) {
         printf("\nresult: %" PRIu64
                " invalid row%s: nothing was sent. Fix them, or send the %" PRIu64
@@ -510,6 +436,55 @@ int pb_cmd_send(int argc, char **argv)
                lr.invalid, lr.invalid == 1 ? "" : "s", lr.valid, lr.valid == 1 ? "" : "s");
         exit_code = PB_EXIT_DATAERR;
         goto out;
+    }
+    if (planning || want) {
+        if (pb_cli_plan_end(&pl, fs.guard, lr.valid, lr.invalid, digest) < 0) {
+            pb_cli_error("the plan: %s", pb_error_last());
+            exit_code = pl.rc == PB_EIO ? PB_EXIT_IOERR : PB_EXIT_SOFTWARE;
+            goto out;
+        }
+    }
+    if (planning) {
+        pb_plan_doc *doc = NULL;
+        if (pb_outfile_commit(&planf) < 0) {
+            pb_cli_error("--out: %s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        /* read back what was written: the summary is of the file an approver will sign */
+        if ((exit_code = pb_cli_plan_load(s.out, &doc, NULL, NULL)) != 0) {
+            exit_code = PB_EXIT_SOFTWARE;
+            goto out;
+        }
+        printf("\n");
+        pb_cli_plan_print(stdout, doc);
+        printf("\nplan written to %s; nothing was sent. Approve it with paybatch approve --key "
+               "KEY.pem %s\n",
+               s.out, s.out);
+        pb_plan_doc_free(doc);
+        exit_code = PB_EXIT_OK;
+        goto out;
+    }
+    if (want) {
+        if (strcmp(digest, want->digest) != 0) {
+            char why[600];
+            pb_cli_plan_diff(&pl, fs.guard, lr.valid, lr.invalid, why, sizeof(why));
+            printf("\nresult: this run is not the plan %s: %s; nothing was sent. Make and "
+                   "approve a new plan for what should be sent\n",
+                   s.plan, why[0] ? why : "its digest differs");
+            exit_code = PB_EXIT_DATAERR;
+            goto out;
+        }
+        snprintf(plan_rec, sizeof(plan_rec), "digest=%s\napprovers=%s\n", digest, approvers);
+        printf("\nplan %s: this run is the plan (%s)%s%s\n", s.plan, digest,
+               approvers[0] ? ", approved by " : "", approvers);
+    }
+    if (!want && !s.yes && !s.dry_run && !plan_rec[0] && isatty(STDIN_FILENO)) {
+        if (!pb_cli_confirm(&s, name, file, fs.guard, lr.valid)) {
+            printf("\nresult: not confirmed; nothing was sent\n");
+            exit_code = PB_EXIT_TEMPFAIL;
+            goto out;
+        }
     }
     if (s.dry_run) {
         printf("\ndry run: %" PRIu64 " request%s built and signed (%" PRIu64
@@ -535,6 +510,7 @@ int pb_cmd_send(int argc, char **argv)
         key.created_at_ms = pb__now_ms();
         key.header = lr.header;
         key.header_len = lr.header_len;
+        key.plan = plan_rec[0] ? plan_rec : NULL;
         if (!exists && (rc = pb_store_batch_begin(st, &key, &info, &created)) < 0)
             goto store_err;
         if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
@@ -550,7 +526,7 @@ int pb_cmd_send(int argc, char **argv)
     }
 
     if (s.sandbox) {
-        if (pb__sandbox_start(&sbx, s.project_id, secret) < 0) {
+        if (pb_cli_sandbox_start(&sbx, s.project_id, secret) < 0) {
             pb_cli_error("%s", pb_error_last());
             goto out;
         }
@@ -577,7 +553,7 @@ int pb_cmd_send(int argc, char **argv)
     so.callback_listen = s.callback_listen;
     rc = pb_send_run(&so, &sr);
     curl_global_cleanup();
-    pb__sandbox_stop(&sbx);
+    pb_cli_sandbox_stop(&sbx);
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
         exit_code = pb_cli_store_exit(rc, 0);
@@ -592,6 +568,7 @@ int pb_cmd_send(int argc, char **argv)
         }
     }
     printf("\nbatch %s (%s)\n", name, file);
+    pb_cli_plan_line(stdout, plan_rec[0] ? plan_rec : info.plan);
     pb_cli_print_counts(stdout, &counts);
     all_final = counts.rows[PB_ROW_QUEUED] + counts.rows[PB_ROW_SENDING] +
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
@@ -616,7 +593,8 @@ int pb_cmd_send(int argc, char **argv)
         exit_code = PB_EXIT_UNAVAILABLE;
     else
         exit_code = PB_EXIT_TEMPFAIL;
-    if (fs.json && pb_cli_report_batch(fs.json, st, info.id, name, &counts) < 0)
+    if (fs.json && pb_cli_report_batch(fs.json, st, info.id, name, &counts,
+                                       plan_rec[0] ? plan_rec : info.plan) < 0)
         goto oom;
     if (s.out && pb_result_write(st, name, s.out) < 0) {
         pb_cli_error("--out: %s", pb_error_last());
@@ -671,11 +649,16 @@ out:
         pb_outfile_abort(&report);
     if (invalid.f)
         pb_outfile_abort(&invalid);
-    pb__sandbox_stop(&sbx);
+    pb_cli_sandbox_stop(&sbx);
     pb_batch_counts_clear(&counts);
     pb_batch_info_clear(&info);
     pb_store_free(st);
     pb_summary_free(fs.summary);
+    pb_guard_free(fs.guard);
+    pb_cli_plan_free(&pl);
+    pb_plan_doc_free(want);
+    if (planf.f)
+        pb_outfile_abort(&planf);
     pb_buf_free(&fs.body);
     pb_load_result_clear(&lr);
     pb_settings_secret_free(secret, secret_len);

@@ -53,11 +53,14 @@ static int pb__one(const pb_batch_info *b, void *payload)
         for (k = 0; k < PB_ROW_STATE_COUNT; k++)
             (void)pb_buf_printf(&j, "%s\"%s\":%" PRIu64, k ? "," : "",
                                 pb_row_state_name((pb_row_state)k), c.rows[k]);
-        (void)pb_buf_puts(&j, "}}\n");
+        (void)pb_buf_putc(&j, '}');
+        (void)pb_cli_plan_members(&j, b->plan);
+        (void)pb_buf_puts(&j, "}\n");
         fputs(pb_buf_cstr(&j), stdout);
         pb_buf_free(&j);
     } else {
         printf("batch %s  file %s  sha256 %.16s...\n", b->name, b->file_name, b->file_sha256);
+        pb_cli_plan_line(stdout, b->plan);
         pb_cli_print_counts(stdout, &c);
         putchar('\n');
     }

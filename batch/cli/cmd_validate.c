@@ -82,6 +82,9 @@ static void pb__reraise_stop_signal(const struct sigaction *old_int,
 }
 
 typedef struct {
+    int fd;       /* what read_at reads: the input when it is a regular file, else the spool */
+    int spool_fd; /* a pipe's bytes, kept in an unlinked temporary file (-1: not a pipe) */
+    const char *file;
     pb_summary *summary;
     pb_json_report *json;
     pb_outfile invalid;
@@ -97,6 +100,61 @@ typedef struct {
     uint64_t inv_written;                   /* findings written to --invalid-out */
     uint64_t inv_rows_omitted, inv_omitted; /* left out of --invalid-out */
 } pb__vrun;
+
+/*
+ * The validator confirms a duplicate's fingerprint against the earlier row's text: a regular
+ * file is read again at the offset, a pipe from the spool that keeps what was read of it.
+ */
+static int pb__read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
+{
+    pb__vrun *r = ctx;
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = pread(r->fd, buf + *got, len - *got, (off_t)(off + *got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pb_error_set("cannot read %s again: %s", r->spool_fd >= 0 ? "the spool file" : r->file,
+                         strerror(errno));
+            return PB_EIO;
+        }
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return PB_OK;
+}
+
+/* A pipe is kept in an unlinked file in $TMPDIR (or /tmp) so rows can be read again. */
+static int pb__spool_open(pb__vrun *r)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    if (!dir || !*dir)
+        dir = "/tmp";
+    if ((size_t)snprintf(path, sizeof(path), "%s/paybatch-spool-XXXXXX", dir) >= sizeof(path))
+        return pb_error_set("TMPDIR is too long");
+    r->spool_fd = mkstemp(path);
+    if (r->spool_fd < 0)
+        return pb_error_set("cannot create a spool file in %s: %s", dir, strerror(errno));
+    (void)unlink(path); /* gone when closed, whatever happens: the fd is all we need */
+    r->fd = r->spool_fd;
+    return PB_OK;
+}
+
+static int pb__spool_write(pb__vrun *r, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(r->spool_fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return pb_error_set("cannot write the spool file: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+    return PB_OK;
+}
 
 static void pb__print_finding(const pb_finding *f)
 {
@@ -257,6 +315,7 @@ int pb_cmd_validate(int argc, char **argv)
 
     memset(&vo, 0, sizeof(vo));
     memset(&run, 0, sizeof(run));
+    run.fd = run.spool_fd = -1;
     memset(&report, 0, sizeof(report));
     if ((rc = pb_settings_parse(&set, PB_CMD_VALIDATE, argc, argv, pb__validate_usage, pos, 1,
                                 &npos)) != 0) {
@@ -284,9 +343,8 @@ int pb_cmd_validate(int argc, char **argv)
     }
     exit_code = PB_EXIT_SOFTWARE;
 
-    /* duplicate sets of a pipe grow by rehash: with glibc's sliding mmap threshold a freed
-       table pushes the next one onto the brk heap, where it is cleared and fragments (+5 MiB
-       peak at 1M rows); a fixed threshold keeps big tables in their own mappings (issue 17) */
+    /* big tables in their own mappings: with glibc's sliding mmap threshold a freed one pushes
+       the next onto the brk heap, where it is cleared and fragments (issue 17) */
     (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
     pb__catch_stop_signals(&old_int, &old_term);
     fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -326,8 +384,17 @@ int pb_cmd_validate(int argc, char **argv)
     vo.ctx = &run;
     {
         struct stat sb; /* a regular file's size sizes the duplicate sets once (issue 17) */
-        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
+        run.file = file;
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
             vo.size_hint = (uint64_t)sb.st_size;
+            run.fd = fd;
+        } else if (pb__spool_open(&run) < 0) {
+            pb_cli_error("%s", pb_error_last());
+            exit_code = PB_EXIT_IOERR;
+            goto out;
+        }
+        vo.read_at = pb__read_at;
+        vo.threads = 1; /* reading and parsing here, the rules on the other core */
     }
     if (pb_validator_new(&v, &vo) < 0)
         goto oom;
@@ -356,12 +423,14 @@ int pb_cmd_validate(int argc, char **argv)
         bytes_read += (uint64_t)n;
         if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1)
             goto oom; /* OpenSSL fails here only when it cannot allocate */
+        if (run.spool_fd >= 0 && pb__spool_write(&run, chunk, (size_t)n) < 0)
+            goto ioerr;
         rc = pb_validator_feed(v, chunk, (size_t)n);
         if (pb__stop_signal)
             goto out;
         if (rc == PB_ENOMEM)
             goto oom;
-        if (rc != 0 || run.io_failed)
+        if (rc != 0) /* run.io_failed belongs to the checking thread until finish */
             goto ioerr;
         /* a failed file is not read further (it may never end: /dev/zero, a pipe) */
         if (pb_validator_file_failed(v))
@@ -442,17 +511,20 @@ ioerr:
     pb_cli_error("%s", pb_error_last()[0] ? pb_error_last() : "cannot write an output file");
     exit_code = PB_EXIT_IOERR;
 out:
+    pb_validator_free(v); /* first: its checking thread calls back into run */
+    v = NULL;
     pb_json_report_free(run.json);
     if (report.f)
         pb_outfile_abort(&report);
     if (run.invalid.f)
         pb_outfile_abort(&run.invalid);
     pb_summary_free(run.summary);
-    pb_validator_free(v);
     EVP_MD_CTX_free(sha);
     pb_free(chunk);
     if (fd >= 0)
         close(fd);
+    if (run.spool_fd >= 0)
+        close(run.spool_fd);
     pb_settings_free(&set);
     pb__reraise_stop_signal(&old_int, &old_term);
     return exit_code;

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PB__ALL  0x7fu
+#define PB__ALL  0xffu
 #define PB__CONN (PB_CMD_SEND | PB_CMD_LISTEN | PB_CMD_RECONCILE)
 
 typedef enum {
@@ -24,6 +24,8 @@ typedef enum {
     PB__K_UINT,   /* unsigned at off, 0..max */
     PB__K_UINT1,  /* unsigned at off, 1..max */
     PB__K_U64,    /* uint64_t at off */
+    PB__K_COUNT,  /* int64_t at off, 0..INT64_MAX (-1 = not set) */
+    PB__K_MONEY,  /* CUR:AMOUNT list; max is the slot: 0 max_total, 1 max_amount, 2 expect */
     PB__K_PROB,   /* double at off, a probability 0..1 */
     PB__K_FACTOR, /* double at off, 0..max */
     PB__K_RATE,   /* rate_milli */
@@ -66,7 +68,7 @@ static const pb__opt pb__opts[] = {
      PB__F(allow_conversion), 0, NULL, "let Touch'n Go rows carry another currency"},
     {"batch-id", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_STATUS | PB_CMD_PLAN, PB__K_STR,
      PB__F(batch_id), 0, "ID", "name of the batch (default: the file's SHA-256)"},
-    {"skip-invalid", PB_CMD_SEND, PB__K_FLAG, PB__F(skip_invalid), 0, NULL,
+    {"skip-invalid", PB_CMD_SEND | PB_CMD_PLAN, PB__K_FLAG, PB__F(skip_invalid), 0, NULL,
      "send the valid rows even if some rows are invalid"},
     {"dry-run", PB_CMD_SEND, PB__K_FLAG, PB__F(dry_run), 0, NULL,
      "validate, build and sign every request, send nothing"},
@@ -83,7 +85,8 @@ static const pb__opt pb__opts[] = {
      "after dispatch, wait this long for final statuses (default 0)"},
     {"callback-listen", PB_CMD_SEND | PB_CMD_LISTEN, PB__K_STR, PB__F(callback_listen), 0,
      "HOST:PORT", "serve result callbacks here while running"},
-    {"callback-url", PB_CMD_SEND | PB_CMD_SANDBOX, PB__K_STR, PB__F(callback_url), 0, "URL",
+    {"callback-url", PB_CMD_SEND | PB_CMD_SANDBOX | PB_CMD_PLAN, PB__K_STR, PB__F(callback_url), 0,
+     "URL",
      "send: sent as general.merchant_callback_url; sandbox: the callback target of "
      "requests without one"},
     {"out", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_STR, PB__F(out), 0, "PATH",
@@ -125,9 +128,34 @@ static const pb__opt pb__opts[] = {
      "multiply the callback retry waits by F (default 1)"},
     {"callback-max-attempts", PB_CMD_SANDBOX, PB__K_UINT1, PB__F(callback_max_attempts),
      PB_SANDBOX_CB_MAX_ATTEMPTS, "N", "at most N attempts per callback (1..120, default 120)"},
-    {"require-plan", 0, PB__K_STR, PB__F(require_plan), 0, NULL, NULL},
-    {"approval-keys", 0, PB__K_STR, PB__F(approval_keys), 0, NULL, NULL},
-    {"approvals-required", 0, PB__K_STR, PB__F(approvals_required), 0, NULL, NULL},
+    {"max-total", PB_CMD_SEND | PB_CMD_PLAN, PB__K_MONEY, 0, 0, "CUR:AMOUNT",
+     "refuse the batch when a currency's rows total more (repeatable)"},
+    {"max-rows", PB_CMD_SEND | PB_CMD_PLAN, PB__K_COUNT, PB__F(limits.max_rows), 0, "N",
+     "refuse the batch when it has more rows to send"},
+    {"max-amount", PB_CMD_SEND | PB_CMD_PLAN, PB__K_MONEY, 0, 1, "CUR:AMOUNT",
+     "refuse the batch when a single row is larger (repeatable)"},
+    {"expect-rows", PB_CMD_SEND | PB_CMD_PLAN, PB__K_COUNT, PB__F(limits.expect_rows), 0, "N",
+     "control total: the rows to send must be exactly N"},
+    {"expect-total", PB_CMD_SEND | PB_CMD_PLAN, PB__K_MONEY, 0, 2, "CUR:AMOUNT",
+     "control total: a currency's rows must total exactly this (repeatable)"},
+    {"control", PB_CMD_SEND | PB_CMD_PLAN, PB__K_STR, PB__F(control), 0, "FILE",
+     "control totals from a sidecar file (rows = N, total = CUR:AMOUNT lines)"},
+    {"recent-days", PB_CMD_SEND | PB_CMD_PLAN, PB__K_UINT, PB__F(recent_days), 3650, "N",
+     "paid-recently: look this many days back in other batches (default 7, 0 = off)"},
+    {"strict-recent", PB_CMD_SEND | PB_CMD_PLAN, PB__K_FLAG, PB__F(strict_recent), 0, NULL,
+     "paid-recently hits are errors (their rows are not sent)"},
+    {"plan", PB_CMD_SEND, PB__K_STR, PB__F(plan), 0, "PLAN.json",
+     "send only if the file and settings reproduce this (approved) plan"},
+    {"key", PB_CMD_APPROVE, PB__K_STR, PB__F(key), 0, "KEY.pem",
+     "the approver's Ed25519 private key (PEM)"},
+    {"name", PB_CMD_APPROVE, PB__K_STR, PB__F(name), 0, "NAME",
+     "who approves (default: the key's fingerprint)"},
+    {"require-plan", PB_CMD_SEND, PB__K_FLAG, PB__F(require_plan), 0, "BOOL",
+     "refuse to send without an approved plan (--plan)"},
+    {"approval-keys", PB_CMD_SEND, PB__K_STR, PB__F(approval_keys), 0, "FILES",
+     "approvers' Ed25519 public keys (PEM files, comma separated)"},
+    {"approvals-required", PB_CMD_SEND | PB_CMD_APPROVE, PB__K_UINT1, PB__F(approvals_required), 64,
+     "N", "distinct valid approvals a plan needs (default 1)"},
     {"config", PB__ALL, PB__K_CONFIG, 0, 0, "PATH", "config file (default ./paybatch.conf)"},
     {"quiet", PB__ALL, PB__K_QUIET, 0, 0, NULL, "quieter (-q)"},
     {"verbose", PB__ALL, PB__K_VERBOSE, 0, 0, NULL, "louder (-v)"},
@@ -135,6 +163,17 @@ static const pb__opt pb__opts[] = {
     {"help", PB__ALL, PB__K_HELP, 0, 0, NULL, "this text (-h)"},
 };
 #define PB__NOPTS (sizeof(pb__opts) / sizeof(pb__opts[0]))
+
+/* The commands for which o is a config file key only, neither on the command line nor from
+ * the environment: the approval settings of a host that sends only approved plans (issue
+ * #14), which whoever runs the command must not lift. */
+static unsigned pb__cfg_only(const pb__opt *o)
+{
+    if (!strcmp(o->name, "require-plan") || !strcmp(o->name, "approval-keys") ||
+        !strcmp(o->name, "approvals-required"))
+        return PB_CMD_SEND;
+    return 0;
+}
 
 static const pb__opt *pb__find(const char *name)
 {
@@ -227,6 +266,43 @@ static int pb__parse_bool(const char *v, int *out)
     return 0;
 }
 
+/* A CUR:AMOUNT list option: values are added to the list, comma or space separated; the
+ * first value from a higher source (command line > environment > config file) replaces what
+ * a lower one gave. */
+static int pb__apply_money(pb_settings *s, const pb__opt *o, const char *v, const char *from)
+{
+    pb_guard_money *list[3] = {s->limits.max_total, s->limits.max_amount, s->limits.expect_total};
+    size_t *n[3] = {&s->limits.n_max_total, &s->limits.n_max_amount, &s->limits.n_expect_total};
+    unsigned char level = from[0] == '-' ? 3 : strncmp(from, "PAYBATCH_", 9) == 0 ? 2 : 1;
+    unsigned slot = o->max;
+    const char *p = v ? v : "";
+
+    if (s->limits_from[slot] < level) {
+        *n[slot] = 0;
+        s->limits_from[slot] = level;
+    }
+    for (;;) {
+        pb_guard_money m;
+        size_t len;
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        len = strcspn(p, ", \t");
+        if (pb_guard_money_parse(p, len, &m) < 0 ||
+            pb_guard_money_add(list[slot], n[slot], &m, o->name) < 0) {
+            pb_cli_error("%s: %s", from, pb_error_last());
+            return from[0] == '-' ? PB_EXIT_USAGE : PB_EXIT_CONFIG;
+        }
+        p += len;
+    }
+    if (*n[slot] == 0) {
+        pb_cli_error("%s: give CUR:AMOUNT, e.g. PHP:250000.00", from);
+        return from[0] == '-' ? PB_EXIT_USAGE : PB_EXIT_CONFIG;
+    }
+    return 0;
+}
+
 /* Apply one value; `from` names where it came from for the message. Returns 0 or an exit code. */
 static int pb__apply(pb_settings *s, const pb__opt *o, const char *v, const char *from)
 {
@@ -269,6 +345,13 @@ static int pb__apply(pb_settings *s, const pb__opt *o, const char *v, const char
             goto bad;
         *(uint64_t *)(void *)p = n;
         return 0;
+    case PB__K_COUNT:
+        if (pb__parse_u64(v, INT64_MAX, &n) < 0)
+            goto bad;
+        *(int64_t *)(void *)p = (int64_t)n;
+        return 0;
+    case PB__K_MONEY:
+        return pb__apply_money(s, o, v, from);
     case PB__K_RATE:
         if (pb__parse_rate(v, &s->rate_milli) < 0)
             goto bad;
@@ -362,6 +445,9 @@ static void pb__defaults(pb_settings *s)
     s->callback_delay_ms = 200;
     s->callback_retry_scale = 1.0;
     s->callback_max_attempts = PB_SANDBOX_CB_MAX_ATTEMPTS;
+    pb_guard_limits_init(&s->limits);
+    s->recent_days = 7;
+    s->approvals_required = 1;
 }
 
 static int pb__fill_defaults_str(pb_settings *s)
@@ -379,18 +465,22 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
     struct option longopts[PB__NOPTS + 1];
     const char *argv_val[PB__NOPTS];
     unsigned char argv_set[PB__NOPTS];
+    /* repeatable options (CUR:AMOUNT lists) keep every value */
+    const char *argv_multi[PB__NOPTS][PB_GUARD_MAX_CUR + 1];
+    unsigned char argv_nmulti[PB__NOPTS];
     const char *config = NULL;
     size_t i, n = 0;
     int opt, idx, rc;
 
     memset(s, 0, sizeof(*s));
     memset(argv_set, 0, sizeof(argv_set));
+    memset(argv_nmulti, 0, sizeof(argv_nmulti));
     s->cmd = cmd;
     pb__defaults(s);
     *npos = 0;
 
     for (i = 0; i < PB__NOPTS; i++) {
-        if (!(pb__opts[i].cmds & cmd))
+        if (!(pb__opts[i].cmds & cmd) || (pb__cfg_only(&pb__opts[i]) & cmd))
             continue;
         longopts[n].name = pb__opts[i].name;
         longopts[n].has_arg = (pb__opts[i].kind == PB__K_FLAG || pb__opts[i].kind == PB__K_QUIET ||
@@ -450,6 +540,13 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         }
         argv_set[opt - 1000] = 1;
         argv_val[opt - 1000] = optarg;
+        if (o->kind == PB__K_MONEY) {
+            if (argv_nmulti[opt - 1000] > PB_GUARD_MAX_CUR) {
+                pb_cli_error("--%s: at most %d currencies", o->name, PB_GUARD_MAX_CUR);
+                return PB_EXIT_USAGE;
+            }
+            argv_multi[opt - 1000][argv_nmulti[opt - 1000]++] = optarg;
+        }
     }
     for (idx = optind; idx < argc; idx++) {
         if (*npos >= maxpos) {
@@ -487,8 +584,8 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         const char *nm = pb__opts[i].name;
         size_t k = 0;
         /* a flag reads true/false/yes/no/1/0 from its variable, like from the config file */
-        if (!(pb__opts[i].cmds & cmd) || pb__opts[i].kind >= PB__K_QUIET ||
-            (!pb__opts[i].arg && pb__opts[i].kind != PB__K_FLAG))
+        if (!(pb__opts[i].cmds & cmd) || (pb__cfg_only(&pb__opts[i]) & cmd) ||
+            pb__opts[i].kind >= PB__K_QUIET || (!pb__opts[i].arg && pb__opts[i].kind != PB__K_FLAG))
             continue;
         k = (size_t)snprintf(env, sizeof(env), "PAYBATCH_");
         for (; *nm && k + 1 < sizeof(env); nm++)
@@ -505,6 +602,13 @@ int pb_settings_parse(pb_settings *s, unsigned cmd, int argc, char **argv, void 
         if (!argv_set[i])
             continue;
         snprintf(from, sizeof(from), "--%s", pb__opts[i].name);
+        if (pb__opts[i].kind == PB__K_MONEY) {
+            size_t k;
+            for (k = 0; k < argv_nmulti[i]; k++)
+                if ((rc = pb__apply(s, &pb__opts[i], argv_multi[i][k], from)) != 0)
+                    return rc;
+            continue;
+        }
         if ((rc = pb__apply(s, &pb__opts[i], argv_val[i], from)) != 0)
             return rc;
     }
@@ -621,6 +725,18 @@ void pb_settings_print_options(FILE *out, unsigned cmd)
         const pb__opt *o = &pb__opts[i];
         if (!(o->cmds & cmd) || !o->help)
             continue;
+        if (pb__cfg_only(o) & cmd) {
+            char key[40];
+            size_t k;
+            snprintf(key, sizeof(key), "%s", o->name);
+            for (k = 0; key[k]; k++)
+                key[k] = key[k] == '-' ? '_' : key[k];
+            snprintf(left, sizeof(left), "%s = %s", key, o->arg ? o->arg : "VALUE");
+            fprintf(out, "  %-28s ", left);
+            pb__print_wrapped(out, o->help, 31, 80);
+            fprintf(out, "%31s(config file only)\n", "");
+            continue;
+        }
         snprintf(left, sizeof(left), "%s%s--%s%s%s",
                  o->kind == PB__K_QUIET     ? "-q, "
                  : o->kind == PB__K_VERBOSE ? "-v, "

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/guard.h"
+
 enum {
     PB_CMD_VALIDATE = 1u << 0,
     PB_CMD_SEND = 1u << 1,
@@ -24,7 +26,8 @@ enum {
     PB_CMD_RECONCILE = 1u << 3,
     PB_CMD_STATUS = 1u << 4,
     PB_CMD_SANDBOX = 1u << 5,
-    PB_CMD_PLAN = 1u << 6
+    PB_CMD_PLAN = 1u << 6,
+    PB_CMD_APPROVE = 1u << 7
 };
 
 #define PB_DEFAULT_GATE_URL "https://api.ecommpay.com"
@@ -65,10 +68,21 @@ typedef struct {
     int quiet;
     int verbose;
     int log_json;
-    /* keys for later commands (plan/approve), kept so a shared config file is accepted */
-    char *require_plan;
-    char *approval_keys;
-    char *approvals_required;
+    /* guard-rails (issue #14): --max-total, --max-amount, --expect-total (repeatable, or
+     * comma separated), --max-rows, --expect-rows (-1 = not set) */
+    pb_guard_limits limits;
+    unsigned char limits_from[3]; /* where each money list came from: 0 none, 1 config file,
+                                     2 environment, 3 command line (a higher one replaces) */
+    char *control;                /* --control FILE */
+    unsigned recent_days;         /* paid-recently window, 0 = off (default 7) */
+    int strict_recent;
+    /* plans and approvals */
+    char *plan; /* send --plan PLAN.json */
+    char *key;  /* approve --key APPROVER.pem */
+    char *name; /* approve --name: who approves (default: the key's fingerprint) */
+    int require_plan;
+    char *approval_keys; /* config: approvers' public key files (PEM), comma separated */
+    unsigned approvals_required;
     /* sandbox (SPEC §9) */
     char *listen; /* HOST:PORT */
     char *ledger;

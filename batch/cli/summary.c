@@ -173,13 +173,64 @@ int pb_cli_batch_members(pb_buf *b, pb_store *st, uint64_t batch, const char *na
     return rc;
 }
 
+/* "digest=...\napprovers=...\n" (pb_batch_info.plan): one value */
+static void pb__plan_value(const char *plan, const char *key, const char **v, size_t *len)
+{
+    const char *p = plan;
+    size_t kl = strlen(key);
+    *v = "";
+    *len = 0;
+    while (p && *p) {
+        size_t l = strcspn(p, "\n");
+        if (l > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+            *v = p + kl + 1;
+            *len = l - kl - 1;
+            return;
+        }
+        p += l + (p[l] == '\n');
+    }
+}
+
+int pb_cli_plan_members(pb_buf *b, const char *plan)
+{
+    const char *d, *a;
+    size_t dl, al;
+    int rc;
+    if (!plan)
+        return 0;
+    pb__plan_value(plan, "digest", &d, &dl);
+    pb__plan_value(plan, "approvers", &a, &al);
+    rc = pb_buf_puts(b, ",\"plan\":{\"digest\":");
+    if (rc == 0)
+        rc = pb_json_put_str(b, d, dl);
+    if (rc == 0)
+        rc = pb_buf_puts(b, ",\"approvers\":");
+    if (rc == 0)
+        rc = pb_json_put_str(b, a, al);
+    return rc ? rc : pb_buf_putc(b, '}');
+}
+
+void pb_cli_plan_line(FILE *out, const char *plan)
+{
+    const char *d, *a;
+    size_t dl, al;
+    if (!plan)
+        return;
+    pb__plan_value(plan, "digest", &d, &dl);
+    pb__plan_value(plan, "approvers", &a, &al);
+    fprintf(out, "plan: %.*s, approved by %.*s\n", (int)dl, d, (int)(al ? al : 6),
+            al ? a : "nobody");
+}
+
 int pb_cli_report_batch(pb_json_report *json, pb_store *st, uint64_t batch, const char *name,
-                        const pb_batch_counts *c)
+                        const pb_batch_counts *c, const char *plan)
 {
     pb_buf b;
     int rc;
     pb_buf_init(&b, 1u << 20);
     rc = pb_cli_batch_members(&b, st, batch, name, c);
+    if (rc == 0)
+        rc = pb_cli_plan_members(&b, plan);
     if (rc == 0)
         rc = pb_json_report_set_extra(json, b.ptr, b.len);
     pb_buf_free(&b);

@@ -1,6 +1,7 @@
 #include "batch/send/load.h"
 
 #include "core/alloc.h"
+#include "core/guard.h"
 #include "core/errors.h"
 
 #include <errno.h>
@@ -9,13 +10,17 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PB__READ_CHUNK (256 * 1024)
 
-/* Read path in chunks, handing each to fn; hex gets the SHA-256 of what was read. */
+/*
+ * Read path in chunks, handing each to fn, then fn(NULL, 0) at the end; hex gets the SHA-256
+ * of what was read. *fd_out (when not NULL) is the open file while fn runs, else -1.
+ */
 static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void *), void *arg,
-                         char hex[65])
+                         char hex[65], int *fd_out)
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     unsigned char digest[32];
@@ -32,6 +37,8 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
         rc = PB_EIO;
         goto out;
     }
+    if (fd_out)
+        *fd_out = fd; /* read again at offsets while fn runs (pb__read_at) */
     for (;;) {
         ssize_t n = read(fd, chunk, PB__READ_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -41,8 +48,11 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
             rc = PB_EIO;
             goto out;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (fn && (rc = fn(NULL, 0, arg)) != 0) /* the end, while fd is still open */
+                goto out;
             break;
+        }
         if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1) {
             rc = pb_error_set("SHA-256 failed");
             goto out;
@@ -57,6 +67,8 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
     for (i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 out:
+    if (fd_out)
+        *fd_out = -1;
     if (fd >= 0)
         close(fd);
     EVP_MD_CTX_free(sha);
@@ -66,7 +78,7 @@ out:
 
 int pb_load_hash(const char *path, char hex[65])
 {
-    return pb__read_file(path, NULL, NULL, hex);
+    return pb__read_file(path, NULL, NULL, hex, NULL);
 }
 
 typedef struct {
@@ -81,7 +93,28 @@ typedef struct {
     int err;
     int grouped;     /* a store group is open (pb__group) */
     size_t in_group; /* payment ids asked about in it */
+    int fd;          /* the file being read (pb__read_at reads earlier rows of it again) */
 } pb__scan;
+
+/* The validator confirms a duplicate against the earlier row's text, read again from the file. */
+static int pb__read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
+{
+    pb__scan *s = ctx;
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = pread(s->fd, buf + *got, len - *got, (off_t)(off + *got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pb_error_set("cannot read %s again: %s", s->o->path, strerror(errno));
+            return PB_EIO;
+        }
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return PB_OK;
+}
 
 static void pb__on_finding(const pb_finding *f, void *ctx)
 {
@@ -153,7 +186,70 @@ static int pb__id_used(pb__scan *s, const pb_row_report *r)
     return 1;
 }
 
-static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid)
+/* The paid-recently key of a row, or "" when the row lacks a part of it. */
+static void pb__payee_key(const pb_row_report *r, char key[65])
+{
+    pb_str acct;
+    key[0] = '\0';
+    if (!r->row || !r->res || !r->res->method || !r->res->currency || !r->res->amount_ok)
+        return;
+    acct = r->row->cell[PB_COL_ACCOUNT];
+    if (!acct.ptr || !acct.len)
+        return;
+    if (pb_guard_payee_key(r->res->method->name, acct.ptr, acct.len, r->res->amount_minor,
+                           r->res->currency->code, key) < 0)
+        key[0] = '\0';
+}
+
+typedef struct {
+    pb__scan *s;
+    const pb_row_report *r;
+    unsigned hits;
+} pb__recent;
+
+#define PB__RECENT_SHOWN 3 /* findings per row; the rest counted in the last one */
+
+static int pb__on_paid(const pb_store_paid_hit *h, void *payload)
+{
+    pb__recent *c = payload;
+    pb__scan *s = c->s;
+    c->hits++;
+    if (c->hits <= PB__RECENT_SHOWN && !s->storing && s->o->on_finding) {
+        pb_finding f;
+        char when[32];
+        struct tm tm;
+        time_t t = (time_t)(h->at_ms / 1000);
+        if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+            snprintf(when, sizeof(when), "%lld ms", (long long)h->at_ms);
+        pb_finding_make(&f, PB_F_PAID_RECENTLY, c->r->rec->row, c->r->row->name[PB_COL_ACCOUNT], 0,
+                        "same method, account and amount %s in batch %s, row %u (payment id "
+                        "%s) at %s; if this is an earlier file sent again, do not send it%s",
+                        h->state == PB_ROW_SUCCESS ? "paid" : "accepted by Gate", h->batch_name,
+                        h->row_no, h->payment_id, when,
+                        s->o->strict_recent ? " (--strict-recent: the row is not sent)" : "");
+        f.escalated = s->o->strict_recent;
+        s->o->on_finding(&f, s->o->payload);
+    }
+    return 0;
+}
+
+/* 1 when the row was paid recently in another batch, 0 when not, or an error. */
+static int pb__paid_recently(pb__scan *s, const pb_row_report *r)
+{
+    pb__recent c = {s, r, 0};
+    char key[65];
+    int rc;
+    pb__payee_key(r, key);
+    if (!key[0])
+        return 0;
+    rc = pb_store_paid_recently(s->o->store, key, s->o->this_batch, s->o->recent_since_ms,
+                                pb__on_paid, &c);
+    if (rc < 0)
+        return rc;
+    return c.hits > 0;
+}
+
+static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid, pb_finding_code why)
 {
     char findings[1024];
     size_t i, k = 0;
@@ -169,6 +265,7 @@ static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid)
         pb_mask_account(c[PB_COL_ACCOUNT].ptr ? c[PB_COL_ACCOUNT].ptr : "", c[PB_COL_ACCOUNT].len,
                         sr->account_masked, sizeof(sr->account_masked));
     }
+    pb__payee_key(r, sr->payee_key);
     if (r->res) {
         if (r->res->method)
             pb_row_field_set(sr->method, PB_STORE_METHOD_MAX, r->res->method->name,
@@ -188,9 +285,9 @@ static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid)
         k += (size_t)snprintf(findings + k, sizeof(findings) - k, "%s%s", k ? "," : "",
                               pb_finding_name(r->findings[i].code));
     }
-    if (!valid && r->valid)
+    if (!valid && r->valid && why != PB_F__COUNT)
         k += (size_t)snprintf(findings + k, sizeof(findings) - k, "%s%s", k ? "," : "",
-                              pb_finding_name(PB_F_PAYMENT_ID_USED));
+                              pb_finding_name(why));
     if (k && !(sr->findings = pb_strdup(findings)))
         return PB_ENOMEM;
     return 0;
@@ -199,6 +296,7 @@ static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid)
 static int pb__on_row(const pb_row_report *r, void *ctx)
 {
     pb__scan *s = ctx;
+    pb_finding_code why = PB_F__COUNT;
     int valid = r->valid, rc;
 
     /* rows this batch already stored hold their ids (a unique index keeps other batches off
@@ -213,7 +311,20 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
             goto fail;
         if (rc == 1) {
             valid = 0;
+            why = PB_F_PAYMENT_ID_USED;
             s->res->id_used++;
+        }
+        if (valid && s->o->recent_on) {
+            if ((rc = pb__paid_recently(s, r)) < 0)
+                goto fail;
+            if (rc == 1) {
+                s->res->recent++;
+                if (s->o->strict_recent) {
+                    valid = 0;
+                    why = PB_F_PAID_RECENTLY;
+                    s->res->recent_refused++;
+                }
+            }
         }
     }
     if (s->o->on_row && !s->storing && (rc = s->o->on_row(r, valid, s->v, s->o->payload)) != 0)
@@ -222,7 +333,7 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
         return 0;
     if (s->seen++ < s->skip)
         return 0;
-    if ((rc = pb__fill_row(&s->rows[s->nrows], r, valid)) < 0) {
+    if ((rc = pb__fill_row(&s->rows[s->nrows], r, valid, why)) < 0) {
         pb_store_row_clear(&s->rows[s->nrows]);
         goto fail;
     }
@@ -238,7 +349,10 @@ fail:
 static int pb__feed(const char *data, size_t len, void *arg)
 {
     pb__scan *s = arg;
-    int rc = pb_validator_feed(s->v, data, len);
+    int rc;
+    if (!data) /* the end of the file */
+        return pb_validator_file_failed(s->v) ? 0 : pb_validator_finish(s->v);
+    rc = pb_validator_feed(s->v, data, len);
     if (rc == 0 && pb_validator_file_failed(s->v))
         return 1; /* a file that failed is not read further */
     return rc;
@@ -262,18 +376,18 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
     vo.on_row = pb__on_row;
     vo.on_file_finding = pb__on_finding;
     vo.on_finding = pb__on_finding;
+    vo.read_at = pb__read_at;
     vo.ctx = &s;
+    s.fd = -1;
     if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
         return pb_error_set("no random bytes for the duplicate sets");
     if (storing && !(s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*s.rows))))
         return PB_ENOMEM;
     if ((rc = pb_validator_new(&s.v, &vo)) < 0)
         goto out;
-    rc = pb__read_file(o->path, pb__feed, &s, res->sha256);
+    rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd);
     if (rc == 1)
-        rc = 0;
-    if (rc == 0 && !pb_validator_file_failed(s.v))
-        rc = pb_validator_finish(s.v);
+        rc = 0; /* a file that failed: not read to its end, not finished */
     if (s.err)
         rc = s.err;
     if (rc == 0 && storing)
@@ -305,8 +419,8 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
             goto out;
     }
     res->file_failed = pb_validator_file_failed(s.v);
-    res->valid = res->stats.valid - res->id_used;
-    res->invalid = res->stats.invalid + res->id_used;
+    res->valid = res->stats.valid - res->id_used - res->recent_refused;
+    res->invalid = res->stats.invalid + res->id_used + res->recent_refused;
 out:
     if (s.rows) {
         pb_store_rows_clear(s.rows, s.nrows);

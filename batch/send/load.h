@@ -25,6 +25,12 @@ typedef struct {
     pb_store *store;
     uint64_t this_batch;  /* 0 while the batch does not exist yet */
     uint64_t stored_rows; /* data rows of this batch already in the store (a resume) */
+    /* paid-recently (issue #14): when recent_on, each row to send is looked up in the store
+     * (pb_store_paid_recently, rows updated at or after recent_since_ms); a hit is a warning,
+     * or with strict_recent an error that makes the row invalid */
+    int recent_on;
+    int64_t recent_since_ms;
+    int strict_recent;
     /* every finding (file level and rows), including payment-id-used; may be NULL */
     pb_finding_cb on_finding;
     /* every data row after the store check (valid = would be sent), with the validator for
@@ -36,8 +42,10 @@ typedef struct {
 typedef struct {
     pb_validator_stats stats; /* the validator's counts ... */
     uint64_t id_used;         /* ... of which valid rows whose payment id another batch holds */
-    uint64_t valid;           /* rows that will be sent: stats.valid - id_used */
-    uint64_t invalid;         /* stats.invalid + id_used */
+    uint64_t recent;          /* valid rows with a paid-recently hit (warning or error) */
+    uint64_t recent_refused;  /* ... of which made invalid by strict_recent */
+    uint64_t valid;           /* rows that will be sent: stats.valid - id_used - recent_refused */
+    uint64_t invalid;         /* stats.invalid + id_used + recent_refused */
     int file_failed;
     char sha256[65];
     char *header; /* the header cells, packed (pb_store_cells_pack); owned */

@@ -321,6 +321,7 @@ void pb_batch_info_clear(pb_batch_info *info)
     pb_free(info->file_name);
     pb_free(info->settings);
     pb_free(info->header);
+    pb_free(info->plan);
     memset(info, 0, sizeof(*info));
 }
 
@@ -478,7 +479,8 @@ static int pb__find_batch_cb(const pb_batch_info *in, void *payload)
     o->header = pb_malloc(in->header_len + 1);
     if (o->header && in->header_len)
         memcpy(o->header, in->header, in->header_len);
-    if (!o->name || !o->file_name || !o->settings || !o->header) {
+    o->plan = in->plan ? pb_strdup(in->plan) : NULL;
+    if (!o->name || !o->file_name || !o->settings || !o->header || (in->plan && !o->plan)) {
         pb_batch_info_clear(o);
         f->rc = PB_ENOMEM;
     } else {
@@ -521,4 +523,23 @@ int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t aft
     if (max == 0)
         return PB_OK;
     return st->ops->list(st, batch, state, after_row, max, rows, n);
+}
+
+static int pb__is_hex64_or_fail(const char *key)
+{
+    return key && pb__is_hex64(key);
+}
+
+int pb_store_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch,
+                           int64_t since_ms, pb_store_paid_cb cb, void *payload)
+{
+    if (!st || !cb || !pb__is_hex64_or_fail(payee_key))
+        return pb__inval("paid_recently: missing argument or a key that is not 64 hex digits");
+    if (!st->ops->paid_recently) {
+        pb_error_set("the %s store cannot tell which rows were paid recently; give "
+                     "--recent-days 0 to send without that check",
+                     st->ops->name);
+        return PB_ENOTSUP;
+    }
+    return st->ops->paid_recently(st, payee_key, this_batch, since_ms, cb, payload);
 }

@@ -67,6 +67,9 @@ typedef struct {
     char provider_payment_id[PB_ROW_ID_MAX + 1];
     int64_t updated_at_ms;
     int reversed; /* 1 once the row went success -> reversed */
+    /* The paid-recently key (pb_guard_payee_key: method, full account number, amount,
+     * currency), 64 lowercase hex digits, or "" when unknown (rows stored before schema 2). */
+    char payee_key[PB_STORE_SHA256_HEX + 1];
 } pb_store_row;
 
 /* What identifies a batch (input of pb_store_batch_begin; every pointer borrowed). */
@@ -80,6 +83,8 @@ typedef struct {
     char delimiter;
     int had_bom;
     int64_t created_at_ms;
+    const char *plan; /* the approved plan it was sent under ("digest=...\napprovers=...\n"), or
+                         NULL */
 } pb_batch_key;
 
 /* A stored batch. Filled by the store; owns its strings: pb_batch_info_clear. */
@@ -95,6 +100,7 @@ typedef struct {
     int had_bom;
     int64_t created_at_ms;
     int64_t finished_at_ms; /* 0 until pb_store_batch_finish */
+    char *plan;             /* as given to batch_begin; NULL when none */
 } pb_batch_info;
 
 /* Rows and amount sums of one currency, per state. */
@@ -177,6 +183,27 @@ int pb_store_batches_each(pb_store *st, pb_store_batch_cb cb, void *payload);
 int pb_store_inbox_put(pb_store *st, const pb_store_inbox_rec *rec);
 /* Every inbox record in arrival order. */
 int pb_store_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload);
+
+/* A row of another batch paid to the same payee (pb_store_paid_recently); valid during the
+ * callback only. */
+typedef struct {
+    const char *batch_name;
+    uint64_t batch;
+    uint32_t row_no;
+    pb_row_state state; /* accepted or success */
+    const char *payment_id;
+    int64_t at_ms; /* the row's updated_at_ms: when it was accepted, or became success */
+} pb_store_paid_hit;
+typedef int (*pb_store_paid_cb)(const pb_store_paid_hit *hit, void *payload);
+
+/*
+ * Rows of batches other than this_batch with this payee key (64 hex digits) in state accepted
+ * or success whose updated_at_ms >= since_ms, newest first (then batch, row number): the
+ * paid-recently check. A callback returning nonzero stops the walk and that value is
+ * returned. Optional for a backend: one that does not offer it gives PB_ENOTSUP.
+ */
+int pb_store_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch,
+                           int64_t since_ms, pb_store_paid_cb cb, void *payload);
 
 /* The batch named name (PB_ENOTFOUND when there is none); info: _clear it. */
 int pb_store_batch_get(pb_store *st, const char *name, pb_batch_info *info);

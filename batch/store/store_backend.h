@@ -42,6 +42,9 @@ typedef struct pb_store_ops {
                 pb_store_row *rows, size_t *n);
     int (*group_begin)(pb_store *st);
     int (*group_end)(pb_store *st);
+    /* optional (NULL: the front end answers PB_ENOTSUP); issue #14 */
+    int (*paid_recently)(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
+                         pb_store_paid_cb cb, void *payload);
     /* Optional (NULL: the CLI's file lock already keeps one process per batch on one host).
      * Hold the batch for this handle until it is freed, across hosts; PB_EAGAIN when
      * another handle holds it. */

@@ -116,7 +116,8 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
     b->info.header_len = key->header_len;
     if ((rc = pb__copy_str(&b->info.name, key->name)) < 0 ||
         (rc = pb__copy_str(&b->info.file_name, pb__mem_str(key->file_name))) < 0 ||
-        (rc = pb__copy_str(&b->info.settings, pb__mem_str(key->settings))) < 0)
+        (rc = pb__copy_str(&b->info.settings, pb__mem_str(key->settings))) < 0 ||
+        (key->plan && (rc = pb__copy_str(&b->info.plan, key->plan)) < 0))
         goto fail;
     b->info.header = pb_malloc(key->header_len ? key->header_len : 1);
     if (!b->info.header) {
@@ -130,10 +131,11 @@ copy:
     /* the caller's copy is made before a new batch is kept: on failure there is no batch
      * that a retry would take for one being resumed */
     *info = b->info;
-    info->name = info->file_name = info->settings = info->header = NULL;
+    info->name = info->file_name = info->settings = info->header = info->plan = NULL;
     if ((rc = pb__copy_str(&info->name, b->info.name)) < 0 ||
         (rc = pb__copy_str(&info->file_name, b->info.file_name)) < 0 ||
-        (rc = pb__copy_str(&info->settings, b->info.settings)) < 0)
+        (rc = pb__copy_str(&info->settings, b->info.settings)) < 0 ||
+        (b->info.plan && (rc = pb__copy_str(&info->plan, b->info.plan)) < 0))
         goto out_info;
     info->header = pb_malloc(b->info.header_len ? b->info.header_len : 1);
     if (!info->header) {
@@ -189,6 +191,7 @@ static pb__mrow *pb__mrow_new(uint64_t batch, const pb_store_row *r)
     PB__DUP(PB__S_METHOD, method);
     PB__DUP(PB__S_CURRENCY, currency);
     PB__DUP(PB__S_ACCOUNT, account_masked);
+    PB__DUP(PB__S_PAYEE, payee_key);
     PB__DUP(PB__S_CODE, code);
     PB__DUP(PB__S_MESSAGE, message);
     PB__DUP(PB__S_GATE_STATUS, gate_status);
@@ -522,6 +525,7 @@ static const pb_store_ops pb__mem_ops = {
     pb__list,
     NULL, /* group_begin: every op is applied at once, and nothing here is durable anyway */
     NULL, /* group_end */
+    pb__mem_paid_recently,
     NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };
 

@@ -13,6 +13,7 @@ enum {
     PB__S_CURRENCY,
     PB__S_ACCOUNT,
     PB__S_FINDINGS,
+    PB__S_PAYEE,
     /* the fields a pb_row_update may set, in this order */
     PB__S_CODE,
     PB__S_MESSAGE,
@@ -86,5 +87,7 @@ int pb__mem_counts(pb_store *st, uint64_t batch, pb_batch_counts *counts);
 int pb__mem_batches_each(pb_store *st, pb_store_batch_cb cb, void *payload);
 int pb__mem_inbox_put(pb_store *st, const pb_store_inbox_rec *rec);
 int pb__mem_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload);
+int pb__mem_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch,
+                          int64_t since_ms, pb_store_paid_cb cb, void *payload);
 
 #endif

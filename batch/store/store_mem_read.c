@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t pb__mem_hash(const char *s, size_t len)
@@ -109,6 +110,7 @@ void pb__mem_view(const pb__mrow *m, pb_store_row *out)
     PB__COPY(method, PB__S_METHOD);
     PB__COPY(currency, PB__S_CURRENCY);
     PB__COPY(account_masked, PB__S_ACCOUNT);
+    PB__COPY(payee_key, PB__S_PAYEE);
     PB__COPY(code, PB__S_CODE);
     PB__COPY(message, PB__S_MESSAGE);
     PB__COPY(gate_status, PB__S_GATE_STATUS);
@@ -236,5 +238,71 @@ int pb__mem_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload)
         r.row_no = e->row_no;
         rc = cb(&r, payload);
     }
+    return rc;
+}
+
+/* A walk over every row of every other batch: the mem store serves tests and the simulator,
+ * where stores are small. Hits are gathered first, then sorted newest first. */
+typedef struct {
+    const pb__mrow *m;
+    const char *name;
+} pb__mhit;
+
+static int pb__cmp_hit(const void *a, const void *b)
+{
+    const pb__mhit *x = a, *y = b;
+    if (x->m->updated_at_ms != y->m->updated_at_ms)
+        return x->m->updated_at_ms > y->m->updated_at_ms ? -1 : 1;
+    if (x->m->batch != y->m->batch)
+        return x->m->batch < y->m->batch ? -1 : 1;
+    return x->m->row_no < y->m->row_no ? -1 : x->m->row_no > y->m->row_no;
+}
+
+int pb__mem_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch,
+                          int64_t since_ms, pb_store_paid_cb cb, void *payload)
+{
+    pb__mstore *ms = (pb__mstore *)st;
+    pb__mhit *hits = NULL, *grown;
+    size_t i, j, n = 0, cap = 0;
+    int rc = PB_OK;
+
+    for (i = 0; i < ms->nbatches; i++) {
+        const pb__mbatch *b = ms->batches[i];
+        if (b->info.id == this_batch)
+            continue;
+        for (j = 0; j < b->n; j++) {
+            const pb__mrow *m = b->rows[j];
+            if ((m->state != PB_ROW_ACCEPTED && m->state != PB_ROW_SUCCESS) ||
+                m->updated_at_ms < since_ms || !m->s[PB__S_PAYEE] ||
+                strcmp(m->s[PB__S_PAYEE], payee_key) != 0)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 4;
+                if (!(grown = pb_realloc(hits, cap * sizeof(*hits)))) {
+                    rc = pb__mem_nomem();
+                    goto out;
+                }
+                hits = grown;
+            }
+            hits[n].m = m;
+            hits[n].name = b->info.name;
+            n++;
+        }
+    }
+    if (n > 1)
+        qsort(hits, n, sizeof(*hits), pb__cmp_hit);
+    for (i = 0; i < n; i++) {
+        pb_store_paid_hit h;
+        h.batch_name = hits[i].name;
+        h.batch = hits[i].m->batch;
+        h.row_no = hits[i].m->row_no;
+        h.state = hits[i].m->state;
+        h.payment_id = pb__mem_str(hits[i].m->s[PB__S_PAYMENT_ID]);
+        h.at_ms = hits[i].m->updated_at_ms;
+        if ((rc = cb(&h, payload)) != 0)
+            goto out;
+    }
+out:
+    pb_free(hits);
     return rc;
 }

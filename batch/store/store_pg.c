@@ -38,7 +38,8 @@ static const char pb__schema[] =
     " delimiter bigint NOT NULL,"
     " had_bom bigint NOT NULL,"
     " created_at_ms bigint NOT NULL,"
-    " finished_at_ms bigint NOT NULL DEFAULT 0);"
+    " finished_at_ms bigint NOT NULL DEFAULT 0,"
+    " plan text);"
     "CREATE TABLE pb_rows ("
     " batch bigint NOT NULL REFERENCES pb_batches (id),"
     " row_no bigint NOT NULL,"
@@ -61,8 +62,10 @@ static const char pb__schema[] =
     " provider_payment_id text NOT NULL,"
     " updated_at_ms bigint NOT NULL,"
     " reversed bigint NOT NULL DEFAULT 0,"
+    " payee_key text,"
     " PRIMARY KEY (batch, row_no));"
     "CREATE INDEX pb_rows_pick ON pb_rows (batch, state, row_no);"
+    "CREATE INDEX pb_rows_payee ON pb_rows (payee_key) WHERE payee_key IS NOT NULL;"
     "CREATE UNIQUE INDEX pb_rows_payment_id ON pb_rows (payment_id)"
     " WHERE state <> 'invalid' AND payment_id <> '';"
     /* one record per distinct body: a callback delivered to two receivers is kept once */
@@ -410,6 +413,7 @@ int pb__pg_read_row(pb__pgstore *ps, const PGresult *r, int i, pb_store_row *row
     pb__set(row->provider_payment_id, PB_ROW_ID_MAX, r, i, 17);
     row->updated_at_ms = pb__pg_i64(r, i, 18);
     row->reversed = (int)pb__pg_i64(r, i, 19);
+    pb__set(row->payee_key, PB_STORE_SHA256_HEX, r, i, 20);
     if (own) {
         int rc =
             pb_store_row_dup_heap(row, PQgetvalue(r, i, 8), (size_t)PQgetlength(r, i, 8), findings);

@@ -14,7 +14,7 @@
 #define PB__XSTR(x)           #x
 #define PB__STR(x)            PB__XSTR(x)
 /* Parameters of one statement. */
-#define PB__PG_MAXP 20
+#define PB__PG_MAXP 24
 
 typedef struct {
     pb_store base;
@@ -68,10 +68,12 @@ int pb__pg_read_row(pb__pgstore *ps, const PGresult *r, int i, pb_store_row *row
 int pb__pg_batch_check(pb__pgstore *ps, uint64_t batch);
 void pb__pg_free(pb_store *st);
 int pb__pg_batch_lock(pb_store *st, const char *name);
+int pb__pg_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
+                         pb_store_paid_cb cb, void *payload);
 
 #define PB__PG_ROWCOLS                                                                             \
     "batch, row_no, state, payment_id, method, amount, currency, account_masked, cells, "          \
     "findings, attempts, next_at_ms, code, message, gate_status, request_id, operation_id, "       \
-    "provider_payment_id, updated_at_ms, reversed"
+    "provider_payment_id, updated_at_ms, reversed, payee_key"
 
 #endif

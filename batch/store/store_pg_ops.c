@@ -19,7 +19,7 @@
 
 #define PB__BATCHCOLS                                                                              \
     "SELECT id, name, file_name, file_sha256, settings, header, delimiter, had_bom, "              \
-    "created_at_ms, finished_at_ms FROM pb_batches "
+    "created_at_ms, finished_at_ms, plan FROM pb_batches "
 #define PB__SELROWS "SELECT " PB__PG_ROWCOLS " FROM pb_rows "
 
 static int pb__dup(const PGresult *r, int i, int col, char **out)
@@ -46,6 +46,7 @@ static int pb__read_batch(const PGresult *r, int i, pb_batch_info *bi, int own)
     bi->created_at_ms = pb__pg_i64(r, i, 8);
     bi->finished_at_ms = pb__pg_i64(r, i, 9);
     if (!own) {
+        bi->plan = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10);
         bi->name = PQgetvalue(r, i, 1);
         bi->file_name = PQgetvalue(r, i, 2);
         bi->settings = PQgetvalue(r, i, 4);
@@ -53,7 +54,8 @@ static int pb__read_batch(const PGresult *r, int i, pb_batch_info *bi, int own)
         return PB_OK;
     }
     if ((rc = pb__dup(r, i, 1, &bi->name)) < 0 || (rc = pb__dup(r, i, 2, &bi->file_name)) < 0 ||
-        (rc = pb__dup(r, i, 4, &bi->settings)) < 0 || (rc = pb__dup(r, i, 5, &bi->header)) < 0)
+        (rc = pb__dup(r, i, 4, &bi->settings)) < 0 || (rc = pb__dup(r, i, 5, &bi->header)) < 0 ||
+        (!PQgetisnull(r, i, 10) && (rc = pb__dup(r, i, 10, &bi->plan)) < 0))
         pb_batch_info_clear(bi);
     return rc;
 }
@@ -73,11 +75,16 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
     pb__pg_int(&p, (unsigned char)key->delimiter);
     pb__pg_int(&p, key->had_bom ? 1 : 0);
     pb__pg_int(&p, key->created_at_ms);
+    if (key->plan)
+        pb__pg_cstr(&p, key->plan);
+    else
+        pb__pg_null(&p);
     /* one statement: a batch started by two hosts at once is created once */
     rc = pb__pg_exec(ps,
                      "INSERT INTO pb_batches (name, file_name, file_sha256, settings, header, "
-                     "delimiter, had_bom, created_at_ms) VALUES ($1::text, $2::text, $3::text, "
-                     "$4::text, $5::bytea, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING id",
+                     "delimiter, had_bom, created_at_ms, plan) VALUES ($1::text, $2::text, "
+                     "$3::text, $4::text, $5::bytea, $6, $7, $8, $9::text) ON CONFLICT (name) DO "
+                     "NOTHING RETURNING id",
                      &p, "creating a batch", &r);
     if (rc < 0)
         goto out;
@@ -155,6 +162,10 @@ static void pb__row_params(size_t i, pb__pgp *p, const void *arg)
     pb__pg_cstr(p, r->provider_payment_id);
     pb__pg_int(p, r->updated_at_ms);
     pb__pg_int(p, r->reversed ? 1 : 0);
+    if (r->payee_key[0])
+        pb__pg_cstr(p, r->payee_key);
+    else
+        pb__pg_null(p);
 }
 
 typedef struct {
@@ -180,9 +191,10 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
         (pb__pgstore *)st, batch,
         "INSERT INTO pb_rows (batch, row_no, state, payment_id, method, amount, currency, "
         "account_masked, cells, findings, attempts, next_at_ms, code, message, gate_status, "
-        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed) VALUES ($1, $2, "
+        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed, payee_key) VALUES "
+        "($1, $2, "
         "$3::text, $4::text, $5::text, $6, $7::text, $8::text, $9::bytea, $10::text, $11, $12, "
-        "$13::text, $14::text, $15::text, $16::text, $17::text, $18::text, $19, $20)",
+        "$13::text, $14::text, $15::text, $16::text, $17::text, $18::text, $19, $20, $21::text)",
         n, pb__add_params, &a, "adding rows", NULL);
 }
 
@@ -544,6 +556,47 @@ static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t a
                           &p, "listing rows", max, rows, n);
 }
 
+int pb__pg_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
+                         pb_store_paid_cb cb, void *payload)
+{
+    pb__pgstore *ps = (pb__pgstore *)st;
+    PGresult *r = NULL;
+    pb_store_paid_hit h;
+    pb__pgp p;
+    int rc, i;
+    p.n = 0;
+    pb__pg_cstr(&p, payee_key);
+    pb__pg_int(&p, (int64_t)this_batch);
+    pb__pg_int(&p, since_ms);
+    /* accepted and success rows only: money that left or will */
+    if ((rc = pb__pg_exec(ps,
+                          "SELECT b.name, r.batch, r.row_no, r.state, r.payment_id, "
+                          "r.updated_at_ms FROM pb_rows r JOIN pb_batches b ON b.id = r.batch "
+                          "WHERE r.payee_key = $1::text AND r.batch <> $2 AND r.state IN "
+                          "('accepted', 'success') AND r.updated_at_ms >= $3 ORDER BY "
+                          "r.updated_at_ms DESC, r.batch, r.row_no",
+                          &p, "looking up recent payouts", &r)) < 0)
+        return rc;
+    for (i = 0; i < PQntuples(r); i++) {
+        const char *state = PQgetvalue(r, i, 3);
+        memset(&h, 0, sizeof(h));
+        h.batch_name = PQgetvalue(r, i, 0);
+        h.batch = (uint64_t)pb__pg_i64(r, i, 1);
+        h.row_no = (uint32_t)pb__pg_i64(r, i, 2);
+        if (pb_row_state_parse(state, strlen(state), &h.state) < 0) {
+            pb_error_set("store %s: unknown state '%s'", ps->label, state);
+            rc = PB_EPARSE;
+            break;
+        }
+        h.payment_id = PQgetvalue(r, i, 4);
+        h.at_ms = pb__pg_i64(r, i, 5);
+        if ((rc = cb(&h, payload)) != 0)
+            break;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* designated: the optional ops a backend leaves out are NULL */
 const pb_store_ops pb__pg_ops = {
     .name = "pg",
@@ -565,4 +618,5 @@ const pb_store_ops pb__pg_ops = {
     .next_at = pb__next_at,
     .list = pb__list,
     .batch_lock = pb__pg_batch_lock,
+    .paid_recently = pb__pg_paid_recently,
 };

@@ -17,10 +17,10 @@
 #define PB__ROWCOLS                                                                                \
     "SELECT batch, row_no, state, payment_id, method, amount, currency, account_masked, cells, "   \
     "findings, attempts, next_at_ms, code, message, gate_status, request_id, operation_id, "       \
-    "provider_payment_id, updated_at_ms, reversed FROM rows "
+    "provider_payment_id, updated_at_ms, reversed, payee_key FROM rows "
 #define PB__BATCHCOLS                                                                              \
     "SELECT id, name, file_name, file_sha256, settings, header, delimiter, had_bom, "              \
-    "created_at_ms, finished_at_ms FROM batches "
+    "created_at_ms, finished_at_ms, plan FROM batches "
 /* Picks in row order name their index: with rows_next beside it SQLite's planner took that one
  * and sorted every queued row for each claim (and the primary key for DUE), O(rows) per pick. */
 #define PB__PICK PB__ROWCOLS "INDEXED BY rows_pick "
@@ -36,16 +36,17 @@ static const char *const pb__sql[PB__Q_COUNT] = {
     [PB__Q_ROLLBACK_TO] = "ROLLBACK TO pb_op",
     [PB__Q_BATCH_BY_NAME] = PB__BATCHCOLS "WHERE name = ?1",
     [PB__Q_BATCH_INSERT] = "INSERT INTO batches (name, file_name, file_sha256, settings, header, "
-                           "delimiter, had_bom, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                           "?7, ?8)",
+                           "delimiter, had_bom, created_at_ms, plan) VALUES (?1, ?2, ?3, ?4, ?5, "
+                           "?6, ?7, ?8, ?9)",
     [PB__Q_BATCH_EXISTS] = "SELECT 1 FROM batches WHERE id = ?1",
     [PB__Q_BATCH_FINISH] = "UPDATE batches SET finished_at_ms = ?2 WHERE id = ?1",
     [PB__Q_BATCH_ALL] = PB__BATCHCOLS "ORDER BY id",
     [PB__Q_ROW_INSERT] =
         "INSERT INTO rows (batch, row_no, state, payment_id, method, amount, currency, "
         "account_masked, cells, findings, attempts, next_at_ms, code, message, gate_status, "
-        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed) VALUES (?1, "
-        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed, payee_key) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19, ?20, ?21)",
     [PB__Q_ID_OWNER] = "SELECT b.name FROM rows r JOIN batches b ON b.id = r.batch WHERE "
                        "r.payment_id = ?1 AND r.state <> 'invalid' AND r.payment_id <> '' AND "
                        "r.batch <> ?2 LIMIT 1",
@@ -73,6 +74,12 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                      "GROUP BY state, currency",
     [PB__Q_INBOX_PUT] = "INSERT INTO inbox (received_at_ms, body, payment_id, matched, batch, "
                         "row_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* rows_payee serves it; accepted and success rows only: money that left or will */
+    [PB__Q_PAID_RECENTLY] = "SELECT b.name, r.batch, r.row_no, r.state, r.payment_id, "
+                            "r.updated_at_ms FROM rows r JOIN batches b ON b.id = r.batch WHERE "
+                            "r.payee_key = ?1 AND r.batch <> ?2 AND r.state IN ('accepted', "
+                            "'success') AND r.updated_at_ms >= ?3 ORDER BY r.updated_at_ms DESC, "
+                            "r.batch, r.row_no",
     [PB__Q_INBOX_ALL] = "SELECT received_at_ms, body, payment_id, matched, batch, row_no FROM "
                         "inbox ORDER BY id",
 };
@@ -202,6 +209,7 @@ int pb__sq_read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
     pb__set(r->provider_payment_id, PB_ROW_ID_MAX, s, 17);
     r->updated_at_ms = sqlite3_column_int64(s, 18);
     r->reversed = sqlite3_column_int(s, 19);
+    pb__set(r->payee_key, PB_STORE_SHA256_HEX, s, 20);
     if (own) {
         const char *f = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : pb__sq_text(s, 9);
         int rc = pb_store_row_dup_heap(r, cells, cells_len, f);
@@ -262,10 +270,12 @@ int pb__sq_read_batch(sqlite3_stmt *s, pb_batch_info *bi, int own)
         bi->file_name = (char *)pb__sq_text(s, 2);
         bi->settings = (char *)pb__sq_text(s, 4);
         bi->header = (char *)sqlite3_column_blob(s, 5);
+        bi->plan = sqlite3_column_type(s, 10) == SQLITE_NULL ? NULL : (char *)pb__sq_text(s, 10);
         return PB_OK;
     }
     if ((rc = pb__dup_col(s, 1, &bi->name)) < 0 || (rc = pb__dup_col(s, 2, &bi->file_name)) < 0 ||
-        (rc = pb__dup_col(s, 4, &bi->settings)) < 0 || (rc = pb__dup_col(s, 5, &bi->header)) < 0)
+        (rc = pb__dup_col(s, 4, &bi->settings)) < 0 || (rc = pb__dup_col(s, 5, &bi->header)) < 0 ||
+        (sqlite3_column_type(s, 10) != SQLITE_NULL && (rc = pb__dup_col(s, 10, &bi->plan)) < 0))
         pb_batch_info_clear(bi);
     return rc;
 }
@@ -295,6 +305,8 @@ static int pb__batch_begin(pb_store *st, const pb_batch_key *key, pb_batch_info 
         sqlite3_bind_int(ins, 6, (unsigned char)key->delimiter);
         sqlite3_bind_int(ins, 7, key->had_bom ? 1 : 0);
         sqlite3_bind_int64(ins, 8, key->created_at_ms);
+        if (key->plan)
+            sqlite3_bind_text(ins, 9, key->plan, -1, SQLITE_STATIC);
         step = sqlite3_step(ins);
         pb__sq_done(ins);
         if (step != SQLITE_DONE) {
@@ -382,6 +394,8 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
         sqlite3_bind_text(s, 18, r->provider_payment_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 19, r->updated_at_ms);
         sqlite3_bind_int(s, 20, r->reversed ? 1 : 0);
+        if (r->payee_key[0])
+            sqlite3_bind_text(s, 21, r->payee_key, -1, SQLITE_STATIC);
         step = sqlite3_step(s);
         if (step != SQLITE_DONE) {
             char what[64];
@@ -640,5 +654,6 @@ const pb_store_ops pb__sqlite_ops = {
     pb__list,
     pb__group_begin,
     pb__group_end,
+    pb__sq_paid_recently,
     NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };

@@ -10,7 +10,7 @@
 #include "batch/store/store_backend.h"
 
 /* The schema this code writes and reads (PRAGMA user_version). */
-#define PB__SQ_SCHEMA_VERSION 1
+#define PB__SQ_SCHEMA_VERSION 2
 /* PRAGMA application_id of a paybatch store: "PBST". */
 #define PB__SQ_APPLICATION_ID 0x50425354
 #define PB__SQ_BUSY_MS        5000
@@ -39,6 +39,7 @@ enum {
     PB__Q_COUNTS,
     PB__Q_INBOX_PUT,
     PB__Q_INBOX_ALL,
+    PB__Q_PAID_RECENTLY,
     PB__Q_COUNT
 };
 
@@ -82,5 +83,7 @@ int pb__sq_counts(pb_store *st, uint64_t batch, pb_batch_counts *counts);
 int pb__sq_batches_each(pb_store *st, pb_store_batch_cb cb, void *payload);
 int pb__sq_inbox_put(pb_store *st, const pb_store_inbox_rec *rec);
 int pb__sq_inbox_each(pb_store *st, pb_store_inbox_cb cb, void *payload);
+int pb__sq_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
+                         pb_store_paid_cb cb, void *payload);
 
 #endif

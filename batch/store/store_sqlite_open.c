@@ -28,7 +28,8 @@ static const char pb__schema[] =
     " delimiter INTEGER NOT NULL,"
     " had_bom INTEGER NOT NULL,"
     " created_at_ms INTEGER NOT NULL,"
-    " finished_at_ms INTEGER NOT NULL DEFAULT 0) STRICT;"
+    " finished_at_ms INTEGER NOT NULL DEFAULT 0,"
+    " plan TEXT) STRICT;"
     "CREATE TABLE rows ("
     " batch INTEGER NOT NULL REFERENCES batches (id),"
     " row_no INTEGER NOT NULL,"
@@ -51,6 +52,7 @@ static const char pb__schema[] =
     " provider_payment_id TEXT NOT NULL,"
     " updated_at_ms INTEGER NOT NULL,"
     " reversed INTEGER NOT NULL DEFAULT 0,"
+    " payee_key TEXT,"
     " PRIMARY KEY (batch, row_no)) STRICT;"
     "CREATE INDEX rows_pick ON rows (batch, state, row_no, next_at_ms);" PB__NEXT_INDEX ";"
     "CREATE UNIQUE INDEX rows_payment_id ON rows (payment_id)"
@@ -63,7 +65,16 @@ static const char pb__schema[] =
     " matched INTEGER NOT NULL,"
     " batch INTEGER,"
     " row_no INTEGER) STRICT;"
-    "CREATE INDEX inbox_payment_id ON inbox (payment_id);";
+    "CREATE INDEX inbox_payment_id ON inbox (payment_id);"
+    "CREATE INDEX rows_payee ON rows (payee_key) WHERE payee_key IS NOT NULL;";
+
+/* Schema 1 -> 2 (issue #14): the paid-recently key of each row (NULL for the rows stored
+ * before: they are not found by the check) and the plan a batch was sent under. */
+static const char pb__migrate_1_2[] =
+    "ALTER TABLE rows ADD COLUMN payee_key TEXT;"
+    "ALTER TABLE batches ADD COLUMN plan TEXT;"
+    "CREATE INDEX rows_payee ON rows (payee_key) WHERE payee_key IS NOT NULL;"
+    "PRAGMA user_version = 2;";
 
 static int pb__exec(pb__sstore *ss, const char *sql, const char *what)
 {
@@ -135,6 +146,12 @@ static int pb__schema_check(pb__sstore *ss)
     if (version == PB__SQ_SCHEMA_VERSION) {
         /* a store made before the index existed gets it (an index changes no reader) */
         rc = pb__exec(ss, PB__NEXT_INDEX, "adding an index");
+        goto out;
+    }
+    if (version == 1) {
+        rc = pb__exec(ss, pb__migrate_1_2, "upgrading the schema from version 1 to 2");
+        if (rc == 0)
+            rc = pb__exec(ss, PB__NEXT_INDEX, "adding an index");
         goto out;
     }
     /* a new file (a second process may have won the race: we re-read inside the lock) */

@@ -169,3 +169,37 @@ out:
     sqlite3_finalize(s);
     return rc;
 }
+
+int pb__sq_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
+                         pb_store_paid_cb cb, void *payload)
+{
+    pb__sstore *ss = (pb__sstore *)st;
+    sqlite3_stmt *s = NULL;
+    pb_store_paid_hit h;
+    int rc, step;
+    if ((rc = pb__sq_walk_stmt(ss, PB__Q_PAID_RECENTLY, &s)) < 0)
+        goto out;
+    sqlite3_bind_text(s, 1, payee_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)this_batch);
+    sqlite3_bind_int64(s, 3, since_ms);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *state = pb__sq_text(s, 3);
+        h.batch_name = pb__sq_text(s, 0);
+        h.batch = (uint64_t)sqlite3_column_int64(s, 1);
+        h.row_no = (uint32_t)sqlite3_column_int64(s, 2);
+        if (pb_row_state_parse(state, strlen(state), &h.state) < 0) {
+            pb_error_set("store %s: unknown state '%s'", ss->path, state);
+            rc = PB_EPARSE;
+            goto out;
+        }
+        h.payment_id = pb__sq_text(s, 4);
+        h.at_ms = sqlite3_column_int64(s, 5);
+        if ((rc = cb(&h, payload)) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        rc = pb__sq_err(ss, step, "finding rows paid recently");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}

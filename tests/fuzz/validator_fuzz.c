@@ -6,11 +6,16 @@
  * valid or invalid, never both or neither; a valid row has a parsed amount, method and
  * currency; each row reported once, in increasing row order.
  *
- * Duplicates: the validator's hashed duplicate index is checked against a straightforward exact
+ * Duplicates: the validator's fingerprint index is checked against a straightforward exact
  * reference (every payment id and payout key kept as text, searched linearly): a row has a
  * duplicate-payment-id finding naming row R exactly when its id first appeared in row R, and a
  * possible-duplicate-payout finding exactly when it is valid and its payout key (method,
  * account, currency, amount) was seen in an earlier valid row. Any difference aborts.
+ * Bit 4 of the first byte weakens the index's hash to a few bits (unrelated keys share slots
+ * and fingerprints, so every lookup goes through the confirm path); bit 5 makes the validator
+ * re-read earlier rows through read_at (from the input) instead of its own copy; bit 6 puts
+ * its re-read marks every few bytes instead of every 8 KiB (many small blocks); bit 7 (with bit
+ * 5) checks rows on a second thread (the same findings, in the same order, are expected).
  */
 #include "core/alloc.h"
 #include "formats/validator.h"
@@ -27,6 +32,8 @@ typedef struct {
 } pb__ref_key;
 
 typedef struct {
+    const uint8_t *data; /* the input, for read_at */
+    size_t size;
     uint64_t rows, valid, last_row;
     /* the exact reference sets */
     pb__ref_key ids[4096], payouts[4096];
@@ -139,6 +146,17 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
     return 0;
 }
 
+static int pb__read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
+{
+    pb__fz *z = ctx;
+    *got = off >= z->size ? 0 : z->size - (size_t)off;
+    if (*got > len)
+        *got = len;
+    if (*got)
+        memcpy(buf, z->data + off, *got);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -158,10 +176,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.delimiter = delims[data[0] & 3];
     o.rules.default_method = (data[0] & 4) ? pb_method_find("gcash", 5) : NULL;
     o.rules.allow_conversion = (data[0] & 8) != 0;
+    o.test_hash_mask = (data[0] & 16) ? 0xF000000000000003ULL : 0;
+    o.read_at = (data[0] & 32) ? pb__read_at : NULL;
+    o.test_mark_every = (data[0] & 64) ? 24 : 0;
+    o.threads = (data[0] & 128) != 0;
     o.on_row = pb__on_row;
     o.on_finding = pb__on_finding;
     o.ctx = &z;
     data++, size--;
+    z.data = data;
+    z.size = size;
     split = size ? (size_t)(data[0] * 7) % size : 0;
     if (pb_validator_new(&v, &o) < 0)
         return 0;

@@ -5,25 +5,9 @@
 # nothing wrong; a kill -9 of `listen` while callbacks flow, then a restart on the same port:
 # the sandbox retries and every result is recorded once.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-[ -n "${PB_KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.err; do [ -s "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=listen-test-secret
-unset PAYBATCH_CONFIG
-
-# wait_line FILE: the port of "listening on 127.0.0.1:PORT" in FILE (bounded wait)
-wait_port() {
-    for _ in $(seq 100); do grep -q "^listening on" "$1" 2>/dev/null && break; sleep 0.05; done
-    sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1"
-}
 
 # start_listen NAME DB [PORT]: sets LPORT, LPID
 start_listen() {
@@ -31,7 +15,7 @@ start_listen() {
         >"$T/$1.out" 2>"$T/$1.err" &
     LPID=$!
     PIDS+=($LPID)
-    LPORT=$(wait_port "$T/$1.out")
+    LPORT=$(wait_listening "$T/$1.out")
     [ -n "$LPORT" ] || fail "listen $1 did not start"
 }
 
@@ -42,7 +26,7 @@ start_sandbox() {
         --callback-url "http://127.0.0.1:$LPORT/cb" --callback-delay-ms 100 \
         --callback-retry-scale 0.001 "$@" >"$T/$name.out" 2>"$T/$name.err" &
     PIDS+=($!)
-    SPORT=$(wait_port "$T/$name.out")
+    SPORT=$(wait_listening "$T/$name.out")
     [ -n "$SPORT" ] || fail "sandbox $name did not start"
 }
 

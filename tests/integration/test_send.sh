@@ -4,19 +4,9 @@
 # payment ids of other batches and a 3041 whose payment has another amount. (The rate limit
 # has its own test, test_send_rate.sh, run alone.)
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-[ -n "${PB_KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.err; do [ -s "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=send-test-secret
-unset PAYBATCH_CONFIG
 
 # start_sandbox NAME [options...]: sets PORT_<NAME>
 start_sandbox() {

@@ -3,25 +3,11 @@
 # payout in milliseconds. The achieved rate is within 2% of 100/s and no 1-second window holds
 # more than 101 requests (+1 for the sandbox's own scheduling, see below). ctest runs this test alone (RUN_SERIAL): it measures time.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-SRV=""
-cleanup() {
-    [ -n "$SRV" ] && kill "$SRV" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$T/err" "$T/sbx.err" >&2 2>/dev/null || true; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=rate-test-secret
-unset PAYBATCH_CONFIG
-
-"$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 77 --ledger "$T/ledger" \
-    >"$T/sbx.out" 2>"$T/sbx.err" &
-SRV=$!
-for _ in $(seq 100); do grep -q "^listening on" "$T/sbx.out" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sbx.out")
-[ -n "$PORT" ] || fail "sandbox did not start"
+start_sandbox sbx 77
+PORT=$PORT_sbx
 
 python3 - "$T/rate.csv" <<'PY'
 import sys
@@ -32,11 +18,11 @@ with open(sys.argv[1], "w") as f:
 PY
 set +e
 timeout 60 "$PAYBATCH" send --state "$T/r.db" --gate-url "http://127.0.0.1:$PORT" \
-    --project-id 77 --rate 100 --concurrency 16 "$T/rate.csv" >"$T/out" 2>"$T/err"
+    --project-id 77 --rate 100 --concurrency 16 "$T/rate.csv" >"$T/send.out" 2>"$T/send.err"
 rc=$?
 set -e
 [ $rc -eq 75 ] || fail "send: exit $rc, want 75 (all accepted, results pending)"
-python3 - "$T/ledger" "${PB_TIMING_LOOSE:-}" <<'PY' || fail "rate limit not kept"
+python3 - "$T/sbx.ledger" "${PB_TIMING_LOOSE:-}" <<'PY' || fail "rate limit not kept"
 import json, sys
 t = sorted(json.loads(l)["time_ms"] for l in open(sys.argv[1]) if l.strip())
 assert len(t) == 1000, f"{len(t)} payouts in the ledger"

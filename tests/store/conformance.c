@@ -794,6 +794,115 @@ static void test_conf_inbox(void **state)
     pb_store_free(st);
 }
 
+typedef struct {
+    char seen[8][96];
+    size_t n;
+    int stop_after;
+} conf_hits;
+
+static int conf_hit_cb(const pb_store_paid_hit *h, void *payload)
+{
+    conf_hits *c = payload;
+    if (c->n < 8)
+        snprintf(c->seen[c->n], sizeof(c->seen[0]), "%s/%u/%s/%s/%lld", h->batch_name, h->row_no,
+                 pb_row_state_name(h->state), h->payment_id, (long long)h->at_ms);
+    c->n++;
+    return c->stop_after && (int)c->n >= c->stop_after ? 42 : 0;
+}
+
+/* paid-recently (issue #14): rows of other batches with the same payee key, accepted or
+ * success, updated at or after the window's start; newest first; the key round-trips. */
+static void test_conf_paid_recently(void **state)
+{
+    static const char key1[] = "1111111111111111111111111111111111111111111111111111111111111111";
+    static const char key2[] = "2222222222222222222222222222222222222222222222222222222222222222";
+    pb_store *st = conf_open();
+    uint64_t a = conf_batch(st, "yesterday", pb_conf_sha_a);
+    uint64_t b = conf_batch(st, "today", pb_conf_sha_b);
+    pb_store_row rows[5], got, out[8];
+    pb_row_update u;
+    conf_hits c;
+    size_t n, i;
+    (void)state;
+    for (i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "y-%zu", i + 2);
+        conf_row(&rows[i], (uint32_t)i + 2, id, 500, "PHP");
+        memcpy(rows[i].payee_key, i < 4 ? key1 : key2, 65);
+    }
+    rows[3].state = PB_ROW_INVALID; /* never paid */
+    assert_int_equal(pb_store_rows_add(st, a, rows, 5), 0);
+    assert_int_equal(pb_store_row_get(st, a, 2, &got), 0);
+    assert_string_equal(got.payee_key, key1);
+    pb_store_row_clear(&got);
+    /* rows 2, 3, 6 sending; 2 accepted at 5000, 3 accepted at 7000 then success at 8000;
+     * 4 stays queued (not paid) */
+    assert_int_equal(pb_store_claim(st, a, 0, 2, out, &n), 0);
+    pb_store_rows_clear(out, n);
+    u = conf_upd(2, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    assert_int_equal(pb_store_mark(st, a, &u, 1, NULL), 0);
+    u = conf_upd(3, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    u.at_ms = 7000;
+    assert_int_equal(pb_store_mark(st, a, &u, 1, NULL), 0);
+    u = conf_upd(3, PB_ROW_ACCEPTED, PB_ROW_SUCCESS);
+    u.at_ms = 8000;
+    assert_int_equal(pb_store_mark(st, a, &u, 1, NULL), 0);
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.seen[0], "yesterday/3/success/y-3/8000");
+    assert_string_equal(c.seen[1], "yesterday/2/accepted/y-2/5000");
+    /* the window: at its start is inside, one ms later is outside */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 5000, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 2);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 5001, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 1);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 8001, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 0);
+    /* the batch itself is not "another batch" */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key1, a, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 0);
+    /* another key; a callback that stops */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key2, b, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 0);
+    memset(&c, 0, sizeof(c));
+    c.stop_after = 1;
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 0, conf_hit_cb, &c), 42);
+    assert_int_equal(c.n, 1);
+    /* bad arguments */
+    assert_int_equal(pb_store_paid_recently(st, "abc", b, 0, conf_hit_cb, &c), PB_EINVAL);
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 0, NULL, &c), PB_EINVAL);
+    pb_store_free(st);
+}
+
+/* a batch keeps the plan it was sent under (issue #14) */
+static void test_conf_batch_plan(void **state)
+{
+    pb_store *st = conf_open();
+    pb_batch_key k = conf_key("planned", pb_conf_sha_a);
+    pb_batch_info bi, again;
+    int created;
+    (void)state;
+    k.plan = "digest=sha256:00ff\napprovers=alice,bob\n";
+    assert_int_equal(pb_store_batch_begin(st, &k, &bi, &created), 0);
+    assert_string_equal(bi.plan, k.plan);
+    assert_int_equal(pb_store_batch_get(st, "planned", &again), 0);
+    assert_string_equal(again.plan, k.plan);
+    pb_batch_info_clear(&again);
+    pb_batch_info_clear(&bi);
+    k = conf_key("unplanned", pb_conf_sha_b);
+    assert_int_equal(pb_store_batch_begin(st, &k, &bi, &created), 0);
+    assert_null(bi.plan);
+    pb_batch_info_clear(&bi);
+    pb_store_free(st);
+}
+
 static void test_conf_open_uris(void **state)
 {
     pb_store *st = (pb_store *)1;
@@ -891,4 +1000,5 @@ static void test_conf_alloc_failures(void **state)
         cmocka_unit_test(test_conf_final_never_overwritten), cmocka_unit_test(test_conf_due),      \
         cmocka_unit_test(test_conf_next_list), cmocka_unit_test(test_conf_counts),                 \
         cmocka_unit_test(test_conf_cells_and_order), cmocka_unit_test(test_conf_inbox),            \
-        cmocka_unit_test(test_conf_alloc_failures)
+        cmocka_unit_test(test_conf_alloc_failures), cmocka_unit_test(test_conf_paid_recently),     \
+        cmocka_unit_test(test_conf_batch_plan)

@@ -476,10 +476,114 @@ static void test_random_file(void **state)
     pb_buf_free(&in);
 }
 
+/* The records of a reader resumed at a mark, fed the input from the mark's offset on. */
+static char *read_from_mark(const char *in, size_t len, const pb_csv_mark *m)
+{
+    pb_csv_reader *r = NULL;
+    pb_csv_opts o;
+    sink s;
+    size_t pos = m->off;
+
+    memset(&s, 0, sizeof(s));
+    memset(&o, 0, sizeof(o));
+    o.delimiter = ';';
+    pb_buf_init(&s.out, 1 << 20);
+    s.last_row = m->row - 1;
+    assert_int_equal(pb_csv_reader_new(&r, &o, on_record, &s), PB_OK);
+    assert_int_equal(pb_csv_reader_resume(r, m->row), PB_OK);
+    while (pos < len) {
+        size_t n = 1 + rnd(50);
+        if (n > len - pos)
+            n = len - pos;
+        assert_int_equal(pb_csv_reader_feed(r, in + pos, n), PB_OK);
+        pos += n;
+    }
+    assert_int_equal(pb_csv_reader_finish(r), PB_OK);
+    pb_csv_reader_free(r);
+    pb_buf_putc(&s.out, '\0');
+    return pb_buf_detach(&s.out, NULL);
+}
+
+/* Re-reading from any mark gives the same records from its row on (LF, CRLF, CR, quotes). */
+static void test_marks(void **state)
+{
+    static const char *cells[] = {
+        "plain", "\"q;u\"\"o\"\"te\"", "\"multi\r\nline\"", "\"lf\nin\rit\"", "",
+        " sp ",  "\xEF\xBB\xBF"};
+    static const char *ends[] = {"\n", "\r\n", "\r", "\n\n", "\r\r\n"};
+    static const size_t every[] = {1, 7, 64, 8192};
+    pb_buf in;
+    size_t e, k;
+    int i, mode;
+    (void)state;
+    for (mode = 0; mode < 3; mode++) {
+        pb_buf_init(&in, 1 << 20);
+        pb_buf_puts(&in, mode == 1 ? "h1;h2;h3\r" : "\xEF\xBB\xBFh1;h2;h3\r\n");
+        for (i = 0; i < 200; i++) {
+            for (k = 0; k < 3; k++) {
+                if (k)
+                    pb_buf_putc(&in, ';');
+                pb_buf_puts(&in, cells[rnd(7)]);
+            }
+            pb_buf_puts(&in, mode == 1 ? "\r" : mode == 2 ? "\n" : ends[rnd(5)]);
+        }
+        for (e = 0; e < sizeof(every) / sizeof(every[0]); e++) {
+            pb_csv_reader *r = NULL;
+            pb_csv_opts o;
+            sink s;
+            size_t pos = 0, nmarks = 0;
+            uint64_t row, last = 0;
+
+            memset(&s, 0, sizeof(s));
+            memset(&o, 0, sizeof(o));
+            o.mark_every = every[e];
+            pb_buf_init(&s.out, 1 << 20);
+            assert_int_equal(pb_csv_reader_new(&r, &o, on_record, &s), PB_OK);
+            while (pos < in.len) {
+                size_t n = 1 + rnd(300);
+                if (n > in.len - pos)
+                    n = in.len - pos;
+                assert_int_equal(pb_csv_reader_feed(r, in.ptr + pos, n), PB_OK);
+                pos += n;
+            }
+            assert_int_equal(pb_csv_reader_finish(r), PB_OK);
+            pb_buf_putc(&s.out, '\0');
+            for (row = 1; row <= pb_csv_reader_rows(r); row++) {
+                pb_csv_mark m;
+                uint64_t next;
+                char *t;
+                const char *from;
+                if (pb_csv_reader_mark_before(r, row, &m, &next) != 0 || m.row == last)
+                    continue;
+                assert_true(m.row <= row && (next == 0 || next > row));
+                last = m.row;
+                nmarks++;
+                t = read_from_mark(in.ptr, in.len, &m);
+                /* the reference's records from the mark's row on */
+                for (from = s.out.ptr; *from; from = strchr(from, '\n') + 1) {
+                    if (strtoull(from, NULL, 10) >= m.row)
+                        break;
+                }
+                assert_string_equal(t, from);
+                pb_free(t);
+            }
+            /* every mark was tried, but maybe one after the last line end (no row follows) */
+            assert_true(nmarks + 1 >= pb_csv_reader_marks(r) && nmarks <= pb_csv_reader_marks(r));
+            /* small spacings mark most lines (not those inside quotes) */
+            if (every[e] <= 7 && nmarks <= 100)
+                fail_msg("mode %d every %zu: %zu marks", mode, every[e], nmarks);
+            pb_csv_reader_free(r);
+            pb_buf_free(&s.out);
+        }
+        pb_buf_free(&in);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_marks),
         cmocka_unit_test(test_line_ends),
         cmocka_unit_test(test_quoting),
         cmocka_unit_test(test_blank_and_multiline_rows),

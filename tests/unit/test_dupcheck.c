@@ -4,111 +4,169 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "formats/dupcheck.h"
 
+/* The keys by row, as the validator's re-read gives them: the confirm callback's truth. */
+typedef struct {
+    const char *current; /* the key being looked up */
+    unsigned confirms;
+} keys;
+
+static void key_of(uint64_t row, char out[32])
+{
+    snprintf(out, 32, "p-%llu", (unsigned long long)(row / 3)); /* rows 3k..3k+2 share a key */
+}
+
+static int confirm(uint64_t row, int *same, void *ctx)
+{
+    keys *k = ctx;
+    char want[32];
+    key_of(row, want);
+    k->confirms++;
+    *same = strcmp(want, k->current) == 0;
+    return 0;
+}
+
+static int check(pb_dupset *s, keys *k, uint64_t row, uint64_t *first)
+{
+    char key[32];
+    key_of(row, key);
+    k->current = key;
+    return pb_dupset_check(s, pb_dupset_key_hash(s, key, strlen(key)), row, confirm, k, first);
+}
+
+/* Rows 3k, 3k+1, 3k+2 share a key: the first is new, the others name row 3k. */
+static void run_rows(pb_dupset *s, keys *k, uint64_t from, uint64_t to)
+{
+    uint64_t row, first;
+    for (row = from; row < to; row++) {
+        assert_int_equal(check(s, k, row, &first), 0);
+        if (row % 3 == 0 || row == from)
+            assert_true(first == 0);
+        else
+            assert_true(first == row - row % 3);
+    }
+}
+
 static void test_rows_and_growth(void **state)
 {
     pb_dupset *s;
-    uint32_t first, i;
-    char key[32];
+    keys *k = calloc(1, sizeof(*k));
     (void)state;
-    assert_int_equal(pb_dupset_new(&s, 1, NULL), 0);
-    for (i = 0; i < 200000; i++) {
-        int n = snprintf(key, sizeof(key), "p-%u", i);
-        assert_int_equal(pb_dupset_check(s, key, (size_t)n, i + 2, &first), 0);
-        assert_int_equal(first, 0);
-    }
-    assert_int_equal(pb_dupset_count(s), 200000);
-    /* every key is found again after many growths, with the row of its first occurrence */
-    for (i = 0; i < 200000; i += 997) {
-        int n = snprintf(key, sizeof(key), "p-%u", i);
-        assert_int_equal(pb_dupset_check(s, key, (size_t)n, 999999, &first), 0);
-        assert_int_equal(first, i + 2);
-    }
-    assert_int_equal(pb_dupset_count(s), 200000);
-    /* ~12 bytes a slot at <= 90% load, well under 2x */
-    assert_true(pb_dupset_bytes(s) < 200000 * 12 * 2);
-    /* a prefix or a key with a different length is a different key */
-    assert_int_equal(pb_dupset_check(s, "p-1", 2, 5, &first), 0);
-    assert_int_equal(first, 0);
+    assert_int_equal(pb_dupset_new(&s, NULL), 0);
+    run_rows(s, k, 3, 600000);
+    assert_int_equal(pb_dupset_count(s), 200000 - 1);
+    /* 6-byte slots (a set that grows) at <= 0.9 load, tables holding 3x the keys at worst */
+    assert_true(pb_dupset_bytes(s) < 200000 * 5 * 4);
+    /* almost every confirm was a real duplicate */
+    assert_true(k->confirms >= 400000 - 2);
+    assert_true(pb_dupset_false_matches(s) < 1000);
     pb_dupset_free(s);
+    pb_dupset_free(NULL);
+    free(k);
 }
 
-/* reserve sizes the table once; hashed checks agree with plain ones; keys survive it */
-static void test_reserve_and_hashed(void **state)
+/* a weakened hash: unrelated keys share homes and fingerprints; confirm keeps it exact */
+static void test_collisions_stay_exact(void **state)
 {
     pb_dupset *s;
-    uint32_t first, i;
-    size_t bytes;
-    char key[32];
-    const uint64_t k[2] = {7, 9};
+    keys *k = calloc(1, sizeof(*k));
     (void)state;
-    assert_int_equal(pb_dupset_new(&s, 1, k), 0);
-    assert_int_equal(pb_dupset_check(s, "before", 6, 2, &first), 0);
+    assert_int_equal(pb_dupset_new(&s, NULL), 0);
+    pb_dupset_weaken(s, 0xF000000000000003ULL);
+    run_rows(s, k, 3, 6000);
+    assert_int_equal(pb_dupset_count(s), 2000 - 1);
+    assert_true(pb_dupset_false_matches(s) > 1000);
+    pb_dupset_free(s);
+    assert_int_equal(pb_dupset_new(&s, NULL), 0);
+    pb_dupset_weaken(s, 0); /* every key the same hash */
+    run_rows(s, k, 3, 1500);
+    assert_int_equal(pb_dupset_count(s), 500 - 1);
+    pb_dupset_free(s);
+    free(k);
+}
+
+/* rows past 2^24 go to 8-byte slots; the earlier keys keep theirs */
+static void test_wide_rows(void **state)
+{
+    pb_dupset *s;
+    keys *k = calloc(1, sizeof(*k));
+    uint64_t first, big = ((uint64_t)1 << 24) - 30;
+    (void)state;
+    assert_int_equal(pb_dupset_new(&s, NULL), 0);
+    run_rows(s, k, 3, 3000);
+    run_rows(s, k, big - big % 3, big + 60);
+    run_rows(s, k, ((uint64_t)1 << 33) * 3, ((uint64_t)1 << 33) * 3 + 30);
+    assert_int_equal(check(s, k, 1000, &first), 0); /* 999's key, from the narrow table */
+    assert_true(first == 999);
+    assert_int_equal(check(s, k, big + 1 - big % 3, &first), 0);
+    assert_true(first == big - big % 3);
+    assert_int_equal(check(s, k, ((uint64_t)1 << 33) * 3 + 2, &first), 0);
+    assert_true(first == ((uint64_t)1 << 33) * 3);
+    pb_dupset_free(s);
+    free(k);
+}
+
+/* reserve adds one table of the right size; keys before it are still found */
+static void test_reserve(void **state)
+{
+    pb_dupset *s;
+    keys *k = calloc(1, sizeof(*k));
+    size_t bytes;
+    (void)state;
+    assert_int_equal(pb_dupset_new(&s, NULL), 0);
+    run_rows(s, k, 3, 300);
     assert_int_equal(pb_dupset_reserve(s, 100000), 0);
     bytes = pb_dupset_bytes(s);
-    assert_true(bytes >= 100000 * 12 / 9 * 10); /* 0.9 load at most */
-    assert_int_equal(pb_dupset_check(s, "before", 6, 3, &first), 0);
-    assert_int_equal(first, 2);
-    for (i = 0; i < 100000 - 1; i++) {
-        int n = snprintf(key, sizeof(key), "p-%u", i);
-        uint64_t h = pb_dupset_key_hash(s, key, (size_t)n);
-        assert_true(h == pb_dupset_hash(k, key, (size_t)n));
-        assert_int_equal(pb_dupset_check_hashed(s, h, i + 10, &first), 0);
-        assert_int_equal(first, 0);
-    }
-    assert_int_equal(pb_dupset_bytes(s), bytes); /* no growth below the reserved count */
-    assert_int_equal(pb_dupset_check(s, "p-77", 4, 5, &first), 0);
-    assert_int_equal(first, 87);
+    assert_true(bytes >= 100000 * 5 / 9 * 10 - 100 * 5);
+    assert_true(bytes < 100000 * 5 / 9 * 10 + 2000 * 5);
+    run_rows(s, k, 300, 300000);
+    assert_int_equal(pb_dupset_bytes(s), bytes);   /* no growth below the reserved count */
     assert_int_equal(pb_dupset_reserve(s, 10), 0); /* never shrinks */
     assert_int_equal(pb_dupset_bytes(s), bytes);
     pb_dupset_free(s);
+    free(k);
 }
 
-static void test_no_rows(void **state)
+static int confirm_fails(uint64_t row, int *same, void *ctx)
 {
-    pb_dupset *s;
-    uint32_t first;
-    (void)state;
-    assert_int_equal(pb_dupset_new(&s, 0, NULL), 0);
-    assert_int_equal(pb_dupset_check(s, "a\0b", 3, 2, &first), 0);
-    assert_int_equal(first, 0);
-    assert_int_equal(pb_dupset_check(s, "a\0b", 3, 3, &first), 0);
-    assert_int_equal(first, 1);
-    assert_int_equal(pb_dupset_check(s, "a\0c", 3, 3, &first), 0);
-    assert_int_equal(first, 0);
-    pb_dupset_free(s);
-    pb_dupset_free(NULL);
+    (void)row;
+    (void)ctx;
+    *same = 0;
+    return PB_EIO;
 }
 
 static void test_alloc_failure(void **state)
 {
     pb_dupset *s;
-    uint32_t first, i;
-    char key[32];
+    keys *k = calloc(1, sizeof(*k));
+    uint64_t first, row;
     int rc = 0;
     (void)state;
     pb_alloc_fail_after(0);
-    assert_int_equal(pb_dupset_new(&s, 1, NULL), PB_ENOMEM);
-    pb_alloc_fail_after(1); /* the slots: one packed array */
-    assert_int_equal(pb_dupset_new(&s, 1, NULL), PB_ENOMEM);
+    assert_int_equal(pb_dupset_new(&s, NULL), PB_ENOMEM);
+    pb_alloc_fail_after(1); /* the first table */
+    assert_int_equal(pb_dupset_new(&s, NULL), PB_ENOMEM);
     pb_alloc_fail_after(-1);
-    assert_int_equal(pb_dupset_new(&s, 1, NULL), 0);
+    assert_int_equal(pb_dupset_new(&s, NULL), 0);
     /* growth fails: the set keeps working with what it has */
     pb_alloc_fail_after(0);
-    for (i = 0; i < 2000 && rc == 0; i++) {
-        int n = snprintf(key, sizeof(key), "k%u", i);
-        rc = pb_dupset_check(s, key, (size_t)n, i + 2, &first);
-    }
+    for (row = 3; row < 6000 && rc == 0; row += 3)
+        rc = check(s, k, row, &first);
     pb_alloc_fail_after(-1);
     assert_int_equal(rc, PB_ENOMEM);
-    assert_int_equal(pb_dupset_check(s, "k0", 2, 7, &first), 0);
-    assert_int_equal(first, 2);
+    assert_int_equal(check(s, k, 4, &first), 0);
+    assert_true(first == 3);
+    /* a confirm error ends the lookup with it */
+    assert_int_equal(
+        pb_dupset_check(s, pb_dupset_key_hash(s, "p-1", 3), 9, confirm_fails, k, &first), PB_EIO);
     pb_dupset_free(s);
+    free(k);
 }
 
 /* Reference vector: SipHash-1-3 has none published in Debian; check key sensitivity instead. */
@@ -171,9 +229,10 @@ static void test_siphash13_vectors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_and_growth),   cmocka_unit_test(test_no_rows),
+        cmocka_unit_test(test_rows_and_growth),   cmocka_unit_test(test_collisions_stay_exact),
+        cmocka_unit_test(test_wide_rows),         cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_alloc_failure),     cmocka_unit_test(test_keyed),
-        cmocka_unit_test(test_siphash13_vectors), cmocka_unit_test(test_reserve_and_hashed),
+        cmocka_unit_test(test_siphash13_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

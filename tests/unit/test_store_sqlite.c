@@ -278,6 +278,102 @@ static void test_schema_too_new(void **state)
     assert_non_null(strstr(pb_error_last(), path));
 }
 
+/* The schema of version 1, as paybatch before issue #14 wrote it. */
+static const char pb_schema_v1[] =
+    "CREATE TABLE batches ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " file_name TEXT NOT NULL,"
+    " file_sha256 TEXT NOT NULL,"
+    " settings TEXT NOT NULL,"
+    " header BLOB NOT NULL,"
+    " delimiter INTEGER NOT NULL,"
+    " had_bom INTEGER NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " finished_at_ms INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE TABLE rows ("
+    " batch INTEGER NOT NULL REFERENCES batches (id),"
+    " row_no INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('invalid', 'queued', 'sending', 'in_doubt',"
+    "  'accepted', 'rejected', 'success', 'decline', 'error', 'reversed')),"
+    " payment_id TEXT NOT NULL,"
+    " method TEXT NOT NULL,"
+    " amount INTEGER NOT NULL,"
+    " currency TEXT NOT NULL,"
+    " account_masked TEXT NOT NULL,"
+    " cells BLOB NOT NULL,"
+    " findings TEXT,"
+    " attempts INTEGER NOT NULL,"
+    " next_at_ms INTEGER NOT NULL,"
+    " code TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " gate_status TEXT NOT NULL,"
+    " request_id TEXT NOT NULL,"
+    " operation_id TEXT NOT NULL,"
+    " provider_payment_id TEXT NOT NULL,"
+    " updated_at_ms INTEGER NOT NULL,"
+    " reversed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (batch, row_no)) STRICT;"
+    "CREATE INDEX rows_pick ON rows (batch, state, row_no, next_at_ms);"
+    "CREATE UNIQUE INDEX rows_payment_id ON rows (payment_id)"
+    " WHERE state <> 'invalid' AND payment_id <> '';"
+    "CREATE TABLE inbox ("
+    " id INTEGER PRIMARY KEY,"
+    " received_at_ms INTEGER NOT NULL,"
+    " body BLOB NOT NULL,"
+    " payment_id TEXT,"
+    " matched INTEGER NOT NULL,"
+    " batch INTEGER,"
+    " row_no INTEGER) STRICT;"
+    "CREATE INDEX inbox_payment_id ON inbox (payment_id);";
+
+/* A version 1 store is upgraded in place: its rows keep everything, have no paid-recently key
+ * (not found by the check), and new rows get one. */
+static void test_upgrade_from_1(void **state)
+{
+    static const char key[] = "3333333333333333333333333333333333333333333333333333333333333333";
+    const char *path = pb_conf_uri();
+    pb_store *st = NULL;
+    pb_store_row r, got;
+    pb_batch_info bi;
+    conf_hits c;
+    int created;
+    (void)state;
+    raw_exec(path, pb_schema_v1);
+    raw_exec(path,
+             "PRAGMA application_id = 1346523988; PRAGMA user_version = 1;"
+             "INSERT INTO batches (name, file_name, file_sha256, settings, header, delimiter, "
+             "had_bom, created_at_ms) VALUES ('old', 'f.csv', 'aa', '', x'', 44, 0, 1);"
+             "INSERT INTO rows VALUES (1, 2, 'success', 'old-2', 'gcash', 100, 'PHP', "
+             "'*1', x'', NULL, 1, 0, '', '', '', '', '', '', 9000, 0);");
+    assert_int_equal(pb_store_open(&st, path), 0);
+    assert_int_equal(pb_store_row_get(st, 1, 2, &got), 0);
+    assert_string_equal(got.payment_id, "old-2");
+    assert_int_equal(got.state, PB_ROW_SUCCESS);
+    assert_string_equal(got.payee_key, "");
+    pb_store_row_clear(&got);
+    assert_int_equal(pb_store_batch_get(st, "old", &bi), 0);
+    assert_null(bi.plan);
+    pb_batch_info_clear(&bi);
+    pb_batch_key k = conf_key("new", pb_conf_sha_b);
+    k.plan = "digest=x\n";
+    assert_int_equal(pb_store_batch_begin(st, &k, &bi, &created), 0);
+    conf_row(&r, 2, "new-2", 100, "PHP");
+    memcpy(r.payee_key, key, sizeof(key));
+    assert_int_equal(pb_store_rows_add(st, bi.id, &r, 1), 0);
+    assert_int_equal(pb_store_row_get(st, bi.id, 2, &got), 0);
+    assert_string_equal(got.payee_key, key);
+    pb_store_row_clear(&got);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key, 0, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 0); /* queued: not paid */
+    pb_batch_info_clear(&bi);
+    pb_store_free(st);
+    /* opened again: version 2 stays */
+    assert_int_equal(pb_store_open(&st, path), 0);
+    pb_store_free(st);
+}
+
 static void test_foreign_database(void **state)
 {
     pb_store *st = NULL;
@@ -339,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_not_a_database),
         cmocka_unit_test(test_unwritable),
         cmocka_unit_test(test_schema_too_new),
+        cmocka_unit_test(test_upgrade_from_1),
         cmocka_unit_test(test_foreign_database),
         cmocka_unit_test(test_pragmas),
     };

@@ -58,6 +58,23 @@ static char *slurp(const char *path, size_t *len)
     return p;
 }
 
+/* Test hooks of the duplicate index for run(): weakened hash, mark spacing, re-read source. */
+static uint64_t g_mask;
+static size_t g_mark_every;
+static const char *g_data; /* read_at reads this when set */
+static int g_threads;
+static size_t g_len;
+
+static int read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
+{
+    (void)ctx;
+    *got = off >= g_len ? 0 : g_len - (size_t)off;
+    if (*got > len)
+        *got = len;
+    memcpy(buf, g_data + off, *got);
+    return 0;
+}
+
 /* Validate data fed in chunks of `chunk` bytes (0 = whole); returns the rc of the run. */
 static int run(const char *data, size_t len, size_t chunk, transcript *t, pb_validator_stats *st)
 {
@@ -69,6 +86,10 @@ static int run(const char *data, size_t len, size_t chunk, transcript *t, pb_val
     memset(t, 0, sizeof(*t));
     o.on_row = on_row;
     o.on_file_finding = on_file;
+    o.test_hash_mask = g_mask;
+    o.test_mark_every = g_mark_every;
+    o.read_at = g_data ? read_at : NULL;
+    o.threads = g_threads;
     o.ctx = t;
     rc = pb_validator_new(&v, &o);
     if (rc < 0)
@@ -161,12 +182,131 @@ static void test_alloc_failures(void **state)
     free(t);
 }
 
+/* ids and payouts repeated, one byte apart, in quoted multi-line rows, with CRLF and CR */
+static char *dup_csv(size_t *len)
+{
+    char *p = malloc(64 * 1024);
+    size_t n = 0;
+    int i;
+    n += (size_t)snprintf(p, 200,
+                          "method,payment_id,amount,currency,customer_id,ip_address,"
+                          "account_number,customer_name,description\r\n");
+    for (i = 0; i < 150; i++) {
+        int j = (i * 37) % 40;
+        n += (size_t)snprintf(p + n, 400, "gcash,%s%d%s,%d,PHP,c,1.2.3.4,0917%07d,Ana,%s%s",
+                              i % 3 ? "id-" : "ID-", j, i % 5 ? "" : "x", 1000 + j % 3, j % 7,
+                              i % 4 ? "payout" : "\"two\r\nlines\"", i % 9 ? "\r\n" : "\r");
+    }
+    *len = n;
+    return p;
+}
+
+/* The weakened hash (every lookup confirms against re-read rows) changes nothing reported. */
+static void test_collisions_change_nothing(void **state)
+{
+    transcript *ref = calloc(1, sizeof(transcript)), *t = calloc(1, sizeof(transcript));
+    pb_validator_stats a, b;
+    static const size_t chunks[] = {0, 1, 7, 300};
+    size_t len, i, m;
+    char *data = dup_csv(&len);
+    (void)state;
+    assert_int_equal(run(data, len, 0, ref, &a), 0);
+    assert_true(a.by_code[PB_F_DUPLICATE_PAYMENT_ID] > 50);
+    assert_true(a.by_code[PB_F_POSSIBLE_DUPLICATE_PAYOUT] > 10);
+    for (m = 0; m < 8; m++) {
+        g_mask = m & 1 ? 0xF000000000000003ULL : m == 2 ? 0 : ~(uint64_t)0;
+        g_mark_every = m & 2 ? 16 : 0;
+        g_data = m & 5 ? data : NULL;
+        g_threads = (m & 4) != 0; /* rules on a second thread: the same transcript */
+        g_len = len;
+        for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+            assert_int_equal(run(data, len, chunks[i], t, &b), 0);
+            assert_int_equal(t->len, ref->len);
+            assert_memory_equal(t->text, ref->text, ref->len);
+            assert_memory_equal(b.by_code, a.by_code, sizeof(a.by_code));
+        }
+    }
+    g_mask = 0;
+    g_mark_every = 0;
+    g_data = NULL;
+    g_threads = 0;
+    free(data);
+    free(ref);
+    free(t);
+}
+
+/* With a checking thread every sample gives the transcript it gives without one. */
+static void test_threads_change_nothing(void **state)
+{
+    static const char *files[] = {"payouts-invalid.csv", "payouts-valid.csv",
+                                  "payouts-invalid-major.csv", "payouts-bad-header.csv",
+                                  "payouts-empty.csv"};
+    static const size_t chunks[] = {0, 1, 7, 4096};
+    size_t i, j, len;
+    (void)state;
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[1024];
+        char *data;
+        transcript *ref = calloc(1, sizeof(transcript)), *t = calloc(1, sizeof(transcript));
+        pb_validator_stats a, b;
+        int rc;
+        snprintf(path, sizeof(path), "%s/samples/%s", PB_SOURCE_DIR, files[i]);
+        data = slurp(path, &len);
+        rc = run(data, len, 0, ref, &a);
+        g_data = data;
+        g_len = len;
+        g_threads = 1;
+        for (j = 0; j < sizeof(chunks) / sizeof(chunks[0]); j++) {
+            assert_int_equal(run(data, len, chunks[j], t, &b), rc);
+            assert_int_equal(t->len, ref->len);
+            assert_memory_equal(t->text, ref->text, ref->len);
+            if (rc == 0)
+                assert_memory_equal(&a, &b, sizeof(a));
+        }
+        g_threads = 0;
+        g_data = NULL;
+        free(data);
+        free(ref);
+        free(t);
+    }
+}
+
+/* Allocation failures on the confirm path end the run with PB_ENOMEM, never a wrong result. */
+static void test_alloc_failures_confirming(void **state)
+{
+    transcript *ref = calloc(1, sizeof(transcript)), *t = calloc(1, sizeof(transcript));
+    size_t len;
+    char *data = dup_csv(&len);
+    long n;
+    int rc = PB_ENOMEM;
+    (void)state;
+    assert_int_equal(run(data, len, 0, ref, NULL), 0);
+    g_mask = 0xF000000000000003ULL;
+    g_mark_every = 16;
+    for (n = 0; n < 5000 && rc != 0; n += 1 + n / 50) {
+        pb_alloc_fail_after(n);
+        rc = run(data, len, 0, t, NULL);
+        pb_alloc_fail_after(-1);
+        assert_true(rc == 0 || rc == PB_ENOMEM);
+    }
+    assert_int_equal(rc, 0);
+    assert_memory_equal(t->text, ref->text, ref->len);
+    g_mask = 0;
+    g_mark_every = 0;
+    free(data);
+    free(ref);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunking_gives_identical_results),
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_collisions_change_nothing),
+        cmocka_unit_test(test_threads_change_nothing),
+        cmocka_unit_test(test_alloc_failures_confirming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,23 @@ def main(d):
         if i % 9 == 0:
             mixed.append("")
     write(d, "dup-mixed-multiline.csv", mixed)
+    # big enough for many re-read marks and several 256 KiB reads: duplicates of rows far back,
+    # in scrambled order, after multi-line cells; the last line is a duplicate with no line end
+    big = []
+    for i in range(30000):
+        desc = '"a\r\nb ""q"" c"' if i % 11 == 0 else "payout"
+        big.append(row("gcash" if i % 3 else "touchngo", f"far-{i:06d}", 700 + i % 500, i, desc=desc))
+    for k in range(4000):
+        j = (k * 7919 + 13) % 30000
+        big.append(big[j] if k % 4 else row("gcash", f"far-{j:06d}", 1, 3))
+    with open(os.path.join(d, "dup-far-bom-nofinal.csv"), "wb") as f:
+        f.write(b"\xef\xbb\xbf" + ("\r\n".join([H] + big + [big[12345]])).encode())
+    # CR-only line ends with LFs inside quoted cells: marks only where a CR ends a record
+    cr = []
+    for i in range(6000):
+        desc = '"x\ny"' if i % 7 == 0 else "payout"
+        cr.append(row("touchngo", f"cr-{i % 4000}", 500 + i % 4000, i % 4000, desc=desc))
+    write(d, "dup-cr-lf-in-quotes.csv", cr, nl="\r")
 
 
 main(sys.argv[1] if len(sys.argv) > 1 else ".")
