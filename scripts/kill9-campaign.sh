@@ -29,7 +29,7 @@ with open(sys.argv[1], "w") as f:
         else:
             f.write(f"touchngo,k9-{i},{500 + i},MYR,c{i},203.0.113.{i % 250 + 1},6012{i:06d}9,\n")
 PY
-run() { "$BIN" send -q --state "$T/s.db" --gate-url "http://127.0.0.1:$PORT" --project-id 5 \
+run() { "$BIN" send -q --yes --state "$T/s.db" --gate-url "http://127.0.0.1:$PORT" --project-id 5 \
     --rate 200 --concurrency 16 --timeout 2 "$T/f.csv" >"$T/out" 2>"$T/err"; }
 for i in $(seq "$KILLS"); do
     run &

@@ -11,7 +11,9 @@ echo "== paybatch validate samples/payouts-valid.csv"
 echo
 echo "== paybatch send --sandbox samples/payouts-valid.csv (a local Gate on a free loopback port)"
 rm -f build/sandbox-run.db build/sandbox-run.db-* build/sandbox-run.db.*.lock build/result.csv
-./build/paybatch send --sandbox --state build/sandbox-run.db \
+# --yes: a rehearsal against the local sandbox; on a terminal send would otherwise ask for the
+# number of rows to be typed back before sending
+./build/paybatch send --yes --sandbox --state build/sandbox-run.db \
     --wait 60 --out build/result.csv --report build/send-report.json samples/payouts-valid.csv
 echo
 echo "== the result file (build/result.csv)"

@@ -479,7 +479,8 @@ static int pb__run(int argc, char **argv, unsigned cmd)
         printf("\nplan %s: this run is the plan (%s)%s%s\n", s.plan, digest,
                approvers[0] ? ", approved by " : "", approvers);
     }
-    if (!want && !s.yes && !s.dry_run && !plan_rec[0] && isatty(STDIN_FILENO)) {
+    if (!want && !s.yes && !s.dry_run && !plan_rec[0] && isatty(STDIN_FILENO) &&
+        isatty(STDOUT_FILENO)) {
         if (!pb_cli_confirm(&s, name, file, fs.guard, lr.valid)) {
             printf("\nresult: not confirmed; nothing was sent\n");
             exit_code = PB_EXIT_TEMPFAIL;

@@ -156,6 +156,8 @@ static const pb__opt pb__opts[] = {
      "approvers' Ed25519 public keys (PEM files, comma separated)"},
     {"approvals-required", PB_CMD_SEND | PB_CMD_APPROVE, PB__K_UINT1, PB__F(approvals_required), 64,
      "N", "distinct valid approvals a plan needs (default 1)"},
+    {"approval-max-age", PB_CMD_SEND, PB__K_UINT, PB__F(approval_max_age_s), 31622400, "SECONDS",
+     "an approval older than this is not counted (default 0: approvals do not expire)"},
     {"config", PB__ALL, PB__K_CONFIG, 0, 0, "PATH", "config file (default ./paybatch.conf)"},
     {"quiet", PB__ALL, PB__K_QUIET, 0, 0, NULL, "quieter (-q)"},
     {"verbose", PB__ALL, PB__K_VERBOSE, 0, 0, NULL, "louder (-v)"},
@@ -170,7 +172,7 @@ static const pb__opt pb__opts[] = {
 static unsigned pb__cfg_only(const pb__opt *o)
 {
     if (!strcmp(o->name, "require-plan") || !strcmp(o->name, "approval-keys") ||
-        !strcmp(o->name, "approvals-required"))
+        !strcmp(o->name, "approvals-required") || !strcmp(o->name, "approval-max-age"))
         return PB_CMD_SEND;
     return 0;
 }

@@ -83,6 +83,7 @@ typedef struct {
     int require_plan;
     char *approval_keys; /* config: approvers' public key files (PEM), comma separated */
     unsigned approvals_required;
+    unsigned approval_max_age_s; /* 0: approvals do not expire */
     /* sandbox (SPEC §9) */
     char *listen; /* HOST:PORT */
     char *ledger;

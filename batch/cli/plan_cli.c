@@ -352,6 +352,23 @@ static int pb__keys(const char *list, unsigned char keys[][PB_ED25519_KEY], size
     return 0;
 }
 
+/* 1 when an approval given at `at` (UTC, "YYYY-MM-DDTHH:MM:SSZ", covered by its signature)
+ * is at most max_age_s old now, and not from the future (a clock ahead by more than 5 minutes
+ * could otherwise make it last longer). */
+static int pb__approval_fresh(const char *at, unsigned max_age_s)
+{
+    struct tm tm;
+    time_t t, now = time(NULL);
+    memset(&tm, 0, sizeof(tm));
+    if (!at || sscanf(at, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    t = timegm(&tm);
+    return t != (time_t)-1 && t <= now + 300 && now - t <= (time_t)max_age_s;
+}
+
 int pb_cli_plan_approvals(const pb_settings *s, const pb_plan_doc *doc, char *approvers, size_t len)
 {
     unsigned char keys[PB__MAX_KEYS][PB_ED25519_KEY];
@@ -400,6 +417,12 @@ int pb_cli_plan_approvals(const pb_settings *s, const pb_plan_doc *doc, char *ap
                          "plan by that key (forged, or copied from another plan); nothing is sent",
                          a->name, fp, a->at);
             return PB_EXIT_DATAERR;
+        }
+        if (s->approval_max_age_s && !pb__approval_fresh(a->at, s->approval_max_age_s)) {
+            pb_cli_error("the approval by %s (%s) was given at %s, more than %u s ago "
+                         "(approval_max_age): expired, not counted; have the plan approved again",
+                         a->name, fp, a->at, s->approval_max_age_s);
+            continue;
         }
         if (counted[k]) {
             pb_cli_error("note: %s (%s) approved more than once: counted once", a->name, fp);

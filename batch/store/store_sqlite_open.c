@@ -149,6 +149,7 @@ static int pb__schema_check(pb__sstore *ss)
         goto out;
     }
     if (version == 1) {
+        /* schema 2 (issue #14), and the index of next_at that version 1 stores may lack */
         rc = pb__exec(ss, pb__migrate_1_2, "upgrading the schema from version 1 to 2");
         if (rc == 0)
             rc = pb__exec(ss, PB__NEXT_INDEX, "adding an index");

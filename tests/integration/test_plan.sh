@@ -145,7 +145,17 @@ PY
 run copied send "${GATE[@]}" --rate 5 --config "$T/keys.conf" --plan "$T/plan2.json" "$T/f.csv"
 want 65 "approval copied from another plan"
 nothing_sent copied
-echo "ok 2 missing, wrong-key, duplicated, forged approvals refused"
+# expired: approval_max_age (seconds) counts only approvals given within it; "at" is signed
+sleep 2
+printf 'approval_keys = %s\napproval_max_age = 1\n' "$T/alice.pub" >"$T/expire.conf"
+run expired send "${GATE[@]}" --config "$T/expire.conf" --plan "$T/alice-only.json" "$T/f.csv"
+want 78 "expired approval"
+said expired "expired, not counted"
+nothing_sent expired
+run maxage send "${GATE[@]}" --approval-max-age 100000 --plan "$T/alice-only.json" "$T/f.csv"
+want 64 "approval_max_age on the command line"
+nothing_sent maxage
+echo "ok 2 missing, wrong-key, duplicated, forged, expired approvals refused"
 
 # ---- 3. the run must be the plan: a cell, the rate, the URL -------------------------------
 sed 's/150000/150001/' "$T/f.csv" >"$T/cell.csv"
