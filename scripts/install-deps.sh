@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libcsv-dev libcurl4-openssl-dev libssl-dev libcjson-dev libuv1-dev libhttp-parser-dev
       libsqlite3-dev libinih-dev libcmocka-dev
+      libpq-dev postgresql   # the PostgreSQL store and its throw-away test cluster (initdb, pg_ctl)
       clang libclang-rt-14-dev clang-format   # libFuzzer builds, format check
       miller python3 wrk curl      # benchmark baselines and integration-test clients
       nodejs openssl               # the TLS + HTTP/2 test front (test_tls.sh) and its certificates

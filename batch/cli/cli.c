@@ -1,6 +1,7 @@
 #include "batch/cli/cli.h"
 
 #include "batch/util/log.h"
+#include "core/errors.h"
 
 #include <stdarg.h>
 
@@ -29,4 +30,22 @@ void pb_cli_log_setup(const pb_settings *s)
                  s->quiet     ? PB_LOG_WARN
                  : s->verbose ? PB_LOG_DEBUG
                               : PB_LOG_INFO);
+}
+
+const char *pb_cli_shown(const char *uri)
+{
+    static char shown[1024];
+    pb_store_uri_redact(uri, shown, sizeof(shown));
+    return shown;
+}
+
+int pb_cli_store_exit(int rc, int opening)
+{
+    if (rc == PB_ENOMEM)
+        return PB_EXIT_SOFTWARE;
+    if (rc == PB_EAGAIN)
+        return opening ? PB_EXIT_UNAVAILABLE : PB_EXIT_TEMPFAIL;
+    if (rc == PB_EINVAL && opening)
+        return PB_EXIT_CONFIG;
+    return PB_EXIT_IOERR;
 }

@@ -73,5 +73,12 @@ void pb_cli_send_opts(pb_send_opts *so, const pb_settings *s, int *tty);
 /* Take the batch's lock (an advisory lock file beside the store); PB_EAGAIN with a message
  * when another process holds it. *fd_out: close it to release (-1 for stores with no file). */
 int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out);
+/* The store URI as messages show it: a PostgreSQL password replaced by "***". Points to a
+ * static buffer (valid until the next call; the CLI prints from one thread). */
+const char *pb_cli_shown(const char *uri);
+/* The exit code of a store failure rc: while opening (opening = 1) a configuration error
+ * (bad URI, credentials, schema version) is 78 and a database that cannot be reached 69;
+ * during a run a database that went away is 75 (incomplete: run again); ENOMEM 70, else 74. */
+int pb_cli_store_exit(int rc, int opening);
 
 #endif

@@ -135,8 +135,8 @@ int pb_cmd_listen(int argc, char **argv)
     ro.secret_len = secret_len;
     ro.project_id = s.project_id;
     if ((rc = pb_receiver_new(&l.rcv, &loop, &ro)) < 0) {
-        pb_cli_error("state store %s: %s", s.state, pb_error_last());
-        exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
+        pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+        exit_code = pb_cli_store_exit(rc, 1);
         goto out;
     }
     l.rcv_open = 1;
@@ -177,7 +177,7 @@ int pb_cmd_listen(int argc, char **argv)
     fflush(stdout);
     c.event = "listen.started";
     pb_log(PB_LOG_INFO, &c, "receiving callbacks on %s:%d into %s", host,
-           pb_http_server_port(l.srv), s.state);
+           pb_http_server_port(l.srv), pb_cli_shown(s.state));
     (void)uv_run(&loop, UV_RUN_DEFAULT); /* until both the server and the receiver closed */
     pb_receiver_get_stats(l.rcv, &st);
     c.event = "listen.summary";

@@ -92,30 +92,30 @@ int pb_cmd_reconcile(int argc, char **argv)
             goto out;
         }
     }
-    if (strncmp(s.state, "mem:", 4) != 0 && strncmp(s.state, "postgresql:", 11) != 0 &&
+    if (strncmp(s.state, "mem:", 4) != 0 && !pb_store_uri_is_pg(s.state) &&
         stat(s.state, &sb) != 0) {
         pb_cli_error("no state store at %s: give --state the file that send used", s.state);
         exit_code = PB_EXIT_NOINPUT;
         goto out;
     }
     if ((rc = pb_store_open(&st, s.state)) < 0) {
-        pb_cli_error("state store %s: %s", s.state, pb_error_last());
-        exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
+        pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+        exit_code = pb_cli_store_exit(rc, 1);
         goto out;
     }
     memset(&pick, 0, sizeof(pick));
     pick.want = s.batch_id;
-    if (pb_store_batches_each(st, pb__pick_batch, &pick) < 0)
+    if ((rc = pb_store_batches_each(st, pb__pick_batch, &pick)) < 0)
         goto store_err;
     if (pick.count == 0) {
         pb_cli_error(s.batch_id ? "no batch %s in %s" : "%sno batches in %s",
-                     s.batch_id ? s.batch_id : "", s.state);
+                     s.batch_id ? s.batch_id : "", pb_cli_shown(s.state));
         exit_code = PB_EXIT_DATAERR;
         goto out;
     }
     if (pick.count > 1) {
         pb_cli_error("%s holds %d batches: name one with --batch-id (paybatch status lists them)",
-                     s.state, pick.count);
+                     pb_cli_shown(s.state), pick.count);
         exit_code = PB_EXIT_USAGE;
         goto out;
     }
@@ -124,7 +124,14 @@ int pb_cmd_reconcile(int argc, char **argv)
         exit_code = PB_EXIT_TEMPFAIL;
         goto out;
     }
-    if (pb_store_batch_get(st, pick.name, &info) < 0 || pb_store_counts(st, info.id, &counts) < 0)
+    /* across hosts (PostgreSQL): the store's own lock on the batch */
+    if ((rc = pb_store_batch_lock(st, pick.name)) < 0) {
+        pb_cli_error("%s", pb_error_last());
+        exit_code = rc == PB_EAGAIN ? PB_EXIT_TEMPFAIL : pb_cli_store_exit(rc, 0);
+        goto out;
+    }
+    if ((rc = pb_store_batch_get(st, pick.name, &info)) < 0 ||
+        (rc = pb_store_counts(st, info.id, &counts)) < 0)
         goto store_err;
     {
         /* the gateway and project the batch was sent to: asking another one would find
@@ -200,11 +207,11 @@ int pb_cmd_reconcile(int argc, char **argv)
         curl_global_cleanup();
         if (rc < 0) {
             pb_cli_error("%s", pb_error_last());
-            exit_code = PB_EXIT_IOERR;
+            exit_code = pb_cli_store_exit(rc, 0); /* a database gone away: 75, else 74 */
             goto out;
         }
         pb_batch_counts_clear(&counts);
-        if (pb_store_counts(st, info.id, &counts) < 0)
+        if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
             goto store_err;
     }
     exit_code = pb__open_rows(&counts) ? PB_EXIT_TEMPFAIL : PB_EXIT_OK;
@@ -253,8 +260,8 @@ int pb_cmd_reconcile(int argc, char **argv)
     goto out;
 
 store_err:
-    pb_cli_error("state store %s: %s", s.state, pb_error_last());
-    exit_code = PB_EXIT_IOERR;
+    pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+    exit_code = pb_cli_store_exit(rc, 0);
 out:
     if (lock_fd >= 0)
         close(lock_fd);

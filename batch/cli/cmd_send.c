@@ -263,8 +263,14 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             goto out;
         }
         if ((rc = pb_store_open(&st, s.state)) < 0) {
-            pb_cli_error("state store %s: %s", s.state, pb_error_last());
-            exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
+            pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+            exit_code = pb_cli_store_exit(rc, 1);
+            goto out;
+        }
+        /* across hosts (PostgreSQL): the store's own lock on the batch */
+        if ((rc = pb_store_batch_lock(st, name)) < 0) {
+            pb_cli_error("%s", pb_error_last());
+            exit_code = rc == PB_EAGAIN ? PB_EXIT_TEMPFAIL : pb_cli_store_exit(rc, 0);
             goto out;
         }
         rc = pb_store_batch_get(st, name, &info);
@@ -286,7 +292,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
                 goto out;
             }
         } else if (rc != PB_ENOTFOUND) {
-            pb_cli_error("state store %s: %s", s.state, pb_error_last());
+            pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
             exit_code = PB_EXIT_IOERR;
             goto out;
         }
@@ -356,7 +362,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     lo.on_row = pb_cli_send_on_row;
     lo.this_batch = exists ? info.id : 0;
     if (exists) {
-        if (pb_store_counts(st, info.id, &counts) < 0)
+        if ((rc = pb_store_counts(st, info.id, &counts)) < 0)
             goto store_err;
         lo.stored_rows = counts.total;
         pb_batch_counts_clear(&counts);
@@ -552,11 +558,17 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     pb_cli_sandbox_stop(&sbx);
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = rc == PB_ENOMEM ? PB_EXIT_SOFTWARE : PB_EXIT_IOERR;
+        exit_code = pb_cli_store_exit(rc, 0);
         /* fall through to the summary: what is committed is consistent */
     }
-    if (pb_store_counts(st, info.id, &counts) < 0)
-        goto store_err;
+    {
+        /* rc keeps the run's outcome for below */
+        int crc = pb_store_counts(st, info.id, &counts);
+        if (crc < 0) {
+            rc = crc;
+            goto store_err;
+        }
+    }
     printf("\nbatch %s (%s)\n", name, file);
     pb_cli_plan_line(stdout, plan_rec[0] ? plan_rec : info.plan);
     pb_cli_print_counts(stdout, &counts);
@@ -613,8 +625,8 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     goto out;
 
 store_err:
-    pb_cli_error("state store %s: %s", s.state, pb_error_last());
-    exit_code = PB_EXIT_IOERR;
+    pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+    exit_code = pb_cli_store_exit(rc, 0);
     goto out;
 oom:
     pb_cli_error("out of memory");

@@ -81,7 +81,7 @@ int pb_cmd_status(int argc, char **argv)
         pb_settings_free(&s);
         return pb_settings_exit(rc);
     }
-    if (strncmp(s.state, "mem:", 4) != 0 && strncmp(s.state, "postgresql:", 11) != 0 &&
+    if (strncmp(s.state, "mem:", 4) != 0 && !pb_store_uri_is_pg(s.state) &&
         access(s.state, F_OK) != 0) {
         /* asking must not create a store */
         pb_cli_error("no state store at %s: give --state the file that send used", s.state);
@@ -89,23 +89,23 @@ int pb_cmd_status(int argc, char **argv)
         goto out;
     }
     if ((rc = pb_store_open(&st, s.state)) < 0) {
-        pb_cli_error("state store %s: %s", s.state, pb_error_last());
-        exit_code = rc == PB_EINVAL ? PB_EXIT_CONFIG : PB_EXIT_IOERR;
+        pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+        exit_code = pb_cli_store_exit(rc, 1);
         goto out;
     }
     memset(&p, 0, sizeof(p));
     p.st = st;
     p.s = &s;
     if ((rc = pb_store_batches_each(st, pb__one, &p)) < 0 || p.rc < 0) {
-        pb_cli_error("state store %s: %s", s.state, pb_error_last());
+        pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
         exit_code = PB_EXIT_IOERR;
         goto out;
     }
     if (s.batch_id && !p.found) {
-        pb_cli_error("no batch %s in %s", s.batch_id, s.state);
+        pb_cli_error("no batch %s in %s", s.batch_id, pb_cli_shown(s.state));
         exit_code = PB_EXIT_DATAERR;
     } else if (!p.found && !s.log_json) {
-        printf("no batches in %s\n", s.state);
+        printf("no batches in %s\n", pb_cli_shown(s.state));
     }
 out:
     pb_store_free(st);

@@ -51,7 +51,7 @@ typedef struct {
 
 static const pb__opt pb__opts[] = {
     {"state", PB__CONN | PB_CMD_STATUS | PB_CMD_PLAN, PB__K_STR, PB__F(state), 0, "PATH",
-     "state store (SQLite file), default ./paybatch.db"},
+     "state store: a SQLite file or a postgresql:// URI, default ./paybatch.db"},
     {"gate-url", PB__CONN | PB_CMD_PLAN, PB__K_STR, PB__F(gate_url), 0, "URL",
      "Gate base URL, default " PB_DEFAULT_GATE_URL},
     {"project-id", PB__CONN | PB_CMD_SANDBOX | PB_CMD_PLAN, PB__K_PROJECT, 0, 0, "N",

@@ -199,7 +199,7 @@ int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out)
     int fd;
 
     *fd_out = -1;
-    if (strncmp(state, "mem:", 4) == 0 || strncmp(state, "postgresql:", 11) == 0)
+    if (strncmp(state, "mem:", 4) == 0 || pb_store_uri_is_pg(state))
         return 0;
     for (i = 0; batch[i] && k + 1 < sizeof(safe); i++) {
         char c = batch[i];

@@ -9,8 +9,11 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int pb__inval(const char *what);
 
 int pb_store_open(pb_store **out, const char *uri)
 {
@@ -22,13 +25,58 @@ int pb_store_open(pb_store **out, const char *uri)
     *out = NULL;
     if (strncmp(uri, "mem:", 4) == 0)
         return pb_store_mem_open(out, uri);
-    if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0) {
-        pb_error_set("store %s: PostgreSQL is not available in this version; use a SQLite "
-                     "file path",
-                     uri);
-        return PB_EINVAL;
-    }
+    if (pb_store_uri_is_pg(uri))
+        return pb_store_pg_open(out, uri);
     return pb_store_sqlite_open(out, uri);
+}
+
+int pb_store_uri_is_pg(const char *uri)
+{
+    return uri && (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0);
+}
+
+void pb_store_uri_redact(const char *uri, char *out, size_t cap)
+{
+    const char *p, *end, *at, *colon;
+    size_t k = 0;
+    if (!cap)
+        return;
+    out[0] = '\0';
+    if (!uri)
+        return;
+    if (!pb_store_uri_is_pg(uri)) {
+        snprintf(out, cap, "%s", uri);
+        return;
+    }
+    /* scheme://user:password@host...: the password becomes *** */
+    p = strstr(uri, "://") + 3;
+    end = p + strcspn(p, "/?");
+    at = memchr(p, '@', (size_t)(end - p));
+    colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    for (; *uri && k + 1 < cap; uri++) {
+        if (colon && uri == colon + 1) {
+            snprintf(out + k, cap - k, "***");
+            k += strlen(out + k);
+            uri = at - 1;
+            continue;
+        }
+        /* ...?password=...&: the value too */
+        if (strncmp(uri, "password=", 9) == 0 && (uri[-1] == '?' || uri[-1] == '&')) {
+            snprintf(out + k, cap - k, "password=***");
+            k += strlen(out + k);
+            uri += 9 + strcspn(uri + 9, "&") - 1;
+            continue;
+        }
+        out[k++] = *uri;
+    }
+    out[k < cap ? k : cap - 1] = '\0';
+}
+
+int pb_store_batch_lock(pb_store *st, const char *name)
+{
+    if (!st || !name || !*name)
+        return pb__inval("batch_lock: missing argument");
+    return st->ops->batch_lock ? st->ops->batch_lock(st, name) : PB_OK;
 }
 
 void pb_store_free(pb_store *st)

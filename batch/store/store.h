@@ -3,7 +3,8 @@
  *
  * One interface, several backends chosen by the URI given to pb_store_open():
  *   "mem:"            a fresh in-memory store (tests, simulator, fuzzers); gone on free
- *   "postgresql://.." refused in this version (PB_EINVAL)
+ *   "postgresql://..", "postgres://.."  PostgreSQL (libpq URI), shared by several hosts;
+ *                     the schema is created on first use (store_pg.c)
  *   anything else     a SQLite file path (created when missing)
  * Every write call is one transaction and returns only once it is committed (unless it is made
  * inside a group: pb_store_group_begin). The front end
@@ -135,7 +136,12 @@ typedef int (*pb_store_inbox_cb)(const pb_store_inbox_rec *rec, void *payload);
 /* Open or create the store named by uri (see the top of this file). */
 int pb_store_open(pb_store **out, const char *uri);
 void pb_store_free(pb_store *st);
-/* "mem", "sqlite": the backend in use. */
+/* 1 when uri names a PostgreSQL database. */
+int pb_store_uri_is_pg(const char *uri);
+/* uri for messages and logs: a PostgreSQL URI's password (user:PASSWORD@, password=) becomes
+ * "***"; other URIs are copied. Always NUL-terminated (cut at cap). */
+void pb_store_uri_redact(const char *uri, char *out, size_t cap);
+/* "mem", "sqlite", "pg": the backend in use. */
 const char *pb_store_backend(const pb_store *st);
 
 /* Find the batch named key->name or create it; *created says which. Same name with a
@@ -230,6 +236,12 @@ int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t aft
  */
 int pb_store_group_begin(pb_store *st);
 int pb_store_group_end(pb_store *st);
+
+/* Hold the batch named name for this handle until pb_store_free (or the process ends): one
+ * `send` or `reconcile` per batch, across hosts. PB_EAGAIN with a message when another
+ * handle holds it. A backend that one host uses alone (SQLite: the CLI locks a file beside
+ * it; mem:) has nothing to do: PB_OK. */
+int pb_store_batch_lock(pb_store *st, const char *name);
 
 void pb_store_row_clear(pb_store_row *row);
 void pb_store_rows_clear(pb_store_row *rows, size_t n);

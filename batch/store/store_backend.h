@@ -45,6 +45,10 @@ typedef struct pb_store_ops {
     /* optional (NULL: the front end answers PB_ENOTSUP); issue #14 */
     int (*paid_recently)(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
                          pb_store_paid_cb cb, void *payload);
+    /* Optional (NULL: the CLI's file lock already keeps one process per batch on one host).
+     * Hold the batch for this handle until it is freed, across hosts; PB_EAGAIN when
+     * another handle holds it. */
+    int (*batch_lock)(pb_store *st, const char *name);
 } pb_store_ops;
 
 struct pb_store {
@@ -55,6 +59,7 @@ struct pb_store {
 /* The backends' constructors (called by pb_store_open). */
 int pb_store_mem_open(pb_store **out, const char *uri);
 int pb_store_sqlite_open(pb_store **out, const char *path);
+int pb_store_pg_open(pb_store **out, const char *uri);
 
 /* Shared by backends: add one row's amount to counts (sorted insert of a new currency);
  * PB_ERANGE on int64 overflow, PB_ENOMEM. */

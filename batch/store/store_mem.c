@@ -526,6 +526,7 @@ static const pb_store_ops pb__mem_ops = {
     NULL, /* group_begin: every op is applied at once, and nothing here is durable anyway */
     NULL, /* group_end */
     pb__mem_paid_recently,
+    NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };
 
 int pb_store_mem_open(pb_store **out, const char *uri)

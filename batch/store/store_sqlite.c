@@ -655,4 +655,5 @@ const pb_store_ops pb__sqlite_ops = {
     pb__group_begin,
     pb__group_end,
     pb__sq_paid_recently,
+    NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
 };

@@ -907,9 +907,10 @@ static void test_conf_open_uris(void **state)
 {
     pb_store *st = (pb_store *)1;
     (void)state;
-    assert_int_equal(pb_store_open(&st, "postgresql://db.example/paybatch"), PB_EINVAL);
+    /* a PostgreSQL URI that libpq cannot read (every build has the backend) */
+    assert_int_equal(pb_store_open(&st, "postgresql://[::1/paybatch"), PB_EINVAL);
     assert_null(st);
-    assert_non_null(strstr(pb_error_last(), "not available in this version"));
+    assert_non_null(strstr(pb_error_last(), "not a valid PostgreSQL URI"));
     assert_int_equal(pb_store_open(&st, ""), PB_EINVAL);
     assert_int_equal(pb_store_open(&st, NULL), PB_EINVAL);
     st = conf_open();
