@@ -219,17 +219,25 @@ static int pb__rows(pb_engine *e, const pb_engine_event *ev, int claimed)
                    PB_EINVAL;
     }
     e->reserved = 0;
+    int dropped = 0;
     for (size_t i = 0; i < ev->u.rows.n; i++) {
         const pb_engine_row *r = &ev->u.rows.rows[i];
         /* DUE also returns the rows we hold (they are `sending` too): ours already. A row
          * whose commit landed while DUE was out may be shown as it was before: skip it, its
          * commit already arranged what comes next. (A claim's rows are always fresh.) */
-        if (pb__find(e, r->row_no) || took >= room || (!claimed && pb__is_stale(e, r->row_no)))
+        if (pb__find(e, r->row_no) || (!claimed && pb__is_stale(e, r->row_no)))
             continue;
+        if (took >= room) {
+            /* due, but no room: possible when rows we hold are no longer pending in the store
+             * (a callback settled them), so DUE had room in its LIMIT for more new rows than
+             * we have slots. Ask again when a slot frees (sim seed 10444289). */
+            dropped = 1;
+            continue;
+        }
         pb__take_slot(e, r, claimed ? PB__POST_READY : PB__QUERY_READY);
         took++;
     }
-    int full = ev->u.rows.n >= e->asked;
+    int full = ev->u.rows.n >= e->asked || dropped;
     if (claimed) {
         e->claim_out = 0;
         e->claim_at = full ? e->now : pb__min(ev->u.rows.next_at_ms, e->claim_wake);
