@@ -82,6 +82,14 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                             "r.batch, r.row_no",
     [PB__Q_INBOX_ALL] = "SELECT received_at_ms, body, payment_id, matched, batch, row_no FROM "
                         "inbox ORDER BY id",
+    /* next_at runs after every claim and DUE, list for every page the poller reads: cached,
+     * not prepared (parsed) again each time */
+    [PB__Q_NEXT_QUEUED] = "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state = "
+                          "'queued' AND next_at_ms > ?2",
+    [PB__Q_NEXT_PENDING] = "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state IN "
+                           "('sending', 'in_doubt') AND next_at_ms > ?2",
+    [PB__Q_LIST] = PB__PICK "WHERE batch = ?1 AND state = ?2 AND row_no > ?3 ORDER BY row_no "
+                            "LIMIT ?4",
 };
 
 int pb__sq_err(pb__sstore *ss, int rc, const char *what)
@@ -576,16 +584,12 @@ int pb__sq_walk_stmt(pb__sstore *ss, int q, sqlite3_stmt **out)
 static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
                        int64_t *out)
 {
-    static const char *const sql[] = {
-        "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state = 'queued' AND "
-        "next_at_ms > ?2",
-        "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state IN ('sending', "
-        "'in_doubt') AND next_at_ms > ?2"};
     pb__sstore *ss = (pb__sstore *)st;
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(ss->db, sql[kind == PB_STORE_NEXT_PENDING], -1, &s, NULL), step;
-    if (rc != SQLITE_OK)
-        return pb__sq_err(ss, rc, "reading when rows are next due");
+    int step, rc = pb__sq_stmt(
+                  ss, kind == PB_STORE_NEXT_PENDING ? PB__Q_NEXT_PENDING : PB__Q_NEXT_QUEUED, &s);
+    if (rc < 0)
+        return rc;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)after_ms);
     step = sqlite3_step(s);
@@ -593,27 +597,25 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
         *out = (int64_t)sqlite3_column_int64(s, 0);
     rc = step == SQLITE_ROW || step == SQLITE_DONE ? PB_OK
                                                    : pb__sq_err(ss, step, "reading next due");
-    sqlite3_finalize(s);
+    pb__sq_done(s);
     return rc;
 }
 
 static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t after_row,
                     size_t max, pb_store_row *rows, size_t *n)
 {
-    static const char *const sql = PB__PICK "WHERE batch = ?1 AND state = ?2 AND row_no > ?3 "
-                                            "ORDER BY row_no LIMIT ?4";
     pb__sstore *ss = (pb__sstore *)st;
     sqlite3_stmt *s = NULL;
     int rc;
     *n = 0;
-    if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
-        return pb__sq_err(ss, rc, "listing rows");
+    if ((rc = pb__sq_stmt(ss, PB__Q_LIST, &s)) < 0)
+        return rc;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)batch);
     sqlite3_bind_text(s, 2, pb_row_state_name(state), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)after_row);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)(max > INT32_MAX ? INT32_MAX : max));
     rc = pb__read_rows(ss, s, max, rows, n);
-    sqlite3_finalize(s);
+    pb__sq_done(s);
     return rc;
 }
 

@@ -39,6 +39,9 @@ enum {
     PB__Q_COUNTS,
     PB__Q_INBOX_PUT,
     PB__Q_INBOX_ALL,
+    PB__Q_NEXT_QUEUED,
+    PB__Q_NEXT_PENDING,
+    PB__Q_LIST,
     PB__Q_PAID_RECENTLY,
     PB__Q_COUNT
 };
