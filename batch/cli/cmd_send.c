@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "core/str.h"
 #include "formats/gate_request.h"
 #include "formats/report.h"
 
@@ -77,6 +78,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     pb_cli_send_fs fs;
     pb_send_opts so;
     pb_send_result sr;
+    pb_loader *loader = NULL;
     pb_batch_counts counts;
     pb_cli_sbx sbx = {-1, NULL, ""};
     pb_outfile report, invalid;
@@ -162,7 +164,6 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     /* configuration first: nothing is read or written when it cannot be sent anyway */
     if (s.sandbox) {
         unsigned char r[32];
-        size_t i;
         if (!s.project_id)
             s.project_id = 1;
         /* a throw-away key shared with the embedded sandbox only */
@@ -174,8 +175,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             goto out;
         }
         fclose(u);
-        for (i = 0; i < sizeof(r); i++)
-            snprintf(sbx_secret + 2 * i, 3, "%02x", r[i]);
+        pb_hex_lower(r, sizeof(r), sbx_secret);
         secret_len = 64;
         if (!(secret = pb_strdup(sbx_secret)))
             goto oom;
@@ -519,11 +519,14 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             goto store_err;
         skip = counts.total;
         pb_batch_counts_clear(&counts);
+        /* the rest of the file goes in while the first rows are sent (send_load.c) */
         if (skip < lr.stats.rows) {
             lo.this_batch = info.id;
-            pb_load_result_clear(&lr);
-            if ((rc = pb_load_store(&lo, skip, &lr)) < 0)
-                goto store_err;
+            if ((rc = pb_loader_new(&loader, &lo, skip, lr.sha256)) < 0) {
+                pb_cli_error("%s", pb_error_last());
+                exit_code = PB_EXIT_NOINPUT;
+                goto out;
+            }
         }
     }
 
@@ -553,12 +556,16 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     so.rules = lo.rules;
     pb_cli_send_opts(&so, &s, &tty);
     so.callback_listen = s.callback_listen;
+    so.loader = loader;
     rc = pb_send_run(&so, &sr);
     curl_global_cleanup();
     pb_cli_sandbox_stop(&sbx);
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = pb_cli_store_exit(rc, 0);
+        exit_code = !sr.file_failed   ? pb_cli_store_exit(rc, 0)
+                    : rc == PB_EPARSE ? PB_EXIT_DATAERR
+                    : rc == PB_ENOMEM ? PB_EXIT_SOFTWARE
+                                      : PB_EXIT_NOINPUT;
         /* fall through to the summary: what is committed is consistent */
     }
     {
@@ -576,7 +583,12 @@ static int pb__run(int argc, char **argv, unsigned cmd)
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
                 0;
     if (rc < 0) {
-        if (exit_code == PB_EXIT_IOERR)
+        if (sr.file_failed)
+            printf("result: the run stopped: %s could not be read to its end as the file that "
+                   "was checked; every row sent so far is recorded: restore the file, then run "
+                   "the same command again\n",
+                   file);
+        else if (exit_code == PB_EXIT_IOERR)
             printf("result: the run stopped: the state store could not be written (a full "
                    "disk?); what it holds is consistent: fix that, then run the same command "
                    "again\n");
@@ -668,6 +680,7 @@ out:
         pb_outfile_abort(&planf);
     pb_buf_free(&fs.body);
     pb_load_result_clear(&lr);
+    pb_loader_free(loader);
     pb_settings_secret_free(secret, secret_len);
     pb_settings_free(&s);
     return exit_code;
