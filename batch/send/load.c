@@ -14,19 +14,47 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PB__READ_CHUNK (256 * 1024)
+/* The file is read in pieces of PB_LOAD_PIECE bytes (the last may be shorter); the check
+ * keeps a digest of each, and the streaming loader (pb_loader_next) compares every piece with
+ * it before a byte of it is parsed, so no row of a file changed since its check is stored. */
+static int pb__read_piece(int fd, const char *path, char *buf, size_t *got)
+{
+    *got = 0;
+    while (*got < PB_LOAD_PIECE) {
+        ssize_t n = read(fd, buf + *got, PB_LOAD_PIECE - *got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return pb_error_set("cannot read %s: %s", path, strerror(errno)), PB_EIO;
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
+static void pb__piece_digest(const char *buf, size_t n, unsigned char out[PB_LOAD_DIGEST])
+{
+    unsigned char d[32];
+    unsigned int dl = 0;
+    if (EVP_Digest(buf, n, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
+        memset(d, 0, sizeof(d)); /* never matches a real piece's: the loader then stops */
+    memcpy(out, d, PB_LOAD_DIGEST);
+}
 
 /*
- * Read path in chunks, handing each to fn, then fn(NULL, 0) at the end; hex gets the SHA-256
- * of what was read. *fd_out (when not NULL) is the open file while fn runs, else -1.
+ * Read path in pieces, handing each to fn, then fn(NULL, 0) at the end; hex gets the SHA-256
+ * of what was read, res (when not NULL) each piece's digest. *fd_out (when not NULL) is the
+ * open file while fn runs, else -1.
  */
 static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void *), void *arg,
-                         char hex[65], int *fd_out)
+                         char hex[65], int *fd_out, pb_load_result *res)
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     unsigned char digest[32];
-    char *chunk = pb_malloc(PB__READ_CHUNK);
+    char *chunk = pb_malloc(PB_LOAD_PIECE);
     int fd = -1, rc = PB_OK;
+    size_t cap = 0;
 
     if (!sha || !chunk || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
         rc = PB_ENOMEM;
@@ -41,24 +69,32 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
     if (fd_out)
         *fd_out = fd; /* read again at offsets while fn runs (pb__read_at) */
     for (;;) {
-        ssize_t n = read(fd, chunk, PB__READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            pb_error_set("cannot read %s: %s", path, strerror(errno));
-            rc = PB_EIO;
+        size_t n;
+        if ((rc = pb__read_piece(fd, path, chunk, &n)) < 0)
             goto out;
+        if (n && res) {
+            if (res->npieces == cap) {
+                size_t c2 = cap ? 2 * cap : 64;
+                void *more = pb_realloc(res->pieces, c2 * PB_LOAD_DIGEST);
+                if (!more) {
+                    rc = PB_ENOMEM;
+                    goto out;
+                }
+                res->pieces = more;
+                cap = c2;
+            }
+            pb__piece_digest(chunk, n, res->pieces[res->npieces++]);
         }
         if (n == 0) {
             if (fn && (rc = fn(NULL, 0, arg)) != 0) /* the end, while fd is still open */
                 goto out;
             break;
         }
-        if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1) {
+        if (EVP_DigestUpdate(sha, chunk, n) != 1) {
             rc = pb_error_set("SHA-256 failed");
             goto out;
         }
-        if (fn && (rc = fn(chunk, (size_t)n, arg)) != 0)
+        if (fn && (rc = fn(chunk, n, arg)) != 0)
             goto out;
     }
     if (EVP_DigestFinal_ex(sha, digest, NULL) != 1) {
@@ -78,7 +114,7 @@ out:
 
 int pb_load_hash(const char *path, char hex[65])
 {
-    return pb__read_file(path, NULL, NULL, hex, NULL);
+    return pb__read_file(path, NULL, NULL, hex, NULL, NULL);
 }
 
 typedef struct {
@@ -443,7 +479,7 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
     memset(res, 0, sizeof(*res));
     if ((rc = pb__scan_init(&s, o, storing, skip, res)) < 0)
         goto out;
-    rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd);
+    rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd, storing ? NULL : res);
     if (rc == 1)
         rc = 0; /* a file that failed: not read to its end, not finished */
     if (s.err)
@@ -476,6 +512,9 @@ void pb_load_result_clear(pb_load_result *res)
     pb_free(res->header);
     res->header = NULL;
     res->header_len = 0;
+    pb_free(res->pieces);
+    res->pieces = NULL;
+    res->npieces = 0;
 }
 
 int pb_load_check(const pb_load_opts *o, pb_load_result *res)
@@ -497,10 +536,10 @@ struct pb_loader {
     EVP_MD_CTX *sha;
     char *piece;
     char expect[65];
+    unsigned char (*pieces)[PB_LOAD_DIGEST]; /* the check's, copied */
+    size_t npieces, next_piece;
     int eof;
 };
-
-#define PB__PIECE (16 * 1024) /* parsed per step: a few ms of the loop's time at most */
 
 void pb_loader_free(pb_loader *l)
 {
@@ -511,11 +550,13 @@ void pb_loader_free(pb_loader *l)
         close(l->s.fd);
     EVP_MD_CTX_free(l->sha);
     pb_free(l->piece);
+    pb_free(l->pieces);
     pb_load_result_clear(&l->res);
     pb_free(l);
 }
 
-int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip, const char *expect_sha256)
+int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip,
+                  const pb_load_result *checked)
 {
     pb_loader *l = pb_calloc(1, sizeof(*l));
     int rc;
@@ -525,12 +566,20 @@ int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip, const c
         return PB_ENOMEM;
     l->o = *o;
     l->s.fd = -1;
-    snprintf(l->expect, sizeof(l->expect), "%s", expect_sha256 ? expect_sha256 : "");
+    snprintf(l->expect, sizeof(l->expect), "%s", checked->sha256);
+    if (checked->npieces) {
+        if (!(l->pieces = pb_malloc(checked->npieces * PB_LOAD_DIGEST))) {
+            rc = PB_ENOMEM;
+            goto out;
+        }
+        memcpy(l->pieces, checked->pieces, checked->npieces * PB_LOAD_DIGEST);
+        l->npieces = checked->npieces;
+    }
     if ((rc = pb__scan_init(&l->s, &l->o, 1, skip, &l->res)) < 0)
         goto out;
     l->s.deferred = 1;
     l->sha = EVP_MD_CTX_new();
-    l->piece = pb_malloc(PB__PIECE);
+    l->piece = pb_malloc(PB_LOAD_PIECE);
     if (!l->sha || !l->piece || EVP_DigestInit_ex(l->sha, EVP_sha256(), NULL) != 1) {
         rc = PB_ENOMEM;
         goto out;
@@ -583,19 +632,27 @@ int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
     *out = NULL;
     *eof = l->eof;
     while (!l->eof && l->s.nrows < PB_LOAD_CHUNK / 2) {
-        ssize_t n = read(l->s.fd, l->piece, PB__PIECE);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return pb_error_set("cannot read %s: %s", l->o.path, strerror(errno)), PB_EIO;
+        size_t n;
+        unsigned char d[PB_LOAD_DIGEST];
+        if ((rc = pb__read_piece(l->s.fd, l->o.path, l->piece, &n)) < 0)
+            return rc;
         if (n == 0) {
             if ((rc = pb__loader_end(l)) != 0)
                 return rc;
             break;
         }
-        if (EVP_DigestUpdate(l->sha, l->piece, (size_t)n) != 1)
+        /* not one byte of a piece that differs from the one checked reaches a row */
+        pb__piece_digest(l->piece, n, d);
+        if (l->next_piece >= l->npieces || memcmp(d, l->pieces[l->next_piece], sizeof(d)) != 0)
+            return pb_error_set("%s changed while it was being sent (at byte %llu it differs "
+                                "from the file that was checked); sending stopped: put the "
+                                "checked file back and run the same command again",
+                                l->o.path, (unsigned long long)l->next_piece * PB_LOAD_PIECE),
+                   PB_EPARSE;
+        l->next_piece++;
+        if (EVP_DigestUpdate(l->sha, l->piece, n) != 1)
             return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
-        rc = pb_validator_feed(l->s.v, l->piece, (size_t)n);
+        rc = pb_validator_feed(l->s.v, l->piece, n);
         if (l->s.err)
             return l->s.err;
         if (rc != 0)

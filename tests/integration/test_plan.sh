@@ -268,6 +268,10 @@ while answer != "-" and b"Type the number" not in out and time.time() < deadline
         except OSError:
             break
 if answer != "-":
+    if os.environ.get("TTY_CHANGE"):  # the file changes in place while the question waits
+        with open(args[-1], "r+b") as f:
+            f.seek(-4, 2)
+            f.write(b"9")
     os.write(fd, answer.encode() + b"\n")
 deadline = time.time() + 240
 while time.time() < deadline:
@@ -304,3 +308,13 @@ rc=$(tty_send - "$T/yes.csv")
 ! grep -q "Type the number" "$T/tty.log" || fail "asked despite --yes"
 [ "$(wc -l <"$T/ledger")" -eq 12 ] || fail "--yes: not sent"
 echo "ok 7 confirmation on a terminal"
+
+# ---- 8. a file changed between its check and its sending ----------------------------------
+# (the question on a terminal holds the run between the two; any other moment is the same:
+# each piece of the file is compared with the one checked before its rows are stored)
+sed 's/,p-/,w-/; s/150000/150400/' "$T/f.csv" >"$T/chg.csv"
+rc=$(TTY_CHANGE=1 tty_send 3 "$T/chg.csv")
+[ "$rc" = 65 ] || fail "changed file: exit $rc"
+grep -q "changed while it was being sent" "$T/tty.log" || fail "changed file: no message"
+[ "$(wc -l <"$T/ledger")" -eq 12 ] || fail "changed file: something was sent"
+echo "ok 8 a file changed after its check is not sent"
