@@ -13,6 +13,10 @@
 #      setup  the set-up lines: install-deps.sh with --check (a test installs nothing),
 #             run-main.sh in a copy of the checkout with cmake stubbed (this build is the one it
 #             would make), and the test-all.sh line must be .ci/run's own line (CI runs it).
+# Commands in running text (`...` spans: synopses, long benchmarks, a PostgreSQL cluster) are
+# not run, but what they name must exist: a paybatch command and each --option it is given (its
+# --help), any --option a span starts with, programs under build/, files of the checkout, fuzz
+# targets.
 # A `console` block shows output under each `$ command`: the output must have that shape, equal
 # line by line once hex strings of 8+ digits and ISO times are masked; a line "..." stands for
 # any number of lines. A `sh` block shows none: only its exit status is checked. Every command
@@ -41,7 +45,7 @@ SHELL = {"", "sh", "bash", "shell", "console"}
 CONTEXTS = ("repo", "gate", "setup")
 
 # 1. every fenced block, with the marker above it and whether it is in the tutorial
-blocks, bad = [], []
+blocks, bad, not_run = [], [], 0
 i, in_tour = 0, False
 while i < len(lines):
     ln = lines[i]
@@ -74,6 +78,7 @@ while i < len(lines):
     nr = re.match(r"^<!-- not-run:(.*)-->$", mark)
     run = re.match(r"^<!-- run: (\w+) -->$", mark)
     if nr:
+        not_run += 1
         if len(nr.group(1).strip()) < 10:
             bad.append(f"README.md:{start}: <!-- not-run: --> needs a reason")
     elif run and run.group(1) in CONTEXTS:
@@ -81,6 +86,40 @@ while i < len(lines):
     else:
         bad.append(f"README.md:{start}: a ```{lang} block neither run by test_readme.sh "
                    f"(<!-- run: {'|'.join(CONTEXTS)} -->) nor marked <!-- not-run: REASON -->")
+
+# 2. the commands in running text (synopses, long benchmarks, a cluster) are not run, but what
+# they name must exist: a paybatch command and its options (--help), every --option of an inline
+# span starting with it (or with --), the programs under build/ and the files of the checkout
+helps = {}
+for c in ("validate", "plan", "approve", "send", "listen", "reconcile", "status", "sandbox"):
+    helps[c] = subprocess.run([f"{binp}/paybatch", c, "--help"], capture_output=True,
+                              text=True).stdout
+all_opts = set(re.findall(r"--[a-z][a-z0-9-]*", "".join(helps.values())))
+prose = re.sub(r"\n```.*?\n```", "", "\n".join(lines), flags=re.S)
+fuzz = set(os.listdir(f"{src}/tests/fuzz/corpus"))
+for span in re.findall(r"`([^`]+)`", prose):
+    span = " ".join(span.split())
+    m = re.match(r"^(?:\./build/)?paybatch (\w+)", span)
+    if m:
+        if m.group(1) not in helps:
+            bad.append(f"README: `{span}`: no command {m.group(1)}")
+            continue
+        for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", span):
+            if o not in re.findall(r"--[a-z][a-z0-9-]*", helps[m.group(1)]) and o != "--help":
+                bad.append(f"README: `{span}`: paybatch {m.group(1)} has no {o}")
+    elif span.startswith("--"):
+        o = re.match(r"--[a-z][a-z0-9-]*", span).group(0)
+        if o not in all_opts:
+            bad.append(f"README: `{span}`: no command has {o}")
+    for p in re.findall(r"(?<![\w/.-])\./build/([\w/.-]+)", span):
+        if not os.path.exists(f"{binp}/{p}"):
+            bad.append(f"README: `{span}`: build/{p} is not built")
+    for p in re.findall(r"(?<![\w/.-])((?:scripts|docs|samples|tests)/[\w/.-]*\w)", span):
+        if not os.path.exists(f"{src}/{p}"):
+            bad.append(f"README: `{span}`: {p} is not in the checkout")
+    for f in re.findall(r"\bfuzz_(\w+)", span):
+        if f not in fuzz:
+            bad.append(f"README: `{span}`: no fuzz target {f} (tests/fuzz/corpus/{f})")
 if bad:
     print("FAIL:\n  " + "\n  ".join(bad), file=sys.stderr)
     sys.exit(1)
@@ -146,7 +185,7 @@ def prepare(n, ctx):
         pre.append(f"export PATH={d}/stub:$PATH")
     return pre
 
-# 2. the sessions: the tutorial is one, every run: block another
+# 3. the sessions: the tutorial is one, every run: block another
 sessions = []  # (ctx, README line, [(command as written, command run, expected, want rc)])
 tour = [s for b in blocks if b[0] == "tour" for s in steps_of(b[1], b[3])]
 assert len(tour) >= 10, f"only {len(tour)} tutorial commands found"
@@ -225,5 +264,6 @@ if bad:
     sys.exit(1)
 if not printing:
     print(f"ok: {len(plan)} README commands in {len(sessions)} sessions exit and print what "
-          f"the README shows; every other shell block is marked not-run with a reason")
+          f"the README shows; {not_run} shell blocks marked not-run with a reason; the commands "
+          f"in running text name real commands, options, programs and files")
 PY
