@@ -32,7 +32,8 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-unset PAYBATCH_CONFIG PAYBATCH_SECRET_KEY PAYBATCH_GATE_URL PAYBATCH_STATE
+# a reader's shell has no PAYBATCH_<OPTION> of the developer's
+for v in $(compgen -e | grep '^PAYBATCH_' || true); do unset "$v"; done
 BIN=$(cd "$(dirname "$PAYBATCH")" && pwd)
 export PB_T=$T PB_BIN=$BIN
 
