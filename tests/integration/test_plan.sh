@@ -303,5 +303,5 @@ sed 's/,p-/,w-/; s/150000/150400/' "$T/f.csv" >"$T/chg.csv"
 rc=$(TTY_CHANGE=1 tty_send 3 "$T/chg.csv")
 [ "$rc" = 65 ] || fail "changed file: exit $rc"
 grep -q "changed while it was being sent" "$T/tty.log" || fail "changed file: no message"
-[ "$(wc -l <"$T/ledger")" -eq 12 ] || fail "changed file: something was sent"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 12 ] || fail "changed file: something was sent"
 echo "ok 8 a file changed after its check is not sent"
