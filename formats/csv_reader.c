@@ -15,6 +15,7 @@
 #include "formats/csv_reader.h"
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/buf.h"
 #include "core/errors.h"
 #include "core/utf8.h"
@@ -57,7 +58,10 @@ struct pb_csv_reader {
     size_t arena_max; /* max_fields * (max_field + 1) */
     pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
     size_t nfields;
-    int bad_utf8;
+    /* opts.batch: records pile up in arena and fields until pb_csv_reader_take; the record
+       being built starts at these (0 otherwise) */
+    int batch;
+    size_t rec_start, field_start;
     int last_term; /* character that ended the previous record or blank line */
     uint64_t next_row;
     int finished;
@@ -106,10 +110,24 @@ static void *pb__csv_no_grow(void *p, size_t n)
     return NULL;
 }
 
+/* pb_buf_put (z 0) or pb_buf_putz (z 1), without the call when the bytes fit: every cell */
+static int pb__put(pb_buf *b, const void *p, size_t n, int z)
+{
+    size_t extra = n + (size_t)z;
+    if (b->ptr && extra < b->alloc - b->len && extra <= b->max - b->len) {
+        memcpy(b->ptr + b->len, p, n);
+        b->len += n;
+        if (z)
+            b->ptr[b->len++] = '\0';
+        b->ptr[b->len] = '\0';
+        return PB_OK;
+    }
+    return z ? pb_buf_putz(b, p, n) : pb_buf_put(b, p, n);
+}
+
 static void pb__on_field(void *s, size_t len, void *data)
 {
     pb_csv_reader *r = data;
-    size_t start = r->arena.len;
     pb_str cell;
     int rc;
 
@@ -130,9 +148,11 @@ static void pb__on_field(void *s, size_t len, void *data)
     }
     cell.ptr = NULL; /* set when the record is delivered: the arena may still move */
     cell.len = len;
-    rc = pb_buf_put(&r->fields, &cell, sizeof(cell));
+    rc = pb__put(&r->fields, &cell, sizeof(cell), 0);
+    if (rc == PB_OK && r->batch && len + 1 > r->arena_max - (r->arena.len - r->rec_start))
+        rc = PB_ELIMIT; /* the same cap on one record as in an arena of its own */
     if (rc == PB_OK)
-        rc = pb_buf_putz(&r->arena, s, len);
+        rc = pb__put(&r->arena, s, len, 1);
     if (rc == PB_ELIMIT) {
         pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
         return;
@@ -141,9 +161,33 @@ static void pb__on_field(void *s, size_t len, void *data)
         pb__oom(r);
         return;
     }
-    if (r->bad_utf8 < 0 && !pb_utf8_valid(r->arena.ptr + start, len))
-        r->bad_utf8 = (int)r->nfields;
     r->nfields++;
+}
+
+/*
+ * The first field of the record with bytes that are not UTF-8, or -1. One pass over the
+ * record's cells (they lie back to back): only a record with a byte >= 0x80 is checked cell by
+ * cell.
+ */
+static int pb__bad_utf8(const pb_str *f, size_t n, const char *from, const char *end)
+{
+    const unsigned char *p = (const unsigned char *)from, *e = (const unsigned char *)end;
+    uint64_t w, hi = 0;
+    size_t i;
+
+    for (; p + 8 <= e && !hi; p += 8) {
+        memcpy(&w, p, 8);
+        hi = w & 0x8080808080808080ULL;
+    }
+    for (; p < e && !hi; p++)
+        hi = *p & 0x80;
+    if (!hi)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (!pb_utf8_valid(f[i].ptr, f[i].len))
+            return (int)i;
+    }
+    return -1;
 }
 
 static void pb__on_row(int c, void *data)
@@ -164,16 +208,28 @@ static void pb__on_row(int c, void *data)
     rec.row = r->next_row++;
     if (r->nfields == 0)
         return; /* blank line: takes its row number, not delivered */
-    fields = (pb_str *)(void *)r->fields.ptr;
-    for (i = 0, off = 0; i < r->nfields; i++) {
+    fields = (pb_str *)(void *)r->fields.ptr + r->field_start;
+    for (i = 0, off = r->rec_start; i < r->nfields; i++) {
         fields[i].ptr = r->arena.ptr + off;
         off += fields[i].len + 1;
     }
     rec.nfields = r->nfields;
     rec.fields = fields;
-    rec.bad_utf8_field = r->bad_utf8;
-    rc = r->cb(&rec, r->ctx);
+    rec.bad_utf8_field =
+        pb__bad_utf8(fields, r->nfields, r->arena.ptr + r->rec_start, r->arena.ptr + off);
     r->nfields = 0;
+    if (r->batch) {
+        /* the record is complete: the callback may take it, with the ones before it */
+        r->rec_start = r->arena.len;
+        r->field_start = r->fields.len / sizeof(pb_str);
+        rc = r->cb(&rec, r->ctx);
+        if (rc) {
+            r->rc = rc;
+            r->err_row = rec.row;
+        }
+        return;
+    }
+    rc = r->cb(&rec, r->ctx);
     {
         /* the record stays where it is while the next one is built in the other buffers */
         pb_buf t = r->prev_arena;
@@ -185,7 +241,6 @@ static void pb__on_row(int c, void *data)
     }
     pb_buf_clear(&r->arena);
     pb_buf_clear(&r->fields);
-    r->bad_utf8 = -1;
     if (rc) {
         r->rc = rc;
         r->err_row = rec.row;
@@ -406,6 +461,7 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
     r->mark_every = opts ? opts->mark_every : 0;
+    r->batch = opts ? opts->batch : 0;
     if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
@@ -415,11 +471,11 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
         r->arena_max = SIZE_MAX / 2;
     else
         r->arena_max = r->max_fields * (r->max_field + 1);
-    r->bad_utf8 = -1;
     r->next_row = 1;
     pb_buf_init(&r->head, r->arena_max);
-    pb_buf_init(&r->arena, r->arena_max);
-    pb_buf_init(&r->fields, r->max_fields * sizeof(pb_str));
+    /* batch: many records, each capped by hand at arena_max and max_fields */
+    pb_buf_init(&r->arena, r->batch ? SIZE_MAX / 2 : r->arena_max);
+    pb_buf_init(&r->fields, r->batch ? SIZE_MAX / 2 : r->max_fields * sizeof(pb_str));
     pb_buf_init(&r->prev_arena, r->arena_max);
     pb_buf_init(&r->prev_fields, r->max_fields * sizeof(pb_str));
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
@@ -571,6 +627,37 @@ int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark 
 size_t pb_csv_reader_marks(const pb_csv_reader *r)
 {
     return atomic_load_explicit(&r->nmarks, memory_order_acquire);
+}
+
+int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *fields)
+{
+    size_t tail = r->arena.len - r->rec_start;
+    size_t ftail = r->fields.len - r->field_start * sizeof(pb_str);
+    pb_buf t;
+    int rc = PB_OK;
+
+    PB_ASSERT(r->batch);
+    pb_buf_clear(bytes);
+    pb_buf_clear(fields);
+    bytes->max = fields->max = SIZE_MAX / 2;
+    /* a record half read stays with the reader, at the start of its new buffers */
+    if ((tail && (rc = pb_buf_put(bytes, r->arena.ptr + r->rec_start, tail)) < 0) ||
+        (ftail &&
+         (rc = pb_buf_put(fields, r->fields.ptr + r->field_start * sizeof(pb_str), ftail)) < 0)) {
+        pb_buf_clear(bytes);
+        pb_buf_clear(fields);
+        return rc;
+    }
+    t = r->arena;
+    r->arena = *bytes;
+    *bytes = t;
+    t = r->fields;
+    r->fields = *fields;
+    *fields = t;
+    pb_buf_truncate(bytes, r->rec_start);
+    pb_buf_truncate(fields, r->field_start * sizeof(pb_str));
+    r->rec_start = r->field_start = 0;
+    return PB_OK;
 }
 
 int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row)
