@@ -152,8 +152,10 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
         pb_buf_init(&v->q[i].fields, SIZE_MAX / 2);
         pb_buf_init(&v->q[i].recs, SIZE_MAX / 2);
     }
-    for (i = 0; i < PB_VALIDATOR__AHEAD; i++)
+    for (i = 0; i < PB_VALIDATOR__AHEAD; i++) {
         pb_buf_init(&v->pend[i].found, SIZE_MAX / 2);
+        pb_buf_init(&v->pend[i].cells, SIZE_MAX / 2);
+    }
     v->cur = &v->q[0];
     memset(&co, 0, sizeof(co));
     co.delimiter = opts->delimiter;
@@ -285,8 +287,10 @@ void pb_validator_free(pb_validator *v)
         pb_buf_free(&v->q[i].fields);
         pb_buf_free(&v->q[i].recs);
     }
-    for (i = 0; i < PB_VALIDATOR__AHEAD; i++)
+    for (i = 0; i < PB_VALIDATOR__AHEAD; i++) {
         pb_buf_free(&v->pend[i].found);
+        pb_buf_free(&v->pend[i].cells);
+    }
     pb_csv_reader_free(v->csv);
     pb_header_map_free(v->map);
     pb_dupset_free(v->ids);

@@ -48,11 +48,12 @@ typedef struct {
 /* A row between its rules and hashes (run ahead) and its duplicate checks and report. */
 typedef struct {
     pb_csv_record rec;
+    pb_buf cells; /* pb_str[] of rec (pointing into the batch) */
     pb_row row;
     pb_row_result res;
     int skip;   /* the file failed: the row is only counted, as invalid */
     int mapped; /* row and res are set */
-    int rc;     /* PB_ENOMEM keeping a finding */
+    int rc;     /* PB_ENOMEM keeping its cells or a finding */
     unsigned errors, warnings;
     uint64_t id_hash;     /* 0: no payment id */
     uint64_t payout_hash; /* 0: no payout key to check */

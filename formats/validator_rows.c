@@ -102,19 +102,40 @@ size_t pb_validator__payout_key(const pb_row *row, const pb_row_result *res, cha
     return n;
 }
 
-/* First stage: map, rules, hashes and prefetches; the findings are kept in p. */
-static void pb__rules(pb_validator *v, pb_validator__pend *p, const pb_csv_record *rec)
+/*
+ * First stage: map, rules, hashes and prefetches; the findings are kept in p. The record's
+ * pb_str are copied into p: the batch's memory is only read here (the reading thread writes
+ * it next, and lines this thread wrote would have to travel back to it).
+ */
+static void pb__rules(pb_validator *v, pb_validator__pend *p, const pb_validator__batch *b,
+                      const pb_validator__qrec *q)
 {
+    pb_csv_record *rec = &p->rec;
     pb_row *row = &p->row;
+    const char *c = b->bytes.ptr + q->boff;
     pb_finding f;
+    pb_str *cell;
+    size_t j;
 
-    p->rec = *rec;
     p->skip = v->file_failed;
     p->mapped = 0;
     p->rc = 0;
     p->errors = p->warnings = 0;
     p->id_hash = p->payout_hash = 0;
     pb_buf_clear(&p->found);
+    pb_buf_clear(&p->cells);
+    if ((p->rc = pb_buf_put(&p->cells, (const pb_str *)(const void *)b->fields.ptr + q->first,
+                            q->nfields * sizeof(pb_str))) < 0)
+        return;
+    cell = (pb_str *)(void *)p->cells.ptr;
+    for (j = 0; j < q->nfields; j++) { /* the cells lie back to back */
+        cell[j].ptr = c;
+        c += cell[j].len + 1;
+    }
+    rec->row = q->row;
+    rec->nfields = q->nfields;
+    rec->fields = cell;
+    rec->bad_utf8_field = q->bad_utf8_field;
     if (p->skip)
         return;
     memset(&p->res, 0, sizeof(p->res));
@@ -192,7 +213,7 @@ static int pb__finish(pb_validator *v, const pb_validator__pend *p)
     int rc;
 
     v->st.rows++;
-    if (p->skip) {
+    if (p->skip && !p->rc) {
         v->st.invalid++;
         return 0;
     }
@@ -246,28 +267,15 @@ static void pb__reader_error(pb_validator *v, int rc, uint64_t row, const char *
 
 void pb_validator__check_batch(pb_validator *v, pb_validator__batch *b)
 {
-    pb_str *fields = (pb_str *)(void *)b->fields.ptr;
     const pb_validator__qrec *q = (const pb_validator__qrec *)(const void *)b->recs.ptr;
-    size_t i, j, n = b->recs.len / sizeof(*q);
+    size_t i, n = b->recs.len / sizeof(*q);
 
     for (i = 0; i < n + PB_VALIDATOR__AHEAD && !v->fatal; i++) {
         if (i >= PB_VALIDATOR__AHEAD &&
             pb__finish(v, &v->pend[(i - PB_VALIDATOR__AHEAD) % PB_VALIDATOR__AHEAD]) != 0)
             break;
-        if (i < n) {
-            pb_csv_record rec;
-            pb_str *f = fields + q[i].first;
-            const char *c = b->bytes.ptr + q[i].boff;
-            for (j = 0; j < q[i].nfields; j++) { /* the cells lie back to back */
-                f[j].ptr = c;
-                c += f[j].len + 1;
-            }
-            rec.row = q[i].row;
-            rec.nfields = q[i].nfields;
-            rec.fields = f;
-            rec.bad_utf8_field = q[i].bad_utf8_field;
-            pb__rules(v, &v->pend[i % PB_VALIDATOR__AHEAD], &rec);
-        }
+        if (i < n)
+            pb__rules(v, &v->pend[i % PB_VALIDATOR__AHEAD], b, &q[i]);
     }
     if (!v->fatal && b->reader_rc)
         pb__reader_error(v, b->reader_rc, b->err_row, b->err);

@@ -291,6 +291,8 @@ static int pb__settings_apply(const pb_settings *set, pb_validator_opts *vo, pb_
     }
     vo->rules.allow_conversion = set->allow_conversion;
     run->max_findings = set->max_findings;
+    /* the results are the same either way (test_validate_equiv runs both) */
+    vo->threads = set->threads > 1;
     return PB_EXIT_OK;
 }
 
@@ -393,8 +395,7 @@ int pb_cmd_validate(int argc, char **argv)
             exit_code = PB_EXIT_IOERR;
             goto out;
         }
-        vo.read_at = pb__read_at;
-        vo.threads = 1; /* reading and parsing here, the rules on the other core */
+        vo.read_at = pb__read_at; /* also what a checking thread needs (vo.threads) */
     }
     if (pb_validator_new(&v, &vo) < 0)
         goto oom;
