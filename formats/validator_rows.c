@@ -158,12 +158,10 @@ static void pb__rules(pb_validator *v, pb_validator__pend *p, const pb_validator
         if (row->cell[PB_COL_PAYMENT_ID].len > 0) {
             p->id_hash = pb_dupset_key_hash(v->ids, row->cell[PB_COL_PAYMENT_ID].ptr,
                                             row->cell[PB_COL_PAYMENT_ID].len);
-            pb_dupset_prefetch(v->ids, p->id_hash);
         }
         pb_validate_row(row, &v->o.rules, &p->res, pb__keep, p);
         if (p->errors == 0 && (p->key_len = pb_validator__payout_key(row, &p->res, p->key)) > 0) {
             p->payout_hash = pb_dupset_key_hash(v->payouts, p->key, p->key_len);
-            pb_dupset_prefetch(v->payouts, p->payout_hash);
         }
     }
 }
@@ -268,14 +266,29 @@ static void pb__reader_error(pb_validator *v, int rc, uint64_t row, const char *
 void pb_validator__check_batch(pb_validator *v, pb_validator__batch *b)
 {
     const pb_validator__qrec *q = (const pb_validator__qrec *)(const void *)b->recs.ptr;
-    size_t i, n = b->recs.len / sizeof(*q);
+    const size_t G = PB_VALIDATOR__AHEAD / 2;
+    size_t g, i, n = b->recs.len / sizeof(*q);
 
-    for (i = 0; i < n + PB_VALIDATOR__AHEAD && !v->fatal; i++) {
-        if (i >= PB_VALIDATOR__AHEAD &&
-            pb__finish(v, &v->pend[(i - PB_VALIDATOR__AHEAD) % PB_VALIDATOR__AHEAD]) != 0)
-            break;
-        if (i < n)
+    /*
+     * In groups of G rows: the rules of a group, then the slots of all its keys asked for at
+     * once (their page walks and loads overlap, where one at a time each stalled the core),
+     * then the group before it finished.
+     */
+    for (g = 0; g < n + G && !v->fatal; g += G) {
+        size_t end = g + G < n ? g + G : n;
+        for (i = g; i < end; i++)
             pb__rules(v, &v->pend[i % PB_VALIDATOR__AHEAD], b, &q[i]);
+        for (i = g; i < end; i++) {
+            const pb_validator__pend *p = &v->pend[i % PB_VALIDATOR__AHEAD];
+            if (p->id_hash)
+                pb_dupset_prefetch(v->ids, p->id_hash);
+            if (p->payout_hash)
+                pb_dupset_prefetch(v->payouts, p->payout_hash);
+        }
+        for (i = g >= G ? g - G : n; i < g && i < n; i++) {
+            if (pb__finish(v, &v->pend[i % PB_VALIDATOR__AHEAD]) != 0)
+                break;
+        }
     }
     if (!v->fatal && b->reader_rc)
         pb__reader_error(v, b->reader_rc, b->err_row, b->err);

@@ -401,8 +401,12 @@ int pb_cmd_validate(int argc, char **argv)
         goto oom;
     run.v = v;
     chunk = pb_malloc(PB_READ_CHUNK);
-    sha = EVP_MD_CTX_new();
-    if (!chunk || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1)
+    if (!chunk)
+        goto oom;
+    /* the file's SHA-256 is only for the report: without one the reading thread, the busier of
+       the two, is spared it (issue 17) */
+    if (report_path &&
+        (!(sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1))
         goto oom;
 
     for (;;) {
@@ -422,7 +426,7 @@ int pb_cmd_validate(int argc, char **argv)
             break;
         }
         bytes_read += (uint64_t)n;
-        if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1)
+        if (sha && EVP_DigestUpdate(sha, chunk, (size_t)n) != 1)
             goto oom; /* OpenSSL fails here only when it cannot allocate */
         if (run.spool_fd >= 0 && pb__spool_write(&run, chunk, (size_t)n) < 0)
             goto ioerr;
@@ -442,9 +446,10 @@ int pb_cmd_validate(int argc, char **argv)
         goto oom;
     if (rc != 0 || run.io_failed)
         goto ioerr;
-    if (EVP_DigestFinal_ex(sha, digest, NULL) != 1)
+    hex[0] = '\0';
+    if (sha && EVP_DigestFinal_ex(sha, digest, NULL) != 1)
         goto oom;
-    for (i = 0; i < 32; i++)
+    for (i = 0; sha && i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 
     st = pb_validator_get_stats(v);
