@@ -3,8 +3,9 @@
  *
  * The duplicate sets keep fingerprints and rows, not keys (dupcheck.h). A candidate row is
  * re-read from the input (opts.read_at, or the validator's copy of it) starting at the CSV
- * reader's mark before it, up to the next mark: one block of ~8 KiB, decoded into the payment
- * ids and payout keys of its rows and kept, since duplicates tend to sit near each other.
+ * reader's mark before it, up to that row: ~4 KiB on average (marks are 8 KiB apart), decoded
+ * into the payment ids of its rows (and the candidate's payout key) and kept, since duplicates
+ * tend to sit near each other.
  */
 #include "formats/validator_int.h"
 
@@ -13,7 +14,9 @@
 
 #include <string.h>
 
-#define PB__READ_SIZE (16 * 1024)
+#define PB__READ_SIZE (8 * 1024)
+/* key_len of a row whose payout key was not computed (it takes the row rules) */
+#define PB__KEY_UNKNOWN ((size_t)-1)
 
 static int pb__read(pb_validator *v, uint64_t off, char *buf, size_t len, size_t *got)
 {
@@ -33,7 +36,10 @@ static void pb__no_finding(const pb_finding *f, void *ctx)
     (void)ctx;
 }
 
-/* A record of the block being re-read: keep its payment id and payout key, as the rules saw it. */
+/*
+ * A record of the block being re-read: keep its payment id and, for the row wanted only (they
+ * take the row rules), its payout key, as the rules saw them.
+ */
 static int pb__block_record(const pb_csv_record *rec, void *ctx)
 {
     pb_validator *v = ctx;
@@ -46,8 +52,8 @@ static int pb__block_record(const pb_csv_record *rec, void *ctx)
 
     if (rec->row <= v->header_row)
         return 0;
-    if (rec->row > v->want && (b->end == 0 || rec->row >= b->end))
-        return 1; /* the block is complete (past the last mark: only rows fed in full) */
+    if (rec->row > v->want)
+        return 1; /* the block is complete: what lies past the row wanted is seldom wanted */
     memset(&e, 0, sizeof(e));
     e.row = rec->row;
     if (rec->bad_utf8_field < 0 && rec->nfields == pb_header_map_width(v->map)) {
@@ -56,7 +62,8 @@ static int pb__block_record(const pb_csv_record *rec, void *ctx)
         e.id_len = row.cell[PB_COL_PAYMENT_ID].len;
         if ((rc = pb_buf_put(&b->text, row.cell[PB_COL_PAYMENT_ID].ptr, e.id_len)) < 0)
             return rc;
-        if (b->keys) {
+        e.key_len = PB__KEY_UNKNOWN;
+        if (b->keys && rec->row == v->want) {
             memset(&res, 0, sizeof(res));
             pb_validate_row(&row, &v->o.rules, &res, pb__no_finding, NULL);
             e.key_off = b->text.len;
@@ -68,7 +75,7 @@ static int pb__block_record(const pb_csv_record *rec, void *ctx)
     return pb_buf_put(&b->ents, &e, sizeof(e));
 }
 
-/* Re-read the rows around `row` (from the mark before it to the next mark) into v->blk. */
+/* Re-read the rows from the mark before `row` up to it into v->blk. */
 static int pb__block_load(pb_validator *v, uint64_t row, int keys)
 {
     pb_validator__block *b = &v->blk;
@@ -107,7 +114,7 @@ static int pb__block_load(pb_validator *v, uint64_t row, int keys)
     }
     if (rc == PB_ENOMEM)
         goto out;
-    /* stopped at the next mark, the end of the input so far or a reader error past `row` */
+    /* stopped past `row`, at the end of the input so far or at a reader error past `row` */
     rc = PB_OK;
     n = b->ents.len / sizeof(pb_validator__entry);
     b->end = n ? ((const pb_validator__entry *)(const void *)b->ents.ptr)[n - 1].row + 1 : 0;
@@ -121,21 +128,14 @@ out:
     return rc;
 }
 
-/* The decoded entry of an earlier row, re-reading its block when it is not at hand. */
-static int pb_validator__entry_of(pb_validator *v, uint64_t row, int keys,
-                                  const pb_validator__entry **out)
+/* The entry of `row` in v->blk, or NULL. */
+static const pb_validator__entry *pb__find(const pb_validator *v, uint64_t row)
 {
-    const pb_validator__entry *e;
-    size_t lo, hi;
-    int rc;
+    const pb_validator__entry *e = (const pb_validator__entry *)(const void *)v->blk.ents.ptr;
+    size_t lo = 0, n = v->blk.ents.len / sizeof(*e), hi = n;
 
-    *out = NULL;
-    if (!(v->blk.end && row >= v->blk.first && row < v->blk.end && (v->blk.keys || !keys)) &&
-        (rc = pb__block_load(v, row, keys)) < 0)
-        return rc;
-    e = (const pb_validator__entry *)(const void *)v->blk.ents.ptr;
-    lo = 0;
-    hi = v->blk.ents.len / sizeof(*e);
+    if (!v->blk.end || row < v->blk.first || row >= v->blk.end)
+        return NULL;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (e[mid].row < row)
@@ -143,8 +143,22 @@ static int pb_validator__entry_of(pb_validator *v, uint64_t row, int keys,
         else
             hi = mid;
     }
-    if (lo < v->blk.ents.len / sizeof(*e) && e[lo].row == row)
-        *out = &e[lo];
+    return lo < n && e[lo].row == row ? &e[lo] : NULL;
+}
+
+/* The decoded entry of an earlier row, re-reading its block when it is not at hand. */
+static int pb__entry_of(pb_validator *v, uint64_t row, int keys, const pb_validator__entry **out)
+{
+    const pb_validator__entry *e = pb__find(v, row);
+    int rc;
+
+    *out = NULL;
+    if (!e || (keys && e->key_len == PB__KEY_UNKNOWN)) {
+        if ((rc = pb__block_load(v, row, keys)) < 0)
+            return rc;
+        e = pb__find(v, row);
+    }
+    *out = e;
     return PB_OK;
 }
 
@@ -152,7 +166,7 @@ int pb_validator__confirm_id(uint64_t row, int *same, void *ctx)
 {
     pb_validator *v = ctx;
     const pb_validator__entry *e;
-    int rc = pb_validator__entry_of(v, row, 0, &e);
+    int rc = pb__entry_of(v, row, 0, &e);
     *same = rc == 0 && e && e->id_len == v->cur_id.len &&
             memcmp(v->blk.text.ptr + e->id_off, v->cur_id.ptr, e->id_len) == 0;
     return rc;
@@ -162,7 +176,7 @@ int pb_validator__confirm_payout(uint64_t row, int *same, void *ctx)
 {
     pb_validator *v = ctx;
     const pb_validator__entry *e;
-    int rc = pb_validator__entry_of(v, row, 1, &e);
+    int rc = pb__entry_of(v, row, 1, &e);
     *same = rc == 0 && e && e->key_len && e->key_len == v->cur_key_len &&
             memcmp(v->blk.text.ptr + e->key_off, v->cur_key, e->key_len) == 0;
     return rc;

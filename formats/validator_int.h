@@ -66,13 +66,13 @@ typedef struct {
 typedef struct {
     uint64_t row;
     size_t id_off, id_len;
-    size_t key_off, key_len; /* key_len 0: the row has no payout key */
+    size_t key_off, key_len; /* key_len 0: the row has no payout key; -1: not computed */
 } pb_validator__entry;
 
-/* The rows between two marks, re-read and decoded: [first, end) (end 0: nothing yet). */
+/* The rows from a mark to a candidate, re-read and decoded: [first, end) (end 0: nothing). */
 typedef struct {
     uint64_t first, end;
-    int keys; /* payout keys were computed (they need the row rules: only when asked for) */
+    int keys; /* the candidate's payout key was computed (it takes the row rules) */
     pb_buf text;
     pb_buf ents; /* pb_validator__entry[] in row order */
 } pb_validator__block;
