@@ -155,6 +155,7 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
     for (i = 0; i < PB_VALIDATOR__AHEAD; i++) {
         pb_buf_init(&v->pend[i].found, SIZE_MAX / 2);
         pb_buf_init(&v->pend[i].cells, SIZE_MAX / 2);
+        pb_buf_init(&v->pend[i].pass, SIZE_MAX / 2);
     }
     v->cur = &v->q[0];
     memset(&co, 0, sizeof(co));
@@ -290,6 +291,7 @@ void pb_validator_free(pb_validator *v)
     for (i = 0; i < PB_VALIDATOR__AHEAD; i++) {
         pb_buf_free(&v->pend[i].found);
         pb_buf_free(&v->pend[i].cells);
+        pb_buf_free(&v->pend[i].pass);
     }
     pb_csv_reader_free(v->csv);
     pb_header_map_free(v->map);

@@ -50,6 +50,7 @@ typedef struct {
     pb_csv_record rec;
     pb_buf cells; /* pb_str[] of rec (pointing into the batch) */
     pb_row row;
+    pb_buf pass; /* pb_passthrough[] of row */
     pb_row_result res;
     int skip;   /* the file failed: the row is only counted, as invalid */
     int mapped; /* row and res are set */

@@ -155,6 +155,12 @@ static void pb__rules(pb_validator *v, pb_validator__pend *p, const pb_validator
     } else {
         pb_header_map_row(v->map, rec->fields, rec->row, row);
         p->mapped = 1;
+        if (row->npass) { /* the map's array holds the last row mapped: this one keeps its own */
+            pb_buf_clear(&p->pass);
+            if ((p->rc = pb_buf_put(&p->pass, row->pass, row->npass * sizeof(*row->pass))) < 0)
+                return;
+            row->pass = (const pb_passthrough *)(const void *)p->pass.ptr;
+        }
         if (row->cell[PB_COL_PAYMENT_ID].len > 0) {
             p->id_hash = pb_dupset_key_hash(v->ids, row->cell[PB_COL_PAYMENT_ID].ptr,
                                             row->cell[PB_COL_PAYMENT_ID].len);
