@@ -58,10 +58,11 @@ struct pb_csv_reader {
     size_t arena_max; /* max_fields * (max_field + 1) */
     pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
     size_t nfields;
-    /* opts.batch: records pile up in arena and fields until pb_csv_reader_take; the record
-       being built starts at these (0 otherwise) */
+    /* opts.batch: records pile up in arena (and their cells' lengths in lens) until
+       pb_csv_reader_take; the record       being built starts at these (0 otherwise) */
     int batch;
-    size_t rec_start, field_start;
+    size_t rec_start;
+    pb_buf lens;   /* uint32_t per cell of the records piled up */
     int last_term; /* character that ended the previous record or blank line */
     uint64_t next_row;
     int finished;
@@ -208,7 +209,7 @@ static void pb__on_row(int c, void *data)
     rec.row = r->next_row++;
     if (r->nfields == 0)
         return; /* blank line: takes its row number, not delivered */
-    fields = (pb_str *)(void *)r->fields.ptr + r->field_start;
+    fields = (pb_str *)(void *)r->fields.ptr;
     for (i = 0, off = r->rec_start; i < r->nfields; i++) {
         fields[i].ptr = r->arena.ptr + off;
         off += fields[i].len + 1;
@@ -220,9 +221,16 @@ static void pb__on_row(int c, void *data)
     r->nfields = 0;
     if (r->batch) {
         /* the record is complete: the callback may take it, with the ones before it */
+        for (i = 0; i < rec.nfields; i++) {
+            uint32_t l = (uint32_t)fields[i].len; /* <= max_field <= UINT32_MAX */
+            if (pb__put(&r->lens, &l, sizeof(l), 0) < 0) {
+                pb__oom(r);
+                return;
+            }
+        }
         r->rec_start = r->arena.len;
-        r->field_start = r->fields.len / sizeof(pb_str);
         rc = r->cb(&rec, r->ctx);
+        pb_buf_clear(&r->fields);
         if (rc) {
             r->rc = rc;
             r->err_row = rec.row;
@@ -462,7 +470,8 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
     r->mark_every = opts ? opts->mark_every : 0;
     r->batch = opts ? opts->batch : 0;
-    if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
+    if (r->max_field > SIZE_MAX / 4 || r->max_field > UINT32_MAX ||
+        r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
     }
@@ -475,7 +484,8 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     pb_buf_init(&r->head, r->arena_max);
     /* batch: many records, each capped by hand at arena_max and max_fields */
     pb_buf_init(&r->arena, r->batch ? SIZE_MAX / 2 : r->arena_max);
-    pb_buf_init(&r->fields, r->batch ? SIZE_MAX / 2 : r->max_fields * sizeof(pb_str));
+    pb_buf_init(&r->fields, r->max_fields * sizeof(pb_str));
+    pb_buf_init(&r->lens, SIZE_MAX / 2);
     pb_buf_init(&r->prev_arena, r->arena_max);
     pb_buf_init(&r->prev_fields, r->max_fields * sizeof(pb_str));
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
@@ -595,6 +605,7 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_buf_free(&r->fields);
     pb_buf_free(&r->prev_arena);
     pb_buf_free(&r->prev_fields);
+    pb_buf_free(&r->lens);
     if (r->mblock) {
         size_t i;
         for (i = 0; i < PB__MARK_BLOCKS; i++)
@@ -629,34 +640,29 @@ size_t pb_csv_reader_marks(const pb_csv_reader *r)
     return atomic_load_explicit(&r->nmarks, memory_order_acquire);
 }
 
-int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *fields)
+int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
 {
     size_t tail = r->arena.len - r->rec_start;
-    size_t ftail = r->fields.len - r->field_start * sizeof(pb_str);
     pb_buf t;
-    int rc = PB_OK;
+    int rc;
 
     PB_ASSERT(r->batch);
     pb_buf_clear(bytes);
-    pb_buf_clear(fields);
-    bytes->max = fields->max = SIZE_MAX / 2;
-    /* a record half read stays with the reader, at the start of its new buffers */
-    if ((tail && (rc = pb_buf_put(bytes, r->arena.ptr + r->rec_start, tail)) < 0) ||
-        (ftail &&
-         (rc = pb_buf_put(fields, r->fields.ptr + r->field_start * sizeof(pb_str), ftail)) < 0)) {
+    pb_buf_clear(lens);
+    bytes->max = lens->max = SIZE_MAX / 2;
+    /* a record half read stays with the reader, at the start of its new buffer */
+    if (tail && (rc = pb_buf_put(bytes, r->arena.ptr + r->rec_start, tail)) < 0) {
         pb_buf_clear(bytes);
-        pb_buf_clear(fields);
         return rc;
     }
     t = r->arena;
     r->arena = *bytes;
     *bytes = t;
-    t = r->fields;
-    r->fields = *fields;
-    *fields = t;
+    t = r->lens;
+    r->lens = *lens;
+    *lens = t;
     pb_buf_truncate(bytes, r->rec_start);
-    pb_buf_truncate(fields, r->field_start * sizeof(pb_str));
-    r->rec_start = r->field_start = 0;
+    r->rec_start = 0;
     return PB_OK;
 }
 

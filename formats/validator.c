@@ -33,7 +33,7 @@ static void pb__file_finding_cb(const pb_finding *f, void *ctx)
 void pb_validator__batch_clear(pb_validator__batch *b)
 {
     pb_buf_clear(&b->bytes);
-    pb_buf_clear(&b->fields);
+    pb_buf_clear(&b->lens);
     pb_buf_clear(&b->recs);
     b->reader_rc = 0;
     b->end = 0;
@@ -84,7 +84,7 @@ static int pb__flush(pb_validator *v)
     pb_validator__batch *b = v->cur;
     int rc;
 
-    if ((rc = pb_csv_reader_take(v->csv, &b->bytes, &b->fields)) < 0)
+    if ((rc = pb_csv_reader_take(v->csv, &b->bytes, &b->lens)) < 0)
         return rc;
     v->next_first = v->next_boff = 0;
     if (b->recs.len == 0 && !b->reader_rc)
@@ -112,7 +112,7 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
             return v->a_stop = rc;
         v->a_file_failed = v->file_failed;
         /* its cells are not a row: drop them */
-        if ((rc = pb_csv_reader_take(v->csv, &v->cur->bytes, &v->cur->fields)) < 0)
+        if ((rc = pb_csv_reader_take(v->csv, &v->cur->bytes, &v->cur->lens)) < 0)
             return v->a_stop = rc;
         pb_validator__batch_clear(v->cur);
         v->next_first = v->next_boff = 0;
@@ -149,12 +149,11 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
     pb_buf_init(&v->blk.ents, SIZE_MAX / 2);
     for (i = 0; i < PB_VALIDATOR__QUEUE; i++) {
         pb_buf_init(&v->q[i].bytes, SIZE_MAX / 2);
-        pb_buf_init(&v->q[i].fields, SIZE_MAX / 2);
+        pb_buf_init(&v->q[i].lens, SIZE_MAX / 2);
         pb_buf_init(&v->q[i].recs, SIZE_MAX / 2);
     }
     for (i = 0; i < PB_VALIDATOR__AHEAD; i++) {
         pb_buf_init(&v->pend[i].found, SIZE_MAX / 2);
-        pb_buf_init(&v->pend[i].cells, SIZE_MAX / 2);
         pb_buf_init(&v->pend[i].pass, SIZE_MAX / 2);
     }
     v->cur = &v->q[0];
@@ -285,12 +284,12 @@ void pb_validator_free(pb_validator *v)
     pb_validator__thread_free(v);
     for (i = 0; i < PB_VALIDATOR__QUEUE; i++) {
         pb_buf_free(&v->q[i].bytes);
-        pb_buf_free(&v->q[i].fields);
+        pb_buf_free(&v->q[i].lens);
         pb_buf_free(&v->q[i].recs);
     }
     for (i = 0; i < PB_VALIDATOR__AHEAD; i++) {
         pb_buf_free(&v->pend[i].found);
-        pb_buf_free(&v->pend[i].cells);
+        pb_free(v->pend[i].cells);
         pb_buf_free(&v->pend[i].pass);
     }
     pb_csv_reader_free(v->csv);

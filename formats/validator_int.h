@@ -27,7 +27,7 @@
 #define PB_VALIDATOR__AHEAD      16  /* rows whose rules run before the oldest is finished */
 #define PB_VALIDATOR__SIZE_AFTER 64  /* rows read before the sets are sized from size_hint */
 
-/* A record of a batch: its cells are bytes[boff ...], its pb_str fields[first ...]. */
+/* A record of a batch: its cells are bytes[boff ...], their lengths lens[first ...]. */
 typedef struct {
     uint64_t row;
     size_t nfields, first, boff;
@@ -36,7 +36,7 @@ typedef struct {
 
 typedef struct {
     pb_buf bytes;  /* the cells, each followed by a NUL (taken from the reader) */
-    pb_buf fields; /* pb_str[] (ptr set when the batch is checked) */
+    pb_buf lens;   /* uint32_t per cell (taken from the reader) */
     pb_buf recs;   /* pb_validator__qrec[] */
     int reader_rc; /* the reader's error after these records (0: none) */
     uint64_t err_row;
@@ -48,7 +48,8 @@ typedef struct {
 /* A row between its rules and hashes (run ahead) and its duplicate checks and report. */
 typedef struct {
     pb_csv_record rec;
-    pb_buf cells; /* pb_str[] of rec (pointing into the batch) */
+    pb_str *cells; /* rec.fields, pointing into the batch */
+    size_t cells_cap;
     pb_row row;
     pb_buf pass; /* pb_passthrough[] of row */
     pb_row_result res;

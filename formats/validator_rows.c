@@ -103,18 +103,18 @@ size_t pb_validator__payout_key(const pb_row *row, const pb_row_result *res, cha
 }
 
 /*
- * First stage: map, rules, hashes and prefetches; the findings are kept in p. The record's
- * pb_str are copied into p: the batch's memory is only read here (the reading thread writes
- * it next, and lines this thread wrote would have to travel back to it).
+ * First stage: map, rules, hashes; the findings are kept in p. The record's pb_str are built in
+ * p: the batch's memory is only read here (the reading thread writes it next, and lines this
+ * thread wrote would have to travel back to it).
  */
 static void pb__rules(pb_validator *v, pb_validator__pend *p, const pb_validator__batch *b,
                       const pb_validator__qrec *q)
 {
     pb_csv_record *rec = &p->rec;
     pb_row *row = &p->row;
+    const uint32_t *len = (const uint32_t *)(const void *)b->lens.ptr + q->first;
     const char *c = b->bytes.ptr + q->boff;
     pb_finding f;
-    pb_str *cell;
     size_t j;
 
     p->skip = v->file_failed;
@@ -123,18 +123,23 @@ static void pb__rules(pb_validator *v, pb_validator__pend *p, const pb_validator
     p->errors = p->warnings = 0;
     p->id_hash = p->payout_hash = 0;
     pb_buf_clear(&p->found);
-    pb_buf_clear(&p->cells);
-    if ((p->rc = pb_buf_put(&p->cells, (const pb_str *)(const void *)b->fields.ptr + q->first,
-                            q->nfields * sizeof(pb_str))) < 0)
-        return;
-    cell = (pb_str *)(void *)p->cells.ptr;
+    if (q->nfields > p->cells_cap) { /* at most the reader's max_fields */
+        pb_str *cells = pb_realloc(p->cells, q->nfields * sizeof(*cells));
+        if (!cells) {
+            p->rc = PB_ENOMEM;
+            return;
+        }
+        p->cells = cells;
+        p->cells_cap = q->nfields;
+    }
     for (j = 0; j < q->nfields; j++) { /* the cells lie back to back */
-        cell[j].ptr = c;
-        c += cell[j].len + 1;
+        p->cells[j].ptr = c;
+        p->cells[j].len = len[j];
+        c += len[j] + 1;
     }
     rec->row = q->row;
     rec->nfields = q->nfields;
-    rec->fields = cell;
+    rec->fields = p->cells;
     rec->bad_utf8_field = q->bad_utf8_field;
     if (p->skip)
         return;
