@@ -112,7 +112,7 @@ static void *pb__csv_no_grow(void *p, size_t n)
 }
 
 /* pb_buf_put (z 0) or pb_buf_putz (z 1), without the call when the bytes fit: every cell */
-static int pb__put(pb_buf *b, const void *p, size_t n, int z)
+static inline __attribute__((always_inline)) int pb__put(pb_buf *b, const void *p, size_t n, int z)
 {
     size_t extra = n + (size_t)z;
     if (b->ptr && extra < b->alloc - b->len && extra <= b->max - b->len) {
@@ -152,8 +152,19 @@ static void pb__on_field(void *s, size_t len, void *data)
     rc = pb__put(&r->fields, &cell, sizeof(cell), 0);
     if (rc == PB_OK && r->batch && len + 1 > r->arena_max - (r->arena.len - r->rec_start))
         rc = PB_ELIMIT; /* the same cap on one record as in an arena of its own */
-    if (rc == PB_OK)
+    if (rc == PB_OK && len <= 16 && (unsigned char *)s == r->p.entry_buf && r->p.entry_size >= 16 &&
+        r->arena.ptr && len + 17 < r->arena.alloc - r->arena.len &&
+        len + 1 <= r->arena.max - r->arena.len) {
+        /* most cells are short: 16 bytes at once, no call (libcsv hands over its field buffer,
+           entry_size bytes; the bytes copied past the cell are overwritten next) */
+        char *d = r->arena.ptr + r->arena.len;
+        memcpy(d, s, 16);
+        d[len] = '\0';
+        r->arena.len += len + 1;
+        r->arena.ptr[r->arena.len] = '\0';
+    } else if (rc == PB_OK) {
         rc = pb__put(&r->arena, s, len, 1);
+    }
     if (rc == PB_ELIMIT) {
         pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
         return;
@@ -221,11 +232,20 @@ static void pb__on_row(int c, void *data)
     r->nfields = 0;
     if (r->batch) {
         /* the record is complete: the callback may take it, with the ones before it */
-        for (i = 0; i < rec.nfields; i++) {
-            uint32_t l = (uint32_t)fields[i].len; /* <= max_field <= UINT32_MAX */
-            if (pb__put(&r->lens, &l, sizeof(l), 0) < 0) {
-                pb__oom(r);
-                return;
+        if (r->lens.ptr && rec.nfields * 4 < r->lens.alloc - r->lens.len) {
+            for (i = 0; i < rec.nfields; i++) {
+                uint32_t l = (uint32_t)fields[i].len; /* <= max_field <= UINT32_MAX */
+                memcpy(r->lens.ptr + r->lens.len + 4 * i, &l, 4);
+            }
+            r->lens.len += rec.nfields * 4;
+            r->lens.ptr[r->lens.len] = '\0';
+        } else {
+            for (i = 0; i < rec.nfields; i++) {
+                uint32_t l = (uint32_t)fields[i].len;
+                if (pb__put(&r->lens, &l, sizeof(l), 0) < 0) {
+                    pb__oom(r);
+                    return;
+                }
             }
         }
         r->rec_start = r->arena.len;
