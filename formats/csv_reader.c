@@ -9,10 +9,12 @@
  * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
  * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1));
  * two arenas take turns, so a record's fields outlive its callback until the next one returns.
+ * In batch mode one arena keeps growing until pb_csv_reader_take swaps it for the caller's.
+ * The marks for re-reading are in csv_reader_marks.c.
  * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
  * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
  */
-#include "formats/csv_reader.h"
+#include "formats/csv_reader_int.h"
 
 #include "core/alloc.h"
 #include "core/assert.h"
@@ -20,63 +22,15 @@
 #include "core/errors.h"
 #include "core/utf8.h"
 
-#include <csv.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PB_CSV_DEFAULT_MAX_FIELD  65536
 #define PB_CSV_DEFAULT_MAX_FIELDS 1024
-#define PB_CSV_BOM_DONE           3
-#define PB__MARK_BLOCK            4096 /* marks per block */
-#define PB__MARK_BLOCKS           4096 /* blocks: 16M marks, 128 GiB of input at 8 KiB */
 
 static const unsigned char pb__bom[3] = {0xEF, 0xBB, 0xBF};
-
-struct pb_csv_reader {
-    struct csv_parser p;
-    int p_inited;
-    pb_csv_record_cb cb;
-    void *ctx;
-    size_t max_field;
-    size_t max_fields;
-    char delim;
-    int had_bom;
-    int bom_state; /* BOM bytes matched so far, PB_CSV_BOM_DONE once decided */
-    /* delimiter detection: bytes held back until the first non-blank line has ended */
-    int detecting;
-    pb_buf head;
-    int head_inq;
-    int head_content;
-    size_t counts[3]; /* ',' ';' TAB outside quotes on the current line */
-    /* the record being built */
-    pb_buf arena;      /* the record's cells, each followed by a NUL; capped at arena_max */
-    pb_buf prev_arena; /* the record delivered last: valid until the next callback returns */
-    pb_buf prev_fields;
-    size_t arena_max; /* max_fields * (max_field + 1) */
-    pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
-    size_t nfields;
-    /* opts.batch: records pile up in arena (and their cells' lengths in lens) until
-       pb_csv_reader_take; the record       being built starts at these (0 otherwise) */
-    int batch;
-    size_t rec_start;
-    pb_buf lens;   /* uint32_t per cell of the records piled up */
-    int last_term; /* character that ended the previous record or blank line */
-    uint64_t next_row;
-    int finished;
-    int rc; /* sticky: first error or callback stop */
-    /* marks: record starts, every mark_every bytes, in blocks that never move, so another
-       thread may look them up while this one adds (the count is published last) */
-    size_t mark_every;
-    pb_csv_mark **mblock; /* PB__MARK_BLOCKS pointers, allocated with the first mark */
-    _Atomic size_t nmarks;
-    uint64_t off;     /* bytes handed to libcsv so far (the BOM not counted) */
-    uint64_t mark_at; /* look for the next mark from this offset on */
-    uint64_t err_row;
-    char err[256];
-};
 
 static void pb__fail(pb_csv_reader *r, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -95,7 +49,7 @@ static void pb__fail(pb_csv_reader *r, int rc, const char *fmt, ...)
     pb_error_set("row %llu: %s", (unsigned long long)r->err_row, r->err);
 }
 
-static void pb__oom(pb_csv_reader *r)
+void pb_csv_reader__oom(pb_csv_reader *r)
 {
     if (r->rc)
         return;
@@ -170,7 +124,7 @@ static void pb__on_field(void *s, size_t len, void *data)
         return;
     }
     if (rc < 0) {
-        pb__oom(r);
+        pb_csv_reader__oom(r);
         return;
     }
     r->nfields++;
@@ -243,7 +197,7 @@ static void pb__on_row(int c, void *data)
             for (i = 0; i < rec.nfields; i++) {
                 uint32_t l = (uint32_t)fields[i].len;
                 if (pb__put(&r->lens, &l, sizeof(l), 0) < 0) {
-                    pb__oom(r);
+                    pb_csv_reader__oom(r);
                     return;
                 }
             }
@@ -310,39 +264,6 @@ static int pb__parse_piece(pb_csv_reader *r, const char *data, size_t len)
     return r->rc;
 }
 
-static void pb__add_mark(pb_csv_reader *r, const pb_csv_mark *m)
-{
-    size_t n = atomic_load_explicit(&r->nmarks, memory_order_relaxed), b = n / PB__MARK_BLOCK;
-    if (b == PB__MARK_BLOCKS)
-        return; /* no more marks: later rows are re-read from the last one (slower, exact) */
-    if (!r->mblock && !(r->mblock = pb_calloc(PB__MARK_BLOCKS, sizeof(*r->mblock)))) {
-        pb__oom(r);
-        return;
-    }
-    if (!r->mblock[b] && !(r->mblock[b] = pb_malloc(PB__MARK_BLOCK * sizeof(pb_csv_mark)))) {
-        pb__oom(r);
-        return;
-    }
-    r->mblock[b][n % PB__MARK_BLOCK] = *m;
-    atomic_store_explicit(&r->nmarks, n + 1, memory_order_release);
-}
-
-/*
- * The first line end in data[from, len) to split at: an LF, or a CR whose next byte is here
- * and is not an LF (a mark between the CR and LF of a CRLF would count a line twice on a
- * re-read). NULL when there is none.
- */
-static const char *pb__line_end(const char *data, size_t from, size_t len)
-{
-    const char *lf = memchr(data + from, '\n', len - from), *p;
-    const char *end = lf ? lf : data + len;
-    for (p = data + from; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++) {
-        if (p + 1 < data + len && p[1] != '\n')
-            return p;
-    }
-    return lf;
-}
-
 /*
  * libcsv in pieces that end at the first line end after each mark_every bytes: after a piece
  * whose line end ended a record (libcsv's state is "row not begun", 0), the next byte starts a
@@ -357,7 +278,7 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
         if (r->mark_every) {
             from = r->mark_at > r->off ? (size_t)(r->mark_at - r->off) : 0;
             if (from < len)
-                lf = pb__line_end(data, from, len);
+                lf = pb_csv_reader__line_end(data, from, len);
             if (lf)
                 take = (size_t)(lf - data) + 1;
         }
@@ -369,7 +290,7 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
             pb_csv_mark m;
             m.off = r->off + (r->had_bom ? sizeof(pb__bom) : 0);
             m.row = r->next_row;
-            pb__add_mark(r, &m);
+            pb_csv_reader__add_mark(r, &m);
             r->mark_at = r->off + r->mark_every;
         }
     }
@@ -452,7 +373,7 @@ static int pb__detect(pb_csv_reader *r, const char *data, size_t len)
     if (rc == PB_ELIMIT)
         goto too_long;
     if (rc < 0)
-        pb__oom(r);
+        pb_csv_reader__oom(r);
     return r->rc;
 too_long:
     pb__fail(r, PB_ELIMIT,
@@ -635,31 +556,6 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_free(r);
 }
 
-#define PB__MARK(r, i) ((r)->mblock[(i) / PB__MARK_BLOCK][(i) % PB__MARK_BLOCK])
-
-int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
-                              uint64_t *next_row)
-{
-    size_t n = atomic_load_explicit(&r->nmarks, memory_order_acquire), lo = 0, hi = n;
-    while (lo < hi) { /* the first mark past row */
-        size_t mid = lo + (hi - lo) / 2;
-        if (PB__MARK(r, mid).row <= row)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *next_row = lo < n ? PB__MARK(r, lo).row : 0;
-    if (lo == 0)
-        return 1;
-    *out = PB__MARK(r, lo - 1);
-    return PB_OK;
-}
-
-size_t pb_csv_reader_marks(const pb_csv_reader *r)
-{
-    return atomic_load_explicit(&r->nmarks, memory_order_acquire);
-}
-
 int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
 {
     size_t tail = r->arena.len - r->rec_start;
@@ -683,14 +579,5 @@ int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
     *lens = t;
     pb_buf_truncate(bytes, r->rec_start);
     r->rec_start = 0;
-    return PB_OK;
-}
-
-int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row)
-{
-    if (!r->delim || r->off || r->bom_state || row == 0)
-        return PB_EINVAL;
-    r->bom_state = PB_CSV_BOM_DONE;
-    r->next_row = row;
     return PB_OK;
 }
