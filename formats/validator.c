@@ -176,11 +176,22 @@ int pb_validator_new(pb_validator **out, const pb_validator_opts *opts)
     return PB_OK;
 }
 
+/*
+ * Returns rc. When the checking thread stopped, its message becomes this thread's (messages
+ * are per thread; b_err is written before b_fatal).
+ */
+static int pb__checker_error(pb_validator *v, int rc)
+{
+    if (v->threaded && atomic_load(&v->b_fatal) != 0)
+        pb_error_set("%s", v->b_err);
+    return rc;
+}
+
 /* After the reader returned rc: hand over what it read; what feed/finish return. */
 static int pb__after_read(pb_validator *v, int rc)
 {
     if (v->a_stop) /* a callback (the header's, a batch's) or an allocation stopped it */
-        return v->a_fatal = v->a_stop;
+        return pb__checker_error(v, v->a_fatal = v->a_stop);
     if (rc == PB_ENOMEM)
         return v->a_fatal = rc;
     if (rc < 0) { /* a reader error: reported after the rows before it */
@@ -192,9 +203,9 @@ static int pb__after_read(pb_validator *v, int rc)
     }
     if ((rc = pb__flush(v)) != 0)
         v->a_fatal = rc;
-    if (v->threaded && !v->a_fatal && (v->a_fatal = atomic_load(&v->b_fatal)) != 0)
-        pb_error_set("%s", v->b_err);
-    return v->a_fatal;
+    if (v->threaded && !v->a_fatal)
+        v->a_fatal = atomic_load(&v->b_fatal);
+    return pb__checker_error(v, v->a_fatal);
 }
 
 int pb_validator_feed(pb_validator *v, const char *data, size_t len)
