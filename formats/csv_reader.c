@@ -9,69 +9,28 @@
  * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
  * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1));
  * two arenas take turns, so a record's fields outlive its callback until the next one returns.
+ * In batch mode one arena keeps growing until pb_csv_reader_take swaps it for the caller's.
+ * The marks for re-reading are in csv_reader_marks.c.
  * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
  * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
  */
-#include "formats/csv_reader.h"
+#include "formats/csv_reader_int.h"
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/buf.h"
 #include "core/errors.h"
 #include "core/utf8.h"
 
-#include <csv.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PB_CSV_DEFAULT_MAX_FIELD  65536
 #define PB_CSV_DEFAULT_MAX_FIELDS 1024
-#define PB_CSV_BOM_DONE           3
-#define PB__MARK_BLOCK            4096 /* marks per block */
-#define PB__MARK_BLOCKS           4096 /* blocks: 16M marks, 128 GiB of input at 8 KiB */
 
 static const unsigned char pb__bom[3] = {0xEF, 0xBB, 0xBF};
-
-struct pb_csv_reader {
-    struct csv_parser p;
-    int p_inited;
-    pb_csv_record_cb cb;
-    void *ctx;
-    size_t max_field;
-    size_t max_fields;
-    char delim;
-    int had_bom;
-    int bom_state; /* BOM bytes matched so far, PB_CSV_BOM_DONE once decided */
-    /* delimiter detection: bytes held back until the first non-blank line has ended */
-    int detecting;
-    pb_buf head;
-    int head_inq;
-    int head_content;
-    size_t counts[3]; /* ',' ';' TAB outside quotes on the current line */
-    /* the record being built */
-    pb_buf arena;      /* the record's cells, each followed by a NUL; capped at arena_max */
-    pb_buf prev_arena; /* the record delivered last: valid until the next callback returns */
-    pb_buf prev_fields;
-    size_t arena_max; /* max_fields * (max_field + 1) */
-    pb_buf fields;    /* pb_str[nfields]; capped at max_fields entries */
-    size_t nfields;
-    int bad_utf8;
-    int last_term; /* character that ended the previous record or blank line */
-    uint64_t next_row;
-    int finished;
-    int rc; /* sticky: first error or callback stop */
-    /* marks: record starts, every mark_every bytes, in blocks that never move, so another
-       thread may look them up while this one adds (the count is published last) */
-    size_t mark_every;
-    pb_csv_mark **mblock; /* PB__MARK_BLOCKS pointers, allocated with the first mark */
-    _Atomic size_t nmarks;
-    uint64_t off;     /* bytes handed to libcsv so far (the BOM not counted) */
-    uint64_t mark_at; /* look for the next mark from this offset on */
-    uint64_t err_row;
-    char err[256];
-};
 
 static void pb__fail(pb_csv_reader *r, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -90,7 +49,7 @@ static void pb__fail(pb_csv_reader *r, int rc, const char *fmt, ...)
     pb_error_set("row %llu: %s", (unsigned long long)r->err_row, r->err);
 }
 
-static void pb__oom(pb_csv_reader *r)
+void pb_csv_reader__oom(pb_csv_reader *r)
 {
     if (r->rc)
         return;
@@ -106,10 +65,24 @@ static void *pb__csv_no_grow(void *p, size_t n)
     return NULL;
 }
 
+/* pb_buf_put (z 0) or pb_buf_putz (z 1), without the call when the bytes fit: every cell */
+static inline __attribute__((always_inline)) int pb__put(pb_buf *b, const void *p, size_t n, int z)
+{
+    size_t extra = n + (size_t)z;
+    if (b->ptr && extra < b->alloc - b->len && extra <= b->max - b->len) {
+        memcpy(b->ptr + b->len, p, n);
+        b->len += n;
+        if (z)
+            b->ptr[b->len++] = '\0';
+        b->ptr[b->len] = '\0';
+        return PB_OK;
+    }
+    return z ? pb_buf_putz(b, p, n) : pb_buf_put(b, p, n);
+}
+
 static void pb__on_field(void *s, size_t len, void *data)
 {
     pb_csv_reader *r = data;
-    size_t start = r->arena.len;
     pb_str cell;
     int rc;
 
@@ -130,20 +103,57 @@ static void pb__on_field(void *s, size_t len, void *data)
     }
     cell.ptr = NULL; /* set when the record is delivered: the arena may still move */
     cell.len = len;
-    rc = pb_buf_put(&r->fields, &cell, sizeof(cell));
-    if (rc == PB_OK)
-        rc = pb_buf_putz(&r->arena, s, len);
+    rc = pb__put(&r->fields, &cell, sizeof(cell), 0);
+    if (rc == PB_OK && r->batch && len + 1 > r->arena_max - (r->arena.len - r->rec_start))
+        rc = PB_ELIMIT; /* the same cap on one record as in an arena of its own */
+    if (rc == PB_OK && len <= 16 && (unsigned char *)s == r->p.entry_buf && r->p.entry_size >= 16 &&
+        r->arena.ptr && len + 17 < r->arena.alloc - r->arena.len &&
+        len + 1 <= r->arena.max - r->arena.len) {
+        /* most cells are short: 16 bytes at once, no call (libcsv hands over its field buffer,
+           entry_size bytes; the bytes copied past the cell are overwritten next) */
+        char *d = r->arena.ptr + r->arena.len;
+        memcpy(d, s, 16);
+        d[len] = '\0';
+        r->arena.len += len + 1;
+        r->arena.ptr[r->arena.len] = '\0';
+    } else if (rc == PB_OK) {
+        rc = pb__put(&r->arena, s, len, 1);
+    }
     if (rc == PB_ELIMIT) {
         pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
         return;
     }
     if (rc < 0) {
-        pb__oom(r);
+        pb_csv_reader__oom(r);
         return;
     }
-    if (r->bad_utf8 < 0 && !pb_utf8_valid(r->arena.ptr + start, len))
-        r->bad_utf8 = (int)r->nfields;
     r->nfields++;
+}
+
+/*
+ * The first field of the record with bytes that are not UTF-8, or -1. One pass over the
+ * record's cells (they lie back to back): only a record with a byte >= 0x80 is checked cell by
+ * cell.
+ */
+static int pb__bad_utf8(const pb_str *f, size_t n, const char *from, const char *end)
+{
+    const unsigned char *p = (const unsigned char *)from, *e = (const unsigned char *)end;
+    uint64_t w, hi = 0;
+    size_t i;
+
+    for (; p + 8 <= e && !hi; p += 8) {
+        memcpy(&w, p, 8);
+        hi = w & 0x8080808080808080ULL;
+    }
+    for (; p < e && !hi; p++)
+        hi = *p & 0x80;
+    if (!hi)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (!pb_utf8_valid(f[i].ptr, f[i].len))
+            return (int)i;
+    }
+    return -1;
 }
 
 static void pb__on_row(int c, void *data)
@@ -165,15 +175,43 @@ static void pb__on_row(int c, void *data)
     if (r->nfields == 0)
         return; /* blank line: takes its row number, not delivered */
     fields = (pb_str *)(void *)r->fields.ptr;
-    for (i = 0, off = 0; i < r->nfields; i++) {
+    for (i = 0, off = r->rec_start; i < r->nfields; i++) {
         fields[i].ptr = r->arena.ptr + off;
         off += fields[i].len + 1;
     }
     rec.nfields = r->nfields;
     rec.fields = fields;
-    rec.bad_utf8_field = r->bad_utf8;
-    rc = r->cb(&rec, r->ctx);
+    rec.bad_utf8_field =
+        pb__bad_utf8(fields, r->nfields, r->arena.ptr + r->rec_start, r->arena.ptr + off);
     r->nfields = 0;
+    if (r->batch) {
+        /* the record is complete: the callback may take it, with the ones before it */
+        if (r->lens.ptr && rec.nfields * 4 < r->lens.alloc - r->lens.len) {
+            for (i = 0; i < rec.nfields; i++) {
+                uint32_t l = (uint32_t)fields[i].len; /* <= max_field <= UINT32_MAX */
+                memcpy(r->lens.ptr + r->lens.len + 4 * i, &l, 4);
+            }
+            r->lens.len += rec.nfields * 4;
+            r->lens.ptr[r->lens.len] = '\0';
+        } else {
+            for (i = 0; i < rec.nfields; i++) {
+                uint32_t l = (uint32_t)fields[i].len;
+                if (pb__put(&r->lens, &l, sizeof(l), 0) < 0) {
+                    pb_csv_reader__oom(r);
+                    return;
+                }
+            }
+        }
+        r->rec_start = r->arena.len;
+        rc = r->cb(&rec, r->ctx);
+        pb_buf_clear(&r->fields);
+        if (rc) {
+            r->rc = rc;
+            r->err_row = rec.row;
+        }
+        return;
+    }
+    rc = r->cb(&rec, r->ctx);
     {
         /* the record stays where it is while the next one is built in the other buffers */
         pb_buf t = r->prev_arena;
@@ -185,7 +223,6 @@ static void pb__on_row(int c, void *data)
     }
     pb_buf_clear(&r->arena);
     pb_buf_clear(&r->fields);
-    r->bad_utf8 = -1;
     if (rc) {
         r->rc = rc;
         r->err_row = rec.row;
@@ -227,39 +264,6 @@ static int pb__parse_piece(pb_csv_reader *r, const char *data, size_t len)
     return r->rc;
 }
 
-static void pb__add_mark(pb_csv_reader *r, const pb_csv_mark *m)
-{
-    size_t n = atomic_load_explicit(&r->nmarks, memory_order_relaxed), b = n / PB__MARK_BLOCK;
-    if (b == PB__MARK_BLOCKS)
-        return; /* no more marks: later rows are re-read from the last one (slower, exact) */
-    if (!r->mblock && !(r->mblock = pb_calloc(PB__MARK_BLOCKS, sizeof(*r->mblock)))) {
-        pb__oom(r);
-        return;
-    }
-    if (!r->mblock[b] && !(r->mblock[b] = pb_malloc(PB__MARK_BLOCK * sizeof(pb_csv_mark)))) {
-        pb__oom(r);
-        return;
-    }
-    r->mblock[b][n % PB__MARK_BLOCK] = *m;
-    atomic_store_explicit(&r->nmarks, n + 1, memory_order_release);
-}
-
-/*
- * The first line end in data[from, len) to split at: an LF, or a CR whose next byte is here
- * and is not an LF (a mark between the CR and LF of a CRLF would count a line twice on a
- * re-read). NULL when there is none.
- */
-static const char *pb__line_end(const char *data, size_t from, size_t len)
-{
-    const char *lf = memchr(data + from, '\n', len - from), *p;
-    const char *end = lf ? lf : data + len;
-    for (p = data + from; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++) {
-        if (p + 1 < data + len && p[1] != '\n')
-            return p;
-    }
-    return lf;
-}
-
 /*
  * libcsv in pieces that end at the first line end after each mark_every bytes: after a piece
  * whose line end ended a record (libcsv's state is "row not begun", 0), the next byte starts a
@@ -274,7 +278,7 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
         if (r->mark_every) {
             from = r->mark_at > r->off ? (size_t)(r->mark_at - r->off) : 0;
             if (from < len)
-                lf = pb__line_end(data, from, len);
+                lf = pb_csv_reader__line_end(data, from, len);
             if (lf)
                 take = (size_t)(lf - data) + 1;
         }
@@ -286,7 +290,7 @@ static int pb__parse(pb_csv_reader *r, const char *data, size_t len)
             pb_csv_mark m;
             m.off = r->off + (r->had_bom ? sizeof(pb__bom) : 0);
             m.row = r->next_row;
-            pb__add_mark(r, &m);
+            pb_csv_reader__add_mark(r, &m);
             r->mark_at = r->off + r->mark_every;
         }
     }
@@ -369,7 +373,7 @@ static int pb__detect(pb_csv_reader *r, const char *data, size_t len)
     if (rc == PB_ELIMIT)
         goto too_long;
     if (rc < 0)
-        pb__oom(r);
+        pb_csv_reader__oom(r);
     return r->rc;
 too_long:
     pb__fail(r, PB_ELIMIT,
@@ -406,7 +410,9 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     r->max_field = opts && opts->max_field ? opts->max_field : PB_CSV_DEFAULT_MAX_FIELD;
     r->max_fields = opts && opts->max_fields ? opts->max_fields : PB_CSV_DEFAULT_MAX_FIELDS;
     r->mark_every = opts ? opts->mark_every : 0;
-    if (r->max_field > SIZE_MAX / 4 || r->max_fields > SIZE_MAX / sizeof(pb_str)) {
+    r->batch = opts ? opts->batch : 0;
+    if (r->max_field > SIZE_MAX / 4 || r->max_field > UINT32_MAX ||
+        r->max_fields > SIZE_MAX / sizeof(pb_str)) {
         rc = PB_EINVAL;
         goto out;
     }
@@ -415,11 +421,12 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
         r->arena_max = SIZE_MAX / 2;
     else
         r->arena_max = r->max_fields * (r->max_field + 1);
-    r->bad_utf8 = -1;
     r->next_row = 1;
     pb_buf_init(&r->head, r->arena_max);
-    pb_buf_init(&r->arena, r->arena_max);
+    /* batch: many records, each capped by hand at arena_max and max_fields */
+    pb_buf_init(&r->arena, r->batch ? SIZE_MAX / 2 : r->arena_max);
     pb_buf_init(&r->fields, r->max_fields * sizeof(pb_str));
+    pb_buf_init(&r->lens, SIZE_MAX / 2);
     pb_buf_init(&r->prev_arena, r->arena_max);
     pb_buf_init(&r->prev_fields, r->max_fields * sizeof(pb_str));
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
@@ -539,6 +546,7 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_buf_free(&r->fields);
     pb_buf_free(&r->prev_arena);
     pb_buf_free(&r->prev_fields);
+    pb_buf_free(&r->lens);
     if (r->mblock) {
         size_t i;
         for (i = 0; i < PB__MARK_BLOCKS; i++)
@@ -548,36 +556,28 @@ void pb_csv_reader_free(pb_csv_reader *r)
     pb_free(r);
 }
 
-#define PB__MARK(r, i) ((r)->mblock[(i) / PB__MARK_BLOCK][(i) % PB__MARK_BLOCK])
-
-int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark *out,
-                              uint64_t *next_row)
+int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
 {
-    size_t n = atomic_load_explicit(&r->nmarks, memory_order_acquire), lo = 0, hi = n;
-    while (lo < hi) { /* the first mark past row */
-        size_t mid = lo + (hi - lo) / 2;
-        if (PB__MARK(r, mid).row <= row)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t tail = r->arena.len - r->rec_start;
+    pb_buf t;
+    int rc;
+
+    PB_ASSERT(r->batch);
+    pb_buf_clear(bytes);
+    pb_buf_clear(lens);
+    bytes->max = lens->max = SIZE_MAX / 2;
+    /* a record half read stays with the reader, at the start of its new buffer */
+    if (tail && (rc = pb_buf_put(bytes, r->arena.ptr + r->rec_start, tail)) < 0) {
+        pb_buf_clear(bytes);
+        return rc;
     }
-    *next_row = lo < n ? PB__MARK(r, lo).row : 0;
-    if (lo == 0)
-        return 1;
-    *out = PB__MARK(r, lo - 1);
-    return PB_OK;
-}
-
-size_t pb_csv_reader_marks(const pb_csv_reader *r)
-{
-    return atomic_load_explicit(&r->nmarks, memory_order_acquire);
-}
-
-int pb_csv_reader_resume(pb_csv_reader *r, uint64_t row)
-{
-    if (!r->delim || r->off || r->bom_state || row == 0)
-        return PB_EINVAL;
-    r->bom_state = PB_CSV_BOM_DONE;
-    r->next_row = row;
+    t = r->arena;
+    r->arena = *bytes;
+    *bytes = t;
+    t = r->lens;
+    r->lens = *lens;
+    *lens = t;
+    pb_buf_truncate(bytes, r->rec_start);
+    r->rec_start = 0;
     return PB_OK;
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/str.h"
 
 typedef struct {
@@ -42,6 +43,13 @@ typedef struct {
     size_t max_field;  /* bytes per field (default 65536 if 0); allocated once up front */
     size_t max_fields; /* fields per record (default 1024 if 0) */
     size_t mark_every; /* bytes between marks (0: no marks); see pb_csv_reader_mark_before */
+    /*
+     * 1: records are not reused but pile up, their cells back to back, until the caller takes
+     * them with pb_csv_reader_take (a hand-off without a copy). rec->fields is then valid only
+     * during the callback (the cells may move on the next append): the caller keeps offsets,
+     * not pointers.
+     */
+    int batch;
 } pb_csv_opts;
 
 /*
@@ -81,6 +89,14 @@ int pb_csv_reader_mark_before(const pb_csv_reader *r, uint64_t row, pb_csv_mark 
 /* Marks kept (16 bytes each). These two may be called from another thread while this one
  * feeds: they see the marks added so far. */
 size_t pb_csv_reader_marks(const pb_csv_reader *r);
+/*
+ * opts.batch only: hand over the records delivered since the last take (during a callback:
+ * that record too). *bytes gets their cells back to back, each followed by a NUL, *lens the
+ * length of each cell (uint32_t, in order); the reader keeps the buffers that were in *bytes
+ * and *lens (contents dropped, allocations reused) and the part of a record not complete yet.
+ * 0 or PB_ENOMEM (nothing handed over then).
+ */
+int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens);
 /*
  * Before the first feed of a reader that re-reads from a mark: no BOM, the delimiter given
  * in its opts (PB_EINVAL without one), the first record is row `row`.

@@ -317,7 +317,10 @@ void pb_dupset_prefetch(const pb_dupset *s, uint64_t h)
     h &= s->mask;
     for (i = 0; i < s->nt; i++) {
         const pb__table *t = &s->t[i];
-        __builtin_prefetch(t->slot + pb__home(h, t->cap) * t->l.stride);
+        /* and the line after it: a probe runs a few slots on, an insert often further */
+        const unsigned char *at = t->slot + pb__home(h, t->cap) * t->l.stride;
+        __builtin_prefetch(at);
+        __builtin_prefetch(at + 64);
     }
 }
 

@@ -99,6 +99,8 @@ static const pb__opt pb__opts[] = {
      "write the invalid rows, with their findings, as CSV"},
     {"max-findings", PB_CMD_VALIDATE | PB_CMD_SEND, PB__K_U64, PB__F(max_findings), 0, "N",
      "findings written to each report (default 1000); the rest counted"},
+    {"threads", PB_CMD_VALIDATE, PB__K_UINT1, PB__F(threads), 2, "N",
+     "2 (default): rows checked on a second core while the file is read; 1: one thread"},
     {"listen", PB_CMD_SANDBOX, PB__K_STR, PB__F(listen), 0, "HOST:PORT",
      "numeric address to listen on (e.g. 127.0.0.1:0; port 0 picks a free one)"},
     {"ledger", PB_CMD_SANDBOX, PB__K_STR, PB__F(ledger), 0, "FILE",
@@ -201,7 +203,7 @@ static int pb__parse_u64(const char *v, uint64_t max, uint64_t *out)
     for (; *v; v++) {
         if (*v < '0' || *v > '9')
             return -1;
-        if (n > (max - (uint64_t)(*v - '0')) / 10)
+        if ((uint64_t)(*v - '0') > max || n > (max - (uint64_t)(*v - '0')) / 10)
             return -1;
         n = n * 10 + (uint64_t)(*v - '0');
     }
@@ -380,6 +382,11 @@ static int pb__apply(pb_settings *s, const pb__opt *o, const char *v, const char
         return 0;
     }
 bad:
+    if (o->kind == PB__K_UINT1) {
+        pb_cli_error("%s: %s = '%s' is not valid: use a whole number from 1 to %u", from, o->name,
+                     v ? v : "", o->max);
+        return from[0] == '-' ? PB_EXIT_USAGE : PB_EXIT_CONFIG;
+    }
     pb_cli_error("%s: %s = '%s' is not valid%s", from, o->name, v ? v : "",
                  o->kind == PB__K_RATE      ? ": use a positive number like 10 or 0.5"
                  : o->kind == PB__K_PROJECT ? ": use the project's number"
@@ -387,7 +394,6 @@ bad:
                  : o->kind == PB__K_LOGFMT  ? ": use text or json"
                  : o->kind == PB__K_PROB    ? ": use a probability from 0 to 1"
                  : o->kind == PB__K_FACTOR  ? ": use a number from 0 to 1000"
-                 : o->kind == PB__K_UINT1   ? ": use a whole number from 1 on"
                                             : ": use a whole number");
     return from[0] == '-' ? PB_EXIT_USAGE : PB_EXIT_CONFIG;
 }
@@ -446,6 +452,7 @@ static void pb__defaults(pb_settings *s)
     s->concurrency = 8;
     s->timeout_s = 30;
     s->max_findings = 1000;
+    s->threads = 2;
     s->callback_delay_ms = 200;
     s->callback_retry_scale = 1.0;
     s->callback_max_attempts = PB_SANDBOX_CB_MAX_ATTEMPTS;

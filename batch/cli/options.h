@@ -65,6 +65,7 @@ typedef struct {
     char *report;
     char *invalid_out;
     uint64_t max_findings;
+    unsigned threads; /* validate: 2 checks the rows on a second thread, 1 not (same results) */
     /* logs */
     int quiet;
     int verbose;

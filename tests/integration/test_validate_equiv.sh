@@ -5,6 +5,8 @@
 # near-collisions (tests/data/validate-equiv/gen.py), read from a file and from a pipe.
 # tests/data/validate-equiv/expected.sha256 holds the SHA-256 of each run's output, made by
 # the old binary: `bash test_validate_equiv.sh --update` (with PAYBATCH set) rewrites it.
+# Every case runs with --threads 1 and --threads 2 (the rows checked on a second thread): both
+# must give those outputs, so neither may depend on the other thread or its timing.
 set -euo pipefail
 : "${PAYBATCH:?set by ctest}" "${PB_SOURCE_DIR:?set by ctest}"
 D=$PB_SOURCE_DIR/tests/data/validate-equiv
@@ -16,15 +18,17 @@ for f in "$PB_SOURCE_DIR"/tests/fuzz/corpus/validator/*; do cp "$f" "$T/in/corpu
 python3 "$D/gen.py" "$T/in"
 cd "$T"
 : >"$T/got"
+for threads in 1 2; do
+: >"$T/got"
 for f in in/*; do
     name=$(basename "$f")
     for mode in file pipe; do
         rm -f r.json bad.csv
         set +e
         if [ $mode = file ]; then
-            "$PAYBATCH" validate -v --max-findings 1000000 --report r.json --invalid-out bad.csv "$f" >out 2>err
+            "$PAYBATCH" validate -v --threads $threads --max-findings 1000000 --report r.json --invalid-out bad.csv "$f" >out 2>err
         else
-            cat "$f" | "$PAYBATCH" validate -v --max-findings 1000000 --report r.json --invalid-out bad.csv /dev/stdin >out 2>err
+            cat "$f" | "$PAYBATCH" validate -v --threads $threads --max-findings 1000000 --report r.json --invalid-out bad.csv /dev/stdin >out 2>err
         fi
         rc=$?
         set -e
@@ -38,5 +42,7 @@ if [ "${1:-}" = --update ]; then
     cp "$T/got" "$D/expected.sha256"
     exit 0
 fi
-diff "$D/expected.sha256" "$T/got" || { echo "FAIL: output differs from the old validator" >&2; exit 1; }
-echo "ok: $(wc -l <"$T/got") runs identical"
+diff "$D/expected.sha256" "$T/got" ||
+    { echo "FAIL: output with --threads $threads differs from the old validator" >&2; exit 1; }
+echo "ok: --threads $threads: $(wc -l <"$T/got") runs identical"
+done
