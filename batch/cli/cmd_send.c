@@ -68,7 +68,9 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     char approvers[1024], digest[PB_PLAN_DIGEST_LEN + 1], plan_rec[1200], created_at[32];
     pb_settings s;
     char *pos[1], *secret = NULL, name[80], sbx_secret[65], settings[4096];
-    int lock_fd = -1;
+    int lock_fd = -1, shared = 0;
+    char worker[128] = "";
+    int64_t lease_ms = 0;
     size_t npos = 0, secret_len = 0;
     pb_store *st = NULL;
     pb_batch_info info;
@@ -267,7 +269,16 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             exit_code = pb_cli_store_exit(rc, 1);
             goto out;
         }
-        /* across hosts (PostgreSQL): the store's own lock on the batch */
+        /* PostgreSQL: one worker of several on the batch; the store's lock on the batch is
+         * held while the batch is loaded (workers starting at once load it once) */
+        if (!planning && (shared = pb_cli_lease_begin(st, (long)s.timeout_s, worker, sizeof(worker),
+                                                      &lease_ms)) < 0) {
+            rc = shared;
+            shared = 0;
+            pb_cli_error("%s", pb_error_last());
+            exit_code = pb_cli_store_exit(rc, 0);
+            goto out;
+        }
         if ((rc = pb_store_batch_lock(st, name)) < 0) {
             pb_cli_error("%s", pb_error_last());
             exit_code = rc == PB_EAGAIN ? PB_EXIT_TEMPFAIL : pb_cli_store_exit(rc, 0);
@@ -525,6 +536,8 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             if ((rc = pb_load_store(&lo, skip, &lr)) < 0)
                 goto store_err;
         }
+        if (shared)
+            pb_store_batch_unlock(st); /* loaded: the other workers may start */
     }
 
     if (s.sandbox) {
@@ -553,6 +566,8 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     so.rules = lo.rules;
     pb_cli_send_opts(&so, &s, &tty);
     so.callback_listen = s.callback_listen;
+    so.worker = shared ? worker : NULL;
+    so.lease_ms = lease_ms;
     rc = pb_send_run(&so, &sr);
     curl_global_cleanup();
     pb_cli_sandbox_stop(&sbx);

@@ -51,6 +51,10 @@ typedef struct {
     void *progress_arg;
     unsigned progress_every_ms; /* 0: 5000 */
     int quiet;
+    /* Several workers on one batch (PostgreSQL, pb_store_lease_begin already called on store
+     * with this id): the heartbeat and the shared rate (share.c); NULL: this process alone. */
+    const char *worker;
+    int64_t lease_ms;
 } pb_send_opts;
 
 typedef struct {
