@@ -110,6 +110,21 @@ open_rows() {
 }
 # nothing is left to send or to ask about: the survivors resolved the dead workers' rows
 [ "$(open_rows)" -eq 0 ] || fail "$(open_rows) rows left queued, sending or in doubt by the survivors"
+# the sandbox throttled some requests (--fail-429): the worker that saw one paused them all
+paused=$(psql -At "$URI" -c "SELECT count(*) FROM pb_rate WHERE paused_until > now() - interval '1 hour'")
+[ "$paused" -ge 1 ] || fail "no throttle was shared through the database"
+# the workers' sum stayed within --rate 30 in every second, kills and replacements included
+python3 - "$T/ledger" <<'PY' || fail "the combined rate is over --rate"
+import json, sys
+t = sorted(json.loads(l)["time_ms"] for l in open(sys.argv[1]) if l.strip())
+j, worst = 0, 0
+for i in range(len(t)):
+    while t[i] - t[j] >= 1000:
+        j += 1
+    worst = max(worst, i - j + 1)
+print(f"busiest 1-second window of the ledger: {worst} payouts (--rate 30)")
+assert worst <= 32, worst
+PY
 # the callbacks settled the accepted rows; reconcile confirms from elsewhere (polling the rest)
 for i in $(seq 15); do
     set +e
