@@ -95,7 +95,8 @@ static inline int pb__bench_wait(pid_t pid, double timeout_s, struct rusage *ru)
 }
 
 /* Run argv (stdout and stderr to /dev/null); wall seconds and the child's peak RSS in KiB. */
-static inline int pb__bench_run(char *const argv[], double timeout_s, double *secs, long *rss_kib)
+static inline int pb__bench_run_cpu(char *const argv[], double timeout_s, double *secs,
+                                    long *rss_kib, double *cpu_s)
 {
     struct rusage ru;
     double t0 = pb__now_s();
@@ -114,7 +115,15 @@ static inline int pb__bench_run(char *const argv[], double timeout_s, double *se
     rc = pb__bench_wait(pid, timeout_s, &ru);
     *secs = pb__now_s() - t0;
     *rss_kib = ru.ru_maxrss;
+    if (cpu_s)
+        *cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     return rc;
+}
+
+static inline int pb__bench_run(char *const argv[], double timeout_s, double *secs, long *rss_kib)
+{
+    return pb__bench_run_cpu(argv, timeout_s, secs, rss_kib, NULL);
 }
 
 typedef struct {

@@ -2,8 +2,9 @@
  * bench/send - rows/s and peak RSS of `paybatch send` against the sandbox, with baselines
  * (issue #12).
  *
- * Usage: bench_send PATH/TO/paybatch [ROWS]   (default 100,000; 10,000 is run first as well,
- * so that the two peak RSS figures show whether memory grows with the batch)
+ * Usage: bench_send PATH/TO/paybatch [ROWS]   |   bench_send --gen FILE ROWS (writes the input)
+ * (default 100,000; 10,000 is run first as well, so that the two peak RSS figures show whether
+ * memory grows with the batch)
  *
  * For each size: generates a valid mixed file (Touch'n Go + GCash), starts `paybatch sandbox`
  * on a free loopback port with a ledger, and times
@@ -136,9 +137,16 @@ static void pb__base_free(pb__base *b)
     pb_free(b->urls);
 }
 
-/* Rows/s of the baseline against a fresh sandbox (ledger on, like the measured run). */
-static int pb__baseline(const char *pb, long n, double *rate)
+static double pb__ru_cpu(const struct rusage *ru)
 {
+    return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
+           ru->ru_stime.tv_usec / 1e6;
+}
+
+/* Rows/s of the baseline against a fresh sandbox (ledger on, like the measured run). */
+static int pb__baseline(const char *pb, long n, double *rate, double *cpu_s)
+{
+    struct rusage ru0, ru1;
     pb__base b;
     pb__bench_sandbox sb;
     pb_http_client_opts ho;
@@ -167,11 +175,14 @@ static int pb__baseline(const char *pb, long n, double *rate)
         (void)uv_loop_close(&loop);
         goto out;
     }
+    (void)getrusage(RUSAGE_SELF, &ru0);
     t0 = pb__now_s();
     for (i = 0; i < PB__CONC && b.next < b.n; i++)
         pb__base_post(&b);
     (void)uv_run(&loop, UV_RUN_DEFAULT); /* bounded: every request has a 30 s timeout */
     t = pb__now_s() - t0;
+    (void)getrusage(RUSAGE_SELF, &ru1);
+    *cpu_s = pb__ru_cpu(&ru1) - pb__ru_cpu(&ru0);
     pb_http_client_free(b.c);
     if (uv_loop_close(&loop) != 0)
         fprintf(stderr, "baseline: loop closed with handles open\n");
@@ -220,7 +231,7 @@ static int pb__ledger_check(const char *path, long n, long *lines, long *unique,
 
 typedef struct {
     long rows;
-    double send_s, resume_s, validate_s, base_rate;
+    double send_s, resume_s, validate_s, base_rate, send_cpu, base_cpu;
     long send_rss, resume_rss, validate_rss;
     long lines, unique, foreign;
     int send_rc, resume_rc;
@@ -254,7 +265,7 @@ static int pb__one(const char *pb, long rows, pb__result *r)
                      "--project-id", "7",     "--rate",  "100000", "--concurrency", "64",
                      "-q",           "--yes", file,      NULL};
         /* 75: every row accepted, final statuses come later by callback or reconcile */
-        r->send_rc = pb__bench_run(a, PB__TIMEOUT_S, &r->send_s, &r->send_rss);
+        r->send_rc = pb__bench_run_cpu(a, PB__TIMEOUT_S, &r->send_s, &r->send_rss, &r->send_cpu);
         r->resume_rc = pb__bench_run(a, PB__TIMEOUT_S, &r->resume_s, &r->resume_rss);
     }
     {
@@ -265,7 +276,7 @@ static int pb__one(const char *pb, long rows, pb__result *r)
     pb__bench_sandbox_stop(&sb);
     if (pb__ledger_check(ledger, rows, &r->lines, &r->unique, &r->foreign) < 0)
         goto out;
-    if (pb__baseline(pb, rows, &r->base_rate) < 0)
+    if (pb__baseline(pb, rows, &r->base_rate, &r->base_cpu) < 0)
         fprintf(stderr, "baseline failed\n");
     rc = (r->send_rc == 0 || r->send_rc == 75) && (r->resume_rc == 0 || r->resume_rc == 75) &&
                  r->lines == rows && r->unique == rows && r->foreign == 0
@@ -292,6 +303,10 @@ static void pb__print(const pb__result *r)
                r->base_rate, 100.0 * rate / r->base_rate);
     else
         printf("  baseline: failed\n");
+    if (r->base_rate > 0)
+        printf("  CPU (user+sys) per row: send %.1f us, baseline client %.1f us (%.2fx)\n",
+               1e6 * r->send_cpu / (double)r->rows, 1e6 * r->base_cpu / (double)r->rows,
+               r->send_cpu / r->base_cpu);
     printf("  ledger:   %ld lines, %ld unique payment ids, %ld foreign%s\n", r->lines, r->unique,
            r->foreign,
            r->lines == r->rows && r->unique == r->rows && !r->foreign ? " (exactly ROWS: ok)"
@@ -311,6 +326,8 @@ int main(int argc, char **argv)
     int rc = 0;
 
     pb_global_init();
+    if (argc == 4 && strcmp(argv[1], "--gen") == 0) /* bench_send --gen FILE ROWS: the input only */
+        return pb__bench_gen(argv[2], strtol(argv[3], NULL, 10)) == 0 ? 0 : 1;
     if (rows < 1 || rows > 1000000) {
         /* the sandbox keeps each payment in memory (about 0.5 KiB: ~0.5 GiB at 1,000,000) */
         fprintf(stderr, "ROWS: 1 .. 1,000,000\n");

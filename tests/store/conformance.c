@@ -810,6 +810,28 @@ static int conf_hit_cb(const pb_store_paid_hit *h, void *payload)
     return c->stop_after && (int)c->n >= c->stop_after ? 42 : 0;
 }
 
+typedef struct {
+    pb_store *st;
+    const char *key;
+    uint64_t batch;
+    size_t outer, inner;
+} conf_nested;
+
+/* asks the same question again from inside the walk (a backend caching its statement must
+ * not reuse it while the outer walk still reads it) */
+static int conf_nested_cb(const pb_store_paid_hit *h, void *payload)
+{
+    conf_nested *c = payload;
+    conf_hits in;
+    (void)h;
+    c->outer++;
+    memset(&in, 0, sizeof(in));
+    if (pb_store_paid_recently(c->st, c->key, c->batch, 0, conf_hit_cb, &in) != 0)
+        return -1;
+    c->inner += in.n;
+    return 0;
+}
+
 /* paid-recently (issue #14): rows of other batches with the same payee key, accepted or
  * success, updated at or after the window's start; newest first; the key round-trips. */
 static void test_conf_paid_recently(void **state)
@@ -875,6 +897,17 @@ static void test_conf_paid_recently(void **state)
     c.stop_after = 1;
     assert_int_equal(pb_store_paid_recently(st, key1, b, 0, conf_hit_cb, &c), 42);
     assert_int_equal(c.n, 1);
+    /* after a walk stopped early the next one starts from the beginning */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, key1, b, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.seen[0], "yesterday/3/success/y-3/8000");
+    {
+        conf_nested nc = {st, key1, b, 0, 0};
+        assert_int_equal(pb_store_paid_recently(st, key1, b, 0, conf_nested_cb, &nc), 0);
+        assert_int_equal(nc.outer, 2);
+        assert_int_equal(nc.inner, 4);
+    }
     /* bad arguments */
     assert_int_equal(pb_store_paid_recently(st, "abc", b, 0, conf_hit_cb, &c), PB_EINVAL);
     assert_int_equal(pb_store_paid_recently(st, key1, b, 0, NULL, &c), PB_EINVAL);
