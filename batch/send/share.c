@@ -255,7 +255,10 @@ int pb_send__share_post(pb__drv *d, const char *url, const pb_buf *body, pb_http
                         void *payload)
 {
     pb_share *s = d->share;
-    pb__held *h = pb_calloc(1, sizeof(*h));
+    pb__held *h;
+    if (s->closing) /* the run ended: the closed client answers it as not sent */
+        return pb_send__post_now(d, url, body->ptr, body->len, cb, payload);
+    h = pb_calloc(1, sizeof(*h));
     if (!h || !(h->url = pb_strdup(url))) {
         pb_free(h);
         pb_send__fail(d, PB_ENOMEM, "out of memory");
