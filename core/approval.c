@@ -1,4 +1,5 @@
 #include "core/approval.h"
+#include "core/str.h"
 
 #include "core/errors.h"
 
@@ -66,17 +67,6 @@ int pb_approval_verify(const unsigned char pub[PB_ED25519_KEY], const char *msg,
     return rc;
 }
 
-void pb_approval_hex(const unsigned char *bytes, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-    for (i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int pb__nibble(char c)
 {
     if (c >= '0' && c <= '9')
@@ -111,5 +101,5 @@ void pb_approval_fingerprint(const unsigned char pub[PB_ED25519_KEY], char out[P
         return;
     }
     memcpy(out, "ed25519:", 8);
-    pb_approval_hex(d, 8, out + 8);
+    pb_hex_lower(d, 8, out + 8);
 }

@@ -8,7 +8,7 @@
  *
  * so neither the name nor the time can be changed without the signature failing. Keys and
  * signatures are raw bytes here (32-byte keys, 64-byte signatures, RFC 8032); PEM files are
- * read by formats/keyfile.h, hex by pb_approval_hex_*. Pure: OpenSSL's EVP primitives only.
+ * read by formats/keyfile.h, hex by pb_hex_lower (core/str.h). Pure: OpenSSL's EVP primitives only.
  */
 #ifndef PB_CORE_APPROVAL_H
 #define PB_CORE_APPROVAL_H
@@ -42,8 +42,6 @@ int pb_approval_verify(const unsigned char pub[PB_ED25519_KEY], const char *msg,
  * that people can compare. */
 void pb_approval_fingerprint(const unsigned char pub[PB_ED25519_KEY], char out[PB_APPROVAL_FP]);
 
-/* Lowercase hex of n bytes into out (2n + 1). */
-void pb_approval_hex(const unsigned char *bytes, size_t n, char *out);
 /* Exactly 2n hex digits (either case) into n bytes; PB_EINVAL otherwise. */
 int pb_approval_unhex(const char *hex, size_t hexlen, unsigned char *bytes, size_t n);
 

@@ -80,6 +80,7 @@ int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
         goto out;
     }
     e->timer_at = PB_ENGINE_NEVER;
+    e->loading = c->loading != 0;
     *out = e;
     e = NULL;
 out:
@@ -400,7 +401,8 @@ static int pb__pump(pb_engine *e)
 
     if (!e->used && !e->reserved && !e->n_pending && !e->commit_out && !e->claim_out &&
         !e->due_out &&
-        (!active || (e->claim_at == PB_ENGINE_NEVER && e->due_at == PB_ENGINE_NEVER))) {
+        (!active ||
+         (!e->loading && e->claim_at == PB_ENGINE_NEVER && e->due_at == PB_ENGINE_NEVER))) {
         pb__emit(e, PB_ENGINE_DONE)->reason = e->stopping  ? PB_ENGINE_STOPPED
                                               : e->gave_up ? PB_ENGINE_GAVE_UP
                                                            : PB_ENGINE_FINISHED;
@@ -440,6 +442,16 @@ int pb_engine_feed(pb_engine *e, const pb_engine_event *ev)
         break;
     case PB_ENGINE_STOP_REQUESTED:
         e->stopping = 1;
+        break;
+    case PB_ENGINE_ROWS_ADDED:
+        if (!e->loading)
+            return pb_error_set("engine: ROWS_ADDED while not loading"), PB_EINVAL;
+        /* claimable now; also when a claim is out (it may have run before the rows were in):
+         * its answer then asks again instead of trusting its next_at */
+        e->claim_at = e->now;
+        e->claim_wake = e->now;
+        if (ev->u.added.last)
+            e->loading = 0;
         break;
     default:
         return pb_error_set("engine: unknown event %d", (int)ev->type), PB_EINVAL;

@@ -19,6 +19,8 @@
  *   QUERY_STATUS row  -> POST /v2/payment/status    -> STATUS_RESULT
  *   TIMER at       -> feed a TICK at or after `at`; a new TIMER replaces the armed one
  *   DONE reason    -> nothing more in this run; the engine emits nothing after it
+ * ROWS_ADDED (config.loading): rows were committed to the batch since the last claim: claim
+ * again; with `last`, no more will come and the engine may finish.
  * STOP_REQUESTED (any time): stop claiming, put claimed-but-unsent rows back to `queued`,
  * finish what is in flight, then DONE.
  *
@@ -78,6 +80,9 @@ typedef struct {
     uint64_t seed;                  /* mixed with each event's rnd for jitter */
     int status_only; /* reconcile: never CLAIM (no payout is sent); only resolve rows in doubt
                         through status queries; a "not found" row goes back to queued */
+    int loading;     /* rows are still being added to the batch while it is sent: the engine
+                        does not finish (a claim that finds nothing only means "not yet")
+                        until ROWS_ADDED says the last ones are in */
 } pb_engine_config;
 
 typedef enum {
@@ -113,7 +118,8 @@ typedef enum {
     PB_ENGINE_PAYOUT_RESULT,
     PB_ENGINE_STATUS_RESULT,
     PB_ENGINE_TICK,
-    PB_ENGINE_STOP_REQUESTED
+    PB_ENGINE_STOP_REQUESTED,
+    PB_ENGINE_ROWS_ADDED /* queued rows were committed to the batch (config.loading) */
 } pb_engine_event_type;
 
 /* What the HTTP client says about one request (batch/net/http_client.h). */
@@ -172,6 +178,9 @@ typedef struct {
         } committed;
         pb_engine_payout_result payout;
         pb_engine_status_result status;
+        struct {
+            int last; /* 1: the load is over (complete or abandoned): nothing more comes */
+        } added;      /* ROWS_ADDED */
     } u;
 } pb_engine_event;
 

@@ -54,6 +54,7 @@ struct pb_engine {
     int64_t due_at, due_wake;     /* the same for DUE */
     int64_t timer_at;
     int stopping, gave_up, done;
+    int loading;               /* config.loading until ROWS_ADDED with last */
     int config_refused;        /* Gate refused our signature or project (3261, 3262, 2442) */
     unsigned throttles_in_row; /* throttles since the last success */
 

@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "core/str.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -373,24 +374,33 @@ int pb_guard_payee_key(const char *method, const char *account, size_t account_l
 {
     static const char tag[] = "paybatch-payee-v1";
     unsigned char d[32];
-    char num[24];
+    /* tag NUL method NUL account NUL amount NUL currency, hashed in one call (asked for every
+     * row a send loads: one buffer, not a digest context per row) */
+    char stack[512], *msg = stack;
+    size_t ml = strlen(method), cl = strlen(currency), k = 0;
+    size_t need = sizeof(tag) + ml + 1 + account_len + 1 + 24 + cl;
     unsigned int dlen = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok, i;
+    int n, ok;
 
     hex[0] = '\0';
-    snprintf(num, sizeof(num), "%" PRId64, amount);
-    ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-         EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
-         EVP_DigestUpdate(md, method, strlen(method) + 1) == 1 &&
-         EVP_DigestUpdate(md, account, account_len) == 1 && EVP_DigestUpdate(md, "", 1) == 1 &&
-         EVP_DigestUpdate(md, num, strlen(num) + 1) == 1 &&
-         EVP_DigestUpdate(md, currency, strlen(currency)) == 1 &&
-         EVP_DigestFinal_ex(md, d, &dlen) == 1 && dlen == 32;
-    EVP_MD_CTX_free(md);
+    if (need > sizeof(stack) && !(msg = pb_malloc(need)))
+        return PB_ENOMEM;
+    memcpy(msg, tag, sizeof(tag));
+    k = sizeof(tag);
+    memcpy(msg + k, method, ml + 1);
+    k += ml + 1;
+    memcpy(msg + k, account, account_len);
+    k += account_len;
+    msg[k++] = '\0';
+    n = snprintf(msg + k, 24, "%" PRId64, amount);
+    k += (size_t)n + 1;
+    memcpy(msg + k, currency, cl);
+    k += cl;
+    ok = EVP_Digest(msg, k, d, &dlen, EVP_sha256(), NULL) == 1 && dlen == 32;
+    if (msg != stack)
+        pb_free(msg);
     if (!ok)
         return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
-    for (i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    pb_hex_lower(d, 32, hex);
     return 0;
 }

@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/approval.h"
+#include "core/str.h"
 #include "core/buf.h"
 #include "core/errors.h"
 
@@ -193,6 +194,6 @@ int pb_plan_hash_final(pb_plan_hash *h, char out[PB_PLAN_DIGEST_LEN + 1])
         return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
     h->part = -1;
     memcpy(out, "sha256:", 7);
-    pb_approval_hex(d, 32, out + 7);
+    pb_hex_lower(d, 32, out + 7);
     return 0;
 }

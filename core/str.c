@@ -25,3 +25,14 @@ pb_str pb_str_trim(pb_str s)
         s.len--;
     return s;
 }
+
+void pb_hex_lower(const unsigned char *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

@@ -29,5 +29,7 @@ static inline pb_str pb_str_c(const char *p)
 int pb_str_ieq(pb_str s, const char *c);
 /* The same string without leading and trailing spaces and tabs. */
 pb_str pb_str_trim(pb_str s);
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void pb_hex_lower(const unsigned char *bytes, size_t n, char *out);
 
 #endif

@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "core/str.h"
 #include "formats/json_write.h"
 
 #include <cjson/cJSON.h>
@@ -504,8 +505,8 @@ int pb_plan_add_approval(const char *json, size_t len, const pb_plan_approval *a
         cJSON_Delete(root);
         return pb__bad("approvals", "is missing or not a list");
     }
-    pb_approval_hex(a->pub, PB_ED25519_KEY, pub);
-    pb_approval_hex(a->sig, PB_ED25519_SIG, sig);
+    pb_hex_lower(a->pub, PB_ED25519_KEY, pub);
+    pb_hex_lower(a->sig, PB_ED25519_SIG, sig);
     if (!(o = cJSON_CreateObject()) || !cJSON_AddStringToObject(o, "name", a->name) ||
         !cJSON_AddStringToObject(o, "at", a->at) ||
         !cJSON_AddStringToObject(o, "public_key", pub) ||

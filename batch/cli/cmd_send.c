@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "core/str.h"
 #include "formats/gate_request.h"
 #include "formats/report.h"
 
@@ -79,6 +80,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     pb_cli_send_fs fs;
     pb_send_opts so;
     pb_send_result sr;
+    pb_loader *loader = NULL;
     pb_batch_counts counts;
     pb_cli_sbx sbx = {-1, NULL, ""};
     pb_outfile report, invalid;
@@ -164,7 +166,6 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     /* configuration first: nothing is read or written when it cannot be sent anyway */
     if (s.sandbox) {
         unsigned char r[32];
-        size_t i;
         if (!s.project_id)
             s.project_id = 1;
         /* a throw-away key shared with the embedded sandbox only */
@@ -176,8 +177,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             goto out;
         }
         fclose(u);
-        for (i = 0; i < sizeof(r); i++)
-            snprintf(sbx_secret + 2 * i, 3, "%02x", r[i]);
+        pb_hex_lower(r, sizeof(r), sbx_secret);
         secret_len = 64;
         if (!(secret = pb_strdup(sbx_secret)))
             goto oom;
@@ -530,10 +530,39 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             goto store_err;
         skip = counts.total;
         pb_batch_counts_clear(&counts);
+        /* the rest of the file goes in while the first rows are sent (send_load.c) */
         if (skip < lr.stats.rows) {
             lo.this_batch = info.id;
-            pb_load_result_clear(&lr);
-            if ((rc = pb_load_store(&lo, skip, &lr)) < 0)
+            if ((rc = pb_loader_new(&loader, &lo, skip, lr.sha256)) < 0) {
+                pb_cli_error("%s", pb_error_last());
+                exit_code = PB_EXIT_NOINPUT;
+                goto out;
+            }
+        }
+        if (shared && loader) {
+            /* several workers (PostgreSQL): this one stores the whole file under the batch's
+             * lock before sending, so the others, waiting for the lock, find the batch complete
+             * (a streaming load would leave them a batch still growing, and an empty claim
+             * would end their run) */
+            pb_load_chunk *c = NULL;
+            int eof = 0, frc = 0;
+            while (!eof && rc == 0) {
+                if ((frc = rc = pb_loader_next(loader, &c, &eof)) < 0 || !c)
+                    continue;
+                rc = pb_loader_store(loader, c);
+                pb_load_chunk_free(c);
+                c = NULL;
+            }
+            pb_loader_free(loader);
+            loader = NULL;
+            if (frc < 0) {
+                pb_cli_error("%s", pb_error_last());
+                exit_code = frc == PB_EPARSE   ? PB_EXIT_DATAERR
+                            : frc == PB_ENOMEM ? PB_EXIT_SOFTWARE
+                                               : PB_EXIT_NOINPUT;
+                goto out;
+            }
+            if (rc < 0)
                 goto store_err;
         }
         if (shared)
@@ -566,6 +595,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     so.rules = lo.rules;
     pb_cli_send_opts(&so, &s, &tty);
     so.callback_listen = s.callback_listen;
+    so.loader = shared ? NULL : loader; /* shared: loaded above */
     so.worker = shared ? worker : NULL;
     so.lease_ms = lease_ms;
     rc = pb_send_run(&so, &sr);
@@ -573,7 +603,10 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     pb_cli_sandbox_stop(&sbx);
     if (rc < 0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = pb_cli_store_exit(rc, 0);
+        exit_code = !sr.file_failed   ? pb_cli_store_exit(rc, 0)
+                    : rc == PB_EPARSE ? PB_EXIT_DATAERR
+                    : rc == PB_ENOMEM ? PB_EXIT_SOFTWARE
+                                      : PB_EXIT_NOINPUT;
         /* fall through to the summary: what is committed is consistent */
     }
     {
@@ -591,7 +624,12 @@ static int pb__run(int argc, char **argv, unsigned cmd)
                     counts.rows[PB_ROW_IN_DOUBT] + counts.rows[PB_ROW_ACCEPTED] ==
                 0;
     if (rc < 0) {
-        if (exit_code == PB_EXIT_IOERR)
+        if (sr.file_failed)
+            printf("result: the run stopped: %s could not be read to its end as the file that "
+                   "was checked; every row sent so far is recorded: restore the file, then run "
+                   "the same command again\n",
+                   file);
+        else if (exit_code == PB_EXIT_IOERR)
             printf("result: the run stopped: the state store could not be written (a full "
                    "disk?); what it holds is consistent: fix that, then run the same command "
                    "again\n");
@@ -683,6 +721,7 @@ out:
         pb_outfile_abort(&planf);
     pb_buf_free(&fs.body);
     pb_load_result_clear(&lr);
+    pb_loader_free(loader);
     pb_settings_secret_free(secret, secret_len);
     pb_settings_free(&s);
     return exit_code;

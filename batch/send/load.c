@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "core/guard.h"
 #include "core/errors.h"
+#include "core/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     unsigned char digest[32];
     char *chunk = pb_malloc(PB__READ_CHUNK);
-    int fd = -1, rc = PB_OK, i;
+    int fd = -1, rc = PB_OK;
 
     if (!sha || !chunk || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
         rc = PB_ENOMEM;
@@ -64,8 +65,7 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
         rc = pb_error_set("SHA-256 failed");
         goto out;
     }
-    for (i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    pb_hex_lower(digest, 32, hex);
 out:
     if (fd_out)
         *fd_out = -1;
@@ -89,11 +89,14 @@ typedef struct {
     uint64_t skip, seen;
     uint64_t checked; /* data rows seen by the payment-id check */
     pb_store_row *rows;
-    size_t nrows;
+    size_t nrows, rows_cap;
+    int deferred; /* the streaming loader: rows collect for pb_loader_next; the store's
+                     questions and the insert wait for pb_loader_store */
     int err;
     int grouped;     /* a store group is open (pb__group) */
     size_t in_group; /* payment ids asked about in it */
     int fd;          /* the file being read (pb__read_at reads earlier rows of it again) */
+    char payee[65];  /* the current row's paid-recently key (pb__payee_key), or "" */
 } pb__scan;
 
 /* The validator confirms a duplicate against the earlier row's text, read again from the file. */
@@ -237,19 +240,18 @@ static int pb__on_paid(const pb_store_paid_hit *h, void *payload)
 static int pb__paid_recently(pb__scan *s, const pb_row_report *r)
 {
     pb__recent c = {s, r, 0};
-    char key[65];
     int rc;
-    pb__payee_key(r, key);
-    if (!key[0])
+    if (!s->payee[0])
         return 0;
-    rc = pb_store_paid_recently(s->o->store, key, s->o->this_batch, s->o->recent_since_ms,
+    rc = pb_store_paid_recently(s->o->store, s->payee, s->o->this_batch, s->o->recent_since_ms,
                                 pb__on_paid, &c);
     if (rc < 0)
         return rc;
     return c.hits > 0;
 }
 
-static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid, pb_finding_code why)
+static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, const char payee[65], int valid,
+                        pb_finding_code why)
 {
     char findings[1024];
     size_t i, k = 0;
@@ -265,7 +267,7 @@ static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, int valid, pb_
         pb_mask_account(c[PB_COL_ACCOUNT].ptr ? c[PB_COL_ACCOUNT].ptr : "", c[PB_COL_ACCOUNT].len,
                         sr->account_masked, sizeof(sr->account_masked));
     }
-    pb__payee_key(r, sr->payee_key);
+    memcpy(sr->payee_key, payee, 65);
     if (r->res) {
         if (r->res->method)
             pb_row_field_set(sr->method, PB_STORE_METHOD_MAX, r->res->method->name,
@@ -299,9 +301,14 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
     pb_finding_code why = PB_F__COUNT;
     int valid = r->valid, rc;
 
+    /* once per row: for the paid-recently question and for the stored row */
+    s->payee[0] = '\0';
+    if (s->storing || s->o->recent_on)
+        pb__payee_key(r, s->payee);
+
     /* rows this batch already stored hold their ids (a unique index keeps other batches off
      * them): only rows not stored yet are asked about, so a resume costs no query per row */
-    if (valid && r->row && s->checked++ >= s->o->stored_rows) {
+    if (valid && r->row && !s->deferred && s->checked++ >= s->o->stored_rows) {
         if ((rc = pb__group(s)) < 0)
             goto fail;
         if ((rc = pb__id_used(s, r)) < 0)
@@ -333,12 +340,22 @@ static int pb__on_row(const pb_row_report *r, void *ctx)
         return 0;
     if (s->seen++ < s->skip)
         return 0;
-    if ((rc = pb__fill_row(&s->rows[s->nrows], r, valid, why)) < 0) {
+    if (s->nrows == s->rows_cap) { /* deferred only: a piece may hold more than a chunk */
+        size_t cap = s->rows_cap * 2;
+        pb_store_row *more = pb_realloc(s->rows, cap * sizeof(*more));
+        if (!more) {
+            rc = PB_ENOMEM;
+            goto fail;
+        }
+        s->rows = more;
+        s->rows_cap = cap;
+    }
+    if ((rc = pb__fill_row(&s->rows[s->nrows], r, s->payee, valid, why)) < 0) {
         pb_store_row_clear(&s->rows[s->nrows]);
         goto fail;
     }
     s->nrows++;
-    if (s->nrows == PB_LOAD_CHUNK && (rc = pb__flush(s)) < 0)
+    if (!s->deferred && s->nrows == PB_LOAD_CHUNK && (rc = pb__flush(s)) < 0)
         goto fail;
     return 0;
 fail:
@@ -358,32 +375,73 @@ static int pb__feed(const char *data, size_t len, void *arg)
     return rc;
 }
 
-static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_load_result *res)
+/* s for a pass over o->path (the rows array when storing, the validator); pb__scan_free. */
+static int pb__scan_init(pb__scan *s, const pb_load_opts *o, int storing, uint64_t skip,
+                         pb_load_result *res)
 {
     pb_validator_opts vo;
-    pb__scan s;
-    int rc;
 
-    memset(res, 0, sizeof(*res));
-    memset(&s, 0, sizeof(s));
+    memset(s, 0, sizeof(*s));
     memset(&vo, 0, sizeof(vo));
-    s.o = o;
-    s.res = res;
-    s.storing = storing;
-    s.skip = skip;
+    s->o = o;
+    s->res = res;
+    s->storing = storing;
+    s->skip = skip;
+    s->fd = -1;
     vo.rules = o->rules;
     vo.delimiter = o->delimiter;
     vo.on_row = pb__on_row;
     vo.on_file_finding = pb__on_finding;
     vo.on_finding = pb__on_finding;
     vo.read_at = pb__read_at;
-    vo.ctx = &s;
-    s.fd = -1;
+    vo.ctx = s;
     if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
         return pb_error_set("no random bytes for the duplicate sets");
-    if (storing && !(s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*s.rows))))
+    if (storing) {
+        if (!(s->rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*s->rows))))
+            return PB_ENOMEM;
+        s->rows_cap = PB_LOAD_CHUNK;
+    }
+    return pb_validator_new(&s->v, &vo);
+}
+
+static void pb__scan_free(pb__scan *s)
+{
+    if (s->rows) {
+        pb_store_rows_clear(s->rows, s->nrows);
+        pb_free(s->rows);
+        s->rows = NULL;
+    }
+    pb_validator_free(s->v);
+    s->v = NULL;
+}
+
+/* The header cells the validator mapped, packed into res (pb_store_cells_pack). */
+static int pb__scan_header(pb__scan *s, pb_load_result *res)
+{
+    const pb_header_map *m = pb_validator_header(s->v);
+    size_t i, w;
+    pb_str *h;
+    int rc;
+    if (!m)
+        return 0;
+    w = pb_header_map_width(m);
+    if (!(h = pb_calloc(w ? w : 1, sizeof(*h))))
         return PB_ENOMEM;
-    if ((rc = pb_validator_new(&s.v, &vo)) < 0)
+    for (i = 0; i < w; i++)
+        h[i] = pb_str_c(pb_header_map_name(m, i));
+    rc = pb_store_cells_pack(h, w, &res->header, &res->header_len);
+    pb_free(h);
+    return rc;
+}
+
+static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_load_result *res)
+{
+    pb__scan s;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if ((rc = pb__scan_init(&s, o, storing, skip, res)) < 0)
         goto out;
     rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd);
     if (rc == 1)
@@ -403,30 +461,13 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
         goto out;
     }
     res->stats = *pb_validator_get_stats(s.v);
-    if (pb_validator_header(s.v)) {
-        const pb_header_map *m = pb_validator_header(s.v);
-        size_t i, w = pb_header_map_width(m);
-        pb_str *h = pb_calloc(w ? w : 1, sizeof(*h));
-        if (!h) {
-            rc = PB_ENOMEM;
-            goto out;
-        }
-        for (i = 0; i < w; i++)
-            h[i] = pb_str_c(pb_header_map_name(m, i));
-        rc = pb_store_cells_pack(h, w, &res->header, &res->header_len);
-        pb_free(h);
-        if (rc < 0)
-            goto out;
-    }
+    if ((rc = pb__scan_header(&s, res)) < 0)
+        goto out;
     res->file_failed = pb_validator_file_failed(s.v);
     res->valid = res->stats.valid - res->id_used - res->recent_refused;
     res->invalid = res->stats.invalid + res->id_used + res->recent_refused;
 out:
-    if (s.rows) {
-        pb_store_rows_clear(s.rows, s.nrows);
-        pb_free(s.rows);
-    }
-    pb_validator_free(s.v);
+    pb__scan_free(&s);
     return rc;
 }
 
@@ -445,4 +486,202 @@ int pb_load_check(const pb_load_opts *o, pb_load_result *res)
 int pb_load_store(const pb_load_opts *o, uint64_t skip, pb_load_result *res)
 {
     return pb__scan_run(o, 1, skip, res);
+}
+
+/* The streaming loader (load.h): the store pass of pb_load_store, cut into chunks that the
+ * send driver stores on the store's thread while earlier rows are already being sent. */
+struct pb_loader {
+    pb_load_opts o;
+    pb__scan s;
+    pb_load_result res;
+    EVP_MD_CTX *sha;
+    char *piece;
+    char expect[65];
+    int eof;
+};
+
+#define PB__PIECE (16 * 1024) /* parsed per step: a few ms of the loop's time at most */
+
+void pb_loader_free(pb_loader *l)
+{
+    if (!l)
+        return;
+    pb__scan_free(&l->s);
+    if (l->s.fd >= 0)
+        close(l->s.fd);
+    EVP_MD_CTX_free(l->sha);
+    pb_free(l->piece);
+    pb_load_result_clear(&l->res);
+    pb_free(l);
+}
+
+int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip, const char *expect_sha256)
+{
+    pb_loader *l = pb_calloc(1, sizeof(*l));
+    int rc;
+
+    *out = NULL;
+    if (!l)
+        return PB_ENOMEM;
+    l->o = *o;
+    l->s.fd = -1;
+    snprintf(l->expect, sizeof(l->expect), "%s", expect_sha256 ? expect_sha256 : "");
+    if ((rc = pb__scan_init(&l->s, &l->o, 1, skip, &l->res)) < 0)
+        goto out;
+    l->s.deferred = 1;
+    l->sha = EVP_MD_CTX_new();
+    l->piece = pb_malloc(PB__PIECE);
+    if (!l->sha || !l->piece || EVP_DigestInit_ex(l->sha, EVP_sha256(), NULL) != 1) {
+        rc = PB_ENOMEM;
+        goto out;
+    }
+    l->s.fd = open(o->path, O_RDONLY | O_CLOEXEC);
+    if (l->s.fd < 0) {
+        rc = pb_error_set("cannot read %s: %s", o->path, strerror(errno));
+        rc = PB_EIO;
+        goto out;
+    }
+    *out = l;
+    l = NULL;
+out:
+    pb_loader_free(l);
+    return rc;
+}
+
+/* The end of the file: the validator's last rows, the file's SHA-256 against the one the
+ * batch was checked with (a file changed since is never taken for the one checked). */
+static int pb__loader_end(pb_loader *l)
+{
+    unsigned char d[32];
+    char hex[65];
+    int rc;
+    l->eof = 1;
+    if (pb_validator_file_failed(l->s.v))
+        return pb_error_set("%s changed while it was being sent: it no longer reads as the file "
+                            "that was checked; sending stopped",
+                            l->o.path),
+               PB_EPARSE;
+    if ((rc = pb_validator_finish(l->s.v)) != 0 || (rc = l->s.err) != 0)
+        return rc < 0 ? rc : PB_ERROR;
+    if (EVP_DigestFinal_ex(l->sha, d, NULL) != 1)
+        return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
+    pb_hex_lower(d, 32, hex);
+    if (l->expect[0] && strcmp(hex, l->expect) != 0)
+        return pb_error_set("%s changed while it was being sent (SHA-256 %.16s... when checked, "
+                            "%.16s... now); sending stopped: put the checked file back and run "
+                            "the same command again",
+                            l->o.path, l->expect, hex),
+               PB_EPARSE;
+    return 0;
+}
+
+int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
+{
+    pb_load_chunk *c = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    *eof = l->eof;
+    while (!l->eof && l->s.nrows < PB_LOAD_CHUNK / 2) {
+        ssize_t n = read(l->s.fd, l->piece, PB__PIECE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return pb_error_set("cannot read %s: %s", l->o.path, strerror(errno)), PB_EIO;
+        if (n == 0) {
+            if ((rc = pb__loader_end(l)) != 0)
+                return rc;
+            break;
+        }
+        if (EVP_DigestUpdate(l->sha, l->piece, (size_t)n) != 1)
+            return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
+        rc = pb_validator_feed(l->s.v, l->piece, (size_t)n);
+        if (l->s.err)
+            return l->s.err;
+        if (rc != 0)
+            return rc < 0 ? rc : PB_ERROR;
+        if (pb_validator_file_failed(l->s.v))
+            return pb__loader_end(l);
+    }
+    *eof = l->eof;
+    if (!l->s.nrows)
+        return 0;
+    if (!(c = pb_calloc(1, sizeof(*c))))
+        return PB_ENOMEM;
+    /* the rows move to the chunk; the scan starts a fresh array */
+    c->rows = l->s.rows;
+    c->n = l->s.nrows;
+    l->s.nrows = 0;
+    l->s.rows_cap = PB_LOAD_CHUNK;
+    if (!(l->s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*l->s.rows)))) {
+        l->s.rows_cap = 0;
+        pb_load_chunk_free(c);
+        return PB_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+void pb_load_chunk_free(pb_load_chunk *c)
+{
+    if (!c)
+        return;
+    pb_store_rows_clear(c->rows, c->n);
+    pb_free(c->rows);
+    pb_free(c);
+}
+
+static int pb__count_hit(const pb_store_paid_hit *h, void *payload)
+{
+    (void)h;
+    ++*(unsigned *)payload;
+    return 0;
+}
+
+/* A valid row that must not be sent after all: invalid, with the finding's name. */
+static int pb__refuse(pb_store_row *r, pb_finding_code why)
+{
+    r->state = PB_ROW_INVALID;
+    pb_free(r->findings);
+    r->findings = pb_strdup(pb_finding_name(why));
+    return r->findings ? 0 : PB_ENOMEM;
+}
+
+int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
+{
+    const pb_load_opts *o = &l->o;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < c->n; i++) {
+        pb_store_row *r = &c->rows[i];
+        char *owner = NULL;
+        unsigned hits = 0;
+        if (r->state != PB_ROW_QUEUED)
+            continue;
+        /* the questions pb_load_store asks row by row, for the rows not stored yet */
+        rc = pb_store_payment_id_owner(o->store, r->payment_id, strlen(r->payment_id),
+                                       o->this_batch, &owner);
+        pb_free(owner);
+        if (rc == 0) {
+            c->id_used++;
+            if ((rc = pb__refuse(r, PB_F_PAYMENT_ID_USED)) < 0)
+                return rc;
+            continue;
+        }
+        if (rc != PB_ENOTFOUND)
+            return rc;
+        if (!o->recent_on || !r->payee_key[0])
+            continue;
+        rc = pb_store_paid_recently(o->store, r->payee_key, o->this_batch, o->recent_since_ms,
+                                    pb__count_hit, &hits);
+        if (rc < 0)
+            return rc;
+        if (hits && o->strict_recent) {
+            c->recent_refused++;
+            if ((rc = pb__refuse(r, PB_F_PAID_RECENTLY)) < 0)
+                return rc;
+        }
+    }
+    return pb_store_rows_add(o->store, o->this_batch, c->rows, c->n);
 }

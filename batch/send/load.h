@@ -65,4 +65,32 @@ int pb_load_check(const pb_load_opts *o, pb_load_result *res);
  * finding names. */
 int pb_load_store(const pb_load_opts *o, uint64_t skip, pb_load_result *res);
 
+/*
+ * The store pass as a stream, for a send that begins before the whole file is stored
+ * (pb_send_opts.loader): pb_loader_next parses the next rows on the caller's thread and hands
+ * them over as a chunk; pb_loader_store asks the chunk's store questions (payment ids of
+ * other batches, paid-recently) and inserts it, on whichever thread owns the store at that
+ * moment (it reads only the options, never the parser). Chunks must be stored in the order
+ * they were handed out, so the stored rows stay a prefix of the file. At the end of the file
+ * the file's SHA-256 must equal expect_sha256 (the one it was checked with), else PB_EPARSE:
+ * a file changed between the check and the send is not sent on.
+ */
+typedef struct pb_load_chunk {
+    pb_store_row *rows;
+    size_t n;
+    uint64_t id_used, recent_refused; /* made invalid by pb_loader_store */
+} pb_load_chunk;
+
+typedef struct pb_loader pb_loader;
+
+/* o is copied (its pointers are borrowed for the loader's life); skip as in pb_load_store. */
+int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip, const char *expect_sha256);
+void pb_loader_free(pb_loader *l);
+/* The next rows, about PB_LOAD_CHUNK / 2 or fewer at the end: *chunk (the caller's,
+ * pb_load_chunk_free), or NULL when none are left; *eof = 1 once the file was read to its end
+ * and found to be the one checked. */
+int pb_loader_next(pb_loader *l, pb_load_chunk **chunk, int *eof);
+int pb_loader_store(const pb_loader *l, pb_load_chunk *chunk);
+void pb_load_chunk_free(pb_load_chunk *c);
+
 #endif

@@ -28,12 +28,20 @@ int64_t pb_send__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t pb__rnd(void)
+/* The engine's random numbers only spread retries (jitter), never protect anything: a
+ * splitmix64 stream seeded once per run, not a call into OpenSSL for every event. */
+static uint64_t pb__rnd(pb__drv *d)
 {
-    uint64_t r = 0;
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-        r = (uint64_t)pb_send__now_ms() * 0x9E3779B97F4A7C15ull; /* jitter only: never security */
-    return r;
+    uint64_t z;
+    if (!d->rng_seeded) {
+        if (RAND_bytes((unsigned char *)&d->rng, sizeof(d->rng)) != 1)
+            d->rng = (uint64_t)pb_send__now_ms();
+        d->rng_seeded = 1;
+    }
+    z = (d->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
 
 static void pb__pump(pb__drv *d);
@@ -52,7 +60,7 @@ static void pb__feed(pb__drv *d, pb_engine_event *ev)
 {
     int rc;
     ev->now_ms = pb_send__now_ms();
-    ev->rnd = pb__rnd();
+    ev->rnd = pb__rnd(d);
     if ((rc = pb_engine_feed(d->engine, ev)) < 0)
         pb_send__fail(d, rc, "send engine");
 }
@@ -122,6 +130,9 @@ static void pb__op_run(pb__op *op)
         if (op->rc == 0)
             snprintf(op->url, sizeof(op->url), "%s%s", d->o->gate_url, m->endpoint);
         break;
+    case PB__OP_LOAD:
+        op->rc = pb_send__load_run(op);
+        break;
     }
     if (op->rc < 0)
         snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
@@ -163,6 +174,8 @@ static void pb__op_free(pb__op *op)
     for (i = 0; op->preps && i < op->max; i++)
         pb_buf_free(&op->preps[i].body);
     pb_buf_free(&op->body);
+    if (op->chunk)
+        pb_send__load_free(op);
     pb_free(op);
 }
 
@@ -299,6 +312,7 @@ static void pb__op_done(pb__op *op, int status)
                       op->kind == PB__OP_ROWS
                           ? (op->claim ? "cannot claim rows" : "cannot read rows in doubt")
                       : op->kind == PB__OP_COMMIT ? "cannot record row states"
+                      : op->kind == PB__OP_LOAD   ? "cannot store the file's rows"
                                                   : "cannot build a request");
         pb__op_free(op);
         return;
@@ -331,6 +345,9 @@ static void pb__op_done(pb__op *op, int status)
     case PB__OP_BODY:
         if (!d->done)
             pb__post_body(d, op->row_no, op->url, &op->body, 0);
+        break;
+    case PB__OP_LOAD:
+        pb_send__load_done(d, op);
         break;
     }
     pb__op_free(op);
@@ -688,6 +705,7 @@ static void pb__arm(pb__drv *d, int64_t at_ms)
 static void pb__pump(pb__drv *d)
 {
     pb_engine_cmd c;
+    pb_send__load_more(d);
     while (!d->done && !d->engine_done && d->rc == 0 && pb_engine_next(d->engine, &c)) {
         switch (c.type) {
         case PB_ENGINE_CLAIM:
@@ -773,6 +791,7 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
         pb_engine_config ec = o->engine;
         if (!ec.rate_slack_permille)
             ec.rate_slack_permille = 900;
+        ec.loading = o->loader != NULL;
         rc = pb_engine_new(&d.engine, &ec);
     }
     if (rc < 0)

@@ -51,6 +51,11 @@ typedef struct {
     void *progress_arg;
     unsigned progress_every_ms; /* 0: 5000 */
     int quiet;
+    /* the rows still to be stored (batch/send/load.h), or NULL when the batch holds them all:
+     * sending starts with the first stored chunk, and the engine (engine.loading, set by the
+     * driver) does not finish before the last. A load that fails stops the run (PB_EPARSE for
+     * a file changed since it was checked). */
+    struct pb_loader *loader;
     /* Several workers on one batch (PostgreSQL, pb_store_lease_begin already called on store
      * with this id): the heartbeat and the shared rate (share.c); NULL: this process alone. */
     const char *worker;
@@ -63,6 +68,7 @@ typedef struct {
     uint64_t answered, not_sent, no_answer; /* HTTP outcomes */
     uint64_t accepted_now;                  /* rows accepted or better in this run */
     int stopped_by_signal;
+    int file_failed; /* the run stopped because the file could not be read on, or changed */
     uint64_t polled; /* status queries for accepted rows during the wait */
 } pb_send_result;
 

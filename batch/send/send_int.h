@@ -61,6 +61,12 @@ typedef struct {
     struct pb_receiver *rcv;
     struct pb_http_server *srv;
     int srv_open, rcv_open;
+    uint64_t rng; /* pb__rnd's state */
+    int rng_seeded;
+    /* the streaming load (opts.loader, send_load.c) */
+    int load_eof;      /* the loader has handed out its last chunk */
+    unsigned load_ops; /* chunks with the store's thread */
+    int load_last_fed; /* the engine was told the load is over */
 } pb__drv;
 
 typedef struct {
@@ -74,7 +80,8 @@ typedef enum {
     PB__OP_COMMIT,   /* the engine's COMMIT */
     PB__OP_BODY,     /* a payout body from the stored row */
     PB__OP_LIST,     /* a page of accepted rows (the wait) */
-    PB__OP_MARK      /* updates decided by the poller (owned by the op) */
+    PB__OP_MARK,     /* updates decided by the poller (owned by the op) */
+    PB__OP_LOAD      /* a chunk of the file's rows into the batch (opts.loader) */
 } pb__op_kind;
 
 typedef struct pb__op {
@@ -99,6 +106,8 @@ typedef struct pb__op {
     pb_buf body;
     char url[2048];
     struct pb__prep *preps;
+    /* LOAD */
+    struct pb_load_chunk *chunk;
 } pb__op;
 
 /* A claimed row's signed body, built by the store's thread when it was claimed, so that the
@@ -133,6 +142,13 @@ int pb_send__share_post(pb__drv *d, const char *url, const pb_buf *body, pb_http
 void pb_send__share_throttled(pb__drv *d, int64_t retry_after_ms);
 void pb_send__share_close(pb__drv *d);
 void pb_send__share_free(pb__drv *d);
+
+/* send_load.c: hand the store's thread the next chunks of the file (at most two out), and
+ * tell the engine when rows were added or the load is over. */
+void pb_send__load_more(pb__drv *d);
+int pb_send__load_run(pb__op *op);
+void pb_send__load_done(pb__drv *d, pb__op *op);
+void pb_send__load_free(pb__op *op);
 
 /* wait.c */
 int pb_send__callbacks_start(pb__drv *d);

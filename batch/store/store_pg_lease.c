@@ -201,7 +201,7 @@ int pb__pg_try_lock(pb__pgstore *ps, const char *name, int *got)
 
 /* The lock is held while a batch is loaded (several workers starting at once load it once);
  * a worker waits for another's load up to PB__PG_LOAD_WAIT, then gives up (PB_EAGAIN). */
-#define PB__PG_LOAD_WAIT "120s"
+#define PB__PG_LOAD_WAIT "600s"
 
 int pb__pg_batch_lock(pb_store *st, const char *name)
 {

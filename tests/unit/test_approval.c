@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/approval.h"
+#include "core/str.h"
 #include "core/errors.h"
 
 static void unhex(const char *h, unsigned char *out, size_t n)
@@ -84,7 +85,7 @@ static void test_hex_fingerprint(void **state)
     (void)state;
     for (i = 0; i < 32; i++)
         k[i] = (unsigned char)(i * 7);
-    pb_approval_hex(k, 32, hex);
+    pb_hex_lower(k, 32, hex);
     assert_int_equal(strlen(hex), 64);
     assert_int_equal(pb_approval_unhex(hex, 64, back, 32), 0);
     assert_memory_equal(k, back, 32);

@@ -588,6 +588,73 @@ static void test_stop(void **state)
     h_close(&h);
 }
 
+static void h_added(h_t *h, int last)
+{
+    pb_engine_event ev = {.type = PB_ENGINE_ROWS_ADDED};
+    ev.u.added.last = last;
+    h_feed(h, &ev);
+}
+
+/* config.loading: rows arrive while the batch is sent; an empty claim means "not yet" until
+ * ROWS_ADDED says the last rows are in, and a claim that ran before rows came asks again */
+static void test_loading(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_config cfg = {0};
+    cfg.loading = 1;
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_CLAIM);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, NULL, 0, PB_ENGINE_NEVER);
+    h_expect_none(&h); /* nothing yet, and not DONE */
+    for (int i = 0; i < 5; i++) {
+        h_tick(&h, h.now + 1000);
+        h_expect_none(&h);
+    }
+    h_added(&h, 0);
+    h_expect(&h, PB_ENGINE_CLAIM);
+    /* rows added while this claim is out (it may have run before they were in) */
+    h_added(&h, 0);
+    h_expect_none(&h);
+    pb_engine_row r = mkrow(2, PB_ROW_SENDING, 1);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, &r, 1, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_POST_PAYOUT);
+    h_payout(&h, 2, PB_ENGINE_ANSWERED, 200, -1, "success", NULL);
+    h_update(&h, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    h_committed(&h);
+    /* the answer's next_at said nothing more, but rows were added meanwhile: claim again */
+    h_expect_soon(&h, PB_ENGINE_CLAIM);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, NULL, 0, PB_ENGINE_NEVER);
+    h_expect_none(&h);
+    h_added(&h, 1); /* the last rows: one more claim, then done */
+    h_expect(&h, PB_ENGINE_CLAIM);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, NULL, 0, PB_ENGINE_NEVER);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_FINISHED);
+    h_close(&h);
+
+    /* a stop ends the run while rows are still being added */
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_CLAIM);
+    h_rows(&h, PB_ENGINE_ROWS_CLAIMED, NULL, 0, PB_ENGINE_NEVER);
+    h_expect_none(&h);
+    pb_engine_event ev = {.type = PB_ENGINE_STOP_REQUESTED};
+    h_feed(&h, &ev);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_STOPPED);
+    h_close(&h);
+
+    /* ROWS_ADDED to an engine that is not loading is a protocol error */
+    cfg.loading = 0;
+    h_open(&h, &cfg);
+    ev.type = PB_ENGINE_ROWS_ADDED;
+    ev.now_ms = h.now;
+    assert_int_equal(pb_engine_feed(h.e, &ev), PB_EINVAL);
+    h_close(&h);
+}
+
 /* reconcile: rows in doubt are asked about, nothing is ever claimed or posted */
 static void test_status_only(void **state)
 {
@@ -750,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_rate_and_concurrency),
         cmocka_unit_test(test_status_only),
+        cmocka_unit_test(test_loading),
         cmocka_unit_test(test_config_refusal),
         cmocka_unit_test(test_throttle_storm_gives_up),
         cmocka_unit_test(test_protocol_errors),

@@ -248,6 +248,12 @@ static void test_payee_key(void **state)
     assert_string_not_equal(a, b);
     assert_int_equal(pb_guard_payee_key("touchngo", "09171234567", 11, 150000, "PHP", b), 0);
     assert_string_not_equal(a, b);
+    { /* longer than the key's stack buffer: the same hash, from the heap */
+        char acct[600];
+        memset(acct, '7', sizeof(acct));
+        assert_int_equal(pb_guard_payee_key("gcash", acct, sizeof(acct), -5, "PHP", b), 0);
+        assert_string_equal(b, "37caff7298262b6fa06a225a446f17c5f445d09c8fa5fe59e85edd16f77c19e9");
+    }
 }
 
 int main(void)
