@@ -237,10 +237,12 @@ int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t aft
 int pb_store_group_begin(pb_store *st);
 int pb_store_group_end(pb_store *st);
 
-/* Hold the batch named name for this handle until pb_store_free (or the process ends): one
- * `send` or `reconcile` per batch, across hosts. PB_EAGAIN with a message when another
- * handle holds it. A backend that one host uses alone (SQLite: the CLI locks a file beside
- * it; mem:) has nothing to do: PB_OK. */
+/* Hold the batch named name for this handle until pb_store_batch_unlock or pb_store_free (or
+ * the process ends), across hosts. A worker (pb_store_lease_begin first) holds it only while
+ * it loads the batch: it waits up to 10 minutes for another worker's load, then PB_EAGAIN.
+ * Otherwise one `send` per batch: PB_EAGAIN with a message at once when another handle holds
+ * it. A backend that one host uses alone (SQLite: the CLI locks a file beside it; mem:) has
+ * nothing to do: PB_OK. */
 int pb_store_batch_lock(pb_store *st, const char *name);
 
 /* Release the batch taken with pb_store_batch_lock (nothing to do when none is held). */

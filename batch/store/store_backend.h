@@ -46,8 +46,7 @@ typedef struct pb_store_ops {
     int (*paid_recently)(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
                          pb_store_paid_cb cb, void *payload);
     /* Optional (NULL: the CLI's file lock already keeps one process per batch on one host).
-     * Hold the batch for this handle until it is freed, across hosts; PB_EAGAIN when
-     * another handle holds it. */
+     * Hold the batch for this handle until batch_unlock or free, across hosts (store.h). */
     int (*batch_lock)(pb_store *st, const char *name);
     /* Optional (NULL: nothing held, nothing to release). */
     void (*batch_unlock)(pb_store *st);
