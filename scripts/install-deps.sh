@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package paybatch needs to build, test, fuzz and benchmark.
-# Safe to run again; needs root (or sudo).
+# Safe to run again; needs root (or sudo). With --check it installs nothing: it names the
+# missing packages and exits 1 (test_readme.sh runs the README's set-up line that way).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libcsv-dev libcurl4-openssl-dev libssl-dev libcjson-dev libuv1-dev libhttp-parser-dev
@@ -17,6 +18,10 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+if [ "${1:-}" = --check ]; then
+  [ ${#missing[@]} -eq 0 ] || { echo "missing Debian packages: ${missing[*]}" >&2; exit 1; }
+  exit 0
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   # nginx is only here for `nginx -t` on the sample site: its package must not start (or

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target paybatch
+# paybatch_lib too: `cmake --install build` (README) installs it beside the program
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target paybatch paybatch_lib
 echo "== paybatch validate samples/payouts-valid.csv"
 ./build/paybatch validate samples/payouts-valid.csv
 echo

@@ -533,7 +533,7 @@ static int pb__run(int argc, char **argv, unsigned cmd)
         /* the rest of the file goes in while the first rows are sent (send_load.c) */
         if (skip < lr.stats.rows) {
             lo.this_batch = info.id;
-            if ((rc = pb_loader_new(&loader, &lo, skip, lr.sha256)) < 0) {
+            if ((rc = pb_loader_new(&loader, &lo, skip, &lr)) < 0) {
                 pb_cli_error("%s", pb_error_last());
                 exit_code = PB_EXIT_NOINPUT;
                 goto out;

@@ -1,4 +1,5 @@
 #include "batch/send/load.h"
+#include "batch/send/load_int.h"
 
 #include "core/alloc.h"
 #include "core/guard.h"
@@ -14,19 +15,47 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PB__READ_CHUNK (256 * 1024)
+/* The file is read in pieces of PB_LOAD_PIECE bytes (the last may be shorter); the check
+ * keeps a digest of each, and the streaming loader (pb_loader_next) compares every piece with
+ * it before a byte of it is parsed, so no row of a file changed since its check is stored. */
+int pb_load__read_piece(int fd, const char *path, char *buf, size_t *got)
+{
+    *got = 0;
+    while (*got < PB_LOAD_PIECE) {
+        ssize_t n = read(fd, buf + *got, PB_LOAD_PIECE - *got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return pb_error_set("cannot read %s: %s", path, strerror(errno)), PB_EIO;
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
+void pb_load__piece_digest(const char *buf, size_t n, unsigned char out[PB_LOAD_DIGEST])
+{
+    unsigned char d[32];
+    unsigned int dl = 0;
+    if (EVP_Digest(buf, n, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
+        memset(d, 0, sizeof(d)); /* never matches a real piece's: the loader then stops */
+    memcpy(out, d, PB_LOAD_DIGEST);
+}
 
 /*
- * Read path in chunks, handing each to fn, then fn(NULL, 0) at the end; hex gets the SHA-256
- * of what was read. *fd_out (when not NULL) is the open file while fn runs, else -1.
+ * Read path in pieces, handing each to fn, then fn(NULL, 0) at the end; hex gets the SHA-256
+ * of what was read, res (when not NULL) each piece's digest. *fd_out (when not NULL) is the
+ * open file while fn runs, else -1.
  */
 static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void *), void *arg,
-                         char hex[65], int *fd_out)
+                         char hex[65], int *fd_out, pb_load_result *res)
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     unsigned char digest[32];
-    char *chunk = pb_malloc(PB__READ_CHUNK);
+    char *chunk = pb_malloc(PB_LOAD_PIECE);
     int fd = -1, rc = PB_OK;
+    size_t cap = 0;
 
     if (!sha || !chunk || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
         rc = PB_ENOMEM;
@@ -41,24 +70,32 @@ static int pb__read_file(const char *path, int (*fn)(const char *, size_t, void 
     if (fd_out)
         *fd_out = fd; /* read again at offsets while fn runs (pb__read_at) */
     for (;;) {
-        ssize_t n = read(fd, chunk, PB__READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            pb_error_set("cannot read %s: %s", path, strerror(errno));
-            rc = PB_EIO;
+        size_t n;
+        if ((rc = pb_load__read_piece(fd, path, chunk, &n)) < 0)
             goto out;
+        if (n && res) {
+            if (res->npieces == cap) {
+                size_t c2 = cap ? 2 * cap : 64;
+                void *more = pb_realloc(res->pieces, c2 * PB_LOAD_DIGEST);
+                if (!more) {
+                    rc = PB_ENOMEM;
+                    goto out;
+                }
+                res->pieces = more;
+                cap = c2;
+            }
+            pb_load__piece_digest(chunk, n, res->pieces[res->npieces++]);
         }
         if (n == 0) {
             if (fn && (rc = fn(NULL, 0, arg)) != 0) /* the end, while fd is still open */
                 goto out;
             break;
         }
-        if (EVP_DigestUpdate(sha, chunk, (size_t)n) != 1) {
+        if (EVP_DigestUpdate(sha, chunk, n) != 1) {
             rc = pb_error_set("SHA-256 failed");
             goto out;
         }
-        if (fn && (rc = fn(chunk, (size_t)n, arg)) != 0)
+        if (fn && (rc = fn(chunk, n, arg)) != 0)
             goto out;
     }
     if (EVP_DigestFinal_ex(sha, digest, NULL) != 1) {
@@ -78,31 +115,13 @@ out:
 
 int pb_load_hash(const char *path, char hex[65])
 {
-    return pb__read_file(path, NULL, NULL, hex, NULL);
+    return pb__read_file(path, NULL, NULL, hex, NULL, NULL);
 }
-
-typedef struct {
-    const pb_load_opts *o;
-    pb_load_result *res;
-    pb_validator *v;
-    int storing;
-    uint64_t skip, seen;
-    uint64_t checked; /* data rows seen by the payment-id check */
-    pb_store_row *rows;
-    size_t nrows, rows_cap;
-    int deferred; /* the streaming loader: rows collect for pb_loader_next; the store's
-                     questions and the insert wait for pb_loader_store */
-    int err;
-    int grouped;     /* a store group is open (pb__group) */
-    size_t in_group; /* payment ids asked about in it */
-    int fd;          /* the file being read (pb__read_at reads earlier rows of it again) */
-    char payee[65];  /* the current row's paid-recently key (pb__payee_key), or "" */
-} pb__scan;
 
 /* The validator confirms a duplicate against the earlier row's text, read again from the file. */
 static int pb__read_at(uint64_t off, char *buf, size_t len, size_t *got, void *ctx)
 {
-    pb__scan *s = ctx;
+    pb_load__scan *s = ctx;
     *got = 0;
     while (*got < len) {
         ssize_t n = pread(s->fd, buf + *got, len - *got, (off_t)(off + *got));
@@ -121,7 +140,7 @@ static int pb__read_at(uint64_t off, char *buf, size_t len, size_t *got, void *c
 
 static void pb__on_finding(const pb_finding *f, void *ctx)
 {
-    pb__scan *s = ctx;
+    pb_load__scan *s = ctx;
     if (!s->storing && s->o->on_finding)
         s->o->on_finding(f, s->o->payload);
 }
@@ -129,7 +148,7 @@ static void pb__on_finding(const pb_finding *f, void *ctx)
 /* The payment-id questions and the insert of one chunk share one store transaction: asked
  * one by one, each question was a transaction of its own (WAL locks taken and released per
  * row: 40% of a 100,000-row load). A chunk keeps the write lock for milliseconds only. */
-static int pb__group(pb__scan *s)
+static int pb__group(pb_load__scan *s)
 {
     int rc;
     if (s->grouped)
@@ -141,7 +160,7 @@ static int pb__group(pb__scan *s)
     return 0;
 }
 
-static int pb__ungroup(pb__scan *s)
+static int pb__ungroup(pb_load__scan *s)
 {
     if (!s->grouped)
         return 0;
@@ -149,7 +168,7 @@ static int pb__ungroup(pb__scan *s)
     return pb_store_group_end(s->o->store);
 }
 
-static int pb__flush(pb__scan *s)
+static int pb__flush(pb_load__scan *s)
 {
     int rc = 0;
     if (s->nrows) {
@@ -164,7 +183,7 @@ static int pb__flush(pb__scan *s)
 }
 
 /* A valid row whose payment id another batch of the store holds: invalid, payment-id-used. */
-static int pb__id_used(pb__scan *s, const pb_row_report *r)
+static int pb__id_used(pb_load__scan *s, const pb_row_report *r)
 {
     const pb_str id = r->row->cell[PB_COL_PAYMENT_ID];
     char *owner = NULL;
@@ -205,7 +224,7 @@ static void pb__payee_key(const pb_row_report *r, char key[65])
 }
 
 typedef struct {
-    pb__scan *s;
+    pb_load__scan *s;
     const pb_row_report *r;
     unsigned hits;
 } pb__recent;
@@ -215,7 +234,7 @@ typedef struct {
 static int pb__on_paid(const pb_store_paid_hit *h, void *payload)
 {
     pb__recent *c = payload;
-    pb__scan *s = c->s;
+    pb_load__scan *s = c->s;
     c->hits++;
     if (c->hits <= PB__RECENT_SHOWN && !s->storing && s->o->on_finding) {
         pb_finding f;
@@ -237,7 +256,7 @@ static int pb__on_paid(const pb_store_paid_hit *h, void *payload)
 }
 
 /* 1 when the row was paid recently in another batch, 0 when not, or an error. */
-static int pb__paid_recently(pb__scan *s, const pb_row_report *r)
+static int pb__paid_recently(pb_load__scan *s, const pb_row_report *r)
 {
     pb__recent c = {s, r, 0};
     int rc;
@@ -297,7 +316,7 @@ static int pb__fill_row(pb_store_row *sr, const pb_row_report *r, const char pay
 
 static int pb__on_row(const pb_row_report *r, void *ctx)
 {
-    pb__scan *s = ctx;
+    pb_load__scan *s = ctx;
     pb_finding_code why = PB_F__COUNT;
     int valid = r->valid, rc;
 
@@ -365,7 +384,7 @@ fail:
 
 static int pb__feed(const char *data, size_t len, void *arg)
 {
-    pb__scan *s = arg;
+    pb_load__scan *s = arg;
     int rc;
     if (!data) /* the end of the file */
         return pb_validator_file_failed(s->v) ? 0 : pb_validator_finish(s->v);
@@ -375,9 +394,9 @@ static int pb__feed(const char *data, size_t len, void *arg)
     return rc;
 }
 
-/* s for a pass over o->path (the rows array when storing, the validator); pb__scan_free. */
-static int pb__scan_init(pb__scan *s, const pb_load_opts *o, int storing, uint64_t skip,
-                         pb_load_result *res)
+/* s for a pass over o->path (the rows array when storing, the validator); pb_load__scan_free. */
+int pb_load__scan_init(pb_load__scan *s, const pb_load_opts *o, int storing, uint64_t skip,
+                       pb_load_result *res)
 {
     pb_validator_opts vo;
 
@@ -405,7 +424,7 @@ static int pb__scan_init(pb__scan *s, const pb_load_opts *o, int storing, uint64
     return pb_validator_new(&s->v, &vo);
 }
 
-static void pb__scan_free(pb__scan *s)
+void pb_load__scan_free(pb_load__scan *s)
 {
     if (s->rows) {
         pb_store_rows_clear(s->rows, s->nrows);
@@ -417,7 +436,7 @@ static void pb__scan_free(pb__scan *s)
 }
 
 /* The header cells the validator mapped, packed into res (pb_store_cells_pack). */
-static int pb__scan_header(pb__scan *s, pb_load_result *res)
+static int pb_load__scan_header(pb_load__scan *s, pb_load_result *res)
 {
     const pb_header_map *m = pb_validator_header(s->v);
     size_t i, w;
@@ -435,15 +454,15 @@ static int pb__scan_header(pb__scan *s, pb_load_result *res)
     return rc;
 }
 
-static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_load_result *res)
+static int pb_load__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_load_result *res)
 {
-    pb__scan s;
+    pb_load__scan s;
     int rc;
 
     memset(res, 0, sizeof(*res));
-    if ((rc = pb__scan_init(&s, o, storing, skip, res)) < 0)
+    if ((rc = pb_load__scan_init(&s, o, storing, skip, res)) < 0)
         goto out;
-    rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd);
+    rc = pb__read_file(o->path, pb__feed, &s, res->sha256, &s.fd, storing ? NULL : res);
     if (rc == 1)
         rc = 0; /* a file that failed: not read to its end, not finished */
     if (s.err)
@@ -461,13 +480,13 @@ static int pb__scan_run(const pb_load_opts *o, int storing, uint64_t skip, pb_lo
         goto out;
     }
     res->stats = *pb_validator_get_stats(s.v);
-    if ((rc = pb__scan_header(&s, res)) < 0)
+    if ((rc = pb_load__scan_header(&s, res)) < 0)
         goto out;
     res->file_failed = pb_validator_file_failed(s.v);
     res->valid = res->stats.valid - res->id_used - res->recent_refused;
     res->invalid = res->stats.invalid + res->id_used + res->recent_refused;
 out:
-    pb__scan_free(&s);
+    pb_load__scan_free(&s);
     return rc;
 }
 
@@ -476,212 +495,17 @@ void pb_load_result_clear(pb_load_result *res)
     pb_free(res->header);
     res->header = NULL;
     res->header_len = 0;
+    pb_free(res->pieces);
+    res->pieces = NULL;
+    res->npieces = 0;
 }
 
 int pb_load_check(const pb_load_opts *o, pb_load_result *res)
 {
-    return pb__scan_run(o, 0, 0, res);
+    return pb_load__scan_run(o, 0, 0, res);
 }
 
 int pb_load_store(const pb_load_opts *o, uint64_t skip, pb_load_result *res)
 {
-    return pb__scan_run(o, 1, skip, res);
-}
-
-/* The streaming loader (load.h): the store pass of pb_load_store, cut into chunks that the
- * send driver stores on the store's thread while earlier rows are already being sent. */
-struct pb_loader {
-    pb_load_opts o;
-    pb__scan s;
-    pb_load_result res;
-    EVP_MD_CTX *sha;
-    char *piece;
-    char expect[65];
-    int eof;
-};
-
-#define PB__PIECE (16 * 1024) /* parsed per step: a few ms of the loop's time at most */
-
-void pb_loader_free(pb_loader *l)
-{
-    if (!l)
-        return;
-    pb__scan_free(&l->s);
-    if (l->s.fd >= 0)
-        close(l->s.fd);
-    EVP_MD_CTX_free(l->sha);
-    pb_free(l->piece);
-    pb_load_result_clear(&l->res);
-    pb_free(l);
-}
-
-int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip, const char *expect_sha256)
-{
-    pb_loader *l = pb_calloc(1, sizeof(*l));
-    int rc;
-
-    *out = NULL;
-    if (!l)
-        return PB_ENOMEM;
-    l->o = *o;
-    l->s.fd = -1;
-    snprintf(l->expect, sizeof(l->expect), "%s", expect_sha256 ? expect_sha256 : "");
-    if ((rc = pb__scan_init(&l->s, &l->o, 1, skip, &l->res)) < 0)
-        goto out;
-    l->s.deferred = 1;
-    l->sha = EVP_MD_CTX_new();
-    l->piece = pb_malloc(PB__PIECE);
-    if (!l->sha || !l->piece || EVP_DigestInit_ex(l->sha, EVP_sha256(), NULL) != 1) {
-        rc = PB_ENOMEM;
-        goto out;
-    }
-    l->s.fd = open(o->path, O_RDONLY | O_CLOEXEC);
-    if (l->s.fd < 0) {
-        rc = pb_error_set("cannot read %s: %s", o->path, strerror(errno));
-        rc = PB_EIO;
-        goto out;
-    }
-    *out = l;
-    l = NULL;
-out:
-    pb_loader_free(l);
-    return rc;
-}
-
-/* The end of the file: the validator's last rows, the file's SHA-256 against the one the
- * batch was checked with (a file changed since is never taken for the one checked). */
-static int pb__loader_end(pb_loader *l)
-{
-    unsigned char d[32];
-    char hex[65];
-    int rc;
-    l->eof = 1;
-    if (pb_validator_file_failed(l->s.v))
-        return pb_error_set("%s changed while it was being sent: it no longer reads as the file "
-                            "that was checked; sending stopped",
-                            l->o.path),
-               PB_EPARSE;
-    if ((rc = pb_validator_finish(l->s.v)) != 0 || (rc = l->s.err) != 0)
-        return rc < 0 ? rc : PB_ERROR;
-    if (EVP_DigestFinal_ex(l->sha, d, NULL) != 1)
-        return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
-    pb_hex_lower(d, 32, hex);
-    if (l->expect[0] && strcmp(hex, l->expect) != 0)
-        return pb_error_set("%s changed while it was being sent (SHA-256 %.16s... when checked, "
-                            "%.16s... now); sending stopped: put the checked file back and run "
-                            "the same command again",
-                            l->o.path, l->expect, hex),
-               PB_EPARSE;
-    return 0;
-}
-
-int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
-{
-    pb_load_chunk *c = NULL;
-    int rc = 0;
-
-    *out = NULL;
-    *eof = l->eof;
-    while (!l->eof && l->s.nrows < PB_LOAD_CHUNK / 2) {
-        ssize_t n = read(l->s.fd, l->piece, PB__PIECE);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return pb_error_set("cannot read %s: %s", l->o.path, strerror(errno)), PB_EIO;
-        if (n == 0) {
-            if ((rc = pb__loader_end(l)) != 0)
-                return rc;
-            break;
-        }
-        if (EVP_DigestUpdate(l->sha, l->piece, (size_t)n) != 1)
-            return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
-        rc = pb_validator_feed(l->s.v, l->piece, (size_t)n);
-        if (l->s.err)
-            return l->s.err;
-        if (rc != 0)
-            return rc < 0 ? rc : PB_ERROR;
-        if (pb_validator_file_failed(l->s.v))
-            return pb__loader_end(l);
-    }
-    *eof = l->eof;
-    if (!l->s.nrows)
-        return 0;
-    if (!(c = pb_calloc(1, sizeof(*c))))
-        return PB_ENOMEM;
-    /* the rows move to the chunk; the scan starts a fresh array */
-    c->rows = l->s.rows;
-    c->n = l->s.nrows;
-    l->s.nrows = 0;
-    l->s.rows_cap = PB_LOAD_CHUNK;
-    if (!(l->s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*l->s.rows)))) {
-        l->s.rows_cap = 0;
-        pb_load_chunk_free(c);
-        return PB_ENOMEM;
-    }
-    *out = c;
-    return 0;
-}
-
-void pb_load_chunk_free(pb_load_chunk *c)
-{
-    if (!c)
-        return;
-    pb_store_rows_clear(c->rows, c->n);
-    pb_free(c->rows);
-    pb_free(c);
-}
-
-static int pb__count_hit(const pb_store_paid_hit *h, void *payload)
-{
-    (void)h;
-    ++*(unsigned *)payload;
-    return 0;
-}
-
-/* A valid row that must not be sent after all: invalid, with the finding's name. */
-static int pb__refuse(pb_store_row *r, pb_finding_code why)
-{
-    r->state = PB_ROW_INVALID;
-    pb_free(r->findings);
-    r->findings = pb_strdup(pb_finding_name(why));
-    return r->findings ? 0 : PB_ENOMEM;
-}
-
-int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
-{
-    const pb_load_opts *o = &l->o;
-    size_t i;
-    int rc;
-
-    for (i = 0; i < c->n; i++) {
-        pb_store_row *r = &c->rows[i];
-        char *owner = NULL;
-        unsigned hits = 0;
-        if (r->state != PB_ROW_QUEUED)
-            continue;
-        /* the questions pb_load_store asks row by row, for the rows not stored yet */
-        rc = pb_store_payment_id_owner(o->store, r->payment_id, strlen(r->payment_id),
-                                       o->this_batch, &owner);
-        pb_free(owner);
-        if (rc == 0) {
-            c->id_used++;
-            if ((rc = pb__refuse(r, PB_F_PAYMENT_ID_USED)) < 0)
-                return rc;
-            continue;
-        }
-        if (rc != PB_ENOTFOUND)
-            return rc;
-        if (!o->recent_on || !r->payee_key[0])
-            continue;
-        rc = pb_store_paid_recently(o->store, r->payee_key, o->this_batch, o->recent_since_ms,
-                                    pb__count_hit, &hits);
-        if (rc < 0)
-            return rc;
-        if (hits && o->strict_recent) {
-            c->recent_refused++;
-            if ((rc = pb__refuse(r, PB_F_PAID_RECENTLY)) < 0)
-                return rc;
-        }
-    }
-    return pb_store_rows_add(o->store, o->this_batch, c->rows, c->n);
+    return pb_load__scan_run(o, 1, skip, res);
 }

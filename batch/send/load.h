@@ -16,7 +16,9 @@
 
 #include <stdint.h>
 
-#define PB_LOAD_CHUNK 512
+#define PB_LOAD_CHUNK  512
+#define PB_LOAD_PIECE  (32 * 1024) /* the file is read, and its pieces compared, in these */
+#define PB_LOAD_DIGEST 16          /* bytes of SHA-256 kept per piece (pb_load_result.pieces) */
 
 typedef struct {
     const char *path;
@@ -50,6 +52,10 @@ typedef struct {
     char sha256[65];
     char *header; /* the header cells, packed (pb_store_cells_pack); owned */
     size_t header_len;
+    /* pb_load_check: the first PB_LOAD_DIGEST bytes of each piece's SHA-256, for the loader
+     * (about 0.05% of the file's size); owned */
+    unsigned char (*pieces)[PB_LOAD_DIGEST];
+    size_t npieces;
 } pb_load_result;
 
 void pb_load_result_clear(pb_load_result *res);
@@ -71,9 +77,10 @@ int pb_load_store(const pb_load_opts *o, uint64_t skip, pb_load_result *res);
  * them over as a chunk; pb_loader_store asks the chunk's store questions (payment ids of
  * other batches, paid-recently) and inserts it, on whichever thread owns the store at that
  * moment (it reads only the options, never the parser). Chunks must be stored in the order
- * they were handed out, so the stored rows stay a prefix of the file. At the end of the file
- * the file's SHA-256 must equal expect_sha256 (the one it was checked with), else PB_EPARSE:
- * a file changed between the check and the send is not sent on.
+ * they were handed out, so the stored rows stay a prefix of the file. Each piece of the file
+ * must equal the one pb_load_check read (its digest), and the whole file its SHA-256, else
+ * PB_EPARSE before a row of the differing piece is handed out: a file changed between the
+ * check and the send is not sent on.
  */
 typedef struct pb_load_chunk {
     pb_store_row *rows;
@@ -83,12 +90,15 @@ typedef struct pb_load_chunk {
 
 typedef struct pb_loader pb_loader;
 
-/* o is copied (its pointers are borrowed for the loader's life); skip as in pb_load_store. */
-int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip, const char *expect_sha256);
+/* o is copied (its pointers are borrowed for the loader's life); skip as in pb_load_store;
+ * checked is pb_load_check's result for this file (its SHA-256 and piece digests, copied):
+ * each piece read must equal the one checked before any of its rows is handed out. */
+int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip,
+                  const pb_load_result *checked);
 void pb_loader_free(pb_loader *l);
 /* The next rows, about PB_LOAD_CHUNK / 2 or fewer at the end: *chunk (the caller's,
  * pb_load_chunk_free), or NULL when none are left; *eof = 1 once the file was read to its end
- * and found to be the one checked. */
+ * and found to be the one checked. PB_EPARSE as soon as a piece differs from the check's. */
 int pb_loader_next(pb_loader *l, pb_load_chunk **chunk, int *eof);
 int pb_loader_store(const pb_loader *l, pb_load_chunk *chunk);
 void pb_load_chunk_free(pb_load_chunk *c);

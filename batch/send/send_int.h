@@ -54,6 +54,7 @@ typedef struct {
     pb__pollrow page[PB_SEND__PAGE];
     size_t page_n, page_pos;
     int list_out;
+    int peek; /* the LIST out is the look at wait start (pb_send__wait_start) */
     unsigned polls_out;
     uint64_t polled;
     unsigned passes;        /* complete passes over the accepted rows */

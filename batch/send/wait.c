@@ -235,6 +235,17 @@ void pb_send__wait_listed(pb__drv *d, pb__op *op)
     d->list_out = 0;
     if (d->done)
         return;
+    if (d->peek) {
+        d->peek = 0;
+        pb_store_rows_clear(op->rows, op->n);
+        if (op->n == 0) { /* nothing accepted: nothing to wait for */
+            pb_send__finish(d);
+            return;
+        }
+        op->n = 0;
+        pb__poll_pump(d); /* the callbacks' head start, then the first pass */
+        return;
+    }
     if (op->n == 0) {
         /* end of a pass: nothing accepted at all means every row is settled */
         if (d->cursor == 0) {
@@ -288,6 +299,18 @@ void pb_send__wait_start(pb__drv *d)
     }
     pb_log(PB_LOG_INFO, NULL, "dispatch done; waiting up to %lld s for results",
            (long long)(d->o->wait_ms / 1000));
+    if (now < d->next_pass_at) {
+        /* a look at the first page before the callbacks' head start: a batch with nothing
+         * accepted (all settled already) ends now, not after it */
+        pb__op *op = pb_send__op_new(d, PB__OP_LIST, PB_SEND__PAGE);
+        if (!op)
+            return;
+        op->row_no = 0;
+        d->list_out = 1;
+        d->peek = 1;
+        pb_send__op_submit(d, op);
+        return;
+    }
     pb__poll_pump(d);
 }
 

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/errors.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,6 +166,16 @@ out:
     return pb__sq_end(ss, rc);
 }
 
+static pthread_once_t pb__sq_once = PTHREAD_ONCE_INIT;
+
+/* Before SQLite's first use in the process: no memory statistics (they take a global mutex on
+ * every allocation of every connection; nothing here reads them). Too late (SQLite already
+ * initialised by someone else) is harmless: the default stays. */
+static void pb__sq_config(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int pb_store_sqlite_open(pb_store **out, const char *path)
 {
     pb__sstore *ss;
@@ -179,7 +190,11 @@ int pb_store_sqlite_open(pb_store **out, const char *path)
         pb_free(ss);
         return pb_error_set("store %s: out of memory", path), PB_ENOMEM;
     }
-    rc = sqlite3_open_v2(path, &ss->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    pthread_once(&pb__sq_once, pb__sq_config);
+    /* NOMUTEX: a handle is only ever used by one thread at a time (store.h), so SQLite's
+     * per-call connection mutex is pure cost */
+    rc = sqlite3_open_v2(path, &ss->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = pb__sq_err(ss, rc, "opening");
         goto out;

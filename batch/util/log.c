@@ -51,7 +51,7 @@ void pb_log(pb_log_sev level, const pb_log_ctx *ctx, const char *fmt, ...)
 {
     static const pb_log_ctx none = {"log", NULL, 0, NULL, NULL};
     FILE *out = pb__out ? pb__out : stderr;
-    char when[96], msg[4096];
+    char when[96], msg[4096], *p;
     struct timespec ts;
     struct tm tm;
     pb_buf b;
@@ -64,6 +64,11 @@ void pb_log(pb_log_sev level, const pb_log_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a longer message is cut, not an error */
     va_end(ap);
+    /* one line per event, whatever Gate or a quoted cell said: a control character (a line
+     * break) could split an event or forge one */
+    for (p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     (void)gmtime_r(&ts.tv_sec, &tm);
     (void)snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,

@@ -3,9 +3,10 @@
  *
  * An event is one line on the sink's stream (stderr by default): text is one readable line,
  * json is one object per line with stable keys: time, level, event, batch, row, payment_id,
- * code, message (absent keys are left out). Callers pass masked account numbers only and never
- * a secret: the sink cannot tell them apart from other text. Not thread-safe: the loop thread
- * logs.
+ * code, message (absent keys are left out); in both, a control character of the message (a
+ * line break a quoted cell or Gate sent) becomes '?'. Callers pass masked account numbers only
+ * and never a secret: the sink cannot tell them apart from other text. Not thread-safe: the
+ * loop thread logs.
  */
 #ifndef PB_UTIL_LOG_H
 #define PB_UTIL_LOG_H

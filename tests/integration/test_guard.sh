@@ -4,26 +4,13 @@
 # matching, off by one minor unit, off by one row; config keys. Every refusal sends nothing
 # (the sandbox ledger stays empty) and exits 65.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-[ -n "${PB_KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.out "$T"/*.err; do [ -s "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=guard-test-secret
-unset PAYBATCH_CONFIG
 cd "$T"
 
-"$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 77 --ledger "$T/ledger" >"$T/sbx.out" 2>"$T/sbx.err" &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q "^listening on" "$T/sbx.out" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sbx.out")
-[ -n "$PORT" ] || fail "sandbox did not start"
+start_sandbox sbx 77
+PORT=$PORT_sbx
 GATE=(--gate-url "http://127.0.0.1:$PORT" --project-id 77)
 
 # 2 PHP rows (1500.00 + 1000.00 = 2500.00) and 1 MYR row (50.00)
@@ -44,7 +31,7 @@ refused() {
     [ $rc -eq 65 ] || fail "$n ($*): exit $rc, want 65"
     grep -q "^refused: " "$T/$n.out" || fail "$n: no 'refused:' line"
     grep -q "nothing was sent" "$T/$n.out" || fail "$n: no 'nothing was sent'"
-    [ ! -s "$T/ledger" ] || fail "$n: something was sent"
+    [ ! -s "$T/sbx.ledger" ] || fail "$n: something was sent"
 }
 # passes NAME ARGS...: the checks let it through (--dry-run: nothing is sent either way)
 passes() {
@@ -113,7 +100,7 @@ set -e
 grep -q "line 2: 'PHP:2,500.00': the amount" "$T/f-bad.err" || fail "control file message: $(cat "$T/f-bad.err")"
 [ $rc2 -eq 66 ] || fail "missing control file: exit $rc2, want 66"
 [ $rc3 -eq 64 ] || fail "--control with --expect-rows: exit $rc3, want 64"
-[ ! -s "$T/ledger" ] || fail "something was sent"
+[ ! -s "$T/sbx.ledger" ] || fail "something was sent"
 echo "ok 5 --control file"
 
 # ---- 6. config keys and environment; bad values --------------------------------------------
@@ -140,7 +127,7 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "within the limits: exit $rc"
-[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "want 3 payouts in the ledger"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 3 ] || fail "want 3 payouts in the ledger"
 echo "ok 7 within the limits: sent"
 
 # ---- 8. paid-recently: yesterday's file sent again with new payment ids ------------------
@@ -164,7 +151,7 @@ d = json.load(open(sys.argv[1]))
 f = [x for x in d["findings"] if x["code"] == "paid-recently"]
 assert len(f) == 3 and all(x["severity"] == "error" for x in f), f
 PY
-[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "sent although paid recently"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 3 ] || fail "sent although paid recently"
 # strict through the config file
 printf 'strict_recent = true\n' >"$T/strict.conf"
 send2 p-conf "$T/f2.csv" --config "$T/strict.conf"
@@ -178,17 +165,17 @@ db.commit()
 PY
 send2 p-inside "$T/f2.csv" --strict-recent --recent-days 9
 [ $rc -eq 65 ] || fail "inside a 9-day window: exit $rc, want 65"
-[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "sent although paid inside the window"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 3 ] || fail "sent although paid inside the window"
 send2 p-outside "$T/f2.csv" --strict-recent -v
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "outside the 7-day window: exit $rc"
 ! grep -q "paid-recently" "$T/p-outside.out" "$T/p-outside.err" || fail "paid-recently outside the window"
-[ "$(wc -l <"$T/ledger")" -eq 6 ] || fail "want 6 payouts after the second batch"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 6 ] || fail "want 6 payouts after the second batch"
 # a warning by default: the third file is sent, with the findings naming the second batch
 send2 p-warn "$T/f3.csv"
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "paid-recently as a warning: exit $rc"
 grep -q "Warnings:" "$T/p-warn.out" && grep -q "paid-recently: 3" "$T/p-warn.out" || fail "no warning"
 grep -q "(payment id h-1)" "$T/p-warn.out" || fail "the warning names the second batch's row"
-[ "$(wc -l <"$T/ledger")" -eq 9 ] || fail "want 9 payouts after the third batch"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 9 ] || fail "want 9 payouts after the third batch"
 # --recent-days 0: no check at all
 sed 's/,g-/,m-/' "$T/f.csv" >"$T/f4.csv"
 send2 p-off "$T/f4.csv" --recent-days 0 --strict-recent

@@ -150,15 +150,17 @@ echo "ok 2 account numbers: only masked in logs, reports and --invalid-out; in t
 import json, re, sys
 keys = {"time": str, "level": str, "event": str, "batch": str, "row": int, "payment_id": str,
         "code": str, "message": str}
-n = 0
+n, seen = 0, set()
 for name in sys.argv[1:]:
     for i, line in enumerate(open(name, encoding="utf-8")):
         if not line.strip():
             continue
         o = json.loads(line)
         assert isinstance(o, dict), (name, i, line)
-        for k in ("time", "level", "event"):
+        for k in ("time", "level", "event", "message"):
             assert k in o, (name, i, k, line)
+        assert set(o) <= set(keys), (name, i, "keys other than the stable ones", line)
+        seen |= set(o)
         for k, v in o.items():
             if k in keys:
                 assert isinstance(v, keys[k]), (name, i, k, v)
@@ -166,13 +168,40 @@ for name in sys.argv[1:]:
         assert o["level"] in ("error", "warn", "warning", "info", "debug"), (name, o["level"])
         n += 1
 assert n > 10, n
+assert seen == set(keys), ("never logged", set(keys) - seen)
 PY
 # text logs: one readable line per event, no JSON
 grep -q '^{' "$T/out/rec-text.err" && fail "text logs hold a JSON line"
 # stderr is no terminal here: no progress line redrawn with \r (it goes to the log instead)
 grep -q $'\r' "$T/out/send.err" "$T/out/rec.err" "$T/out/rec-text.err" &&
     fail "a progress line was drawn although stderr is not a terminal"
-echo "ok 3 every JSON log line is an object with time, level, event and typed keys"
+# the same events as text and as json: one line each, the text line is the json's message (a
+# cell holding a line break included: it cannot split or forge a log line)
+mkdir "$T/dry"
+printf '%s\n' 'method,payment_id,amount,currency,customer_id,ip_address,account_number,customer_name' \
+    'gcash,d-1,2000,PHP,c1,"1.2.3.4' '2026-01-01T00:00:00.000Z paybatch: row accepted",09171234567,Ana' \
+    'gcash,d-2,5,PHP,c2,198.51.100.2,09171234568,Ben' 'gcash,d-3,2000,PHP,c3,198.51.100.3,0917123,Cy' \
+    'gcash,d-4,2000,PHP,c4,198.51.100.4,09171234569,Di' >"$T/dry/in.csv"
+for f in json text; do
+    "$PAYBATCH" send --dry-run -v --skip-invalid --project-id 9 --state "$T/dry/$f.db" \
+        --log-format $f "$T/dry/in.csv" >"$T/dry/$f.out" 2>"$T/dry/$f.err" ||
+        fail "send --dry-run --log-format $f: exit $?"
+done
+"$PY" - "$T/dry/json.err" "$T/dry/text.err" <<'PY' || fail "text and json logs do not say the same, one line per event"
+import json, re, sys
+js = [json.loads(x) for x in open(sys.argv[1], encoding="utf-8")]
+tx = open(sys.argv[2], encoding="utf-8").read().splitlines()
+assert len(js) >= 3 and len(js) == len(tx), (len(js), len(tx))
+pre = {"error": "error: ", "warn": "warning: "}
+for o, t in zip(js, tx):
+    m = re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z paybatch: (.*)$", t)
+    assert m, t
+    want = pre.get(o["level"], "") + o["message"] + (f" (row {o['row']})" if "row" in o else "")
+    assert m.group(1) == want, (t, o)
+assert any("1.2.3.4?2026-01-01" in o["message"] for o in js), "the line-break cell was not logged"
+PY
+echo "ok 3 every JSON log line is an object with only the stable keys (each of them used), typed;"
+echo "     text logs say the same, one line per event"
 
 # 4. the progress line: on a terminal only (script(1) gives send a pseudo-terminal); a log
 # event never lands on the end of it

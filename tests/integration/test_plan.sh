@@ -5,26 +5,13 @@
 # plan and key files; require_plan; the confirmation on a terminal (a pseudo-terminal).
 # Every refusal sends nothing: the sandbox ledger is checked after each.
 set -euo pipefail
-: "${PAYBATCH:?set by ctest}"
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-[ -n "${PB_KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.out "$T"/*.err; do [ -s "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+: "${PB_SOURCE_DIR:?set by ctest}"
+. "$PB_SOURCE_DIR/tests/integration/lib.sh"
 export PAYBATCH_SECRET_KEY=plan-test-secret
-unset PAYBATCH_CONFIG
 cd "$T"
 
-"$PAYBATCH" sandbox --listen 127.0.0.1:0 --project-id 77 --ledger "$T/ledger" >"$T/sbx.out" 2>"$T/sbx.err" &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q "^listening on" "$T/sbx.out" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sbx.out")
-[ -n "$PORT" ] || fail "sandbox did not start"
+start_sandbox sbx 77
+PORT=$PORT_sbx
 GATE=(--state "$T/s.db" --gate-url "http://127.0.0.1:$PORT" --project-id 77 --max-total PHP:5000)
 
 for k in alice bob carol; do
@@ -51,7 +38,7 @@ run() {
 want() { # CODE NAME WHAT
     [ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1"
 }
-nothing_sent() { [ ! -s "$T/ledger" ] || fail "$1: something was sent"; }
+nothing_sent() { [ ! -s "$T/sbx.ledger" ] || fail "$1: something was sent"; }
 said() { # NAME PATTERN
     grep -q -- "$2" "$T/$1.out" "$T/$1.err" || fail "$1: no '$2' in the output"
 }
@@ -235,10 +222,10 @@ printf 'require_plan = true\napproval_keys = %s, %s\napprovals_required = 2\n' "
 run go send "${GATE[@]}" --config "$T/two.conf" --plan "$T/alice-only.json" --report "$T/r.json" "$T/f.csv"
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "approved plan: exit $rc"
 said go "this run is the plan"
-[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "want 3 payouts"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 3 ] || fail "want 3 payouts"
 run again send "${GATE[@]}" --config "$T/two.conf" --plan "$T/alice-only.json" "$T/f.csv"
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "resume under the plan: exit $rc"
-[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "resume sent again"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 3 ] || fail "resume sent again"
 run status status --state "$T/s.db"
 said status "approved by alice (ed25519:[0-9a-f]*), bob (ed25519:"
 python3 - "$T/r.json" <<'PY' || fail "report: no plan"
@@ -268,6 +255,10 @@ while answer != "-" and b"Type the number" not in out and time.time() < deadline
         except OSError:
             break
 if answer != "-":
+    if os.environ.get("TTY_CHANGE"):  # the file changes in place while the question waits
+        with open(args[-1], "r+b") as f:
+            f.seek(-4, 2)
+            f.write(b"9")
     os.write(fd, answer.encode() + b"\n")
 deadline = time.time() + 240
 while time.time() < deadline:
@@ -288,19 +279,29 @@ rc=$(tty_send 2)
 [ "$rc" = 75 ] || fail "wrong row count typed: exit $rc"
 grep -q "Type the number of rows to send (3)" "$T/tty.log" || fail "no question on a terminal"
 grep -q "not confirmed; nothing was sent" "$T/tty.log" || fail "no refusal"
-[ "$(wc -l <"$T/ledger")" -eq 3 ] || fail "sent without confirmation"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 3 ] || fail "sent without confirmation"
 rc=$(tty_send 3)
 [ "$rc" = 0 ] || [ "$rc" = 75 ] || fail "confirmed on a terminal: exit $rc"
-[ "$(wc -l <"$T/ledger")" -eq 6 ] || fail "confirmed, not sent"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 6 ] || fail "confirmed, not sent"
 # off a terminal nothing is asked; --yes skips the question on one
 sed 's/,p-/,u-/; s/150000/150200/' "$T/f.csv" >"$T/notty.csv"
 run notty send "${GATE[@]}" "$T/notty.csv" </dev/null
 [ $rc -eq 0 ] || [ $rc -eq 75 ] || fail "off a terminal: exit $rc"
 ! grep -q "Type the number" "$T/notty.out" || fail "asked off a terminal"
-[ "$(wc -l <"$T/ledger")" -eq 9 ] || fail "off a terminal: not sent"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 9 ] || fail "off a terminal: not sent"
 sed 's/,p-/,v-/; s/150000/150300/' "$T/f.csv" >"$T/yes.csv"
 rc=$(tty_send - "$T/yes.csv")
 [ "$rc" = 0 ] || [ "$rc" = 75 ] || fail "--yes on a terminal: exit $rc"
 ! grep -q "Type the number" "$T/tty.log" || fail "asked despite --yes"
-[ "$(wc -l <"$T/ledger")" -eq 12 ] || fail "--yes: not sent"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 12 ] || fail "--yes: not sent"
 echo "ok 7 confirmation on a terminal"
+
+# ---- 8. a file changed between its check and its sending ----------------------------------
+# (the question on a terminal holds the run between the two; any other moment is the same:
+# each piece of the file is compared with the one checked before its rows are stored)
+sed 's/,p-/,w-/; s/150000/150400/' "$T/f.csv" >"$T/chg.csv"
+rc=$(TTY_CHANGE=1 tty_send 3 "$T/chg.csv")
+[ "$rc" = 65 ] || fail "changed file: exit $rc"
+grep -q "changed while it was being sent" "$T/tty.log" || fail "changed file: no message"
+[ "$(wc -l <"$T/sbx.ledger")" -eq 12 ] || fail "changed file: something was sent"
+echo "ok 8 a file changed after its check is not sent"

@@ -273,8 +273,45 @@ static void sim__feed(sim_world *w, pb_engine_event *ev)
     sim__drive(w);
 }
 
+/* the loader's own stream (see sim_world.ld_rng) */
+static uint64_t sim__ld_below(sim_world *w, uint64_t n)
+{
+    uint64_t z = (w->ld_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return n ? z % n : 0;
+}
+
+static void sim__load_next(sim_world *w)
+{
+    sim_ev *ev = sim_new_ev(w, w->now + 1 + (int64_t)sim__ld_below(w, 40), SIM_LOAD);
+    if (ev)
+        ev->gen = w->gen;
+}
+
+/* A chunk of 1..8 rows commits; the engine hears of it (the last one says so). */
+static void sim__load(sim_world *w)
+{
+    pb_engine_event ev = {.type = PB_ENGINE_ROWS_ADDED, .rnd = sim_rand(w)};
+    uint32_t k = 1 + (uint32_t)sim__ld_below(w, 8);
+    w->n_loaded = w->n_loaded + k < w->n_rows ? w->n_loaded + k : w->n_rows;
+    w->ld_chunks++;
+    ev.u.added.last = w->n_loaded == w->n_rows;
+    if (w->verbose)
+        printf("%8lld LOAD rows up to %u%s\n", (long long)w->now, w->n_loaded + 1,
+               ev.u.added.last ? " (last)" : "");
+    if (!ev.u.added.last)
+        sim__load_next(w);
+    sim__feed(w, &ev);
+}
+
 static void sim__start_engine(sim_world *w)
 {
+    /* a run starts loading where the last one stopped (the stored rows are a prefix) */
+    w->cfg.loading = w->n_loaded < w->n_rows;
+    if (w->cfg.loading)
+        sim__load_next(w);
     if (pb_engine_new(&w->e, &w->cfg) != PB_OK) {
         sim_fail(w, "pb_engine_new: %s", pb_error_last());
         return;
@@ -414,11 +451,17 @@ static void sim__setup(sim_world *w, uint64_t seed)
         }
     }
     sim_cb_setup(w);
+    /* half of the seeds send while their rows are still going in, from 0..n_rows-1 stored */
+    w->n_loaded = w->n_rows;
+    w->ld_rng = seed * 0x9E3779B97F4A7C15ull + 0x1D;
+    if (w->loading_on && sim__ld_below(w, 2))
+        w->n_loaded = (uint32_t)sim__ld_below(w, w->n_rows);
 }
 
 typedef struct {
     uint64_t events, requests, crashes, runs, sim_ms;
     uint64_t cb_genuine, cb_forged, cb_applied, cb_polled, reversals, reversals_unseen;
+    uint64_t ld_seeds, ld_chunks;
 } sim_totals;
 
 static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
@@ -487,6 +530,10 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
         case SIM_REVERSE:
             sim_cb_reverse(w, ev);
             break;
+        case SIM_LOAD:
+            if (mine)
+                sim__load(w);
+            break;
         }
         sim__release(w, ev);
     }
@@ -505,6 +552,8 @@ static int sim_run_seed(sim_world *w, uint64_t seed, sim_totals *tot)
     tot->cb_polled += w->cb_polled;
     tot->reversals += w->reversals;
     tot->reversals_unseen += w->reversals_unseen;
+    tot->ld_seeds += w->ld_chunks > 0;
+    tot->ld_chunks += w->ld_chunks;
     /* reset for the next seed */
     sim_ev *ev;
     while ((ev = sim__pop(w)) != NULL)
@@ -529,7 +578,7 @@ static int sim__world_init(sim_world *w)
 
 static void sim__world_reset(sim_world *w)
 {
-    int verbose = w->verbose, callbacks = w->callbacks;
+    int verbose = w->verbose, callbacks = w->callbacks, loading_on = w->loading_on;
     sim_ev *pool = w->pool;
     uint32_t *heap = w->heap, *free_list = w->free_list, n_free = w->n_free;
     int64_t *req_at = w->req_at;
@@ -537,6 +586,7 @@ static void sim__world_reset(sim_world *w)
     memset(w, 0, sizeof *w);
     w->verbose = verbose;
     w->callbacks = callbacks;
+    w->loading_on = loading_on;
     w->pool = pool;
     w->heap = heap;
     w->free_list = free_list;
@@ -558,7 +608,7 @@ static int sim__parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
     uint64_t from = 1, count = 1000;
-    int verbose = 0, callbacks = 1;
+    int verbose = 0, callbacks = 1, loading = 1;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         if (strcmp(argv[i], "--seeds") == 0 && more && sim__parse_u64(argv[i + 1], &count) == 0)
@@ -573,8 +623,12 @@ int main(int argc, char **argv)
             verbose = 1;
         else if (strcmp(argv[i], "--no-callbacks") == 0)
             callbacks = 0;
+        else if (strcmp(argv[i], "--no-loading") == 0)
+            loading = 0;
         else {
-            fprintf(stderr, "usage: %s [--seeds N] [--from S] | --seed S [-v] [--no-callbacks]\n",
+            fprintf(stderr,
+                    "usage: %s [--seeds N] [--from S] | --seed S [-v] [--no-callbacks] "
+                    "[--no-loading]\n",
                     argv[0]);
             return 2;
         }
@@ -586,6 +640,7 @@ int main(int argc, char **argv)
     }
     w->verbose = verbose;
     w->callbacks = callbacks;
+    w->loading_on = loading;
     sim_totals tot = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -595,10 +650,10 @@ int main(int argc, char **argv)
         sim__world_reset(w);
         if (sim_run_seed(w, s, &tot)) {
             printf("FAIL seed %llu: %s\n  rows=%u rate=%lld/1000 conc=%u runs=%d crashes=%d\n"
-                   "  replay: %s --seed %llu -v%s\n",
+                   "  replay: %s --seed %llu -v%s%s\n",
                    (unsigned long long)s, w->fail, w->n_rows, (long long)w->cfg.rate_milli,
                    w->cfg.concurrency, w->runs, w->crashes, argv[0], (unsigned long long)s,
-                   callbacks ? "" : " --no-callbacks");
+                   callbacks ? "" : " --no-callbacks", loading ? "" : " --no-loading");
             rc = 1;
             break;
         }
@@ -609,14 +664,15 @@ int main(int argc, char **argv)
     printf("%s: %llu seeds from %llu in %.1f s; %llu events, %llu requests, %llu crashes, %llu "
            "runs, %.1f h simulated; callbacks: %llu from Gate (%llu changed a row), %llu forged "
            "(all refused), %llu rows settled by polling; %llu payouts reversed (%llu never told: "
-           "every callback lost)\n",
+           "every callback lost); %llu seeds sent while loading (%llu chunks)\n",
            rc ? "failed" : "ok", (unsigned long long)done, (unsigned long long)from, secs,
            (unsigned long long)tot.events, (unsigned long long)tot.requests,
            (unsigned long long)tot.crashes, (unsigned long long)tot.runs,
            (double)tot.sim_ms / 3.6e6, (unsigned long long)tot.cb_genuine,
            (unsigned long long)tot.cb_applied, (unsigned long long)tot.cb_forged,
            (unsigned long long)tot.cb_polled, (unsigned long long)tot.reversals,
-           (unsigned long long)tot.reversals_unseen);
+           (unsigned long long)tot.reversals_unseen, (unsigned long long)tot.ld_seeds,
+           (unsigned long long)tot.ld_chunks);
     pb_free(w->req_at);
     pb_free(w->pool);
     pb_free(w->heap);

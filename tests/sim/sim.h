@@ -2,7 +2,8 @@
  * sim.h - the deterministic simulator of `send`: the real engine (core/engine) against a
  * simulated Gate, network, clock and store, with crashes. One seed is one history.
  *
- * sim.c holds the world (event queue, store model, driver, crashes, invariants) and main;
+ * sim.c holds the world (event queue, store model, driver, crashes, the streaming load,
+ * invariants) and main;
  * sim_gate.c the Gate and the network between us and it; sim_callback.c Gate's callbacks,
  * forged ones, the receiver and the final reconcile. Everything random comes from the
  * world's splitmix64 stream, so a seed replays exactly.
@@ -30,7 +31,8 @@ typedef enum {
     SIM_STOP,
     SIM_SETTLE,   /* Gate finishes a recorded payment */
     SIM_CALLBACK, /* a callback reaches the receiver: Gate's (cb_status) or a forger's */
-    SIM_REVERSE   /* Gate reverses a paid payout */
+    SIM_REVERSE,  /* Gate reverses a paid payout */
+    SIM_LOAD      /* the next rows of the file are committed to the batch (gen) */
 } sim_ev_type;
 
 typedef struct {
@@ -129,6 +131,13 @@ typedef struct {
     uint64_t cb_rng;
     int p_cb_lost, p_cb_dup; /* per mille */
     uint64_t cb_genuine, cb_forged, cb_applied, cb_polled, reversals, reversals_unseen;
+
+    /* the streaming load (send_load.c): the batch holds rows [0, n_loaded) only; rows are
+     * added while the engine sends (config.loading), in their own random stream */
+    int loading_on; /* --no-loading: every row stored before the first run */
+    uint64_t ld_rng;
+    uint32_t n_loaded;
+    uint64_t ld_chunks;
 
     char fail[512];
 } sim_world;

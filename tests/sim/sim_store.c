@@ -27,7 +27,7 @@ pb_engine_row *sim_store_select(sim_world *w, int claim, uint32_t max, size_t *n
         sim_fail(w, "out of memory");
         return NULL;
     }
-    for (uint32_t i = 0; i < w->n_rows; i++) {
+    for (uint32_t i = 0; i < w->n_loaded; i++) { /* rows not loaded yet are not in the store */
         sim_row *r = &w->rows[i];
         int match = claim ? r->r.state == PB_ROW_QUEUED
                           : r->r.state == PB_ROW_SENDING || r->r.state == PB_ROW_IN_DOUBT;

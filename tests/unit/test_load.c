@@ -111,6 +111,28 @@ static void same_rows(pb_store *a, uint64_t ba, pb_store *b, uint64_t bb, int ro
     }
 }
 
+/* pb_load_check's result for path (the SHA-256 and the piece digests the loader wants) */
+static void check(const char *path, pb_load_result *res)
+{
+    pb_load_opts o;
+    pb_store *st;
+    assert_int_equal(pb_store_open(&st, "mem:"), 0);
+    opts(&o, path, st, 0);
+    assert_int_equal(pb_load_check(&o, res), 0);
+    assert_true(res->npieces >= 2);
+    pb_store_free(st);
+}
+
+static uint64_t stored(pb_store *st, uint64_t b)
+{
+    pb_batch_counts counts;
+    uint64_t n;
+    assert_int_equal(pb_store_counts(st, b, &counts), 0);
+    n = counts.total;
+    pb_batch_counts_clear(&counts);
+    return n;
+}
+
 static void test_same_as_store_pass(void **state)
 {
     char path[96];
@@ -123,7 +145,7 @@ static void test_same_as_store_pass(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/in.csv", g_dir);
     write_file(path, ROWS, 0);
-    assert_int_equal(pb_load_hash(path, res.sha256), 0);
+    check(path, &res);
 
     for (int skip = 0; skip <= 700; skip += 700) {
         assert_int_equal(pb_store_open(&a, "mem:"), 0);
@@ -154,7 +176,7 @@ static void test_same_as_store_pass(void **state)
         /* b: streamed; with skip, a first run stores some chunks and stops (a crash), and
          * the next run's loader continues after the rows stored (a prefix of the file) */
         opts(&o, path, b, bb);
-        assert_int_equal(pb_loader_new(&l, &o, 0, res.sha256), 0);
+        assert_int_equal(pb_loader_new(&l, &o, 0, &res), 0);
         if (skip) {
             int eof = 0;
             size_t got = 0;
@@ -170,7 +192,7 @@ static void test_same_as_store_pass(void **state)
             pb_loader_free(l);
             assert_int_equal(pb_store_counts(b, bb, &counts), 0);
             assert_int_equal(counts.total, got);
-            assert_int_equal(pb_loader_new(&l, &o, counts.total, res.sha256), 0);
+            assert_int_equal(pb_loader_new(&l, &o, counts.total, &res), 0);
             pb_batch_counts_clear(&counts);
         }
         assert_int_equal(stream(l, &chunks), 0);
@@ -190,46 +212,69 @@ static void test_same_as_store_pass(void **state)
         pb_store_free(a);
         pb_store_free(b);
     }
+    pb_load_result_clear(&res);
     unlink(path);
 }
 
-/* A file changed after its check: the loader stops at its end with PB_EPARSE, whatever it
- * stored before (a prefix of rows that each passed the rules). */
+/* A file changed after its check: the loader stops with PB_EPARSE at the first piece that
+ * differs, before any row of it is handed out; rows of the pieces before it (equal to the
+ * checked ones) may be stored. */
 static void test_changed_file(void **state)
 {
     char path[96];
-    char sha[65];
+    pb_load_result chk;
     pb_store *st;
     pb_load_opts o;
     pb_loader *l;
     size_t chunks;
     uint64_t b;
+    FILE *f;
     (void)state;
     snprintf(path, sizeof(path), "%s/changed.csv", g_dir);
     write_file(path, ROWS, 0);
-    assert_int_equal(pb_load_hash(path, sha), 0);
-    write_file(path, ROWS, 1); /* other amounts, same size and shape */
+    check(path, &chk);
     assert_int_equal(pb_store_open(&st, "mem:"), 0);
-    b = new_batch(st, "x", sha);
+
+    /* changed at its start: nothing is stored */
+    write_file(path, ROWS, 1); /* other amounts, same size and shape */
+    b = new_batch(st, "x", chk.sha256);
     opts(&o, path, st, b);
-    assert_int_equal(pb_loader_new(&l, &o, 0, sha), 0);
+    assert_int_equal(pb_loader_new(&l, &o, 0, &chk), 0);
     assert_int_equal(stream(l, &chunks), PB_EPARSE);
     assert_non_null(strstr(pb_error_last(), "changed while it was being sent"));
+    assert_int_equal(chunks, 0);
+    assert_int_equal(stored(st, b), 0);
     pb_loader_free(l);
 
-    /* the same file, unchanged: no complaint */
-    assert_int_equal(pb_load_hash(path, sha), 0);
-    b = new_batch(st, "y", sha);
+    /* changed in its last bytes, in place: the rows before are stored, none after */
+    write_file(path, ROWS, 0);
+    assert_non_null(f = fopen(path, "r+"));
+    assert_int_equal(fseek(f, -4, SEEK_END), 0);
+    fputs("XYZ\n", f);
+    assert_int_equal(fclose(f), 0);
+    b = new_batch(st, "y", chk.sha256);
+    opts(&o, path, st, b);
+    assert_int_equal(pb_loader_new(&l, &o, 0, &chk), 0);
+    assert_int_equal(stream(l, &chunks), PB_EPARSE);
+    assert_true(chunks > 0);
+    assert_true(stored(st, b) > 0 && stored(st, b) < ROWS);
+    pb_loader_free(l);
+
+    /* the file as checked: no complaint */
+    write_file(path, ROWS, 0);
+    b = new_batch(st, "z", chk.sha256);
     opts(&o, path, st, b);
     o.recent_on = 0;
-    assert_int_equal(pb_loader_new(&l, &o, 0, sha), 0);
+    assert_int_equal(pb_loader_new(&l, &o, 0, &chk), 0);
     assert_int_equal(stream(l, &chunks), 0);
+    assert_int_equal(stored(st, b), ROWS);
     pb_loader_free(l);
 
     /* a file that is gone: the loader cannot start */
     unlink(path);
-    assert_int_equal(pb_loader_new(&l, &o, 0, sha), PB_EIO);
+    assert_int_equal(pb_loader_new(&l, &o, 0, &chk), PB_EIO);
     assert_null(l);
+    pb_load_result_clear(&chk);
     pb_store_free(st);
 }
 
