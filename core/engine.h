@@ -201,6 +201,9 @@ int pb_engine_feed(pb_engine *e, const pb_engine_event *ev);
 /* 1 and the next command in *out, or 0 when there is none until the next event. */
 int pb_engine_next(pb_engine *e, pb_engine_cmd *out);
 void pb_engine_get_stats(const pb_engine *e, pb_engine_stats *out);
+/* 1 when an answer is Gate throttling us (429, or 503 with Retry-After): the one rule, also
+ * used by the driver to pause the other workers of a shared batch. */
+int pb_engine_throttled(int http_status, int64_t retry_after_ms);
 /* "finished", "stopped", "gave up": static. */
 const char *pb_engine_reason_name(pb_engine_done_reason r);
 

@@ -39,7 +39,7 @@ static int pb__config_refusal(const char *code)
     return strcmp(code, "3261") == 0 || strcmp(code, "3262") == 0 || strcmp(code, "2442") == 0;
 }
 
-static int pb__is_throttle(int http_status, int64_t retry_after_ms)
+int pb_engine_throttled(int http_status, int64_t retry_after_ms)
 {
     return http_status == 429 || (http_status == 503 && retry_after_ms >= 0);
 }
@@ -92,7 +92,7 @@ int pb__eng_payout_result(pb_engine *e, pb__slot *s, const pb_engine_payout_resu
         return pb__eng_update(e, s, PB_ROW_QUEUED, e->now + d, "not sent (connection failed)",
                               NULL);
     }
-    if (r->outcome == PB_ENGINE_ANSWERED && pb__is_throttle(hs, r->retry_after_ms)) {
+    if (r->outcome == PB_ENGINE_ANSWERED && pb_engine_throttled(hs, r->retry_after_ms)) {
         int64_t until = pb__throttle(e, r->retry_after_ms);
         snprintf(msg, sizeof msg, "throttled (HTTP %d); not sent", hs);
         return pb__eng_update(e, s, PB_ROW_QUEUED, until, msg, NULL);
@@ -185,7 +185,7 @@ int pb__eng_status_result(pb_engine *e, pb__slot *s, const pb_engine_status_resu
     }
     if (r->outcome != PB_ENGINE_ANSWERED)
         return pb__query_failed(e, s);
-    if (pb__is_throttle(hs, r->retry_after_ms)) {
+    if (pb_engine_throttled(hs, r->retry_after_ms)) {
         (void)pb__throttle(e, r->retry_after_ms);
         s->phase = PB__QUERY_READY; /* the pause holds it back */
         return PB_OK;

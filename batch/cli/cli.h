@@ -73,6 +73,11 @@ void pb_cli_send_opts(pb_send_opts *so, const pb_settings *s, int *tty);
 /* Take the batch's lock (an advisory lock file beside the store); PB_EAGAIN with a message
  * when another process holds it. *fd_out: close it to release (-1 for stores with no file). */
 int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out);
+/* Several workers on one batch (PostgreSQL): make st's handle a worker (pb_store_lease_begin)
+ * with a fresh id in worker (cap >= 96) and leases of 3 x the request timeout (so a request
+ * always ends well inside its row's lease), *lease_ms. 1: it is one, 0: the store keeps one
+ * process per batch (SQLite, mem:), negative: an error with a message. */
+int pb_cli_lease_begin(pb_store *st, long timeout_s, char *worker, size_t cap, int64_t *lease_ms);
 /* The store URI as messages show it: a PostgreSQL password replaced by "***". Points to a
  * static buffer (valid until the next call; the CLI prints from one thread). */
 const char *pb_cli_shown(const char *uri);

@@ -70,7 +70,9 @@ int pb_cmd_reconcile(int argc, char **argv)
     char *secret = NULL;
     size_t npos = 0, secret_len = 0;
     struct stat sb;
-    int tty = 0, rc, exit_code = PB_EXIT_SOFTWARE, lock_fd = -1;
+    int tty = 0, rc, exit_code = PB_EXIT_SOFTWARE, lock_fd = -1, shared = 0;
+    char worker[128] = "";
+    int64_t lease_ms = 0;
 
     memset(&info, 0, sizeof(info));
     memset(&counts, 0, sizeof(counts));
@@ -124,10 +126,11 @@ int pb_cmd_reconcile(int argc, char **argv)
         exit_code = PB_EXIT_TEMPFAIL;
         goto out;
     }
-    /* across hosts (PostgreSQL): the store's own lock on the batch */
-    if ((rc = pb_store_batch_lock(st, pick.name)) < 0) {
+    /* PostgreSQL: a worker among the batch's others (its leases keep it off their rows) */
+    if ((shared = pb_cli_lease_begin(st, (long)s.timeout_s, worker, sizeof(worker), &lease_ms)) <
+        0) {
         pb_cli_error("%s", pb_error_last());
-        exit_code = rc == PB_EAGAIN ? PB_EXIT_TEMPFAIL : pb_cli_store_exit(rc, 0);
+        exit_code = pb_cli_store_exit(shared, 0);
         goto out;
     }
     if ((rc = pb_store_batch_get(st, pick.name, &info)) < 0 ||
@@ -203,6 +206,8 @@ int pb_cmd_reconcile(int argc, char **argv)
         pb_cli_send_opts(&so, &s, &tty);
         so.engine.status_only = 1;
         so.poll_once = 1; /* at least one status query per accepted row */
+        so.worker = shared ? worker : NULL;
+        so.lease_ms = lease_ms;
         rc = pb_send_run(&so, &sr);
         curl_global_cleanup();
         if (rc < 0) {

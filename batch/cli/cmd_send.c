@@ -69,7 +69,9 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     char approvers[1024], digest[PB_PLAN_DIGEST_LEN + 1], plan_rec[1200], created_at[32];
     pb_settings s;
     char *pos[1], *secret = NULL, name[80], sbx_secret[65], settings[4096];
-    int lock_fd = -1;
+    int lock_fd = -1, shared = 0;
+    char worker[128] = "";
+    int64_t lease_ms = 0;
     size_t npos = 0, secret_len = 0;
     pb_store *st = NULL;
     pb_batch_info info;
@@ -267,7 +269,16 @@ static int pb__run(int argc, char **argv, unsigned cmd)
             exit_code = pb_cli_store_exit(rc, 1);
             goto out;
         }
-        /* across hosts (PostgreSQL): the store's own lock on the batch */
+        /* PostgreSQL: one worker of several on the batch; the store's lock on the batch is
+         * held while the batch is loaded (workers starting at once load it once) */
+        if (!planning && (shared = pb_cli_lease_begin(st, (long)s.timeout_s, worker, sizeof(worker),
+                                                      &lease_ms)) < 0) {
+            rc = shared;
+            shared = 0;
+            pb_cli_error("%s", pb_error_last());
+            exit_code = pb_cli_store_exit(rc, 0);
+            goto out;
+        }
         if ((rc = pb_store_batch_lock(st, name)) < 0) {
             pb_cli_error("%s", pb_error_last());
             exit_code = rc == PB_EAGAIN ? PB_EXIT_TEMPFAIL : pb_cli_store_exit(rc, 0);
@@ -528,6 +539,34 @@ static int pb__run(int argc, char **argv, unsigned cmd)
                 goto out;
             }
         }
+        if (shared && loader) {
+            /* several workers (PostgreSQL): this one stores the whole file under the batch's
+             * lock before sending, so the others, waiting for the lock, find the batch complete
+             * (a streaming load would leave them a batch still growing, and an empty claim
+             * would end their run) */
+            pb_load_chunk *c = NULL;
+            int eof = 0, frc = 0;
+            while (!eof && rc == 0) {
+                if ((frc = rc = pb_loader_next(loader, &c, &eof)) < 0 || !c)
+                    continue;
+                rc = pb_loader_store(loader, c);
+                pb_load_chunk_free(c);
+                c = NULL;
+            }
+            pb_loader_free(loader);
+            loader = NULL;
+            if (frc < 0) {
+                pb_cli_error("%s", pb_error_last());
+                exit_code = frc == PB_EPARSE   ? PB_EXIT_DATAERR
+                            : frc == PB_ENOMEM ? PB_EXIT_SOFTWARE
+                                               : PB_EXIT_NOINPUT;
+                goto out;
+            }
+            if (rc < 0)
+                goto store_err;
+        }
+        if (shared)
+            pb_store_batch_unlock(st); /* loaded: the other workers may start */
     }
 
     if (s.sandbox) {
@@ -556,7 +595,9 @@ static int pb__run(int argc, char **argv, unsigned cmd)
     so.rules = lo.rules;
     pb_cli_send_opts(&so, &s, &tty);
     so.callback_listen = s.callback_listen;
-    so.loader = loader;
+    so.loader = shared ? NULL : loader; /* shared: loaded above */
+    so.worker = shared ? worker : NULL;
+    so.lease_ms = lease_ms;
     rc = pb_send_run(&so, &sr);
     curl_global_cleanup();
     pb_cli_sandbox_stop(&sbx);

@@ -16,6 +16,8 @@ static void pb__status_usage(FILE *out)
           "\n"
           "List the batches of the state store with their rows per state and sums per\n"
           "currency (--batch-id for one; --log-format json for one JSON object per batch).\n"
+          "--migrate creates the schema of a PostgreSQL store, or upgrades an older one (stop\n"
+          "every paybatch that uses it first), and says which; SQLite upgrades on its own.\n"
           "\n"
           "Options:\n",
           out);
@@ -80,6 +82,23 @@ int pb_cmd_status(int argc, char **argv)
         0) {
         pb_settings_free(&s);
         return pb_settings_exit(rc);
+    }
+    if (s.migrate) {
+        int from = 0, to = 0;
+        if ((rc = pb_store_migrate(s.state, &from, &to)) < 0) {
+            pb_cli_error("state store %s: %s", pb_cli_shown(s.state), pb_error_last());
+            exit_code = pb_cli_store_exit(rc, 1);
+        } else if (to < 0) {
+            printf("%s: the SQLite store upgrades its schema when it is opened: nothing to do\n",
+                   pb_cli_shown(s.state));
+        } else if (from == 0) {
+            printf("%s: schema version %d created\n", pb_cli_shown(s.state), to);
+        } else if (from == to) {
+            printf("%s: schema version %d, current\n", pb_cli_shown(s.state), to);
+        } else {
+            printf("%s: schema upgraded from version %d to %d\n", pb_cli_shown(s.state), from, to);
+        }
+        goto out;
     }
     if (strncmp(s.state, "mem:", 4) != 0 && !pb_store_uri_is_pg(s.state) &&
         access(s.state, F_OK) != 0) {

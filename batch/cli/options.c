@@ -75,6 +75,8 @@ static const pb__opt pb__opts[] = {
     {"sandbox", PB_CMD_SEND, PB__K_FLAG, PB__F(sandbox), 0, NULL,
      "start the embedded sandbox gateway on a free loopback port and use it"},
     {"yes", PB_CMD_SEND, PB__K_FLAG, PB__F(yes), 0, NULL, "ask no confirmation"},
+    {"migrate", PB_CMD_STATUS, PB__K_FLAG, PB__F(migrate), 0, NULL,
+     "create the store's schema, or upgrade it to this paybatch's version, and say which"},
     {"rate", PB_CMD_SEND | PB_CMD_RECONCILE | PB_CMD_PLAN, PB__K_RATE, 0, 0, "N",
      "requests per second ceiling (default 10, fractional allowed)"},
     {"concurrency", PB_CMD_SEND | PB_CMD_RECONCILE, PB__K_UINT1, PB__F(concurrency), 1024, "N",

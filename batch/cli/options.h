@@ -51,6 +51,7 @@ typedef struct {
     int dry_run;
     int sandbox;
     int yes;
+    int migrate; /* status --migrate */
     /* how fast */
     uint32_t rate_milli; /* requests per second x 1000 (fractional rates allowed) */
     unsigned concurrency;

@@ -224,6 +224,19 @@ int pb_cli_lock_batch(const char *state, const char *batch, int *fd_out)
     return 0;
 }
 
+int pb_cli_lease_begin(pb_store *st, long timeout_s, char *worker, size_t cap, int64_t *lease_ms)
+{
+    int rc;
+    *lease_ms = 3 * (int64_t)(timeout_s > 0 ? timeout_s : 30) * 1000;
+    pb_store_worker_id(worker, cap);
+    rc = pb_store_lease_begin(st, worker, *lease_ms);
+    if (rc == PB_ENOTSUP) {
+        worker[0] = '\0';
+        return 0;
+    }
+    return rc < 0 ? rc : 1;
+}
+
 /* On a terminal, before money moves: the summary of what is about to be sent, and the number
  * of rows typed back. 1 to go on, 0 not. */
 int pb_cli_confirm(const pb_settings *s, const char *name, const char *file, const pb_guard *g,

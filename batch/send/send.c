@@ -401,6 +401,8 @@ static void pb__on_payout(const pb_http_result *r, void *payload)
     p->retry_after_ms = r->retry_after_ms;
     p->fatal = r->fatal;
     pb__count(d, r);
+    if (r->outcome == PB_HTTP_ANSWERED && pb_engine_throttled((int)r->status, r->retry_after_ms))
+        pb_send__share_throttled(d, r->retry_after_ms); /* every worker pauses */
     if (r->outcome == PB_HTTP_ANSWERED && pb_gate_answer_parse(r->body, r->body_len, &a) == 0) {
         p->parsed = 1;
         memcpy(p->status, a.status, sizeof(p->status));
@@ -437,6 +439,8 @@ static void pb__on_status(const pb_http_result *r, void *payload)
     s->retry_after_ms = r->retry_after_ms;
     s->fatal = r->fatal;
     pb__count(d, r);
+    if (r->outcome == PB_HTTP_ANSWERED && pb_engine_throttled((int)r->status, r->retry_after_ms))
+        pb_send__share_throttled(d, r->retry_after_ms);
     if (r->outcome == PB_HTTP_ANSWERED &&
         pb_gate_payment_parse(r->body, r->body_len, d->o->secret, d->o->secret_len, &p) == 0) {
         /* a payment's data is believed only with Gate's signature; an unsigned "not found"
@@ -529,10 +533,17 @@ out:
 int pb_send__post(pb__drv *d, const char *url, const pb_buf *body, pb_http_client_cb cb,
                   void *payload)
 {
+    if (d->share) /* a worker among several: the shared rate decides when it leaves */
+        return pb_send__share_post(d, url, body, cb, payload);
+    return pb_send__post_now(d, url, body->ptr, body->len, cb, payload);
+}
+
+int pb_send__post_now(pb__drv *d, const char *url, const char *body, size_t len,
+                      pb_http_client_cb cb, void *payload)
+{
     static const char *const headers[] = {"Content-Type: application/json",
                                           "Accept: application/json", NULL};
-    int rc = pb_http_client_post(d->http, url, headers, body->ptr, body->len, d->o->timeout_ms, cb,
-                                 payload);
+    int rc = pb_http_client_post(d->http, url, headers, body, len, d->o->timeout_ms, cb, payload);
     if (rc < 0)
         pb_send__fail(d, rc, "cannot start a request");
     return rc;
@@ -666,6 +677,7 @@ void pb_send__finish(pb__drv *d)
     d->ops_tail = NULL;
     pb_send__wait_stop(d);
     pb_send__callbacks_close(d);
+    pb_send__share_close(d);
     /* uv_timer_stop and uv_signal_stop always return 0 (libuv 1.x) */
     (void)uv_timer_stop(&d->timer);
     (void)uv_timer_stop(&d->progress);
@@ -824,12 +836,13 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     if ((rc = uv_signal_start(&d.sigint, pb__on_signal, SIGINT)) != 0 ||
         (rc = uv_signal_start(&d.sigterm, pb__on_signal, SIGTERM)) != 0)
         rc = pb_error_set("cannot catch SIGINT/SIGTERM: %s", uv_strerror(rc));
-    else if (o->callback_listen)
+    else if ((rc = pb_send__share_start(&d)) == 0 && o->callback_listen)
         rc = pb_send__callbacks_start(&d);
     if (rc < 0) {
         pb_send__finish(&d);
         (void)uv_run(&d.loop, UV_RUN_DEFAULT);
         pb_send__callbacks_free(&d);
+        pb_send__share_free(&d);
         pb_http_client_free(d.http);
         goto out_loop;
     }
@@ -840,6 +853,7 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     /* uv_run's result (handles still active) matters only after uv_stop, never called here */
     (void)uv_run(&d.loop, UV_RUN_DEFAULT);
     pb_send__callbacks_free(&d);
+    pb_send__share_free(&d);
     pb__report_progress(&d, 1);
     pb_engine_get_stats(d.engine, &res->engine);
     pb_http_client_free(d.http);

@@ -56,6 +56,10 @@ typedef struct {
      * driver) does not finish before the last. A load that fails stops the run (PB_EPARSE for
      * a file changed since it was checked). */
     struct pb_loader *loader;
+    /* Several workers on one batch (PostgreSQL, pb_store_lease_begin already called on store
+     * with this id): the heartbeat and the shared rate (share.c); NULL: this process alone. */
+    const char *worker;
+    int64_t lease_ms;
 } pb_send_opts;
 
 typedef struct {

@@ -57,7 +57,8 @@ typedef struct {
     int peek; /* the LIST out is the look at wait start (pb_send__wait_start) */
     unsigned polls_out;
     uint64_t polled;
-    unsigned passes; /* complete passes over the accepted rows */
+    unsigned passes;        /* complete passes over the accepted rows */
+    struct pb_share *share; /* several workers on one batch (share.c), or NULL */
     struct pb_receiver *rcv;
     struct pb_http_server *srv;
     int srv_open, rcv_open;
@@ -128,6 +129,21 @@ void pb_send__log_updates(pb__drv *d, const pb_row_update *u, size_t n);
 int pb_send__post(pb__drv *d, const char *url, const pb_buf *body, pb_http_client_cb cb,
                   void *payload);
 void pb_send__finish(pb__drv *d);
+/* pb_send__post without the shared rate (share.c releases held requests through it). */
+int pb_send__post_now(pb__drv *d, const char *url, const char *body, size_t len,
+                      pb_http_client_cb cb, void *payload);
+
+/* share.c: several workers on one batch (o->worker set); each does nothing when d->share is
+ * NULL. start opens the coordination handle; post holds a request until a rate slot;
+ * throttled pauses every worker; close ends held requests as NOT_SENT; free after the loop. */
+typedef struct pb_share pb_share;
+int pb_send__share_start(pb__drv *d);
+int pb_send__share_post(pb__drv *d, const char *url, const pb_buf *body, pb_http_client_cb cb,
+                        void *payload);
+void pb_send__share_throttled(pb__drv *d, int64_t retry_after_ms);
+void pb_send__share_close(pb__drv *d);
+void pb_send__share_free(pb__drv *d);
+
 /* send_load.c: hand the store's thread the next chunks of the file (at most two out), and
  * tell the engine when rows were added or the load is over. */
 void pb_send__load_more(pb__drv *d);

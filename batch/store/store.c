@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static int pb__inval(const char *what);
 
@@ -77,6 +80,88 @@ int pb_store_batch_lock(pb_store *st, const char *name)
     if (!st || !name || !*name)
         return pb__inval("batch_lock: missing argument");
     return st->ops->batch_lock ? st->ops->batch_lock(st, name) : PB_OK;
+}
+
+void pb_store_batch_unlock(pb_store *st)
+{
+    if (st && st->ops->batch_unlock)
+        st->ops->batch_unlock(st);
+}
+
+static int pb__no_leases(const pb_store *st)
+{
+    pb_error_set("the %s store keeps one process per batch: several workers on one batch need "
+                 "PostgreSQL",
+                 st->ops->name);
+    return PB_ENOTSUP;
+}
+
+int pb_store_lease_begin(pb_store *st, const char *worker, int64_t lease_ms)
+{
+    if (!st || !worker || !*worker || lease_ms <= 0)
+        return pb__inval("lease_begin: missing argument");
+    return st->ops->lease_begin ? st->ops->lease_begin(st, worker, lease_ms) : pb__no_leases(st);
+}
+
+int pb_store_lease_renew(pb_store *st, uint64_t batch, uint64_t *renewed)
+{
+    uint64_t n = 0;
+    int rc;
+    if (!st)
+        return pb__inval("lease_renew: missing argument");
+    rc = st->ops->lease_renew ? st->ops->lease_renew(st, batch, &n) : pb__no_leases(st);
+    if (renewed)
+        *renewed = n;
+    return rc;
+}
+
+int pb_store_rate_take(pb_store *st, const char *key, int64_t interval_us, uint32_t n,
+                       int64_t *start_in_us)
+{
+    if (!st || !key || !*key || interval_us <= 0 || n == 0 || !start_in_us)
+        return pb__inval("rate_take: missing argument");
+    return st->ops->rate_take ? st->ops->rate_take(st, key, interval_us, n, start_in_us)
+                              : pb__no_leases(st);
+}
+
+int pb_store_rate_pause(pb_store *st, const char *key, int64_t ms)
+{
+    if (!st || !key || !*key || ms < 0)
+        return pb__inval("rate_pause: missing argument");
+    return st->ops->rate_pause ? st->ops->rate_pause(st, key, ms) : pb__no_leases(st);
+}
+
+void pb_store_worker_id(char *out, size_t cap)
+{
+    char host[64];
+    uint64_t r = 0;
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "host");
+    host[sizeof(host) - 1] = '\0';
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        /* uniqueness only (two workers of one host and pid cannot exist at once) */
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        r = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) * 0x9E3779B97F4A7C15ull;
+    }
+    snprintf(out, cap, "%s:%ld:%016llx", host, (long)getpid(), (unsigned long long)r);
+}
+
+int pb_store_migrate(const char *uri, int *from, int *to)
+{
+    pb_store *st = NULL;
+    int rc;
+    *from = *to = 0;
+    if (pb_store_uri_is_pg(uri)) {
+        rc = pb_store_pg_open_migrate(&st, uri, from);
+        *to = rc == 0 ? pb_store_pg_schema_version() : 0;
+    } else {
+        /* SQLite creates and upgrades its schema on open; mem: has none to keep */
+        rc = pb_store_open(&st, uri);
+        *from = *to = rc == 0 && strncmp(uri, "mem:", 4) != 0 ? -1 : 0;
+    }
+    pb_store_free(st);
+    return rc;
 }
 
 void pb_store_free(pb_store *st)

@@ -237,11 +237,55 @@ int pb_store_list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t aft
 int pb_store_group_begin(pb_store *st);
 int pb_store_group_end(pb_store *st);
 
-/* Hold the batch named name for this handle until pb_store_free (or the process ends): one
- * `send` or `reconcile` per batch, across hosts. PB_EAGAIN with a message when another
- * handle holds it. A backend that one host uses alone (SQLite: the CLI locks a file beside
- * it; mem:) has nothing to do: PB_OK. */
+/* Hold the batch named name for this handle until pb_store_batch_unlock or pb_store_free (or
+ * the process ends), across hosts. A worker (pb_store_lease_begin first) holds it only while
+ * it loads the batch: it waits up to 10 minutes for another worker's load, then PB_EAGAIN.
+ * Otherwise one `send` per batch: PB_EAGAIN with a message at once when another handle holds
+ * it. A backend that one host uses alone (SQLite: the CLI locks a file beside it; mem:) has
+ * nothing to do: PB_OK. */
 int pb_store_batch_lock(pb_store *st, const char *name);
+
+/* Release the batch taken with pb_store_batch_lock (nothing to do when none is held). */
+void pb_store_batch_unlock(pb_store *st);
+
+/*
+ * Several `send` workers on one batch (PostgreSQL; docs/SEND_DESIGN.md). Optional for a
+ * backend: SQLite and mem: answer PB_ENOTSUP (one process per batch, the CLI's file lock).
+ *
+ * pb_store_lease_begin makes this handle the worker `worker` (pb_store_worker_id): from then
+ * on a claim leases its rows to the worker until the database's clock passes now + lease_ms;
+ * a due takes only rows whose lease lapsed or that the worker holds, and leases them; a mark
+ * of a sending / in_doubt row that another worker has leased since is skipped (fenced);
+ * next_at(PENDING) gives a row that another worker holds as due again within 1 s (to look
+ * whether it was settled or its lease lapsed). A handle that never called it keeps the plain
+ * semantics (the conformance suite). worker is copied.
+ *
+ * pb_store_lease_renew extends every lease the worker holds in the batch to now + lease_ms
+ * (the heartbeat); *renewed: how many (may be NULL).
+ *
+ * The shared rate (Gate's limit is per project, so per key): pb_store_rate_take reserves the
+ * next `n` request slots, `interval_us` apart, from one GCRA row named key, and says when the
+ * first slot starts relative to the database's clock at the statement (*start_in_us, >= 0):
+ * slot j may be used from start + j x interval_us for one interval. Every slot is issued once,
+ * so workers that spend their slots within them keep the sum within the rate.
+ * pb_store_rate_pause makes every later rate_take of key start no earlier than now + ms (a
+ * 429 / Retry-After seen by one worker pauses all).
+ */
+int pb_store_lease_begin(pb_store *st, const char *worker, int64_t lease_ms);
+int pb_store_lease_renew(pb_store *st, uint64_t batch, uint64_t *renewed);
+int pb_store_rate_take(pb_store *st, const char *key, int64_t interval_us, uint32_t n,
+                       int64_t *start_in_us);
+int pb_store_rate_pause(pb_store *st, const char *key, int64_t ms);
+/* "host:pid:16 hex digits of randomness" into out (cap >= 96), NUL-terminated. */
+void pb_store_worker_id(char *out, size_t cap);
+
+/*
+ * Create or upgrade the schema of the store named by uri explicitly (`paybatch status
+ * --migrate`); *from and *to: the version found (0: none, it was created) and the version
+ * now. PostgreSQL upgrades only here (an upgrade changes what processes still running an
+ * older paybatch rely on); SQLite upgrades itself on open (from == to then).
+ */
+int pb_store_migrate(const char *uri, int *from, int *to);
 
 void pb_store_row_clear(pb_store_row *row);
 void pb_store_rows_clear(pb_store_row *rows, size_t n);

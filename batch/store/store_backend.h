@@ -46,9 +46,16 @@ typedef struct pb_store_ops {
     int (*paid_recently)(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
                          pb_store_paid_cb cb, void *payload);
     /* Optional (NULL: the CLI's file lock already keeps one process per batch on one host).
-     * Hold the batch for this handle until it is freed, across hosts; PB_EAGAIN when
-     * another handle holds it. */
+     * Hold the batch for this handle until batch_unlock or free, across hosts (store.h). */
     int (*batch_lock)(pb_store *st, const char *name);
+    /* Optional (NULL: nothing held, nothing to release). */
+    void (*batch_unlock)(pb_store *st);
+    /* Optional, all four or none (NULL: PB_ENOTSUP; store.h "Several send workers"). */
+    int (*lease_begin)(pb_store *st, const char *worker, int64_t lease_ms);
+    int (*lease_renew)(pb_store *st, uint64_t batch, uint64_t *renewed);
+    int (*rate_take)(pb_store *st, const char *key, int64_t interval_us, uint32_t n,
+                     int64_t *start_in_us);
+    int (*rate_pause)(pb_store *st, const char *key, int64_t ms);
 } pb_store_ops;
 
 struct pb_store {
@@ -60,6 +67,11 @@ struct pb_store {
 int pb_store_mem_open(pb_store **out, const char *uri);
 int pb_store_sqlite_open(pb_store **out, const char *path);
 int pb_store_pg_open(pb_store **out, const char *uri);
+/* As pb_store_pg_open, upgrading an older schema (pb_store_migrate); *from: the version found
+ * (0 when it was created). */
+int pb_store_pg_open_migrate(pb_store **out, const char *uri, int *from);
+/* The schema version the PostgreSQL backend writes. */
+int pb_store_pg_schema_version(void);
 
 /* Shared by backends: add one row's amount to counts (sorted insert of a new currency);
  * PB_ERANGE on int64 overflow, PB_ENOMEM. */

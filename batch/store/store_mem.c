@@ -527,6 +527,11 @@ static const pb_store_ops pb__mem_ops = {
     NULL, /* group_end */
     pb__mem_paid_recently,
     NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
+    NULL, /* batch_unlock */
+    NULL, /* lease_begin .. rate_pause: one worker per batch, leases need PostgreSQL */
+    NULL,
+    NULL,
+    NULL,
 };
 
 int pb_store_mem_open(pb_store **out, const char *uri)

@@ -80,6 +80,15 @@ static const char pb__schema[] =
     " row_no bigint);"
     "CREATE INDEX pb_inbox_payment_id ON pb_inbox (payment_id);";
 
+/* Schema 2 (several workers on one batch): a row's lease (who works it, until when on the
+ * database's clock) and the shared rate's GCRA rows. A new store gets schema 1 and this. */
+static const char pb__schema_2[] =
+    "ALTER TABLE pb_rows ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;"
+    "CREATE TABLE pb_rate ("
+    " key text PRIMARY KEY,"
+    " tat timestamptz NOT NULL,"
+    " paused_until timestamptz NOT NULL DEFAULT '-infinity');";
+
 /* pg_advisory_xact_lock key of schema creation: "PBST" */
 #define PB__PG_SCHEMA_LOCK "1346523988"
 
@@ -132,8 +141,6 @@ static int pb__gone(pb__pgstore *ps, const char *what)
     return PB_EAGAIN;
 }
 
-static int pb__try_lock(pb__pgstore *ps, const char *name, int *got);
-
 /* A connection found broken by an earlier call gets one reconnect before the next one; the
  * batch lock it held went with the old session and is taken again first: a handle that
  * cannot get it back (another process took the batch meanwhile) fails from then on. */
@@ -152,7 +159,7 @@ static int pb__ready(pb__pgstore *ps, const char *what)
     PQreset(ps->conn);
     if (PQstatus(ps->conn) != CONNECTION_OK)
         return pb__gone(ps, what);
-    if (ps->locked && (pb__try_lock(ps, ps->locked, &got) < 0 || !got)) {
+    if (ps->locked && (pb__pg_try_lock(ps, ps->locked, &got) < 0 || !got)) {
         ps->lock_lost = 1;
         pb_error_set("store %s: %s: the connection was lost and another process took batch %s "
                      "meanwhile",
@@ -457,9 +464,10 @@ static int pb__one_int(pb__pgstore *ps, const char *sql, int64_t *out)
     return PB_OK;
 }
 
-/* Create the schema in an empty database, or check the version of an existing one; one
- * transaction under an advisory lock, so that processes starting at once create it once. */
-static int pb__schema_check(pb__pgstore *ps)
+/* Create the schema in an empty database, or check the version of an existing one (and
+ * upgrade it when migrate says so); one transaction under an advisory lock, so that processes
+ * starting at once create it once. *from: the version found, 0 when it was created. */
+static int pb__schema_check(pb__pgstore *ps, int migrate, int *from)
 {
     int64_t meta = 0, batches = 0, version = 0;
     int rc;
@@ -478,7 +486,22 @@ static int pb__schema_check(pb__pgstore *ps)
         if ((rc = pb__one_int(ps, "SELECT value FROM pb_meta WHERE key = 'schema_version'",
                               &version)) < 0)
             goto out;
-        if (version != PB__PG_SCHEMA_VERSION) {
+        *from = (int)version;
+        if (version == 1 && migrate) {
+            if ((rc = pb__script(ps, pb__schema_2, "upgrading the schema from version 1 to 2")) <
+                    0 ||
+                (rc = pb__pg_run(ps,
+                                 "UPDATE pb_meta SET value = " PB__STR(
+                                     PB__PG_SCHEMA_VERSION) " WHERE key = 'schema_version'",
+                                 NULL, "setting the schema version")) < 0)
+                goto out;
+        } else if (version == 1) {
+            pb_error_set("store %s: the database holds paybatch schema version 1; this paybatch "
+                         "needs version %d: stop every paybatch process that uses it, then run "
+                         "`paybatch status --migrate --state URI` once",
+                         ps->label, PB__PG_SCHEMA_VERSION);
+            rc = PB_EINVAL;
+        } else if (version != PB__PG_SCHEMA_VERSION) {
             pb_error_set("store %s: the database holds paybatch schema version %lld; this "
                          "paybatch reads version %d only (%s)",
                          ps->label, (long long)version, PB__PG_SCHEMA_VERSION,
@@ -495,7 +518,9 @@ static int pb__schema_check(pb__pgstore *ps)
         rc = PB_EINVAL;
         goto out;
     }
+    *from = 0;
     if ((rc = pb__script(ps, pb__schema, "creating the schema")) < 0 ||
+        (rc = pb__script(ps, pb__schema_2, "creating the schema")) < 0 ||
         (rc = pb__pg_run(ps,
                          "INSERT INTO pb_meta (key, value) VALUES ('schema_version', " PB__STR(
                              PB__PG_SCHEMA_VERSION) ")",
@@ -559,7 +584,25 @@ static int pb__connect_error(const char *msg)
     return PB_EAGAIN;
 }
 
+int pb_store_pg_schema_version(void)
+{
+    return PB__PG_SCHEMA_VERSION;
+}
+
+static int pb__open(pb_store **out, const char *uri, int migrate, int *from);
+
 int pb_store_pg_open(pb_store **out, const char *uri)
+{
+    int from = 0;
+    return pb__open(out, uri, 0, &from);
+}
+
+int pb_store_pg_open_migrate(pb_store **out, const char *uri, int *from)
+{
+    return pb__open(out, uri, 1, from);
+}
+
+static int pb__open(pb_store **out, const char *uri, int migrate, int *from)
 {
     /* ours first: the URI's own settings override them */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
@@ -591,7 +634,7 @@ int pb_store_pg_open(pb_store **out, const char *uri)
     }
     PQsetNoticeProcessor(ps->conn, pb__quiet, NULL);
     if ((rc = pb__pg_run(ps, "SET client_min_messages = warning", NULL, "opening")) < 0 ||
-        (rc = pb__schema_check(ps)) < 0)
+        (rc = pb__schema_check(ps, migrate, from)) < 0)
         goto out;
     *out = &ps->base;
 out:
@@ -600,60 +643,13 @@ out:
     return rc;
 }
 
-/* A session-level advisory lock keyed by the batch name: the server drops it when the
- * session ends, so a process killed with -9 leaves no stale lock behind. */
-static int pb__try_lock(pb__pgstore *ps, const char *name, int *got)
-{
-    PGresult *r = NULL;
-    pb__pgp p;
-    int rc;
-    p.n = 0;
-    pb__pg_cstr(&p, name);
-    *got = 0;
-    rc = pb__pg_exec(ps,
-                     "SELECT CASE WHEN pg_try_advisory_lock(hashtextextended('paybatch batch ' "
-                     "|| $1::text, 0)) THEN 1 ELSE 0 END::int8",
-                     &p, "locking the batch", &r);
-    if (rc < 0)
-        return rc;
-    *got = PQntuples(r) == 1 && pb__pg_i64(r, 0, 0) == 1;
-    PQclear(r);
-    return PB_OK;
-}
-
-int pb__pg_batch_lock(pb_store *st, const char *name)
-{
-    pb__pgstore *ps = (pb__pgstore *)st;
-    int rc, got = 0;
-    if (ps->locked) {
-        if (strcmp(ps->locked, name) == 0)
-            return PB_OK;
-        pb_error_set("store %s: this handle already holds batch %s", ps->label, ps->locked);
-        return PB_EINVAL;
-    }
-    if ((rc = pb__try_lock(ps, name, &got)) < 0)
-        return rc;
-    if (!got) {
-        pb_error_set("batch %s is being worked on by another paybatch process (a lock in %s); "
-                     "run this again when it has finished",
-                     name, ps->label);
-        return PB_EAGAIN;
-    }
-    ps->locked = pb_strdup(name);
-    if (!ps->locked) {
-        PGresult *r = PQexec(ps->conn, "SELECT pg_advisory_unlock_all()");
-        PQclear(r);
-        return pb_error_set("store: out of memory"), PB_ENOMEM;
-    }
-    return PB_OK;
-}
-
 void pb__pg_free(pb_store *st)
 {
     pb__pgstore *ps = (pb__pgstore *)st;
     if (!ps)
         return;
     pb_free(ps->locked);
+    pb_free(ps->worker);
     PQfinish(ps->conn);
     pb_free(ps);
 }

@@ -10,7 +10,7 @@
 #include "batch/store/store_backend.h"
 
 /* The schema this code writes and reads (pb_meta.schema_version). */
-#define PB__PG_SCHEMA_VERSION 1
+#define PB__PG_SCHEMA_VERSION 2
 #define PB__XSTR(x)           #x
 #define PB__STR(x)            PB__XSTR(x)
 /* Parameters of one statement. */
@@ -23,6 +23,8 @@ typedef struct {
     char *locked;    /* the batch this handle holds (pb_store_batch_lock), or NULL */
     int lock_lost;   /* 1: a reconnect could not take the batch back: every op fails */
     int reset;       /* 1: the session is unusable (a pipeline left unread): reconnect */
+    char *worker;    /* pb_store_lease_begin: this handle's worker id, or NULL (no leases) */
+    int64_t lease_ms;
 } pb__pgstore;
 
 /* The parameters of one statement: integers as text, strings and blobs as binary (they may
@@ -68,6 +70,22 @@ int pb__pg_read_row(pb__pgstore *ps, const PGresult *r, int i, pb_store_row *row
 int pb__pg_batch_check(pb__pgstore *ps, uint64_t batch);
 void pb__pg_free(pb_store *st);
 int pb__pg_batch_lock(pb_store *st, const char *name);
+/* pg_try_advisory_lock on the batch's name; *got: 1 when taken. */
+int pb__pg_try_lock(pb__pgstore *ps, const char *name, int *got);
+void pb__pg_batch_unlock(pb_store *st);
+/* store_pg_lease.c: the ops of a handle in lease mode (ps->worker set), and the rate. */
+int pb__pg_rows_query(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
+                      size_t max, pb_store_row *rows, size_t *n);
+int pb__pg_lease_claim(pb__pgstore *ps, uint64_t batch, int64_t now_ms, int64_t limit, size_t max,
+                       pb_store_row *rows, size_t *n);
+int pb__pg_lease_due(pb__pgstore *ps, uint64_t batch, int64_t now_ms, int64_t limit, size_t max,
+                     pb_store_row *rows, size_t *n);
+int pb__pg_lease_next_at(pb__pgstore *ps, uint64_t batch, int64_t after_ms, int64_t *out);
+int pb__pg_lease_begin(pb_store *st, const char *worker, int64_t lease_ms);
+int pb__pg_lease_renew(pb_store *st, uint64_t batch, uint64_t *renewed);
+int pb__pg_rate_take(pb_store *st, const char *key, int64_t interval_us, uint32_t n,
+                     int64_t *start_in_us);
+int pb__pg_rate_pause(pb_store *st, const char *key, int64_t ms);
 int pb__pg_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
                          pb_store_paid_cb cb, void *payload);
 

@@ -240,8 +240,8 @@ static int pb__read_rows(pb__pgstore *ps, const PGresult *r, size_t max, pb_stor
 }
 
 /* A query selecting rows (bound by p), read into rows. */
-static int pb__rows_query(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
-                          size_t max, pb_store_row *rows, size_t *n)
+int pb__pg_rows_query(pb__pgstore *ps, const char *sql, const pb__pgp *p, const char *what,
+                      size_t max, pb_store_row *rows, size_t *n)
 {
     PGresult *r = NULL;
     int rc;
@@ -268,16 +268,18 @@ static int pb__claim(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, p
     pb__pg_int(&p, (int64_t)batch);
     pb__pg_int(&p, now_ms);
     pb__pg_int(&p, pb__limit(max));
+    if (ps->worker)
+        return pb__pg_lease_claim(ps, batch, now_ms, pb__limit(max), max, rows, n);
     /* one statement, its own transaction: the rows are locked as they are picked (a row that
      * another claim holds is skipped, not waited for) and moved before the commit */
-    rc =
-        pb__rows_query(ps,
-                       "WITH c AS (SELECT batch, row_no FROM pb_rows WHERE batch = $1 AND "
-                       "state = 'queued' AND next_at_ms <= $2 ORDER BY row_no LIMIT $3 FOR "
-                       "UPDATE SKIP LOCKED), u AS (UPDATE pb_rows r SET state = 'sending', "
-                       "attempts = r.attempts + 1 FROM c WHERE r.batch = c.batch AND r.row_no "
-                       "= c.row_no RETURNING r.*) SELECT " PB__PG_ROWCOLS " FROM u ORDER BY row_no",
-                       &p, "claiming rows", max, rows, n);
+    rc = pb__pg_rows_query(ps,
+                           "WITH c AS (SELECT batch, row_no FROM pb_rows WHERE batch = $1 AND "
+                           "state = 'queued' AND next_at_ms <= $2 ORDER BY row_no LIMIT $3 FOR "
+                           "UPDATE SKIP LOCKED), u AS (UPDATE pb_rows r SET state = 'sending', "
+                           "attempts = r.attempts + 1 FROM c WHERE r.batch = c.batch AND r.row_no "
+                           "= c.row_no RETURNING r.*) SELECT " PB__PG_ROWCOLS
+                           " FROM u ORDER BY row_no",
+                           &p, "claiming rows", max, rows, n);
     if (rc == 0 && *n == 0)
         rc = pb__pg_batch_check(ps, batch);
     return rc;
@@ -293,10 +295,12 @@ static int pb__due(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_
     pb__pg_int(&p, (int64_t)batch);
     pb__pg_int(&p, now_ms);
     pb__pg_int(&p, pb__limit(max));
-    rc = pb__rows_query(ps,
-                        PB__SELROWS "WHERE batch = $1 AND state IN ('sending', 'in_doubt') AND "
-                                    "next_at_ms <= $2 ORDER BY row_no LIMIT $3",
-                        &p, "reading due rows", max, rows, n);
+    if (ps->worker)
+        return pb__pg_lease_due(ps, batch, now_ms, pb__limit(max), max, rows, n);
+    rc = pb__pg_rows_query(ps,
+                           PB__SELROWS "WHERE batch = $1 AND state IN ('sending', 'in_doubt') AND "
+                                       "next_at_ms <= $2 ORDER BY row_no LIMIT $3",
+                           &p, "reading due rows", max, rows, n);
     if (rc == 0 && *n == 0)
         rc = pb__pg_batch_check(ps, batch);
     return rc;
@@ -305,7 +309,25 @@ static int pb__due(pb_store *st, uint64_t batch, int64_t now_ms, size_t max, pb_
 typedef struct {
     uint64_t batch;
     const pb_row_update *u;
+    const char *worker; /* lease mode: fence sending / in_doubt rows by their lease */
 } pb__marks;
+
+#define PB__MARK_SQL                                                                               \
+    "UPDATE pb_rows SET state = $4::text, updated_at_ms = $5, next_at_ms = $6, attempts = "        \
+    "attempts + $7, code = CASE WHEN $8::text = '' THEN code ELSE $8::text END, message = "        \
+    "CASE WHEN $9::text = '' THEN message ELSE $9::text END, gate_status = CASE WHEN "             \
+    "$10::text = '' THEN gate_status ELSE $10::text END, request_id = CASE WHEN $11::text = "      \
+    "'' THEN request_id ELSE $11::text END, operation_id = CASE WHEN $12::text = '' THEN "         \
+    "operation_id ELSE $12::text END, provider_payment_id = CASE WHEN $13::text = '' THEN "        \
+    "provider_payment_id ELSE $13::text END, reversed = CASE WHEN $4::text = 'reversed' THEN "     \
+    "1 ELSE reversed END WHERE batch = $1 AND row_no = $2 AND state = $3::text"
+
+static const char pb__mark_sql[] = PB__MARK_SQL;
+/* a row another worker leased since (it took over a lapsed lease) is that worker's now: what
+ * this one learnt is found again by the new owner's status query */
+static const char pb__lease_mark_sql[] =
+    PB__MARK_SQL " AND (state NOT IN ('sending', 'in_doubt') OR lease_owner IS NULL OR "
+                 "lease_owner = $14::text)";
 
 static void pb__mark_params(size_t i, pb__pgp *p, const void *arg)
 {
@@ -324,26 +346,21 @@ static void pb__mark_params(size_t i, pb__pgp *p, const void *arg)
     pb__pg_cstr(p, u->request_id);
     pb__pg_cstr(p, u->operation_id);
     pb__pg_cstr(p, u->provider_payment_id);
+    if (m->worker)
+        pb__pg_cstr(p, m->worker);
 }
 
 static int pb__mark(pb_store *st, uint64_t batch, const pb_row_update *updates, size_t n,
                     size_t *applied)
 {
+    pb__pgstore *ps = (pb__pgstore *)st;
     pb__marks m;
     m.batch = batch;
     m.u = updates;
+    m.worker = ps->worker;
     /* in order, one transaction, pipelined: each UPDATE sees the ones before it */
-    return pb__pg_pipeline_txn(
-        (pb__pgstore *)st, batch,
-        "UPDATE pb_rows SET state = $4::text, updated_at_ms = $5, next_at_ms = $6, attempts = "
-        "attempts + $7, code = CASE WHEN $8::text = '' THEN code ELSE $8::text END, message = "
-        "CASE WHEN $9::text = '' THEN message ELSE $9::text END, gate_status = CASE WHEN "
-        "$10::text = '' THEN gate_status ELSE $10::text END, request_id = CASE WHEN $11::text = "
-        "'' THEN request_id ELSE $11::text END, operation_id = CASE WHEN $12::text = '' THEN "
-        "operation_id ELSE $12::text END, provider_payment_id = CASE WHEN $13::text = '' THEN "
-        "provider_payment_id ELSE $13::text END, reversed = CASE WHEN $4::text = 'reversed' THEN "
-        "1 ELSE reversed END WHERE batch = $1 AND row_no = $2 AND state = $3::text",
-        n, pb__mark_params, &m, "updating rows", applied);
+    return pb__pg_pipeline_txn(ps, batch, ps->worker ? pb__lease_mark_sql : pb__mark_sql, n,
+                               pb__mark_params, &m, "updating rows", applied);
 }
 
 static int pb__one_row(pb__pgstore *ps, const char *sql, const pb__pgp *p, pb_store_row *row,
@@ -532,6 +549,8 @@ static int pb__next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, in
     p.n = 0;
     pb__pg_int(&p, (int64_t)batch);
     pb__pg_int(&p, after_ms);
+    if (ps->worker && kind == PB_STORE_NEXT_PENDING)
+        return pb__pg_lease_next_at(ps, batch, after_ms, out);
     if ((rc = pb__pg_exec(ps, sql[kind == PB_STORE_NEXT_PENDING], &p,
                           "reading when rows are next due", &r)) < 0)
         return rc;
@@ -550,10 +569,10 @@ static int pb__list(pb_store *st, uint64_t batch, pb_row_state state, uint32_t a
     pb__pg_cstr(&p, pb_row_state_name(state));
     pb__pg_int(&p, after_row);
     pb__pg_int(&p, pb__limit(max));
-    return pb__rows_query((pb__pgstore *)st,
-                          PB__SELROWS "WHERE batch = $1 AND state = $2::text AND row_no > $3 "
-                                      "ORDER BY row_no LIMIT $4",
-                          &p, "listing rows", max, rows, n);
+    return pb__pg_rows_query((pb__pgstore *)st,
+                             PB__SELROWS "WHERE batch = $1 AND state = $2::text AND row_no > $3 "
+                                         "ORDER BY row_no LIMIT $4",
+                             &p, "listing rows", max, rows, n);
 }
 
 int pb__pg_paid_recently(pb_store *st, const char *payee_key, uint64_t this_batch, int64_t since_ms,
@@ -618,5 +637,10 @@ const pb_store_ops pb__pg_ops = {
     .next_at = pb__next_at,
     .list = pb__list,
     .batch_lock = pb__pg_batch_lock,
+    .batch_unlock = pb__pg_batch_unlock,
+    .lease_begin = pb__pg_lease_begin,
+    .lease_renew = pb__pg_lease_renew,
+    .rate_take = pb__pg_rate_take,
+    .rate_pause = pb__pg_rate_pause,
     .paid_recently = pb__pg_paid_recently,
 };

@@ -658,4 +658,9 @@ const pb_store_ops pb__sqlite_ops = {
     pb__group_end,
     pb__sq_paid_recently,
     NULL, /* batch_lock: one process per batch on one host (the CLI's file lock) */
+    NULL, /* batch_unlock */
+    NULL, /* lease_begin .. rate_pause: one worker per batch, leases need PostgreSQL */
+    NULL,
+    NULL,
+    NULL,
 };

@@ -787,6 +787,19 @@ static void test_alloc_failures(void **state)
     assert_true(ok);
 }
 
+/* The one throttle rule, which the driver also uses to pause the other workers of a shared
+ * batch (batch/send/share.c). */
+static void test_throttled_rule(void **state)
+{
+    (void)state;
+    assert_true(pb_engine_throttled(429, -1));
+    assert_true(pb_engine_throttled(429, 2000));
+    assert_true(pb_engine_throttled(503, 0));
+    assert_false(pb_engine_throttled(503, -1));
+    assert_false(pb_engine_throttled(500, 1000));
+    assert_false(pb_engine_throttled(200, 1000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -809,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_throttle_storm_gives_up),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_throttled_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char pb_pg_base[512];
@@ -284,6 +285,184 @@ static void test_connection_errors(void **state)
     assert_non_null(strstr(pb_error_last(), "not a valid PostgreSQL URI"));
 }
 
+static int64_t lease_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Several workers on one batch: a live worker's rows are never handed to another (due, mark),
+ * they come back within a second through next_at, and a handle that is no worker (listen)
+ * still applies its compare-and-set. */
+static void test_lease_fence(void **state)
+{
+    pb_store *a = conf_open(), *b2 = NULL, *c = NULL;
+    uint64_t b = conf_filled(a, "lease", pb_conf_sha_a, 3);
+    pb_store_row out[4];
+    pb_row_update u;
+    size_t n, applied = 9;
+    int64_t now = lease_now_ms(), next = 0;
+    (void)state;
+    assert_int_equal(pb_store_open(&b2, pb_conf_path), 0);
+    assert_int_equal(pb_store_open(&c, pb_conf_path), 0);
+    assert_int_equal(pb_store_lease_begin(a, "A", 60000), 0);
+    assert_int_equal(pb_store_lease_begin(b2, "B", 60000), 0);
+    assert_int_equal(pb_store_claim(a, b, now, 1, out, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].row_no, 2);
+    pb_store_rows_clear(out, n);
+    /* B sees no due row; A sees its own */
+    assert_int_equal(pb_store_due(b2, b, now, 4, out, &n), 0);
+    assert_int_equal(n, 0);
+    next = INT64_MAX;
+    assert_int_equal(pb_store_next_at(b2, b, PB_STORE_NEXT_PENDING, now, &next), 0);
+    assert_true(next > now && next <= now + 1000);
+    assert_int_equal(pb_store_due(a, b, now, 4, out, &n), 0);
+    assert_int_equal(n, 1);
+    pb_store_rows_clear(out, n);
+    /* B's update of A's row is fenced; A's goes through */
+    memset(&u, 0, sizeof(u));
+    u.row_no = 2;
+    u.from = PB_ROW_SENDING;
+    u.to = PB_ROW_QUEUED;
+    assert_int_equal(pb_store_mark(b2, b, &u, 1, &applied), 0);
+    assert_int_equal(applied, 0);
+    u.to = PB_ROW_IN_DOUBT;
+    assert_int_equal(pb_store_mark(a, b, &u, 1, &applied), 0);
+    assert_int_equal(applied, 1);
+    /* a handle that is no worker (a callback receiver) applies its compare-and-set */
+    u.from = PB_ROW_IN_DOUBT;
+    u.to = PB_ROW_SUCCESS;
+    assert_int_equal(pb_store_mark(c, b, &u, 1, &applied), 0);
+    assert_int_equal(applied, 1);
+    assert_int_equal(conf_state(a, b, 2), PB_ROW_SUCCESS);
+    /* a claim by B skips nothing of A's: rows 3 and 4 are free */
+    assert_int_equal(pb_store_claim(b2, b, now, 4, out, &n), 0);
+    assert_int_equal(n, 2);
+    pb_store_rows_clear(out, n);
+    pb_store_free(c);
+    pb_store_free(b2);
+    pb_store_free(a);
+}
+
+/* A lease that lapses (its worker died) is taken over by due, and the old owner's late
+ * update and renewal no longer touch the row; a renewed lease does not lapse. */
+static void test_lease_lapse(void **state)
+{
+    pb_store *a = conf_open(), *b2 = NULL;
+    uint64_t b = conf_filled(a, "lapse", pb_conf_sha_a, 2);
+    pb_store_row out[4];
+    pb_row_update u;
+    size_t n, applied = 9;
+    uint64_t renewed = 9;
+    int64_t now = lease_now_ms();
+    int i;
+    (void)state;
+    assert_int_equal(pb_store_open(&b2, pb_conf_path), 0);
+    assert_int_equal(pb_store_lease_begin(a, "A", 400), 0);
+    assert_int_equal(pb_store_lease_begin(b2, "B", 60000), 0);
+    assert_int_equal(pb_store_claim(a, b, now, 2, out, &n), 0);
+    assert_int_equal(n, 2);
+    pb_store_rows_clear(out, n);
+    /* row 3 is moved on (in doubt), and both stay A's while A renews */
+    memset(&u, 0, sizeof(u));
+    u.row_no = 3;
+    u.from = PB_ROW_SENDING;
+    u.to = PB_ROW_IN_DOUBT;
+    assert_int_equal(pb_store_mark(a, b, &u, 1, &applied), 0);
+    for (i = 0; i < 4; i++) {
+        usleep(150 * 1000);
+        assert_int_equal(pb_store_lease_renew(a, b, &renewed), 0);
+        assert_int_equal(renewed, 2);
+        assert_int_equal(pb_store_due(b2, b, lease_now_ms(), 4, out, &n), 0);
+        assert_int_equal(n, 0);
+    }
+    /* A stops renewing: its leases lapse and B takes both rows over */
+    usleep(600 * 1000);
+    assert_int_equal(pb_store_due(b2, b, lease_now_ms(), 4, out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].row_no, 2);
+    assert_int_equal(out[1].state, PB_ROW_IN_DOUBT);
+    pb_store_rows_clear(out, n);
+    assert_int_equal(pb_store_lease_renew(a, b, &renewed), 0);
+    assert_int_equal(renewed, 0);
+    u.row_no = 2;
+    u.to = PB_ROW_ACCEPTED;
+    assert_int_equal(pb_store_mark(a, b, &u, 1, &applied), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(conf_state(a, b, 2), PB_ROW_SENDING);
+    assert_int_equal(pb_store_lease_renew(b2, b, &renewed), 0);
+    assert_int_equal(renewed, 2);
+    pb_store_free(b2);
+    pb_store_free(a);
+}
+
+/* The shared rate: blocks from one row follow each other; a pause moves the next block. */
+static void test_rate_blocks(void **state)
+{
+    pb_store *a = conf_open(), *b2 = NULL;
+    int64_t s1 = -1, s2 = -1, s3 = -1;
+    (void)state;
+    assert_int_equal(pb_store_open(&b2, pb_conf_path), 0);
+    /* 5 slots of 100 ms: 500 ms each */
+    assert_int_equal(pb_store_rate_take(a, "k", 100000, 5, &s1), 0);
+    assert_int_equal(pb_store_rate_take(b2, "k", 100000, 5, &s2), 0);
+    assert_true(s1 >= 0 && s1 < 50000);
+    assert_true(s2 > 400000 && s2 <= 500000);
+    /* another key is another budget */
+    assert_int_equal(pb_store_rate_take(b2, "other", 100000, 5, &s3), 0);
+    assert_true(s3 < 50000);
+    /* a throttle seen by a: the next block of anyone starts after the pause */
+    assert_int_equal(pb_store_rate_pause(a, "k", 3000), 0);
+    assert_int_equal(pb_store_rate_take(b2, "k", 100000, 5, &s3), 0);
+    assert_true(s3 > 2900000 && s3 <= 3000000);
+    pb_store_free(b2);
+    pb_store_free(a);
+    /* the backends one process works alone have none of it */
+    assert_int_equal(pb_store_open(&a, "mem:"), 0);
+    assert_int_equal(pb_store_lease_begin(a, "A", 1000), PB_ENOTSUP);
+    assert_int_equal(pb_store_rate_take(a, "k", 1000, 1, &s1), PB_ENOTSUP);
+    pb_store_free(a);
+}
+
+/* A store of schema 1 is refused with the way out, and pb_store_migrate upgrades it. */
+static void test_migrate(void **state)
+{
+    pb_store *st = conf_open();
+    char uri[700], schema[64], sql[400];
+    pb_store_row out[2];
+    size_t n;
+    int from = -1, to = -1;
+    uint64_t b = conf_filled(st, "mig", pb_conf_sha_a, 2);
+    (void)state;
+    pb_store_free(st);
+    snprintf(uri, sizeof(uri), "%s", pb_conf_path);
+    snprintf(schema, sizeof(schema), "conf_%ld_%u", (long)getpid(), pb_conf_seq);
+    snprintf(sql, sizeof(sql),
+             "ALTER TABLE %s.pb_rows DROP COLUMN lease_owner, DROP COLUMN lease_until; DROP "
+             "TABLE %s.pb_rate; UPDATE %s.pb_meta SET value = 1 WHERE key = 'schema_version'",
+             schema, schema, schema);
+    pg_sql(pb_pg_base, sql);
+    assert_int_equal(pb_store_open(&st, uri), PB_EINVAL);
+    assert_non_null(strstr(pb_error_last(), "status --migrate"));
+    assert_int_equal(pb_store_migrate(uri, &from, &to), 0);
+    assert_int_equal(from, 1);
+    assert_int_equal(to, 2);
+    assert_int_equal(pb_store_migrate(uri, &from, &to), 0);
+    assert_int_equal(from, 2);
+    assert_int_equal(pb_store_open(&st, uri), 0);
+    assert_int_equal(pb_store_lease_begin(st, "A", 1000), 0);
+    assert_int_equal(pb_store_claim(st, b, lease_now_ms(), 2, out, &n), 0);
+    assert_int_equal(n, 2);
+    pb_store_rows_clear(out, n);
+    pb_store_free(st);
+    /* an empty database is created at its newest */
+    assert_int_equal(pb_store_migrate(pb_conf_uri(), &from, &to), 0);
+    assert_int_equal(from, 0);
+    assert_int_equal(to, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +474,10 @@ int main(void)
         cmocka_unit_test(test_long_calls),
         cmocka_unit_test(test_schema_version),
         cmocka_unit_test(test_connection_errors),
+        cmocka_unit_test(test_lease_fence),
+        cmocka_unit_test(test_lease_lapse),
+        cmocka_unit_test(test_rate_blocks),
+        cmocka_unit_test(test_migrate),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
