@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -414,6 +415,13 @@ int pb_load__scan_init(pb_load__scan *s, const pb_load_opts *o, int storing, uin
     vo.on_finding = pb__on_finding;
     vo.read_at = pb__read_at;
     vo.ctx = s;
+    {
+        /* the duplicate sets sized once from the file's size, as validate does: smaller than
+         * sets grown by doubling, which the streaming load keeps while it sends */
+        struct stat sb;
+        if (stat(o->path, &sb) == 0 && S_ISREG(sb.st_mode))
+            vo.size_hint = (uint64_t)sb.st_size;
+    }
     if (RAND_bytes((unsigned char *)vo.hash_key, sizeof(vo.hash_key)) != 1)
         return pb_error_set("no random bytes for the duplicate sets");
     if (storing) {
