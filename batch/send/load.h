@@ -78,7 +78,7 @@ int pb_load_store(const pb_load_opts *o, uint64_t skip, pb_load_result *res);
  * other batches, paid-recently) and inserts it, on whichever thread owns the store at that
  * moment (it reads only the options, never the parser). Chunks must be stored in the order
  * they were handed out, so the stored rows stay a prefix of the file. Each piece of the file
- * must equal the one pb_load_check read (its digest), and the whole file its SHA-256, else
+ * must equal the one pb_load_check read (its digest), and the file must end where it did, else
  * PB_EPARSE before a row of the differing piece is handed out: a file changed between the
  * check and the send is not sent on.
  */

@@ -7,11 +7,9 @@
 
 #include "core/alloc.h"
 #include "core/errors.h"
-#include "core/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,9 +20,7 @@ struct pb_loader {
     pb_load_opts o;
     pb_load__scan s;
     pb_load_result res;
-    EVP_MD_CTX *sha;
     char *piece;
-    char expect[65];
     unsigned char (*pieces)[PB_LOAD_DIGEST]; /* the check's, copied */
     size_t npieces, next_piece;
     int eof;
@@ -37,7 +33,6 @@ void pb_loader_free(pb_loader *l)
     pb_load__scan_free(&l->s);
     if (l->s.fd >= 0)
         close(l->s.fd);
-    EVP_MD_CTX_free(l->sha);
     pb_free(l->piece);
     pb_free(l->pieces);
     pb_load_result_clear(&l->res);
@@ -55,7 +50,6 @@ int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip,
         return PB_ENOMEM;
     l->o = *o;
     l->s.fd = -1;
-    snprintf(l->expect, sizeof(l->expect), "%s", checked->sha256);
     if (checked->npieces) {
         if (!(l->pieces = pb_malloc(checked->npieces * PB_LOAD_DIGEST))) {
             rc = PB_ENOMEM;
@@ -67,9 +61,8 @@ int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip,
     if ((rc = pb_load__scan_init(&l->s, &l->o, 1, skip, &l->res)) < 0)
         goto out;
     l->s.deferred = 1;
-    l->sha = EVP_MD_CTX_new();
     l->piece = pb_malloc(PB_LOAD_PIECE);
-    if (!l->sha || !l->piece || EVP_DigestInit_ex(l->sha, EVP_sha256(), NULL) != 1) {
+    if (!l->piece) {
         rc = PB_ENOMEM;
         goto out;
     }
@@ -86,14 +79,19 @@ out:
     return rc;
 }
 
-/* The end of the file: the validator's last rows, the file's SHA-256 against the one the
- * batch was checked with (a file changed since is never taken for the one checked). */
+/* The end of the file: it must come where the checked file's did (each piece before it was
+ * compared already), before the validator's last row is let out; then that row. */
 static int pb__loader_end(pb_loader *l)
 {
-    unsigned char d[32];
-    char hex[65];
     int rc;
     l->eof = 1;
+    /* one piece fewer: cut short, perhaps in the middle of a row that must not go out */
+    if (l->next_piece != l->npieces)
+        return pb_error_set("%s changed while it was being sent (it ends at byte %llu, the file "
+                            "that was checked was longer); sending stopped: put the checked "
+                            "file back and run the same command again",
+                            l->o.path, (unsigned long long)l->next_piece * PB_LOAD_PIECE),
+               PB_EPARSE;
     if (pb_validator_file_failed(l->s.v))
         return pb_error_set("%s changed while it was being sent: it no longer reads as the file "
                             "that was checked; sending stopped",
@@ -101,15 +99,6 @@ static int pb__loader_end(pb_loader *l)
                PB_EPARSE;
     if ((rc = pb_validator_finish(l->s.v)) != 0 || (rc = l->s.err) != 0)
         return rc < 0 ? rc : PB_ERROR;
-    if (EVP_DigestFinal_ex(l->sha, d, NULL) != 1)
-        return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
-    pb_hex_lower(d, 32, hex);
-    if (l->expect[0] && strcmp(hex, l->expect) != 0)
-        return pb_error_set("%s changed while it was being sent (SHA-256 %.16s... when checked, "
-                            "%.16s... now); sending stopped: put the checked file back and run "
-                            "the same command again",
-                            l->o.path, l->expect, hex),
-               PB_EPARSE;
     return 0;
 }
 
@@ -139,8 +128,6 @@ int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
                                 l->o.path, (unsigned long long)l->next_piece * PB_LOAD_PIECE),
                    PB_EPARSE;
         l->next_piece++;
-        if (EVP_DigestUpdate(l->sha, l->piece, n) != 1)
-            return pb_error_set("SHA-256 failed"), PB_ECRYPTO;
         rc = pb_validator_feed(l->s.v, l->piece, n);
         if (l->s.err)
             return l->s.err;

@@ -260,6 +260,27 @@ static void test_changed_file(void **state)
     assert_true(stored(st, b) > 0 && stored(st, b) < ROWS);
     pb_loader_free(l);
 
+    /* cut short at a piece boundary, in the middle of a row: that row never goes out, and
+     * nothing after the last whole piece is stored */
+    write_file(path, ROWS, 0);
+    assert_int_equal(truncate(path, PB_LOAD_PIECE), 0);
+    b = new_batch(st, "t", chk.sha256);
+    opts(&o, path, st, b);
+    assert_int_equal(pb_loader_new(&l, &o, 0, &chk), 0);
+    assert_int_equal(stream(l, &chunks), PB_EPARSE);
+    assert_non_null(strstr(pb_error_last(), "was longer"));
+    {
+        uint64_t n = stored(st, b);
+        pb_store_row r;
+        assert_true(n > 0 && n < ROWS);
+        /* the rows stored end with the last whole piece; none after */
+        assert_int_equal(pb_store_row_get(st, b, (uint32_t)n + 1, &r), 0);
+        assert_true(r.state == PB_ROW_QUEUED || r.state == PB_ROW_INVALID);
+        pb_store_row_clear(&r);
+        assert_int_equal(pb_store_row_get(st, b, (uint32_t)n + 2, &r), PB_ENOTFOUND);
+    }
+    pb_loader_free(l);
+
     /* the file as checked: no complaint */
     write_file(path, ROWS, 0);
     b = new_batch(st, "z", chk.sha256);
