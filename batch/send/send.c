@@ -28,20 +28,14 @@ int64_t pb_send__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The engine's random numbers only spread retries (jitter), never protect anything: a
- * splitmix64 stream seeded once per run, not a call into OpenSSL for every event. */
-static uint64_t pb__rnd(pb__drv *d)
+/* A seed for the engine's own jitter stream (core/engine_outcome.c): spreads retries only,
+ * never protects anything, so events carry no random value of their own. */
+static uint64_t pb__seed(void)
 {
-    uint64_t z;
-    if (!d->rng_seeded) {
-        if (RAND_bytes((unsigned char *)&d->rng, sizeof(d->rng)) != 1)
-            d->rng = (uint64_t)pb_send__now_ms();
-        d->rng_seeded = 1;
-    }
-    z = (d->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    uint64_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = (uint64_t)pb_send__now_ms();
+    return r;
 }
 
 static void pb__pump(pb__drv *d);
@@ -60,7 +54,6 @@ static void pb__feed(pb__drv *d, pb_engine_event *ev)
 {
     int rc;
     ev->now_ms = pb_send__now_ms();
-    ev->rnd = pb__rnd(d);
     if ((rc = pb_engine_feed(d->engine, ev)) < 0)
         pb_send__fail(d, rc, "send engine");
 }
@@ -792,6 +785,8 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
         if (!ec.rate_slack_permille)
             ec.rate_slack_permille = 900;
         ec.loading = o->loader != NULL;
+        if (!ec.seed)
+            ec.seed = pb__seed();
         rc = pb_engine_new(&d.engine, &ec);
     }
     if (rc < 0)

@@ -62,8 +62,6 @@ typedef struct {
     struct pb_receiver *rcv;
     struct pb_http_server *srv;
     int srv_open, rcv_open;
-    uint64_t rng; /* pb__rnd's state */
-    int rng_seeded;
     /* the streaming load (opts.loader, send_load.c) */
     int load_eof;      /* the loader has handed out its last chunk */
     unsigned load_ops; /* chunks with the store's thread */

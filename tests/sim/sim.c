@@ -21,10 +21,7 @@
 
 uint64_t sim_rand(sim_world *w)
 {
-    uint64_t z = (w->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return sim_mix(&w->rng);
 }
 
 uint64_t sim_below(sim_world *w, uint64_t n)
@@ -276,10 +273,7 @@ static void sim__feed(sim_world *w, pb_engine_event *ev)
 /* the loader's own stream (see sim_world.ld_rng) */
 static uint64_t sim__ld_below(sim_world *w, uint64_t n)
 {
-    uint64_t z = (w->ld_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    uint64_t z = sim_mix(&w->ld_rng);
     return n ? z % n : 0;
 }
 

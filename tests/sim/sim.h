@@ -142,6 +142,15 @@ typedef struct {
     char fail[512];
 } sim_world;
 
+/* splitmix64, one step of the stream *state (the world's and the side streams') */
+static inline uint64_t sim_mix(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 uint64_t sim_rand(sim_world *w);
 uint64_t sim_below(sim_world *w, uint64_t n); /* uniform in [0, n) */
 int sim_chance(sim_world *w, int permille);

@@ -29,10 +29,7 @@
 
 static uint64_t sim__cb_rand(sim_world *w)
 {
-    uint64_t z = (w->cb_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return sim_mix(&w->cb_rng);
 }
 
 static uint64_t sim__cb_below(sim_world *w, uint64_t n)
