@@ -29,10 +29,13 @@ with open(sys.argv[1], "w") as f:
         else:
             f.write(f"touchngo,k9-{i},{500 + i},MYR,c{i},203.0.113.{i % 250 + 1},6012{i:06d}9,\n")
 PY
-run() { "$BIN" send -q --yes --state "$T/s.db" --gate-url "http://127.0.0.1:$PORT" --project-id 5 \
-    --rate 200 --concurrency 16 --timeout 2 "$T/f.csv" >"$T/out" 2>"$T/err"; }
+ARGS=(send -q --yes --state "$T/s.db" --gate-url "http://127.0.0.1:$PORT" --project-id 5
+    --rate 200 --concurrency 16 --timeout 2 "$T/f.csv")
+run() { "$BIN" "${ARGS[@]}" >"$T/out" 2>"$T/err"; }
 for i in $(seq "$KILLS"); do
-    run &
+    # paybatch itself in the background (not a subshell around it): kill -9 must hit send,
+    # or it lives on as an orphan holding the batch's lock while the resumes below give up
+    "$BIN" "${ARGS[@]}" >"$T/out" 2>"$T/err" &
     victim=$!
     sleep "0.$(( RANDOM % 9 ))$(( RANDOM % 10 ))"
     kill -9 "$victim" 2>/dev/null || true
