@@ -38,6 +38,11 @@ static int pb__buf_reserve(pb_buf *b, size_t extra)
     return PB_OK;
 }
 
+int pb_buf_reserve(pb_buf *b, size_t extra)
+{
+    return pb__buf_reserve(b, extra);
+}
+
 int pb_buf_put(pb_buf *b, const void *data, size_t n)
 {
     int rc;

@@ -28,6 +28,8 @@ int pb_buf_putc(pb_buf *b, char c);
 int pb_buf_putz(pb_buf *b, const void *data, size_t n);
 int pb_buf_printf(pb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pb_buf_vprintf(pb_buf *b, const char *fmt, va_list ap);
+/* Make room for `extra` more bytes (and the NUL after them) without changing the contents. */
+int pb_buf_reserve(pb_buf *b, size_t extra);
 /* Forget the contents, keep the allocation. */
 void pb_buf_clear(pb_buf *b);
 /* Shorten to n bytes (n <= len). */

@@ -5,11 +5,14 @@
  * numbering (CSV_REPALL_NL reports line ends outside records, which counts blank lines; the
  * LF of a CRLF is recognised and not counted twice), the caps and the UTF-8 check.
  *
- * Memory: libcsv's field buffer is allocated once at max_field + 2 bytes and its realloc hook
- * refuses to grow it, so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each
- * record's fields are copied into a reused pb_buf arena (capped at max_fields * (max_field + 1));
- * two arenas take turns, so a record's fields outlive its callback until the next one returns.
- * In batch mode one arena keeps growing until pb_csv_reader_take swaps it for the caller's.
+ * Memory: libcsv's field buffer is max_field + 2 bytes and its realloc hook refuses to grow it,
+ * so a longer field stops libcsv (CSV_ENOMEM, mapped to PB_ELIMIT). Each record's fields are
+ * copied into a reused pb_buf arena (capped at max_fields * (max_field + 1)); two arenas take
+ * turns, so a record's fields outlive its callback until the next one returns.
+ * In batch mode one arena keeps growing until pb_csv_reader_take swaps it for the caller's, and
+ * libcsv's field buffer is the arena's free end (pb__point): each cell is written once, in
+ * place, instead of into libcsv's buffer and then copied (with a checking thread the copy missed
+ * the cache on every line, which the other core had just read).
  * The marks for re-reading are in csv_reader_marks.c.
  * libcsv's callbacks cannot abort a csv_parse() call, so the first error or stop is kept in
  * r->rc, later callbacks do nothing, and feed() returns r->rc after csv_parse().
@@ -65,6 +68,22 @@ static void *pb__csv_no_grow(void *p, size_t n)
     return NULL;
 }
 
+/*
+ * opts.batch: libcsv's field buffer (max_field + 2 bytes, as otherwise) is the arena's free end,
+ * so the next cell is built where it stays. Called whenever no cell is half built: at the start,
+ * after each cell and in pb_csv_reader_take. The arena's own NUL after len is libcsv's to
+ * overwrite; pb__on_field puts it back.
+ */
+static int pb__point(pb_csv_reader *r)
+{
+    int rc = pb_buf_reserve(&r->arena, r->max_field + 3);
+    if (rc < 0)
+        return rc;
+    r->p.entry_buf = (unsigned char *)r->arena.ptr + r->arena.len;
+    r->p.entry_size = r->max_field + 2;
+    return PB_OK;
+}
+
 /* pb_buf_put (z 0) or pb_buf_putz (z 1), without the call when the bytes fit: every cell */
 static inline __attribute__((always_inline)) int pb__put(pb_buf *b, const void *p, size_t n, int z)
 {
@@ -101,14 +120,30 @@ static void pb__on_field(void *s, size_t len, void *data)
                  r->max_fields);
         return;
     }
-    cell.ptr = NULL; /* set when the record is delivered: the arena may still move */
-    cell.len = len;
-    rc = pb__put(&r->fields, &cell, sizeof(cell), 0);
+    if (r->fields.ptr && sizeof(cell) < r->fields.alloc - r->fields.len) {
+        /* stored member by member: a 16-byte copy of a struct just written to the stack
+           stalled on store forwarding, on every cell */
+        pb_str *f = (pb_str *)(void *)(r->fields.ptr + r->fields.len);
+        f->ptr = NULL; /* set when the record is delivered: the arena may still move */
+        f->len = len;
+        r->fields.len += sizeof(*f);
+        rc = PB_OK;
+    } else {
+        cell.ptr = NULL;
+        cell.len = len;
+        rc = pb_buf_put(&r->fields, &cell, sizeof(cell));
+    }
     if (rc == PB_OK && r->batch && len + 1 > r->arena_max - (r->arena.len - r->rec_start))
         rc = PB_ELIMIT; /* the same cap on one record as in an arena of its own */
-    if (rc == PB_OK && len <= 16 && (unsigned char *)s == r->p.entry_buf && r->p.entry_size >= 16 &&
-        r->arena.ptr && len + 17 < r->arena.alloc - r->arena.len &&
-        len + 1 <= r->arena.max - r->arena.len) {
+    if (rc == PB_OK && r->batch && (unsigned char *)s == r->p.entry_buf) {
+        /* built in place (pb__point): end it, and build the next one after it */
+        r->arena.ptr[r->arena.len + len] = '\0';
+        r->arena.len += len + 1;
+        r->arena.ptr[r->arena.len] = '\0';
+        rc = pb__point(r);
+    } else if (rc == PB_OK && len <= 16 && (unsigned char *)s == r->p.entry_buf &&
+               r->p.entry_size >= 16 && r->arena.ptr && len + 17 < r->arena.alloc - r->arena.len &&
+               len + 1 <= r->arena.max - r->arena.len) {
         /* most cells are short: 16 bytes at once, no call (libcsv hands over its field buffer,
            entry_size bytes; the bytes copied past the cell are overwritten next) */
         char *d = r->arena.ptr + r->arena.len;
@@ -203,7 +238,9 @@ static void pb__on_row(int c, void *data)
             }
         }
         r->rec_start = r->arena.len;
+        r->in_row = 1; /* no cell is half built (libcsv's entry_pos is stale) */
         rc = r->cb(&rec, r->ctx);
+        r->in_row = 0;
         pb_buf_clear(&r->fields);
         if (rc) {
             r->rc = rc;
@@ -437,13 +474,18 @@ int pb_csv_reader_new(pb_csv_reader **out, const pb_csv_opts *opts, pb_csv_recor
     csv_set_realloc_func(&r->p, pb__csv_no_grow);
     csv_set_free_func(&r->p, pb_free);
     csv_set_blk_size(&r->p, 1);
-    /* field + closing quote (libcsv buffers it until it knows the field ended) */
-    r->p.entry_buf = pb_malloc(r->max_field + 2);
-    if (!r->p.entry_buf) {
-        rc = PB_ENOMEM;
-        goto out;
+    if (r->batch) {
+        if ((rc = pb__point(r)) < 0)
+            goto out;
+    } else {
+        /* field + closing quote (libcsv buffers it until it knows the field ended) */
+        r->p.entry_buf = pb_malloc(r->max_field + 2);
+        if (!r->p.entry_buf) {
+            rc = PB_ENOMEM;
+            goto out;
+        }
+        r->p.entry_size = r->max_field + 2;
     }
-    r->p.entry_size = r->max_field + 2;
     if (delim) {
         r->delim = delim;
         csv_set_delim(&r->p, (unsigned char)delim);
@@ -537,6 +579,8 @@ void pb_csv_reader_free(pb_csv_reader *r)
 {
     if (!r)
         return;
+    if (r->batch)
+        r->p.entry_buf = NULL; /* the arena's, not libcsv's (pb__point) */
     if (r->p_inited)
         csv_free(&r->p);
     else
@@ -559,6 +603,7 @@ void pb_csv_reader_free(pb_csv_reader *r)
 int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
 {
     size_t tail = r->arena.len - r->rec_start;
+    size_t part = r->in_row ? 0 : r->p.entry_pos; /* bytes of a cell half built (pb__point) */
     pb_buf t;
     int rc;
 
@@ -566,11 +611,16 @@ int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
     pb_buf_clear(bytes);
     pb_buf_clear(lens);
     bytes->max = lens->max = SIZE_MAX / 2;
-    /* a record half read stays with the reader, at the start of its new buffer */
-    if (tail && (rc = pb_buf_put(bytes, r->arena.ptr + r->rec_start, tail)) < 0) {
-        pb_buf_clear(bytes);
+    /* a record half read stays with the reader, at the start of its new buffer, and so does
+       the cell libcsv is building after it */
+    if ((rc = pb_buf_reserve(bytes, tail + r->max_field + 3)) < 0)
         return rc;
-    }
+    if (tail)
+        memcpy(bytes->ptr, r->arena.ptr + r->rec_start, tail);
+    bytes->len = tail;
+    bytes->ptr[tail] = '\0';
+    if (part)
+        memcpy(bytes->ptr + tail, r->arena.ptr + r->arena.len, part);
     t = r->arena;
     r->arena = *bytes;
     *bytes = t;
@@ -579,5 +629,6 @@ int pb_csv_reader_take(pb_csv_reader *r, pb_buf *bytes, pb_buf *lens)
     *lens = t;
     pb_buf_truncate(bytes, r->rec_start);
     r->rec_start = 0;
+    r->p.entry_buf = (unsigned char *)r->arena.ptr + r->arena.len;
     return PB_OK;
 }

@@ -44,6 +44,7 @@ struct pb_csv_reader {
        pb_csv_reader_take; the record being built starts at rec_start (0 otherwise) */
     int batch;
     size_t rec_start;
+    int in_row;    /* in the record callback: no cell is half built */
     pb_buf lens;   /* uint32_t per cell of the records piled up */
     int last_term; /* character that ended the previous record or blank line */
     uint64_t next_row;

@@ -22,10 +22,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define PB_VALIDATOR__QUEUE      4   /* batches between the two threads */
-#define PB_VALIDATOR__BATCH_ROWS 512 /* records a batch */
-#define PB_VALIDATOR__AHEAD      16  /* rows whose rules run before the oldest is finished */
-#define PB_VALIDATOR__SIZE_AFTER 64  /* rows read before the sets are sized from size_hint */
+#define PB_VALIDATOR__QUEUE      4    /* batches between the two threads */
+#define PB_VALIDATOR__BATCH_ROWS 1024 /* records a batch */
+#define PB_VALIDATOR__AHEAD      16   /* rows whose rules run before the oldest is finished */
+#define PB_VALIDATOR__SIZE_AFTER 64   /* rows read before the sets are sized from size_hint */
 
 /* A record of a batch: its cells are bytes[boff ...], their lengths lens[first ...]. */
 typedef struct {
