@@ -45,7 +45,10 @@ const pb_currency *pb_currency_find(const char *code, size_t len)
         up[i] = pb__upper(code[i]);
     while (lo < hi) { /* the table is sorted */
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(up, pb__currencies[mid].code, 3);
+        const char *k = pb__currencies[mid].code; /* 3 bytes: inline, not a memcmp call */
+        int c = up[0] != k[0]   ? (unsigned char)up[0] - (unsigned char)k[0]
+                : up[1] != k[1] ? (unsigned char)up[1] - (unsigned char)k[1]
+                                : (unsigned char)up[2] - (unsigned char)k[2];
         if (c == 0)
             return &pb__currencies[mid];
         if (c < 0)

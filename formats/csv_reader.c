@@ -76,8 +76,9 @@ static void *pb__csv_no_grow(void *p, size_t n)
  */
 static int pb__point(pb_csv_reader *r)
 {
-    int rc = pb_buf_reserve(&r->arena, r->max_field + 3);
-    if (rc < 0)
+    int rc;
+    if (r->arena.alloc - r->arena.len <= r->max_field + 3 &&
+        (rc = pb_buf_reserve(&r->arena, r->max_field + 3)) < 0)
         return rc;
     r->p.entry_buf = (unsigned char *)r->arena.ptr + r->arena.len;
     r->p.entry_size = r->max_field + 2;

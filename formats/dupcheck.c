@@ -214,9 +214,16 @@ static int pb__confirm(pb_dupset *s, uint64_t row, pb_dupset_confirm_cb confirm,
     return same != 0;
 }
 
-/* Find h in one table: the row it came from, or 0. */
+/* Where a walk for a key stopped: the slot and the distance from home there. */
+typedef struct {
+    size_t pos;
+    uint64_t d;
+} pb__stop;
+
+/* Find h in one table: the row it came from, or 0; and where the walk stopped, which is where
+   an insert of h would start (pb__place). */
 static int pb__find(pb_dupset *s, const pb__table *t, uint64_t h, pb_dupset_confirm_cb confirm,
-                    void *ctx, uint64_t *row)
+                    void *ctx, uint64_t *row, pb__stop *stop)
 {
     const unsigned rb = t->l.rbits, db = t->l.dbits;
     const uint64_t dmax = ((uint64_t)1 << db) - 1, fp = pb__fp(t, h);
@@ -237,6 +244,8 @@ static int pb__find(pb_dupset *s, const pb__table *t, uint64_t h, pb_dupset_conf
         }
         pos = pos + 1 == t->cap ? 0 : pos + 1;
     }
+    stop->pos = pos;
+    stop->d = d;
     for (i = 0; i < t->nstash; i++) {
         if (t->stash[i].home != pb__home(h, t->cap) || t->stash[i].fp != fp)
             continue;
@@ -248,17 +257,31 @@ static int pb__find(pb_dupset *s, const pb__table *t, uint64_t h, pb_dupset_conf
     return PB_OK;
 }
 
-/* Robin Hood insert into a table with room (not closed, below its limit). */
-static void pb__place(pb__table *t, uint64_t h, uint64_t row)
+/*
+ * Robin Hood insert into a table with room (not closed, below its limit), from where the walk
+ * that did not find h stopped (the slots before it are h's richer or equal neighbours: an
+ * insert from home would pass them by unchanged).
+ */
+static void pb__place(pb__table *t, uint64_t h, uint64_t row, const pb__stop *stop)
 {
     const unsigned rb = t->l.rbits, db = t->l.dbits, fb = t->l.fbits;
     const uint64_t dmax = ((uint64_t)1 << db) - 1;
-    size_t pos = pb__home(h, t->cap);
-    uint64_t d = 0, fp = pb__fp(t, h);
+    size_t pos = stop->pos;
+    uint64_t d = stop->d, fp = pb__fp(t, h);
 
     t->n++;
     for (;;) {
-        uint64_t w = pb__word(t, pos), r = pb__field(w, 0, rb), rd = pb__field(w, rb, db);
+        uint64_t w, r, rd;
+        if (d > dmax) { /* too far from home for the slot: the stash keeps it */
+            pb__stashed *e = &t->stash[t->nstash++];
+            e->home = (pos + t->cap - (size_t)(d % t->cap)) % t->cap;
+            e->row = row;
+            e->fp = (uint32_t)fp;
+            break;
+        }
+        w = pb__word(t, pos);
+        r = pb__field(w, 0, rb);
+        rd = pb__field(w, rb, db);
         if (r == 0) {
             pb__put(t, pos, row, d, fp);
             break;
@@ -270,13 +293,7 @@ static void pb__place(pb__table *t, uint64_t h, uint64_t row)
             d = rd;
         }
         pos = pos + 1 == t->cap ? 0 : pos + 1;
-        if (++d > dmax) { /* too far from home for the slot: the stash keeps it */
-            pb__stashed *e = &t->stash[t->nstash++];
-            e->home = (pos + t->cap - (size_t)(d % t->cap)) % t->cap;
-            e->row = row;
-            e->fp = (uint32_t)fp;
-            break;
-        }
+        d++;
     }
     if (t->nstash == PB__STASH || t->n >= t->limit)
         t->closed = 1;
@@ -286,13 +303,16 @@ int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb
                     uint64_t *first_row)
 {
     pb__table *t;
+    pb__stop stop = {0, 0}, other;
     size_t i;
     int rc, wide;
 
     *first_row = 0;
     h &= s->mask;
     for (i = s->nt; i-- > 0;) {
-        if ((rc = pb__find(s, &s->t[i], h, confirm, ctx, first_row)) < 0 || *first_row)
+        if ((rc = pb__find(s, &s->t[i], h, confirm, ctx, first_row,
+                           i == s->nt - 1 ? &stop : &other)) < 0 ||
+            *first_row)
             return rc;
     }
     t = &s->t[s->nt - 1];
@@ -305,8 +325,10 @@ int pb_dupset_check(pb_dupset *s, uint64_t h, uint64_t row, pb_dupset_confirm_cb
                                 wide || t->l.stride == 8 ? PB__WIDE : PB__MEDIUM)) < 0)
             return rc;
         t = &s->t[s->nt - 1];
+        stop.pos = pb__home(h, t->cap); /* a new, empty table: from home */
+        stop.d = 0;
     }
-    pb__place(t, h, row);
+    pb__place(t, h, row, &stop);
     s->n++;
     return PB_OK;
 }

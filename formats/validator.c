@@ -103,7 +103,7 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
 {
     pb_validator *v = ctx;
     const pb_str *last = &rec->fields[rec->nfields - 1];
-    pb_validator__qrec q;
+    pb_validator__qrec *q;
     int rc;
 
     if (!v->head_done) {
@@ -118,16 +118,19 @@ static int pb__record(const pb_csv_record *rec, void *ctx)
         v->next_first = v->next_boff = 0;
         return 0;
     }
-    q.row = rec->row;
-    q.nfields = rec->nfields;
-    q.first = v->next_first;
-    q.boff = v->next_boff;
-    q.bad_utf8_field = rec->bad_utf8_field;
+    /* filled in place: a struct built on the stack and copied stalled on store forwarding */
+    if ((rc = pb_buf_reserve(&v->cur->recs, sizeof(*q))) < 0)
+        return v->a_stop = rc;
+    q = (pb_validator__qrec *)(void *)(v->cur->recs.ptr + v->cur->recs.len);
+    q->row = rec->row;
+    q->nfields = rec->nfields;
+    q->first = v->next_first;
+    q->boff = v->next_boff;
+    q->bad_utf8_field = rec->bad_utf8_field;
+    v->cur->recs.len += sizeof(*q);
     v->next_first += rec->nfields;
     v->next_boff += (size_t)(last->ptr + last->len + 1 - rec->fields[0].ptr);
-    if ((rc = pb_buf_put(&v->cur->recs, &q, sizeof(q))) < 0)
-        return v->a_stop = rc;
-    if (v->cur->recs.len == PB_VALIDATOR__BATCH_ROWS * sizeof(q) && (rc = pb__flush(v)) != 0)
+    if (v->cur->recs.len == PB_VALIDATOR__BATCH_ROWS * sizeof(*q) && (rc = pb__flush(v)) != 0)
         return v->a_stop = rc;
     return 0;
 }

@@ -22,10 +22,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define PB_VALIDATOR__QUEUE      4    /* batches between the two threads */
-#define PB_VALIDATOR__BATCH_ROWS 1024 /* records a batch */
-#define PB_VALIDATOR__AHEAD      16   /* rows whose rules run before the oldest is finished */
-#define PB_VALIDATOR__SIZE_AFTER 64   /* rows read before the sets are sized from size_hint */
+#define PB_VALIDATOR__QUEUE      4                         /* batches between the two threads */
+#define PB_VALIDATOR__BATCH_ROWS 1024                      /* records a batch */
+#define PB_VALIDATOR__WAKE_AT    (PB_VALIDATOR__QUEUE - 1) /* batches waiting wake the checker */
+#define PB_VALIDATOR__AHEAD      16 /* rows whose rules run before the oldest is finished */
+#define PB_VALIDATOR__SIZE_AFTER 64 /* rows read before the sets are sized from size_hint */
 
 /* A record of a batch: its cells are bytes[boff ...], their lengths lens[first ...]. */
 typedef struct {
@@ -122,6 +123,7 @@ struct pb_validator {
     pthread_mutex_t mu;
     pthread_cond_t cv_items, cv_space;
     size_t q_tail, q_count; /* under mu */
+    int q_last;             /* under mu: the last batch is queued */
     _Atomic int b_fatal;    /* the checking thread's fatal code */
     _Atomic int quit;       /* the checking thread skips what is left (pb_validator_free) */
     char b_err[512];        /* its pb_error_last() when it stopped or ended (messages are per

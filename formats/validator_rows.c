@@ -63,7 +63,7 @@ static void pb__add_total(pb_currency_total *t, size_t *n, const char *code, int
 {
     size_t i;
     for (i = 0; i < *n; i++) {
-        if (strcmp(t[i].currency, code) == 0)
+        if (memcmp(t[i].currency, code, 4) == 0) /* codes are 3 letters and a NUL */
             break;
     }
     if (i == *n) {

@@ -261,6 +261,37 @@ static void test_mask_and_ip(void **state)
     assert_int_equal(pb_find_control(pb_str_c("a\tb"), 0), 1);
 }
 
+/* pb_find_control looks 8 bytes at a time: every byte value at every place of cells of 0-40
+   bytes (the other bytes plain, or UTF-8 lead bytes) gives the index a byte loop gives. */
+static void test_find_control_words(void **state)
+{
+    char buf[48];
+    size_t len, at;
+    int c, fill, allow;
+    (void)state;
+    for (fill = 0; fill < 2; fill++) {
+        for (len = 0; len <= 40; len++) {
+            for (at = 0; at < len; at++) {
+                for (c = 0; c < 256; c++) {
+                    long want;
+                    memset(buf, fill ? 0xC3 : 'a', len);
+                    buf[at] = (char)c;
+                    for (allow = 0; allow < 2; allow++) {
+                        int ctl = c < 0x20 || c == 0x7f;
+                        if (allow && (c == '\t' || c == '\n' || c == '\r'))
+                            ctl = 0;
+                        want = ctl ? (long)at : -1;
+                        assert_int_equal(pb_find_control(pb_str_make(buf, len), allow), want);
+                    }
+                }
+            }
+            memset(buf, 0x1f, len); /* several: the first */
+            if (len)
+                assert_int_equal(pb_find_control(pb_str_make(buf, len), 0), 0);
+        }
+    }
+}
+
 static void test_codes_table(void **state)
 {
     int c;
@@ -279,10 +310,11 @@ static void test_codes_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_rows),     cmocka_unit_test(test_each_code),
-        cmocka_unit_test(test_touchngo_rules), cmocka_unit_test(test_default_method_and_major),
-        cmocka_unit_test(test_formula_rule),   cmocka_unit_test(test_messages_mask_accounts),
-        cmocka_unit_test(test_mask_and_ip),    cmocka_unit_test(test_codes_table),
+        cmocka_unit_test(test_valid_rows),         cmocka_unit_test(test_each_code),
+        cmocka_unit_test(test_touchngo_rules),     cmocka_unit_test(test_default_method_and_major),
+        cmocka_unit_test(test_formula_rule),       cmocka_unit_test(test_messages_mask_accounts),
+        cmocka_unit_test(test_mask_and_ip),        cmocka_unit_test(test_codes_table),
+        cmocka_unit_test(test_find_control_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
