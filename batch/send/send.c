@@ -39,6 +39,7 @@ static uint64_t pb__seed(void)
 }
 
 static void pb__pump(pb__drv *d);
+static void pb__pump_cmds(pb__drv *d);
 static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb_buf *body,
                           int status);
 
@@ -224,7 +225,8 @@ void pb_send__op_submit(pb__drv *d, pb__op *op)
     else
         d->ops_head = op;
     d->ops_tail = op;
-    pb__op_next(d);
+    if (!d->pumping)
+        pb__op_next(d);
 }
 
 static void pb__rows_cmd(pb__drv *d, const pb_engine_cmd *c)
@@ -357,8 +359,7 @@ static void pb__op_after(uv_work_t *w, int status)
         pb__op_done(op, status);
         op = next;
     }
-    pb__op_next(d);
-    pb__pump(d);
+    pb__pump(d); /* dispatches what the answers led to, and what waited, as one chain */
 }
 
 static pb_engine_outcome pb__outcome(pb_http_outcome o)
@@ -695,7 +696,21 @@ static void pb__arm(pb__drv *d, int64_t at_ms)
     (void)uv_timer_start(&d->timer, pb__on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
+/*
+ * Store ops the engine asks for in one pump leave as one chain, after it: dispatched one by
+ * one, the first (say a COMMIT) left alone and the next CLAIM waited for it, so claims and
+ * commits took turns, each with a transaction and an fsync of its own (half the chains now).
+ */
 static void pb__pump(pb__drv *d)
+{
+    d->pumping++;
+    pb__pump_cmds(d);
+    d->pumping--;
+    if (!d->pumping)
+        pb__op_next(d);
+}
+
+static void pb__pump_cmds(pb__drv *d)
 {
     pb_engine_cmd c;
     pb_send__load_more(d);

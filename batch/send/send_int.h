@@ -41,6 +41,7 @@ typedef struct {
     int64_t timer_at;
     struct pb__op *ops_head, *ops_tail; /* store work waiting for the worker */
     int op_running;
+    int pumping; /* ops submitted meanwhile wait for the end of the pump (pb__pump) */
     int64_t started_ms;
     int engine_done; /* the engine said DONE: only the wait (callbacks, polling) may follow */
     /* the wait after dispatch (--wait, wait.c): callbacks, then polling of accepted rows */
