@@ -206,14 +206,11 @@ int pb_store_sqlite_open(pb_store **out, const char *path)
     /* temp_store MEMORY: a group's statement journal (what a failed statement or savepoint
      * rolls back inside the open transaction) spilled past 64 KiB into a new file under
      * /var/tmp, a third of a send's writes; it is never what makes a commit durable (the
-     * WAL is), so memory holds it. cache_size 8 MiB (SQLite's default is 2): at 100,000
-     * rows the indexes a load and a claim touch no longer fit in 2 MiB, and every miss was a
-     * pread of the WAL or the file (265,000 of them in a 100,000-row send; load time halved).
-     * The cache is a bound, not a function of the batch. */
+     * WAL is), so memory holds it */
     if ((rc = pb__journal_wal(ss)) < 0 ||
         (rc = pb__exec(ss,
                        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                       "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192",
+                       "PRAGMA temp_store = MEMORY",
                        "opening")) < 0)
         goto out;
     if (sqlite3_db_readonly(ss->db, "main") == 1) {
