@@ -203,15 +203,8 @@ int pb_store_sqlite_open(pb_store **out, const char *path)
     sqlite3_busy_timeout(ss->db, PB__SQ_BUSY_MS);
     /* WAL first: it is the first statement that reads the file, so a file that is not a
      * database is reported here */
-    /* temp_store MEMORY: a group's statement journal (what a failed statement or savepoint
-     * rolls back inside the open transaction) spilled past 64 KiB into a new file under
-     * /var/tmp, a third of a send's writes; it is never what makes a commit durable (the
-     * WAL is), so memory holds it */
     if ((rc = pb__journal_wal(ss)) < 0 ||
-        (rc = pb__exec(ss,
-                       "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                       "PRAGMA temp_store = MEMORY",
-                       "opening")) < 0)
+        (rc = pb__exec(ss, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "opening")) < 0)
         goto out;
     if (sqlite3_db_readonly(ss->db, "main") == 1) {
         pb_error_set("store %s: the file is not writable", path);
