@@ -154,6 +154,8 @@ static void pb__on_field(void *s, size_t len, void *data)
         r->arena.ptr[r->arena.len] = '\0';
     } else if (rc == PB_OK) {
         rc = pb__put(&r->arena, s, len, 1);
+        if (rc == PB_OK && r->batch)
+            rc = pb__point(r); /* libcsv always hands its buffer over; were it not, stay after */
     }
     if (rc == PB_ELIMIT) {
         pb__fail(r, PB_ELIMIT, "the row is longer than %zu bytes", r->arena_max);
