@@ -14,6 +14,11 @@ static int64_t pb__min(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+uint32_t pb_engine_rows_max(uint32_t concurrency)
+{
+    return (concurrency ? concurrency : 8) * PB__SLOTS_PER_REQUEST;
+}
+
 int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
 {
     int rc = PB_OK;
@@ -67,7 +72,7 @@ int pb_engine_new(pb_engine **out, const pb_engine_config *cfg)
      * for their claim's or their result's commit (SEND_DESIGN: "at most concurrency in flight
      * plus the ones waiting for a commit"), so while one fsync runs the next requests still
      * leave. Memory stays bounded by concurrency, not by the batch. */
-    e->cap = c->concurrency * PB__SLOTS_PER_REQUEST;
+    e->cap = pb_engine_rows_max(c->concurrency);
     e->q_cap = e->cap + PB__CMDQ_EXTRA;
     e->slots = pb_calloc(e->cap, sizeof *e->slots);
     /* one update per row in hand, two for a reversal found by a status query */

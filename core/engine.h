@@ -194,6 +194,10 @@ typedef struct pb_engine pb_engine;
 
 /* PB_EINVAL for a configuration out of range, PB_ENOMEM. *out is the caller's; free it. */
 int pb_engine_new(pb_engine **out, const pb_engine_config *cfg);
+/* The most rows the engine holds, and so the most a CLAIM or DUE asks for, for this
+ * concurrency (0: the default). The driver sizes its tables by it: a store answer cut short
+ * by the driver would read as "no more rows due" and leave rows without their status query. */
+uint32_t pb_engine_rows_max(uint32_t concurrency);
 void pb_engine_free(pb_engine *e);
 /* Take one event. PB_EINVAL (with a message, engine unchanged) for an event that answers
  * nothing the engine asked for (unknown row, a second answer, rows in the wrong state). */

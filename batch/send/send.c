@@ -227,8 +227,14 @@ void pb_send__op_submit(pb__drv *d, pb__op *op)
 
 static void pb__rows_cmd(pb__drv *d, const pb_engine_cmd *c)
 {
-    size_t max = c->max < d->cap ? c->max : d->cap;
-    pb__op *op = pb_send__op_new(d, PB__OP_ROWS, max);
+    pb__op *op;
+    if (c->max > d->cap) {
+        /* never cut short: fewer rows than asked means "no more are due" to the engine */
+        pb_error_set("the engine asked for %u rows, more than the %zu it can hold", c->max, d->cap);
+        pb_send__fail(d, PB_ERROR, "send engine");
+        return;
+    }
+    op = pb_send__op_new(d, PB__OP_ROWS, c->max);
     if (!op)
         return;
     op->claim = c->type == PB_ENGINE_CLAIM;
@@ -380,11 +386,13 @@ static void pb__op_after(uv_work_t *w, int status)
     pb__drv *d = op->d;
 
     d->op_running = 0;
+    d->pumping++; /* what the answers submit (the poller's LIST, MARK) waits for the pump */
     while (op) {
         pb__op *next = op->next;
         pb__op_done(op, status);
         op = next;
     }
+    d->pumping--;
     pb__pump(d); /* dispatches what the answers led to, and what waited, as one chain */
 }
 
@@ -688,13 +696,30 @@ void pb_send__finish(pb__drv *d)
     if (d->done)
         return;
     d->done = 1;
-    while (d->ops_head) {
-        /* not started: nothing of it happened (a running one finishes; its answer is dropped) */
-        pb__op *op = d->ops_head;
-        d->ops_head = op->next;
-        pb__op_free(op);
+    {
+        /* ops not started: a claim, a body, a load or a list did nothing yet and are dropped;
+         * a COMMIT or MARK records what Gate or a callback already said, so it still goes
+         * to the store (its answer is dropped) */
+        pb__op *op = d->ops_head, *keep = NULL, *tail = NULL;
+        while (op) {
+            pb__op *next = op->next;
+            op->next = NULL;
+            if (op->kind == PB__OP_COMMIT || op->kind == PB__OP_MARK) {
+                if (tail)
+                    tail->next = op;
+                else
+                    keep = op;
+                tail = op;
+            } else {
+                pb__op_free(op);
+            }
+            op = next;
+        }
+        d->ops_head = keep;
+        d->ops_tail = tail;
+        if (!d->pumping)
+            pb__op_next(d);
     }
-    d->ops_tail = NULL;
     pb_send__wait_stop(d);
     pb_send__callbacks_close(d);
     pb_send__share_close(d);
@@ -806,10 +831,8 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     d.res = res;
     d.started_ms = pb_send__now_ms();
     pb_buf_init(&d.body, PB_GATE_BODY_MAX);
-    d.cap = o->engine.concurrency ? o->engine.concurrency : 8;
-    /* the engine holds up to 4 rows per request in flight (core/engine_int.h): a DUE may ask
-     * for all of them, and up to two rounds of claimed rows wait for their POST */
-    d.cap *= 4;
+    /* a DUE may ask for every row the engine holds, and claimed rows wait for their POST */
+    d.cap = pb_engine_rows_max(o->engine.concurrency);
     if (!(d.preps = pb_calloc(d.cap, sizeof(*d.preps)))) {
         rc = PB_ENOMEM;
         goto out;

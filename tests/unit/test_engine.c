@@ -800,9 +800,33 @@ static void test_throttled_rule(void **state)
     assert_false(pb_engine_throttled(200, 1000));
 }
 
+/* No CLAIM or DUE asks for more rows than pb_engine_rows_max, the size send's driver gives its
+ * tables: a DUE cut short by the driver read as "nothing more due" and rows in doubt lost
+ * their status query. The first DUE of a run asks for all of them. */
+static void test_rows_max(void **state)
+{
+    static const uint32_t conc[] = {0, 1, 3, 64};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof conc / sizeof conc[0]; i++) {
+        pb_engine_config cfg = {.concurrency = conc[i]};
+        h_t h;
+        pb_engine_cmd *c;
+        h_open(&h, &cfg);
+        c = h_expect(&h, PB_ENGINE_DUE);
+        assert_int_equal(c->max, pb_engine_rows_max(conc[i]));
+        h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+        c = h_expect(&h, PB_ENGINE_CLAIM);
+        assert_true(c->max >= 1 && c->max <= pb_engine_rows_max(conc[i]));
+        h_close(&h);
+    }
+    assert_int_equal(pb_engine_rows_max(0), pb_engine_rows_max(8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_max),
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_3041_queries_status),
