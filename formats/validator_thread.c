@@ -7,13 +7,19 @@
  * file's size hint are dealt with on the reading thread before the first batch is queued.
  * The checking thread, faster than the reader, would sleep after every batch and cost the
  * reader a wake-up each time (tens of microseconds on a virtual machine); it is woken only
- * once PB_VALIDATOR__WAKE_AT batches wait, or the last one, and then takes them all.
+ * once PB_VALIDATOR__WAKE_AT batches wait, or the last one, and then takes them all. Input that
+ * trickles in (a pipe) leaves fewer batches waiting: the checker also looks every
+ * PB__IDLE_MS, so their findings come out that late at most.
  */
 #include "formats/validator_int.h"
 
 #include "core/errors.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
+
+#define PB__IDLE_MS 20
 
 static void *pb__checker(void *arg)
 {
@@ -23,8 +29,17 @@ static void *pb__checker(void *arg)
         pb_validator__batch *b;
         int end;
         pthread_mutex_lock(&v->mu);
-        while (v->q_count == 0 || (!draining && v->q_count < PB_VALIDATOR__WAKE_AT && !v->q_last))
-            pthread_cond_wait(&v->cv_items, &v->mu);
+        while (v->q_count == 0 || (!draining && v->q_count < PB_VALIDATOR__WAKE_AT && !v->q_last)) {
+            struct timespec ts;
+            (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += PB__IDLE_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&v->cv_items, &v->mu, &ts) == ETIMEDOUT && v->q_count > 0)
+                draining = 1; /* the input is slow: check what there is */
+        }
         draining = 1;
         b = &v->q[v->q_tail];
         pthread_mutex_unlock(&v->mu);
@@ -51,7 +66,17 @@ int pb_validator__thread_start(pb_validator *v)
 {
     if (pthread_mutex_init(&v->mu, NULL) != 0)
         return PB_ENOMEM;
-    if (pthread_cond_init(&v->cv_items, NULL) != 0 || pthread_cond_init(&v->cv_space, NULL) != 0 ||
+    pthread_condattr_t ca;
+    int bad;
+    if (pthread_condattr_init(&ca) != 0) {
+        pthread_mutex_destroy(&v->mu);
+        return PB_ENOMEM;
+    }
+    /* the checker's timed wait counts on the monotonic clock (a clock step cannot stall it) */
+    bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+          pthread_cond_init(&v->cv_items, &ca) != 0;
+    pthread_condattr_destroy(&ca);
+    if (bad || pthread_cond_init(&v->cv_space, NULL) != 0 ||
         pthread_create(&v->th, NULL, pb__checker, v) != 0) {
         /* a condition variable left initialised holds no resource on glibc */
         pthread_mutex_destroy(&v->mu);
