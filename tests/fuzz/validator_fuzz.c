@@ -19,6 +19,7 @@
  */
 #include "core/alloc.h"
 #include "formats/validator.h"
+#include "formats/validator_int.h"
 #include "formats/global.h"
 
 #include <stdint.h>
@@ -88,24 +89,14 @@ static void pb__ref_row(pb__fz *z, const pb_row_report *r)
 {
     uint64_t want_id = 0, want_payout = 0, got_id, got_payout;
     if (r->row) {
-        pb_str id = r->row->cell[PB_COL_PAYMENT_ID], acct = r->row->cell[PB_COL_ACCOUNT];
+        pb_str id = r->row->cell[PB_COL_PAYMENT_ID];
         const pb_row_result *res = r->res;
         if (id.len > 0)
             want_id = pb__ref_check(z->ids, &z->nids, id.ptr, id.len, r->rec->row);
-        /* the validator's payout key, built the same way, for rows valid at that point */
-        if (r->valid && res->method && res->currency && res->amount_ok && acct.len &&
-            acct.len < 256) {
-            char key[512];
-            size_t n = 0, ml = strlen(res->method->name);
-            memcpy(key + n, res->method->name, ml + 1);
-            n += ml + 1;
-            memcpy(key + n, acct.ptr, acct.len);
-            n += acct.len;
-            key[n++] = '\0';
-            memcpy(key + n, res->currency->code, 4);
-            n += 4;
-            memcpy(key + n, &res->amount_minor, sizeof(res->amount_minor));
-            n += sizeof(res->amount_minor);
+        /* the validator's payout key (its one definition), for rows valid at that point */
+        char key[512];
+        size_t n = r->valid ? pb_validator__payout_key(r->row, res, key) : 0;
+        if (n > 0) {
             want_payout = pb__ref_check(z->payouts, &z->npayouts, key, n, r->rec->row);
             if (want_payout != UINT64_MAX)
                 want_payout = want_payout != 0;

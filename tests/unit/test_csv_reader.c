@@ -445,26 +445,34 @@ static void test_free_null_and_args(void **state)
     assert_int_equal(pb_csv_reader_rows(NULL), 0);
 }
 
+/* 300 random records of 3 cells (quotes, line breaks in cells, bad UTF-8, blank lines) after
+ * `header`. */
+static void random_file(pb_buf *in, const char *header)
+{
+    static const char *cells[] = {
+        "plain", "\"q,u\"\"o\"\"te\"", "\"multi\r\nline\"", "", "\xC3\xA9", "\xC3", " sp ", "\"\""};
+    static const char *ends[] = {"\n", "\r\n", "\r", "\n\n", "\r\n \r\n"};
+    int i, k;
+    pb_buf_init(in, 1 << 20);
+    pb_buf_puts(in, header);
+    for (i = 0; i < 300; i++) {
+        for (k = 0; k < 3; k++) {
+            if (k)
+                pb_buf_putc(in, ';');
+            pb_buf_puts(in, cells[rnd(8)]);
+        }
+        pb_buf_puts(in, ends[rnd(5)]);
+    }
+}
+
 /* A bigger file: many random chunkings agree with one-shot reading. */
 static void test_random_file(void **state)
 {
     pb_buf in;
     char *ref, *t;
-    int i, k;
-    static const char *cells[] = {
-        "plain", "\"q,u\"\"o\"\"te\"", "\"multi\r\nline\"", "", "\xC3\xA9", "\xC3", " sp ", "\"\""};
-    static const char *ends[] = {"\n", "\r\n", "\r", "\n\n", "\r\n \r\n"};
+    int i;
     (void)state;
-    pb_buf_init(&in, 1 << 20);
-    pb_buf_puts(&in, "\xEF\xBB\xBFh1;h2;h3\r\n");
-    for (i = 0; i < 300; i++) {
-        for (k = 0; k < 3; k++) {
-            if (k)
-                pb_buf_putc(&in, ';');
-            pb_buf_puts(&in, cells[rnd(8)]);
-        }
-        pb_buf_puts(&in, ends[rnd(5)]);
-    }
+    random_file(&in, "\xEF\xBB\xBFh1;h2;h3\r\n");
     ref = read_csv(in.ptr, in.len, NULL, WHOLE, 0);
     assert_non_null(strstr(ref, "rc=0 "));
     for (i = 0; i < 20; i++) {
@@ -539,21 +547,9 @@ static void test_batch_take(void **state)
 {
     pb_buf in;
     char *ref;
-    int i, k;
-    static const char *cells[] = {
-        "plain", "\"q,u\"\"o\"\"te\"", "\"multi\r\nline\"", "", "\xC3\xA9", "\xC3", " sp ", "\"\""};
-    static const char *ends[] = {"\n", "\r\n", "\r", "\n\n", "\r\n \r\n"};
+    int i;
     (void)state;
-    pb_buf_init(&in, 1 << 20);
-    pb_buf_puts(&in, "h1;h2;h3\r\n");
-    for (i = 0; i < 300; i++) {
-        for (k = 0; k < 3; k++) {
-            if (k)
-                pb_buf_putc(&in, ';');
-            pb_buf_puts(&in, cells[rnd(8)]);
-        }
-        pb_buf_puts(&in, ends[rnd(5)]);
-    }
+    random_file(&in, "h1;h2;h3\r\n");
     ref = read_csv(in.ptr, in.len, NULL, WHOLE, 0);
     for (i = 0; i < 10; i++) {
         batch_sink b;
