@@ -366,12 +366,18 @@ static int pb__pump(pb_engine *e)
     if (e->cfg.status_only)
         e->claim_at = PB_ENGINE_NEVER; /* reconcile sends no payout */
     uint32_t free_slots = e->cap - e->used - e->reserved;
-    /* claimed rows wait in `sending` for a request slot: claim no more than one round of
-     * requests ahead of those in flight (three rounds kept more requests in flight, 48 of 64
-     * against 37, but left a killed PostgreSQL worker's lease holding three rounds of rows,
-     * and integration_pg_kill9 under ASan once ended with 32 rows its survivors had not
-     * resolved; back to one round until that is understood) */
-    int64_t ahead = 2 * (int64_t)e->cfg.concurrency - in_flight - unsent;
+    /* claimed rows wait in `sending` for a request slot. A claim is posted only after its
+     * store group's fsync (milliseconds), by which time a round in flight has come back, so
+     * claims run up to three rounds of requests ahead of those in flight (one round ahead
+     * left 37 of 64 requests in flight on average in bench_send, three 48). But no more rows
+     * wait than the rate lets out in about a quarter second: past that they would only sit
+     * in `sending`, and a crash leaves each one to a status query (a killed PostgreSQL
+     * worker's lease holds them meanwhile; at --rate 30 with three rounds of 16 that was up
+     * to 64 rows per kill, each a status query and a resend against the survivors' budget). */
+    int64_t by_rate = 1 + pb_ratelimit_rate_milli(&e->rl) / 4000;
+    int64_t ahead = 4 * (int64_t)e->cfg.concurrency - in_flight - unsent;
+    if (ahead > by_rate - (int64_t)unsent)
+        ahead = by_rate - (int64_t)unsent;
     if (active && !e->claim_out && !e->due_out && free_slots > 0) {
         if (e->due_at <= e->now) {
             /* DUE returns the rows we hold as well: ask for enough to see past them */
@@ -385,11 +391,8 @@ static int pb__pump(pb_engine *e)
                    ahead > 0) {
             /* claim what the rate lets out within about a quarter second, so claimed rows do
              * not sit in `sending` while the limiter holds them back */
-            int64_t soon = 1 + pb_ratelimit_rate_milli(&e->rl) / 4000;
-            if (soon > ahead)
-                soon = ahead;
             pb_engine_cmd *c = pb__emit(e, PB_ENGINE_CLAIM);
-            c->max = soon < free_slots ? (uint32_t)soon : free_slots;
+            c->max = ahead < free_slots ? (uint32_t)ahead : free_slots;
             e->asked = c->max;
             e->reserved = c->max;
             e->claim_out = 1;

@@ -35,7 +35,9 @@
  * Contract addition to SEND_DESIGN: ROWS_CLAIMED and ROWS_DUE carry `next_at_ms`, the earliest
  * next_at_ms among the matching rows that were not yet due (queued rows for CLAIM, sending /
  * in_doubt rows for DUE), or PB_ENGINE_NEVER. Without it a restarted engine cannot know that
- * rows backed off before the restart still wait for it.
+ * rows backed off before the restart still wait for it. It is read only from an answer with
+ * fewer rows than the command's `max` (a full answer means "ask again now"), so a driver may
+ * leave it unset in a full one.
  *
  * Ownership: the engine owns its memory (pb_engine_free). An event's pointers (the rows of
  * ROWS_*) are read during pb_engine_feed only. A command's `row` is valid until the next

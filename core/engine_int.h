@@ -29,8 +29,9 @@ typedef struct {
 } pb__slot;
 
 #define PB__CMDQ_EXTRA 8
-/* rows in hand per request in flight (engine.c pb_engine_new, pb_engine_rows_max) */
-#define PB__SLOTS_PER_REQUEST 4
+/* rows in hand per request in flight (engine.c pb_engine_new, pb_engine_rows_max): claimed
+   rows up to three rounds ahead, those in flight and those whose answers wait for their commit */
+#define PB__SLOTS_PER_REQUEST 8
 
 struct pb_engine {
     pb_engine_config cfg;

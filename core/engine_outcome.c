@@ -44,13 +44,25 @@ int pb_engine_throttled(int http_status, int64_t retry_after_ms)
     return http_status == 429 || (http_status == 503 && retry_after_ms >= 0);
 }
 
-/* A retry wanted for this row: 1 when the budget and the row's attempt cap allow it; else
- * the run gives up (the row keeps a truthful state and the next run takes it). */
-static int pb__may_retry(pb_engine *e, const pb__slot *s)
+/* The row's attempt cap alone: 1 when it may be sent again; else the run gives up (the row
+ * keeps a truthful state and the next run takes it). */
+static int pb__may_resend(pb_engine *e, const pb__slot *s)
 {
     if (e->gave_up || e->stopping)
         return 0;
-    if (s->row.attempts >= e->cfg.max_attempts || !pb_retry_budget_spend(&e->budget)) {
+    if (s->row.attempts >= e->cfg.max_attempts) {
+        e->gave_up = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* A retry after a failure: the attempt cap and the retry budget. */
+static int pb__may_retry(pb_engine *e, const pb__slot *s)
+{
+    if (!pb__may_resend(e, s))
+        return 0;
+    if (!pb_retry_budget_spend(&e->budget)) {
         e->gave_up = 1;
         return 0;
     }
@@ -192,9 +204,12 @@ int pb__eng_status_result(pb_engine *e, pb__slot *s, const pb_engine_status_resu
     }
     if (hs == 404 || (r->parsed && strcmp(r->code, "3061") == 0)) {
         /* Gate never recorded the payment: the one case where a row in doubt is sent again,
-         * with the same payment id */
+         * with the same payment id. Gate answered, so this is no sign of a failing gateway
+         * and takes nothing from the retry budget (rows a killed worker claimed and never
+         * sent are all "not found": several such took a survivor's whole budget); the row's
+         * attempt cap still bounds it. */
         pb__success(e);
-        if (!pb__may_retry(e, s))
+        if (!pb__may_resend(e, s))
             return pb__eng_update(e, s, PB_ROW_QUEUED, e->now,
                                   "status: not found; not resent in this run", NULL);
         return pb__eng_update(e, s, PB_ROW_QUEUED, e->now, "status: not found; resending", NULL);

@@ -548,6 +548,49 @@ static void test_budget_gives_up(void **state)
     h_close(&h);
 }
 
+/* Rows a killed run claimed and never sent are all "not found": resending them takes nothing
+ * from the retry budget (Gate answered), so a run that takes many over does not give up; the
+ * attempt cap still holds. */
+static void test_not_found_spends_no_budget(void **state)
+{
+    (void)state;
+    h_t h;
+    pb_engine_stats st;
+    pb_engine_config cfg = {.retry_budget = 1};
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    pb_engine_row rows[4] = {mkrow(3, PB_ROW_SENDING, 1), mkrow(4, PB_ROW_SENDING, 1),
+                             mkrow(5, PB_ROW_SENDING, 1), mkrow(6, PB_ROW_SENDING, 1)};
+    h_rows(&h, PB_ENGINE_ROWS_DUE, rows, 4, PB_ENGINE_NEVER);
+    for (uint32_t no = 3; no <= 6; no++) {
+        assert_int_equal(h_expect_soon(&h, PB_ENGINE_QUERY_STATUS)->row->row_no, no);
+        h_status(&h, no, PB_ENGINE_ANSWERED, 404, NULL, NULL, 0, NULL);
+        pb_row_update *u = h_update(&h, PB_ROW_SENDING, PB_ROW_QUEUED);
+        assert_non_null(strstr(u->message, "resending"));
+        h_committed(&h);
+    }
+    pb_engine_get_stats(h.e, &st);
+    assert_int_equal(st.retries, 0);
+    /* not given up: the rows are claimed and sent again */
+    pb_engine_cmd *c = h_expect_soon(&h, PB_ENGINE_CLAIM);
+    assert_true(c->max >= 1);
+    h_close(&h);
+
+    /* a row at its attempt cap is not resent, and the run gives up */
+    pb_engine_config cfg2 = {.max_attempts = 2};
+    h_open(&h, &cfg2);
+    h_expect(&h, PB_ENGINE_DUE);
+    pb_engine_row r = mkrow(7, PB_ROW_IN_DOUBT, 2);
+    h_rows(&h, PB_ENGINE_ROWS_DUE, &r, 1, PB_ENGINE_NEVER);
+    h_expect(&h, PB_ENGINE_QUERY_STATUS);
+    h_status(&h, 7, PB_ENGINE_ANSWERED, 404, NULL, NULL, 0, NULL);
+    pb_row_update *u = h_update(&h, PB_ROW_IN_DOUBT, PB_ROW_QUEUED);
+    assert_non_null(strstr(u->message, "not resent"));
+    h_committed(&h);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_GAVE_UP);
+    h_close(&h);
+}
+
 static void test_stop(void **state)
 {
     (void)state;
@@ -689,6 +732,65 @@ static void test_status_only(void **state)
     assert_true(h.n > 0);
     assert_int_equal(h.cmds[h.n - 1].type, PB_ENGINE_DONE);
     assert_int_equal(h.cmds[h.n - 1].reason, PB_ENGINE_FINISHED);
+    h_close(&h);
+}
+
+/* How far claims run ahead: three rounds of requests past those in flight when the rate does
+ * not bind, but no more rows waiting than the rate lets out in about a quarter second. */
+static void test_claim_window(void **state)
+{
+    static const struct {
+        uint32_t conc;
+        int64_t rate_milli;
+        uint32_t first; /* the first claim's max */
+    } cases[] = {
+        {64, 100000000, 256}, /* 100,000/s: 64 in flight + 3 rounds */
+        {16, 30000, 8},       /* 30/s: 1 + 30/4 */
+        {1, 1000, 1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pb_engine_config cfg = {.concurrency = cases[i].conc, .rate_milli = cases[i].rate_milli};
+        h_t h;
+        h_open(&h, &cfg);
+        h_expect(&h, PB_ENGINE_DUE);
+        h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+        assert_int_equal(h_expect(&h, PB_ENGINE_CLAIM)->max, cases[i].first);
+        h_close(&h);
+    }
+    /* 30/s, 16 in flight: rows waiting for the limiter stay within a quarter second's worth */
+    pb_engine_config cfg = {.concurrency = 16, .rate_milli = 30000};
+    h_t h;
+    uint32_t next = 1, held = 0, max_held = 0;
+    h_open(&h, &cfg);
+    h_expect(&h, PB_ENGINE_DUE);
+    h_rows(&h, PB_ENGINE_ROWS_DUE, NULL, 0, PB_ENGINE_NEVER);
+    for (int step = 0; step < 400; step++) {
+        for (size_t k = 0; k < h.n; k++) {
+            pb_engine_cmd *c = &h.cmds[k];
+            if (c->type == PB_ENGINE_CLAIM) {
+                pb_engine_row rows[64];
+                assert_true(c->max <= 64);
+                for (uint32_t j = 0; j < c->max; j++)
+                    rows[j] = mkrow(next++, PB_ROW_SENDING, 1);
+                held += c->max;
+                h_rows(&h, PB_ENGINE_ROWS_CLAIMED, rows, c->max, PB_ENGINE_NEVER);
+                k = (size_t)-1;
+            } else if (c->type == PB_ENGINE_COMMIT) {
+                held -= (uint32_t)h.n_ups;
+                h_committed(&h);
+                k = (size_t)-1;
+            } else if (c->type == PB_ENGINE_POST_PAYOUT) {
+                /* no answer for a while: every request slot stays taken */
+                continue;
+            }
+        }
+        max_held = held > max_held ? held : max_held;
+        h_tick(&h, h.now + 10);
+    }
+    /* 16 requests out (their answers never came) and at most 8 claimed rows waiting */
+    assert_true(max_held <= 16 + 8);
+    assert_true(max_held >= 16);
     h_close(&h);
 }
 
@@ -838,6 +940,8 @@ int main(void)
         cmocka_unit_test(test_not_sent_backoff),
         cmocka_unit_test(test_not_sent_fatal),
         cmocka_unit_test(test_budget_gives_up),
+        cmocka_unit_test(test_not_found_spends_no_budget),
+        cmocka_unit_test(test_claim_window),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_rate_and_concurrency),
         cmocka_unit_test(test_status_only),
