@@ -93,7 +93,9 @@ static void pb__op_run(pb__op *op)
             op->claim
                 ? pb_store_claim(d->o->store, d->o->batch, op->now_ms, op->max, op->rows, &op->n)
                 : pb_store_due(d->o->store, d->o->batch, op->now_ms, op->max, op->rows, &op->n);
-        if (op->rc == 0)
+        /* the engine reads next_at only from an answer shorter than it asked for (a full
+         * one means "ask again now"): most claims are full, and this saves each a query */
+        if (op->rc == 0 && op->n < op->max)
             op->rc = pb_store_next_at(d->o->store, d->o->batch,
                                       op->claim ? PB_STORE_NEXT_QUEUED : PB_STORE_NEXT_PENDING,
                                       op->now_ms, &op->next_at);
