@@ -232,6 +232,13 @@ int pb_store_rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, si
             pb_error_set("store: rows_add: queued row %u has no payment id", r->row_no);
             return PB_EINVAL;
         }
+        /* findings say why a row is invalid; the SQLite backend tells payable rows by them */
+        if (r->state == PB_ROW_QUEUED && r->findings && r->findings[0]) {
+            pb_error_set("store: rows_add: queued row %u has findings; a row with findings is "
+                         "invalid",
+                         r->row_no);
+            return PB_EINVAL;
+        }
         if (!r->cells && r->cells_len) {
             pb_error_set("store: rows_add: row %u has a cells length without cells", r->row_no);
             return PB_EINVAL;

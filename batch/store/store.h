@@ -55,7 +55,7 @@ typedef struct {
     char *cells;
     size_t cells_len;
     /* Finding names of an invalid row, comma separated ("bad-amount,missing-value"), or
-     * NULL. */
+     * NULL. Only an invalid row has them (rows_add refuses a queued row with findings). */
     char *findings;
     uint32_t attempts;
     int64_t next_at_ms; /* queued / in_doubt / sending: not before this time */
@@ -215,7 +215,9 @@ typedef enum {
 } pb_store_next_kind;
 
 /* The earliest next_at_ms > after_ms among the batch's rows of that kind, or INT64_MAX when
- * none waits: tells a restarted engine that rows backed off before the restart still wait. */
+ * none waits: tells a restarted engine that rows backed off before the restart still wait.
+ * Cost: the SQLite backend reads every row of that kind (an index entry each), so ask when a
+ * claim or DUE came back short, as send does: then only the rows that wait are left. */
 int pb_store_next_at(pb_store *st, uint64_t batch, pb_store_next_kind kind, int64_t after_ms,
                      int64_t *out);
 

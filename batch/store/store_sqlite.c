@@ -21,11 +21,16 @@
 #define PB__BATCHCOLS                                                                              \
     "SELECT id, name, file_name, file_sha256, settings, header, delimiter, had_bom, "              \
     "created_at_ms, finished_at_ms, plan FROM batches "
-/* Picks in row order name their index: with rows_next beside it SQLite's planner took that one
- * and sorted every queued row for each claim (and the primary key for DUE), O(rows) per pick. */
+/* Picks in row order name their index: with an index of next_at beside it (schema 2) SQLite's
+ * planner took that one and sorted every queued row for each claim, O(rows) per pick. */
 #define PB__PICK PB__ROWCOLS "INDEXED BY rows_pick "
-/* the partial unique index on payment ids is used only when a query repeats its condition */
-#define PB__ID_INDEXED "payment_id = ?1 AND state <> 'invalid' AND payment_id <> ''"
+/* The partial unique index on payment ids is used only when a query repeats its condition.
+ * A row can be paid exactly when it has no findings (rows_add stores findings, '' at least,
+ * for an invalid row and none for any other): unlike `state <> 'invalid'`, that condition
+ * never changes, so a row's state changes leave this index alone (bench_store: 13% less CPU
+ * for claim + mark). */
+#define PB__PAYABLE    "findings IS NULL AND payment_id <> ''"
+#define PB__ID_INDEXED "payment_id = ?1 AND " PB__PAYABLE
 
 static const char *const pb__sql[PB__Q_COUNT] = {
     [PB__Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -48,7 +53,7 @@ static const char *const pb__sql[PB__Q_COUNT] = {
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
         "?19, ?20, ?21)",
     [PB__Q_ID_OWNER] = "SELECT b.name FROM rows r JOIN batches b ON b.id = r.batch WHERE "
-                       "r.payment_id = ?1 AND r.state <> 'invalid' AND r.payment_id <> '' AND "
+                       "r.payment_id = ?1 AND r.findings IS NULL AND r.payment_id <> '' AND "
                        "r.batch <> ?2 LIMIT 1",
     [PB__Q_CLAIM_SELECT] = PB__PICK "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
                                     "?2 ORDER BY row_no LIMIT ?3",
@@ -82,8 +87,10 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                             "r.batch, r.row_no",
     [PB__Q_INBOX_ALL] = "SELECT received_at_ms, body, payment_id, matched, batch, row_no FROM "
                         "inbox ORDER BY id",
-    /* next_at runs after every claim and DUE, list for every page the poller reads: cached,
-     * not prepared (parsed) again each time */
+    /* cached, not prepared (parsed) again each time. next_at reads rows_pick's entries of the
+     * state (covering): send asks only when a claim or DUE came back short, when every row of
+     * the state that was due is in hand, so it reads the few that wait (schema 2 kept an
+     * index of next_at for this, which every state change had to update) */
     [PB__Q_NEXT_QUEUED] = "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state = "
                           "'queued' AND next_at_ms > ?2",
     [PB__Q_NEXT_PENDING] = "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state IN "
@@ -191,7 +198,7 @@ static void pb__set(char *dst, size_t cap, sqlite3_stmt *s, int col)
 int pb__sq_read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
 {
     const char *state = pb__sq_text(s, 2);
-    const char *cells;
+    const char *cells, *f;
     size_t cells_len;
     memset(r, 0, sizeof(*r));
     r->batch = (uint64_t)sqlite3_column_int64(s, 0);
@@ -218,8 +225,9 @@ int pb__sq_read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
     r->updated_at_ms = sqlite3_column_int64(s, 18);
     r->reversed = sqlite3_column_int(s, 19);
     pb__set(r->payee_key, PB_STORE_SHA256_HEX, s, 20);
+    /* '' is an invalid row's "no findings" (PB__PAYABLE): none, as it was given */
+    f = sqlite3_column_bytes(s, 9) > 0 ? pb__sq_text(s, 9) : NULL;
     if (own) {
-        const char *f = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : pb__sq_text(s, 9);
         int rc = pb_store_row_dup_heap(r, cells, cells_len, f);
         if (rc < 0)
             memset(r, 0, sizeof(*r));
@@ -227,7 +235,7 @@ int pb__sq_read_row(pb__sstore *ss, sqlite3_stmt *s, pb_store_row *r, int own)
     }
     r->cells = (char *)(cells ? cells : "");
     r->cells_len = cells_len;
-    r->findings = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL : (char *)pb__sq_text(s, 9);
+    r->findings = (char *)f;
     return PB_OK;
 }
 
@@ -390,8 +398,10 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
         sqlite3_bind_text(s, 7, r->currency, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 8, r->account_masked, -1, SQLITE_STATIC);
         sqlite3_bind_blob(s, 9, r->cells ? r->cells : "", (int)r->cells_len, SQLITE_STATIC);
-        if (r->findings && *r->findings)
-            sqlite3_bind_text(s, 10, r->findings, -1, SQLITE_STATIC);
+        /* PB__PAYABLE: an invalid row always has findings, a payable row never (the front
+         * end refuses a queued row with findings) */
+        if (r->state == PB_ROW_INVALID)
+            sqlite3_bind_text(s, 10, r->findings ? r->findings : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 11, r->attempts);
         sqlite3_bind_int64(s, 12, r->next_at_ms);
         sqlite3_bind_text(s, 13, r->code, -1, SQLITE_STATIC);

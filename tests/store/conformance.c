@@ -244,6 +244,11 @@ static void test_conf_rows_add(void **state)
     assert_int_equal(pb_store_rows_add(st, b, rows, 1), PB_EINVAL);
     conf_row(&rows[0], 12, "", 1, "EUR");
     assert_int_equal(pb_store_rows_add(st, b, rows, 1), PB_EINVAL);
+    /* findings say why a row is invalid: a queued row has none */
+    conf_row(&rows[0], 12, "p-12", 1, "EUR");
+    rows[0].findings = findings;
+    assert_int_equal(pb_store_rows_add(st, b, rows, 1), PB_EINVAL);
+    assert_non_null(strstr(pb_error_last(), "findings"));
     conf_row(&rows[0], 12, "p-12", 1, "EUR");
     assert_int_equal(pb_store_rows_add(st, 999, rows, 1), PB_ENOTFOUND);
     assert_int_equal(pb_store_rows_add(st, b, rows, 0), 0);

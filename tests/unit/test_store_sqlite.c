@@ -278,6 +278,21 @@ static void test_schema_too_new(void **state)
     assert_non_null(strstr(pb_error_last(), path));
 }
 
+/* One integer from a query on the file itself. */
+static long long raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
 /* The schema of version 1, as paybatch before issue #14 wrote it. */
 static const char pb_schema_v1[] =
     "CREATE TABLE batches ("
@@ -369,8 +384,74 @@ static void test_upgrade_from_1(void **state)
     assert_int_equal(c.n, 0); /* queued: not paid */
     pb_batch_info_clear(&bi);
     pb_store_free(st);
-    /* opened again: version 2 stays */
+    /* opened again: the current version stays */
     assert_int_equal(pb_store_open(&st, path), 0);
+    pb_store_free(st);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+}
+
+/* Schema 2, as paybatch before schema 3 left it: version 1's, its upgrade, and rows_next. */
+static const char pb_schema_2_extra[] =
+    "ALTER TABLE rows ADD COLUMN payee_key TEXT;"
+    "ALTER TABLE batches ADD COLUMN plan TEXT;"
+    "CREATE INDEX rows_payee ON rows (payee_key) WHERE payee_key IS NOT NULL;"
+    "CREATE INDEX rows_next ON rows (batch, state, next_at_ms);"
+    "PRAGMA application_id = 1346523988; PRAGMA user_version = 2;";
+
+/* A version 2 store is upgraded in place to 3: payable rows are told by their findings (an
+ * invalid row that had none gets ''), the index of next_at is gone, and the payment-id rule
+ * holds as before: invalid rows may repeat an id, payable ones never. */
+static void test_upgrade_from_2(void **state)
+{
+    const char *path = pb_conf_uri();
+    pb_store *st = NULL;
+    pb_store_row r, got;
+    pb_batch_info bi;
+    int created;
+    char *owner = NULL;
+    (void)state;
+    raw_exec(path, pb_schema_v1);
+    raw_exec(path, pb_schema_2_extra);
+    raw_exec(path,
+             "INSERT INTO batches (name, file_name, file_sha256, settings, header, delimiter, "
+             "had_bom, created_at_ms) VALUES ('old', 'f.csv', 'aa', '', x'', 44, 0, 1);"
+             "INSERT INTO rows VALUES (1, 2, 'accepted', 'dup', 'gcash', 100, 'PHP', "
+             "'*1', x'', NULL, 1, 0, '', '', '', '', '', '', 9000, 0, NULL);"
+             "INSERT INTO rows VALUES (1, 3, 'invalid', 'dup', 'gcash', 100, 'PHP', "
+             "'*1', x'', NULL, 0, 0, '', '', '', '', '', '', 9000, 0, NULL);"
+             "INSERT INTO rows VALUES (1, 4, 'invalid', 'other', 'gcash', 100, 'PHP', "
+             "'*1', x'', 'bad-amount', 0, 0, '', '', '', '', '', '', 9000, 0, NULL);");
+    assert_int_equal(pb_store_open(&st, path), 0);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'rows_next'"),
+                     0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM rows WHERE findings IS NULL"), 1);
+    /* the rows read as they were */
+    assert_int_equal(pb_store_row_get(st, 1, 3, &got), 0);
+    assert_int_equal(got.state, PB_ROW_INVALID);
+    assert_null(got.findings);
+    pb_store_row_clear(&got);
+    assert_int_equal(pb_store_row_get(st, 1, 4, &got), 0);
+    assert_string_equal(got.findings, "bad-amount");
+    pb_store_row_clear(&got);
+    assert_int_equal(pb_store_row_by_payment_id(st, "dup", 3, &got), 0);
+    assert_int_equal(got.row_no, 2); /* the payable one, not the invalid row */
+    pb_store_row_clear(&got);
+    /* another batch: "dup" is taken by the payable row, "other" (invalid only) is free */
+    assert_int_equal(pb_store_payment_id_owner(st, "dup", 3, 99, &owner), 0);
+    assert_non_null(owner);
+    assert_string_equal(owner, "old");
+    pb_free(owner);
+    owner = NULL;
+    assert_int_equal(pb_store_payment_id_owner(st, "other", 5, 99, &owner), PB_ENOTFOUND);
+    assert_null(owner);
+    pb_batch_key k = conf_key("new", pb_conf_sha_b);
+    assert_int_equal(pb_store_batch_begin(st, &k, &bi, &created), 0);
+    conf_row(&r, 2, "dup", 100, "PHP");
+    assert_int_equal(pb_store_rows_add(st, bi.id, &r, 1), PB_EEXISTS);
+    conf_row(&r, 2, "other", 100, "PHP");
+    assert_int_equal(pb_store_rows_add(st, bi.id, &r, 1), 0);
+    pb_batch_info_clear(&bi);
     pb_store_free(st);
 }
 
@@ -397,8 +478,8 @@ static void test_pragmas(void **state)
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
     /* the claim walks the pick index in row order, no sort, no table scan (the store names
-     * the index: the planner preferred rows_next and sorted every queued row); the earliest
-     * next_at reads one entry of rows_next */
+     * the index: the planner preferred an index of next_at and sorted every queued row); the
+     * earliest next_at reads the state's entries of the pick index, no table */
     {
         static const char *const q[][2] = {
             {"SELECT * FROM rows INDEXED BY rows_pick WHERE batch = 1 AND state = 'queued' AND "
@@ -406,7 +487,7 @@ static void test_pragmas(void **state)
              "rows_pick"},
             {"SELECT MIN(next_at_ms) FROM rows WHERE batch = 1 AND state = 'queued' AND "
              "next_at_ms > 5",
-             "COVERING INDEX rows_next"}};
+             "COVERING INDEX rows_pick"}};
         char sql[512];
         for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
             snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", q[i][0]);
@@ -436,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_unwritable),
         cmocka_unit_test(test_schema_too_new),
         cmocka_unit_test(test_upgrade_from_1),
+        cmocka_unit_test(test_upgrade_from_2),
         cmocka_unit_test(test_foreign_database),
         cmocka_unit_test(test_pragmas),
     };
