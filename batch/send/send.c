@@ -40,6 +40,7 @@ static uint64_t pb__seed(void)
 
 static void pb__pump(pb__drv *d);
 static void pb__pump_cmds(pb__drv *d);
+static void pb__post_payout(pb__drv *d, uint32_t row_no, const char *endpoint, const pb_buf *body);
 static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb_buf *body,
                           int status);
 
@@ -118,7 +119,7 @@ static void pb__op_run(pb__op *op)
     case PB__OP_BODY:
         op->rc = pb__payout_body(d, op->row_no, &op->body, &m);
         if (op->rc == 0)
-            snprintf(op->url, sizeof(op->url), "%s%s", d->o->gate_url, m->endpoint);
+            op->endpoint = m->endpoint;
         break;
     case PB__OP_LOAD:
         op->rc = pb_send__load_run(op);
@@ -261,10 +262,9 @@ void pb_send__log_updates(pb__drv *d, const pb_row_update *u, size_t n)
     for (i = 0; i < n; i++, u++) {
         if (u->to == PB_ROW_QUEUED) {
             /* claimed but not sent: its prepared body is rebuilt when it is claimed again */
-            size_t k;
-            for (k = 0; k < d->cap; k++)
-                if (d->preps[k].row_no == u->row_no)
-                    d->preps[k].row_no = 0;
+            pb__prep *p = pb_send__preps_find(&d->preps, u->row_no);
+            if (p)
+                pb_send__preps_drop(&d->preps, p);
         }
         pb_log_ctx lc = {"row.state", d->o->batch_name, u->row_no, NULL,
                          u->code[0] ? u->code : NULL};
@@ -293,28 +293,19 @@ static int pb__claim_bodies(pb__drv *d, pb__op *op)
         op->preps[i].row_no = op->rows[i].row_no;
         rc = pb__row_body(d, &op->rows[i], &op->preps[i].body, &m);
         if (rc == 0)
-            snprintf(op->preps[i].url, sizeof(op->preps[i].url), "%s%s", d->o->gate_url,
-                     m->endpoint);
+            op->preps[i].endpoint = m->endpoint;
     }
     pb_store_rows_clear(op->rows, op->n);
     return rc;
 }
 
-/* Take the claimed rows' bodies into the driver's table (swapping buffers, no copies). */
+/* Take the claimed rows' bodies into the driver's table (swapping buffers, no copies). A
+ * row the full table cannot take gets its body built when its POST_PAYOUT comes. */
 static void pb__prep_keep(pb__drv *d, pb__op *op)
 {
-    size_t i, k;
-    for (i = 0; i < op->n; i++) {
-        for (k = 0; k < d->cap && d->preps[k].row_no; k++)
-            ;
-        if (k == d->cap)
-            return; /* full: POST_PAYOUT falls back to building the body then */
-        pb_buf tmp = d->preps[k].body;
-        d->preps[k].body = op->preps[i].body;
-        op->preps[i].body = tmp;
-        d->preps[k].row_no = op->preps[i].row_no;
-        memcpy(d->preps[k].url, op->preps[i].url, sizeof(d->preps[k].url));
-    }
+    for (size_t i = 0; i < op->n; i++)
+        (void)pb_send__preps_put(&d->preps, op->preps[i].row_no, op->preps[i].endpoint,
+                                 &op->preps[i].body);
 }
 
 /* One op's answer, on the loop; frees the op. */
@@ -373,7 +364,7 @@ static void pb__op_done(pb__op *op, int status)
         break;
     case PB__OP_BODY:
         if (!d->done)
-            pb__post_body(d, op->row_no, op->url, &op->body, 0);
+            pb__post_payout(d, op->row_no, op->endpoint, &op->body);
         break;
     case PB__OP_LOAD:
         pb_send__load_done(d, op);
@@ -594,6 +585,18 @@ static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb
         pb_free(q); /* not started: the callback will never run */
 }
 
+/* A payout to the gate URL + the method's endpoint. */
+static void pb__post_payout(pb__drv *d, uint32_t row_no, const char *endpoint, const pb_buf *body)
+{
+    char url[2048];
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", d->o->gate_url, endpoint) >= sizeof(url)) {
+        pb_error_set("--gate-url is too long (%zu bytes)", strlen(d->o->gate_url));
+        pb_send__fail(d, PB_EINVAL, "cannot build a request");
+        return;
+    }
+    pb__post_body(d, row_no, url, body, 0);
+}
+
 static void pb__post(pb__drv *d, const pb_engine_cmd *c)
 {
     char url[2048];
@@ -602,13 +605,11 @@ static void pb__post(pb__drv *d, const pb_engine_cmd *c)
     int rc;
 
     if (c->type == PB_ENGINE_POST_PAYOUT) {
-        size_t k;
-        for (k = 0; k < d->cap; k++) {
-            if (d->preps[k].row_no == c->row->row_no) {
-                d->preps[k].row_no = 0;
-                pb__post_body(d, c->row->row_no, d->preps[k].url, &d->preps[k].body, 0);
-                return;
-            }
+        pb__prep *p = pb_send__preps_find(&d->preps, c->row->row_no);
+        if (p) {
+            pb__post_payout(d, c->row->row_no, p->endpoint, &p->body); /* the body is copied */
+            pb_send__preps_drop(&d->preps, p);
+            return;
         }
         /* not prepared: the body comes from the stored row, built by the store's thread */
         if ((op = pb_send__op_new(d, PB__OP_BODY, 0)) != NULL) {
@@ -835,12 +836,8 @@ int pb_send_run(const pb_send_opts *o, pb_send_result *res)
     pb_buf_init(&d.body, PB_GATE_BODY_MAX);
     /* a DUE may ask for every row the engine holds, and claimed rows wait for their POST */
     d.cap = pb_engine_rows_max(o->engine.concurrency);
-    if (!(d.preps = pb_calloc(d.cap, sizeof(*d.preps)))) {
-        rc = PB_ENOMEM;
+    if ((rc = pb_send__preps_init(&d.preps, d.cap, PB_GATE_BODY_MAX)) < 0)
         goto out;
-    }
-    for (size_t k = 0; k < d.cap; k++)
-        pb_buf_init(&d.preps[k].body, PB_GATE_BODY_MAX);
     if ((rc = pb__header_map(&d)) < 0)
         goto out;
     {
@@ -926,9 +923,7 @@ out_loop:
 out:
     pb_engine_free(d.engine);
     pb_header_map_free(d.map);
-    for (size_t k = 0; d.preps && k < d.cap; k++)
-        pb_buf_free(&d.preps[k].body);
-    pb_free(d.preps);
+    pb_send__preps_free(&d.preps);
     pb_buf_free(&d.body);
     return rc;
 }

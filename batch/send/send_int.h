@@ -6,6 +6,7 @@
 #define PB_SEND_SEND_INT_H
 
 #include "batch/net/http_client.h"
+#include "batch/send/prep.h"
 #include "batch/send/send.h"
 #include "core/buf.h"
 #include "core/callback.h"
@@ -33,7 +34,7 @@ typedef struct {
     pb_engine *engine;
     pb_header_map *map;
     size_t cap;
-    struct pb__prep *preps; /* cap prepared bodies */
+    pb__preps preps; /* claimed rows' bodies, by row number (prep.h) */
     pb_buf body;
     pb_send_result *res;
     int done;
@@ -101,22 +102,14 @@ typedef struct pb__op {
     const pb_row_update *updates;
     size_t n_updates, applied;
     pb_row_update own[PB_CALLBACK_MAX_UPDATES]; /* MARK: the updates point here */
-    /* BODY (one row), and the claimed rows' bodies (ROWS with claim) */
+    /* BODY (one row), and the claimed rows' bodies (ROWS with claim, one per row) */
     uint32_t row_no;
     pb_buf body;
-    char url[2048];
-    struct pb__prep *preps;
+    const char *endpoint;
+    pb__prep *preps;
     /* LOAD */
     struct pb_load_chunk *chunk;
 } pb__op;
-
-/* A claimed row's signed body, built by the store's thread when it was claimed, so that the
- * POST leaves the moment the rate limiter lets it (never behind a commit's fsync). */
-typedef struct pb__prep {
-    uint32_t row_no; /* 0 = free slot */
-    pb_buf body;
-    char url[2048];
-} pb__prep;
 
 int64_t pb_send__now_ms(void);
 void pb_send__fail(pb__drv *d, int rc, const char *what);
