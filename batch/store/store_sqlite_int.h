@@ -10,7 +10,7 @@
 #include "batch/store/store_backend.h"
 
 /* The schema this code writes and reads (PRAGMA user_version). */
-#define PB__SQ_SCHEMA_VERSION 3
+#define PB__SQ_SCHEMA_VERSION 4
 /* PRAGMA application_id of a paybatch store: "PBST". */
 #define PB__SQ_APPLICATION_ID 0x50425354
 #define PB__SQ_BUSY_MS        5000

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The paid-recently index: 64 bits of the payee key (store_sqlite.c PB__PAYEE_PREFIX). */
+#define PB__PAYEE_INDEX                                                                            \
+    "CREATE INDEX rows_payee ON rows (substr(payee_key, 1, 16)) WHERE payee_key IS NOT NULL"
+
 /* Invalid rows may repeat or lack a payment id (they are never sent), so uniqueness holds
  * for the rows that can be paid: those without findings (store_sqlite.c PB__PAYABLE), a
  * condition no update changes. The pick index serves claim and due in row order and stops
@@ -65,8 +69,7 @@ static const char pb__schema[] =
     " matched INTEGER NOT NULL,"
     " batch INTEGER,"
     " row_no INTEGER) STRICT;"
-    "CREATE INDEX inbox_payment_id ON inbox (payment_id);"
-    "CREATE INDEX rows_payee ON rows (payee_key) WHERE payee_key IS NOT NULL;";
+    "CREATE INDEX inbox_payment_id ON inbox (payment_id);" PB__PAYEE_INDEX ";";
 
 /* Schema 1 -> 2 (issue #14): the paid-recently key of each row (NULL for the rows stored
  * before: they are not found by the check) and the plan a batch was sent under. */
@@ -87,6 +90,11 @@ static const char pb__migrate_2_3[] =
     "CREATE UNIQUE INDEX rows_payment_id ON rows (payment_id)"
     " WHERE findings IS NULL AND payment_id <> '';"
     "PRAGMA user_version = 3;";
+
+/* Schema 3 -> 4: the paid-recently index keys 16 hex digits of the payee key instead of 64
+ * (a fifth of the pages; the query compares the whole key after it). */
+static const char pb__migrate_3_4[] = "DROP INDEX rows_payee;" PB__PAYEE_INDEX ";"
+                                      "PRAGMA user_version = 4;";
 
 static int pb__exec(pb__sstore *ss, const char *sql, const char *what)
 {
@@ -157,12 +165,14 @@ static int pb__schema_check(pb__sstore *ss)
     }
     if (version == PB__SQ_SCHEMA_VERSION)
         goto out;
-    if (version == 1 || version == 2) {
+    if (version >= 1 && version <= 3) {
         /* in the transaction begun above: an upgrade is whole or not at all */
         if (version == 1)
             rc = pb__exec(ss, pb__migrate_1_2, "upgrading the schema from version 1 to 2");
-        if (rc == 0)
+        if (rc == 0 && version <= 2)
             rc = pb__exec(ss, pb__migrate_2_3, "upgrading the schema from version 2 to 3");
+        if (rc == 0)
+            rc = pb__exec(ss, pb__migrate_3_4, "upgrading the schema from version 3 to 4");
         goto out;
     }
     /* a new file (a second process may have won the race: we re-read inside the lock) */

@@ -387,7 +387,7 @@ static void test_upgrade_from_1(void **state)
     /* opened again: the current version stays */
     assert_int_equal(pb_store_open(&st, path), 0);
     pb_store_free(st);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
 }
 
 /* Schema 2, as paybatch before schema 3 left it: version 1's, its upgrade, and rows_next. */
@@ -422,7 +422,7 @@ static void test_upgrade_from_2(void **state)
              "INSERT INTO rows VALUES (1, 4, 'invalid', 'other', 'gcash', 100, 'PHP', "
              "'*1', x'', 'bad-amount', 0, 0, '', '', '', '', '', '', 9000, 0, NULL);");
     assert_int_equal(pb_store_open(&st, path), 0);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'rows_next'"),
                      0);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM rows WHERE findings IS NULL"), 1);
@@ -452,6 +452,57 @@ static void test_upgrade_from_2(void **state)
     conf_row(&r, 2, "other", 100, "PHP");
     assert_int_equal(pb_store_rows_add(st, bi.id, &r, 1), 0);
     pb_batch_info_clear(&bi);
+    pb_store_free(st);
+}
+
+/* A version 3 store (its paid-recently index keyed the whole payee key) is upgraded to 4 (16
+ * hex digits of it): paid rows are still found, and only by their whole key, not by a key
+ * that shares those digits. */
+static void test_upgrade_from_3(void **state)
+{
+    static const char k1[] = "0123456789abcdef1111111111111111111111111111111111111111111111aa";
+    static const char k2[] = "0123456789abcdef2222222222222222222222222222222222222222222222bb";
+    static const char k3[] = "0123456789abcdef3333333333333333333333333333333333333333333333cc";
+    const char *path = pb_conf_uri();
+    pb_store *st = NULL;
+    pb_store_row rows[2], out[2];
+    pb_row_update u[2];
+    pb_batch_info bi;
+    conf_hits c;
+    size_t n;
+    int created;
+    (void)state;
+    assert_int_equal(pb_store_open(&st, path), 0);
+    pb_batch_key k = conf_key("old", pb_conf_sha_a);
+    assert_int_equal(pb_store_batch_begin(st, &k, &bi, &created), 0);
+    conf_row(&rows[0], 2, "p3-2", 100, "PHP");
+    memcpy(rows[0].payee_key, k1, sizeof(k1));
+    conf_row(&rows[1], 3, "p3-3", 100, "PHP");
+    memcpy(rows[1].payee_key, k2, sizeof(k2));
+    assert_int_equal(pb_store_rows_add(st, bi.id, rows, 2), 0);
+    assert_int_equal(pb_store_claim(st, bi.id, 1000, 2, out, &n), 0);
+    assert_int_equal(n, 2);
+    pb_store_rows_clear(out, n);
+    u[0] = conf_upd(2, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    u[1] = conf_upd(3, PB_ROW_SENDING, PB_ROW_ACCEPTED);
+    assert_int_equal(pb_store_mark(st, bi.id, u, 2, &n), 0);
+    pb_batch_info_clear(&bi);
+    pb_store_free(st);
+    raw_exec(path, "DROP INDEX rows_payee;"
+                   "CREATE INDEX rows_payee ON rows (payee_key) WHERE payee_key IS NOT NULL;"
+                   "PRAGMA user_version = 3;");
+    assert_int_equal(pb_store_open(&st, path), 0);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'rows_payee' "
+                                   "AND sql LIKE '%substr(payee_key, 1, 16)%'"),
+                     1);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, k1, 999, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_non_null(strstr(c.seen[0], "old/2/accepted/p3-2"));
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(pb_store_paid_recently(st, k3, 999, 0, conf_hit_cb, &c), 0);
+    assert_int_equal(c.n, 0); /* the same 16 digits, another payee */
     pb_store_free(st);
 }
 
@@ -487,7 +538,8 @@ static void test_pragmas(void **state)
              "rows_pick"},
             {"SELECT MIN(next_at_ms) FROM rows WHERE batch = 1 AND state = 'queued' AND "
              "next_at_ms > 5",
-             "COVERING INDEX rows_pick"}};
+             "COVERING INDEX rows_pick"},
+        };
         char sql[512];
         for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
             snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", q[i][0]);
@@ -499,6 +551,23 @@ static void test_pragmas(void **state)
             }
             sqlite3_finalize(s);
         }
+    }
+    /* paid-recently searches the index on 16 digits of the payee key (the store's query names
+     * the same expression; without the `+` SQLite scanned the whole index) */
+    {
+        int used = 0;
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "EXPLAIN QUERY PLAN SELECT r.row_no FROM rows r JOIN batches b ON "
+                               "b.id = r.batch WHERE substr(r.payee_key, 1, 16) = "
+                               "substr(?1, 1, 16) AND +r.payee_key = ?1 AND r.batch <> 2",
+                               -1, &s, NULL),
+            SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            used |= strstr((const char *)sqlite3_column_text(s, 3),
+                           "SEARCH r USING INDEX rows_payee (<expr>=?)") != NULL;
+        sqlite3_finalize(s);
+        assert_true(used);
     }
     sqlite3_close(db);
     pb_store_free(st);
@@ -518,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_schema_too_new),
         cmocka_unit_test(test_upgrade_from_1),
         cmocka_unit_test(test_upgrade_from_2),
+        cmocka_unit_test(test_upgrade_from_3),
         cmocka_unit_test(test_foreign_database),
         cmocka_unit_test(test_pragmas),
     };
