@@ -204,12 +204,14 @@ int pb__eng_status_result(pb_engine *e, pb__slot *s, const pb_engine_status_resu
     }
     if (hs == 404 || (r->parsed && strcmp(r->code, "3061") == 0)) {
         /* Gate never recorded the payment: the one case where a row in doubt is sent again,
-         * with the same payment id. Gate answered, so this is no sign of a failing gateway
-         * and takes nothing from the retry budget (rows a killed worker claimed and never
-         * sent are all "not found": several such took a survivor's whole budget); the row's
-         * attempt cap still bounds it. */
+         * with the same payment id. A row still `sending` was claimed and never seen answered
+         * (most often a killed run's, claimed ahead and never posted: several such took a
+         * survivor's whole budget): its resend takes nothing from the retry budget, only its
+         * attempt cap bounds it. A row `in_doubt` was posted and came back unclear: resending
+         * it is a retry like any other, or a gateway that fails every payout unrecorded would
+         * be posted to up to the attempt cap for every row, never giving up. */
         pb__success(e);
-        if (!pb__may_resend(e, s))
+        if (!(s->row.state == PB_ROW_SENDING ? pb__may_resend(e, s) : pb__may_retry(e, s)))
             return pb__eng_update(e, s, PB_ROW_QUEUED, e->now,
                                   "status: not found; not resent in this run", NULL);
         return pb__eng_update(e, s, PB_ROW_QUEUED, e->now, "status: not found; resending", NULL);

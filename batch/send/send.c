@@ -628,7 +628,13 @@ static void pb__post(pb__drv *d, const pb_engine_cmd *c)
         pb_send__fail(d, rc, "cannot build a status query");
         return;
     }
-    snprintf(url, sizeof(url), "%s%s", d->o->gate_url, PB__STATUS_PATH);
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", d->o->gate_url, PB__STATUS_PATH) >=
+        sizeof(url)) {
+        /* cut short it would ask elsewhere, and a 404 there reads as "not found" */
+        pb_error_set("--gate-url is too long (%zu bytes)", strlen(d->o->gate_url));
+        pb_send__fail(d, PB_EINVAL, "cannot build a status query");
+        return;
+    }
     pb__post_body(d, c->row->row_no, url, &d->body, 1);
 }
 

@@ -109,6 +109,11 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                             "LIMIT ?4",
 };
 
+const char *pb__sq_sql(int q)
+{
+    return q >= 0 && q < PB__Q_COUNT ? pb__sql[q] : NULL;
+}
+
 int pb__sq_err(pb__sstore *ss, int rc, const char *what)
 {
     const char *msg = ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc);

@@ -56,6 +56,9 @@ typedef struct {
 
 extern const pb_store_ops pb__sqlite_ops;
 
+/* The SQL of statement q (tests check the query plans of the store's own statements). */
+const char *pb__sq_sql(int q);
+
 /* Set a message naming the file, `what` and SQLite's message; map rc to a PB_E code. */
 int pb__sq_err(pb__sstore *ss, int rc, const char *what);
 /* The cached statement q, prepared on first use. */

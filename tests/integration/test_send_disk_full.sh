@@ -31,8 +31,9 @@ run() { # run NAME [wrapper...]: exit status in RC
 }
 lines() { [ -f "$T/sb.ledger" ] && wc -l <"$T/sb.ledger" || echo 0; }
 
-# 512 KiB per file: the rows fit (the finished store is 440 KiB), the WAL of the dispatch does
-# not (1 MiB did until schema 3 made a state change write fewer pages: 1000 rows then fit)
+# 1 MiB per file (bash counts ulimit -f in KiB): the rows fit (the finished store is 440 KiB),
+# the WAL of the dispatch does not (2 MiB did until schema 3 made a state change write fewer
+# pages: 1000 rows then fit)
 run full bash -c 'trap "" XFSZ; ulimit -f 1024; exec "$@"' limited
 [ "$RC" -eq 74 ] || fail "disk full: exit $RC, want 74"
 grep -q "state store could not be written" "$T/full.out" || fail "disk full: no line saying what to do"

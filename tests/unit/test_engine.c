@@ -548,9 +548,9 @@ static void test_budget_gives_up(void **state)
     h_close(&h);
 }
 
-/* Rows a killed run claimed and never sent are all "not found": resending them takes nothing
- * from the retry budget (Gate answered), so a run that takes many over does not give up; the
- * attempt cap still holds. */
+/* Rows a killed run claimed and never sent are all "not found": resending them (still
+ * `sending`) takes nothing from the retry budget, so a run that takes many over does not give
+ * up; rows posted and left in doubt do spend it; the attempt cap holds for both. */
 static void test_not_found_spends_no_budget(void **state)
 {
     (void)state;
@@ -574,6 +574,26 @@ static void test_not_found_spends_no_budget(void **state)
     /* not given up: the rows are claimed and sent again */
     pb_engine_cmd *c = h_expect_soon(&h, PB_ENGINE_CLAIM);
     assert_true(c->max >= 1);
+    h_close(&h);
+
+    /* rows this run's predecessor posted and got no clear answer for (in_doubt) are retries:
+     * the budget (1 token, 0.1 earned per answer) lets one through, not two */
+    pb_engine_config cfg3 = {.retry_budget = 1};
+    h_open(&h, &cfg3);
+    h_expect(&h, PB_ENGINE_DUE);
+    pb_engine_row doubt[2] = {mkrow(8, PB_ROW_IN_DOUBT, 1), mkrow(9, PB_ROW_IN_DOUBT, 1)};
+    h_rows(&h, PB_ENGINE_ROWS_DUE, doubt, 2, PB_ENGINE_NEVER);
+    assert_int_equal(h_expect_soon(&h, PB_ENGINE_QUERY_STATUS)->row->row_no, 8);
+    h_status(&h, 8, PB_ENGINE_ANSWERED, 404, NULL, NULL, 0, NULL);
+    assert_non_null(strstr(h_update(&h, PB_ROW_IN_DOUBT, PB_ROW_QUEUED)->message, "resending"));
+    h_committed(&h);
+    assert_int_equal(h_expect_soon(&h, PB_ENGINE_QUERY_STATUS)->row->row_no, 9);
+    h_status(&h, 9, PB_ENGINE_ANSWERED, 404, NULL, NULL, 0, NULL);
+    assert_non_null(strstr(h_update(&h, PB_ROW_IN_DOUBT, PB_ROW_QUEUED)->message, "not resent"));
+    h_committed(&h);
+    pb_engine_get_stats(h.e, &st);
+    assert_int_equal(st.retries, 1);
+    assert_int_equal(h_expect(&h, PB_ENGINE_DONE)->reason, PB_ENGINE_GAVE_UP);
     h_close(&h);
 
     /* a row at its attempt cap is not resent, and the run gives up */
