@@ -585,16 +585,23 @@ static void pb__post_body(pb__drv *d, uint32_t row_no, const char *url, const pb
         pb_free(q); /* not started: the callback will never run */
 }
 
+/* gate URL + path into url, or a failed run: cut short, a request would go elsewhere (and a
+ * 404 there would read as "not found"). */
+static int pb__url(pb__drv *d, const char *path, char *url, size_t cap)
+{
+    if ((size_t)snprintf(url, cap, "%s%s", d->o->gate_url, path) < cap)
+        return 0;
+    pb_error_set("--gate-url is too long (%zu bytes)", strlen(d->o->gate_url));
+    pb_send__fail(d, PB_EINVAL, "cannot build a request");
+    return -1;
+}
+
 /* A payout to the gate URL + the method's endpoint. */
 static void pb__post_payout(pb__drv *d, uint32_t row_no, const char *endpoint, const pb_buf *body)
 {
     char url[2048];
-    if ((size_t)snprintf(url, sizeof(url), "%s%s", d->o->gate_url, endpoint) >= sizeof(url)) {
-        pb_error_set("--gate-url is too long (%zu bytes)", strlen(d->o->gate_url));
-        pb_send__fail(d, PB_EINVAL, "cannot build a request");
-        return;
-    }
-    pb__post_body(d, row_no, url, body, 0);
+    if (pb__url(d, endpoint, url, sizeof(url)) == 0)
+        pb__post_body(d, row_no, url, body, 0);
 }
 
 static void pb__post(pb__drv *d, const pb_engine_cmd *c)
@@ -628,14 +635,8 @@ static void pb__post(pb__drv *d, const pb_engine_cmd *c)
         pb_send__fail(d, rc, "cannot build a status query");
         return;
     }
-    if ((size_t)snprintf(url, sizeof(url), "%s%s", d->o->gate_url, PB__STATUS_PATH) >=
-        sizeof(url)) {
-        /* cut short it would ask elsewhere, and a 404 there reads as "not found" */
-        pb_error_set("--gate-url is too long (%zu bytes)", strlen(d->o->gate_url));
-        pb_send__fail(d, PB_EINVAL, "cannot build a status query");
-        return;
-    }
-    pb__post_body(d, c->row->row_no, url, &d->body, 1);
+    if (pb__url(d, PB__STATUS_PATH, url, sizeof(url)) == 0)
+        pb__post_body(d, c->row->row_no, url, &d->body, 1);
 }
 
 static void pb__arm(pb__drv *d, int64_t at_ms);

@@ -29,15 +29,8 @@
  * for an invalid row and none for any other): unlike `state <> 'invalid'`, that condition
  * never changes, so a row's state changes leave this index alone (bench_store: 13% less CPU
  * for claim + mark). */
-/* rows_payee's key: 16 hex digits (64 bits) of the payee key, not all 64. The index then
- * takes about a fifth of the room, and a load writes a fifth of the pages: its rows' keys are
- * random, so every chunk stored touches pages all over it (bench: 100,000-row send, store's
- * work 8.2 s -> 6.2 s). The query names the same expression, or the index is not used, and
- * `+` keeps the whole key's comparison out of the planner's choice of index: without it
- * SQLite 3.40 scanned all of rows_payee instead of searching it. */
-#define PB__PAYEE_PREFIX "substr(r.payee_key, 1, 16)"
-#define PB__PAYABLE      "findings IS NULL AND payment_id <> ''"
-#define PB__ID_INDEXED   "payment_id = ?1 AND " PB__PAYABLE
+#define PB__PAYABLE    "findings IS NULL AND payment_id <> ''"
+#define PB__ID_INDEXED "payment_id = ?1 AND " PB__PAYABLE
 
 static const char *const pb__sql[PB__Q_COUNT] = {
     [PB__Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -86,11 +79,12 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                      "GROUP BY state, currency",
     [PB__Q_INBOX_PUT] = "INSERT INTO inbox (received_at_ms, body, payment_id, matched, batch, "
                         "row_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* rows_payee serves it (its key is PB__PAYEE_PREFIX, then the whole key is compared);
+    /* rows_payee serves it (its key is PB__SQ_PAYEE_KEY, then the whole key is compared,
+     * written `+r.payee_key` so that the planner searches rows_payee: see the header);
      * accepted and success rows only: money that left or will */
     [PB__Q_PAID_RECENTLY] =
         "SELECT b.name, r.batch, r.row_no, r.state, r.payment_id, "
-        "r.updated_at_ms FROM rows r JOIN batches b ON b.id = r.batch WHERE " PB__PAYEE_PREFIX
+        "r.updated_at_ms FROM rows r JOIN batches b ON b.id = r.batch WHERE " PB__SQ_PAYEE_KEY
         " = substr(?1, 1, 16) AND +r.payee_key = ?1 AND "
         "r.batch <> ?2 AND r.state IN ('accepted', "
         "'success') AND r.updated_at_ms >= ?3 ORDER BY r.updated_at_ms DESC, "

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The paid-recently index: 64 bits of the payee key (store_sqlite.c PB__PAYEE_PREFIX). */
+/* The paid-recently index (store_sqlite_int.h PB__SQ_PAYEE_KEY). */
 #define PB__PAYEE_INDEX                                                                            \
-    "CREATE INDEX rows_payee ON rows (substr(payee_key, 1, 16)) WHERE payee_key IS NOT NULL"
+    "CREATE INDEX rows_payee ON rows (" PB__SQ_PAYEE_KEY ") WHERE payee_key IS NOT NULL"
 
 /* Invalid rows may repeat or lack a payment id (they are never sent), so uniqueness holds
  * for the rows that can be paid: those without findings (store_sqlite.c PB__PAYABLE), a
