@@ -24,7 +24,14 @@ struct pb_loader {
     unsigned char (*pieces)[PB_LOAD_DIGEST]; /* the check's, copied */
     size_t npieces, next_piece;
     int eof;
+    size_t chunk_rows; /* the size of the next chunk (pb_loader_next) */
+    /* pb_loader_store's rows for the store, PB__SLICE at a time (used by one thread at a
+     * time: the one that owns the store) */
+    pb_store_row *slice;
 };
+
+/* Rows per pb_store_rows_add of a chunk (one store transaction holds the whole chunk). */
+#define PB__SLICE 128
 
 void pb_loader_free(pb_loader *l)
 {
@@ -35,6 +42,7 @@ void pb_loader_free(pb_loader *l)
         close(l->s.fd);
     pb_free(l->piece);
     pb_free(l->pieces);
+    pb_free(l->slice);
     pb_load_result_clear(&l->res);
     pb_free(l);
 }
@@ -61,8 +69,10 @@ int pb_loader_new(pb_loader **out, const pb_load_opts *o, uint64_t skip,
     if ((rc = pb_load__scan_init(&l->s, &l->o, 1, skip, &l->res)) < 0)
         goto out;
     l->s.deferred = 1;
+    l->chunk_rows = PB_LOAD_CHUNK / 2;
     l->piece = pb_malloc(PB_LOAD_PIECE);
-    if (!l->piece) {
+    l->slice = pb_calloc(PB__SLICE, sizeof(*l->slice));
+    if (!l->piece || !l->slice) {
         rc = PB_ENOMEM;
         goto out;
     }
@@ -102,6 +112,57 @@ static int pb__loader_end(pb_loader *l)
     return 0;
 }
 
+/* The text fields of sr one after another (pb_load_row.text). */
+static char *pb__text(const pb_store_row *sr)
+{
+    const char *f[] = {sr->payment_id, sr->method, sr->currency, sr->account_masked, sr->payee_key};
+    size_t len[5], n = 0, i;
+    char *t, *p;
+    for (i = 0; i < 5; i++)
+        n += (len[i] = strlen(f[i])) + 1;
+    if (!(t = pb_malloc(n)))
+        return NULL;
+    for (p = t, i = 0; i < 5; i++) {
+        memcpy(p, f[i], len[i] + 1);
+        p += len[i] + 1;
+    }
+    return t;
+}
+
+/* The parsed rows (the scan's) move to the end of c, small: their cells and findings change
+ * hands, the rest is copied into text. */
+static int pb__take_rows(pb_loader *l, pb_load_chunk *c)
+{
+    size_t i;
+    if (c->n + l->s.nrows > c->cap) {
+        size_t cap = c->cap ? c->cap : l->chunk_rows;
+        pb_load_row *more;
+        while (cap < c->n + l->s.nrows)
+            cap *= 2;
+        if (!(more = pb_realloc(c->rows, cap * sizeof(*more))))
+            return PB_ENOMEM;
+        c->rows = more;
+        c->cap = cap;
+    }
+    for (i = 0; i < l->s.nrows; i++) {
+        pb_store_row *sr = &l->s.rows[i];
+        pb_load_row *lr = &c->rows[c->n];
+        if (!(lr->text = pb__text(sr)))
+            return PB_ENOMEM;
+        lr->row_no = sr->row_no;
+        lr->state = sr->state;
+        lr->amount = sr->amount;
+        lr->cells = sr->cells;
+        lr->cells_len = sr->cells_len;
+        lr->findings = sr->findings;
+        sr->cells = sr->findings = NULL;
+        c->n++;
+    }
+    pb_store_rows_clear(l->s.rows, l->s.nrows);
+    l->s.nrows = 0;
+    return 0;
+}
+
 int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
 {
     pb_load_chunk *c = NULL;
@@ -109,57 +170,67 @@ int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
 
     *out = NULL;
     *eof = l->eof;
-    while (!l->eof && l->s.nrows < PB_LOAD_CHUNK / 2) {
+    if (!(c = pb_calloc(1, sizeof(*c))))
+        return PB_ENOMEM;
+    while (!l->eof && c->n < l->chunk_rows) {
         size_t n;
         unsigned char d[PB_LOAD_DIGEST];
         if ((rc = pb_load__read_piece(l->s.fd, l->o.path, l->piece, &n)) < 0)
-            return rc;
+            goto out;
         if (n == 0) {
             if ((rc = pb__loader_end(l)) != 0)
-                return rc;
-            break;
+                goto out;
+        } else {
+            /* not one byte of a piece that differs from the one checked reaches a row */
+            pb_load__piece_digest(l->piece, n, d);
+            if (l->next_piece >= l->npieces ||
+                memcmp(d, l->pieces[l->next_piece], sizeof(d)) != 0) {
+                rc = pb_error_set("%s changed while it was being sent (at byte %llu it differs "
+                                  "from the file that was checked); sending stopped: put the "
+                                  "checked file back and run the same command again",
+                                  l->o.path, (unsigned long long)l->next_piece * PB_LOAD_PIECE);
+                rc = PB_EPARSE;
+                goto out;
+            }
+            l->next_piece++;
+            rc = pb_validator_feed(l->s.v, l->piece, n);
+            if (l->s.err) {
+                rc = l->s.err;
+                goto out;
+            }
+            if (rc != 0) {
+                rc = rc < 0 ? rc : PB_ERROR;
+                goto out;
+            }
+            if (pb_validator_file_failed(l->s.v) && (rc = pb__loader_end(l)) != 0)
+                goto out;
         }
-        /* not one byte of a piece that differs from the one checked reaches a row */
-        pb_load__piece_digest(l->piece, n, d);
-        if (l->next_piece >= l->npieces || memcmp(d, l->pieces[l->next_piece], sizeof(d)) != 0)
-            return pb_error_set("%s changed while it was being sent (at byte %llu it differs "
-                                "from the file that was checked); sending stopped: put the "
-                                "checked file back and run the same command again",
-                                l->o.path, (unsigned long long)l->next_piece * PB_LOAD_PIECE),
-                   PB_EPARSE;
-        l->next_piece++;
-        rc = pb_validator_feed(l->s.v, l->piece, n);
-        if (l->s.err)
-            return l->s.err;
-        if (rc != 0)
-            return rc < 0 ? rc : PB_ERROR;
-        if (pb_validator_file_failed(l->s.v))
-            return pb__loader_end(l);
+        /* after each piece: the scan's array stays the size of a piece's rows */
+        if ((rc = pb__take_rows(l, c)) < 0)
+            goto out;
     }
     *eof = l->eof;
-    if (!l->s.nrows)
-        return 0;
-    if (!(c = pb_calloc(1, sizeof(*c))))
-        return PB_ENOMEM;
-    /* the rows move to the chunk; the scan starts a fresh array */
-    c->rows = l->s.rows;
-    c->n = l->s.nrows;
-    l->s.nrows = 0;
-    l->s.rows_cap = PB_LOAD_CHUNK;
-    if (!(l->s.rows = pb_calloc(PB_LOAD_CHUNK, sizeof(*l->s.rows)))) {
-        l->s.rows_cap = 0;
-        pb_load_chunk_free(c);
-        return PB_ENOMEM;
+    if (c->n) {
+        *out = c;
+        c = NULL;
+        if (l->chunk_rows < PB_LOAD_CHUNK_MAX)
+            l->chunk_rows *= 2;
     }
-    *out = c;
-    return 0;
+out:
+    pb_load_chunk_free(c);
+    return rc;
 }
 
 void pb_load_chunk_free(pb_load_chunk *c)
 {
+    size_t i;
     if (!c)
         return;
-    pb_store_rows_clear(c->rows, c->n);
+    for (i = 0; i < c->n; i++) {
+        pb_free(c->rows[i].text);
+        pb_free(c->rows[i].cells);
+        pb_free(c->rows[i].findings);
+    }
     pb_free(c->rows);
     pb_free(c);
 }
@@ -172,7 +243,7 @@ static int pb__count_hit(const pb_store_paid_hit *h, void *payload)
 }
 
 /* A valid row that must not be sent after all: invalid, with the finding's name. */
-static int pb__refuse(pb_store_row *r, pb_finding_code why)
+static int pb__refuse(pb_load_row *r, pb_finding_code why)
 {
     r->state = PB_ROW_INVALID;
     pb_free(r->findings);
@@ -180,21 +251,46 @@ static int pb__refuse(pb_store_row *r, pb_finding_code why)
     return r->findings ? 0 : PB_ENOMEM;
 }
 
+/* The next field of a pb_load_row.text. */
+static const char *pb__field(const char *p)
+{
+    return p + strlen(p) + 1;
+}
+
+/* lr as the store's row (text fields copied; cells and findings borrowed from lr). The fields
+ * of an answer stay as calloc left them: a new row has none. */
+static void pb__wide(const pb_load_row *lr, pb_store_row *sr)
+{
+    const char *p = lr->text;
+    sr->row_no = lr->row_no;
+    sr->state = lr->state;
+    sr->amount = lr->amount;
+    sr->cells = lr->cells;
+    sr->cells_len = lr->cells_len;
+    sr->findings = lr->findings;
+    /* each came from the field of the same size (pb__text), so each fits */
+    strcpy(sr->payment_id, p);
+    strcpy(sr->method, p = pb__field(p));
+    strcpy(sr->currency, p = pb__field(p));
+    strcpy(sr->account_masked, p = pb__field(p));
+    strcpy(sr->payee_key, pb__field(p));
+}
+
 int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
 {
     const pb_load_opts *o = &l->o;
-    size_t i;
+    size_t i, k;
     int rc;
 
     for (i = 0; i < c->n; i++) {
-        pb_store_row *r = &c->rows[i];
+        pb_load_row *r = &c->rows[i];
+        const char *payee;
         char *owner = NULL;
         unsigned hits = 0;
         if (r->state != PB_ROW_QUEUED)
             continue;
         /* the questions pb_load_store asks row by row, for the rows not stored yet */
-        rc = pb_store_payment_id_owner(o->store, r->payment_id, strlen(r->payment_id),
-                                       o->this_batch, &owner);
+        rc = pb_store_payment_id_owner(o->store, r->text, strlen(r->text), o->this_batch, &owner);
         pb_free(owner);
         if (rc == 0) {
             c->id_used++;
@@ -204,9 +300,10 @@ int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
         }
         if (rc != PB_ENOTFOUND)
             return rc;
-        if (!o->recent_on || !r->payee_key[0])
+        payee = pb__field(pb__field(pb__field(pb__field(r->text))));
+        if (!o->recent_on || !payee[0])
             continue;
-        rc = pb_store_paid_recently(o->store, r->payee_key, o->this_batch, o->recent_since_ms,
+        rc = pb_store_paid_recently(o->store, payee, o->this_batch, o->recent_since_ms,
                                     pb__count_hit, &hits);
         if (rc < 0)
             return rc;
@@ -216,5 +313,13 @@ int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
                 return rc;
         }
     }
-    return pb_store_rows_add(o->store, o->this_batch, c->rows, c->n);
+    /* in slices, inside the caller's transaction: in order, so the stored rows stay a prefix */
+    for (i = 0; i < c->n; i += k) {
+        k = c->n - i < PB__SLICE ? c->n - i : PB__SLICE;
+        for (size_t j = 0; j < k; j++)
+            pb__wide(&c->rows[i + j], &l->slice[j]);
+        if ((rc = pb_store_rows_add(o->store, o->this_batch, l->slice, k)) < 0)
+            return rc;
+    }
+    return 0;
 }

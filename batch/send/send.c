@@ -342,6 +342,8 @@ static void pb__op_done(pb__op *op, int status)
             }
             pb__prep_keep(d, op);
         }
+        if (op->claim)
+            pb_send__load_claimed(d, op->n, op->max);
         ev.type = op->claim ? PB_ENGINE_ROWS_CLAIMED : PB_ENGINE_ROWS_DUE;
         ev.u.rows.rows = op->erows;
         ev.u.rows.n = op->n;
@@ -769,6 +771,11 @@ static void pb__pump(pb__drv *d)
     d->pumping--;
     if (!d->pumping)
         pb__op_next(d);
+}
+
+void pb_send__pump(pb__drv *d)
+{
+    pb__pump(d);
 }
 
 static void pb__pump_cmds(pb__drv *d)

@@ -6,6 +6,7 @@
 #define PB_SEND_SEND_INT_H
 
 #include "batch/net/http_client.h"
+#include "batch/send/load.h"
 #include "batch/send/prep.h"
 #include "batch/send/send.h"
 #include "core/buf.h"
@@ -68,6 +69,16 @@ typedef struct {
     int load_eof;      /* the loader has handed out its last chunk */
     unsigned load_ops; /* chunks with the store's thread */
     int load_last_fed; /* the engine was told the load is over */
+    /* queued rows stored by the load and not claimed yet, as far as this run knows (a claim
+     * that comes back short sets it to 0: pb_send__load_claimed) */
+    int64_t load_ahead;
+    /* the next chunk is parsed on a thread of libuv's pool, off the loop (pb_loader_next
+     * reads and validates thousands of rows); one at a time */
+    uv_work_t load_work;
+    int load_parsing;
+    pb_load_chunk *load_parsed;
+    int load_parse_rc, load_parse_eof;
+    char load_err[512];
 } pb__drv;
 
 typedef struct {
@@ -121,6 +132,8 @@ void pb_send__log_updates(pb__drv *d, const pb_row_update *u, size_t n);
 int pb_send__post(pb__drv *d, const char *url, const pb_buf *body, pb_http_client_cb cb,
                   void *payload);
 void pb_send__finish(pb__drv *d);
+/* Run what the engine asks for now, then hand the store's thread what waits. */
+void pb_send__pump(pb__drv *d);
 /* pb_send__post without the shared rate (share.c releases held requests through it). */
 int pb_send__post_now(pb__drv *d, const char *url, const char *body, size_t len,
                       pb_http_client_cb cb, void *payload);
@@ -136,9 +149,12 @@ void pb_send__share_throttled(pb__drv *d, int64_t retry_after_ms);
 void pb_send__share_close(pb__drv *d);
 void pb_send__share_free(pb__drv *d);
 
-/* send_load.c: hand the store's thread the next chunks of the file (at most two out), and
- * tell the engine when rows were added or the load is over. */
+/* send_load.c: hand the store's thread the next chunks of the file (at most two out, and
+ * only while fewer than a chunk of stored rows wait to be claimed), and tell the
+ * engine when rows were added or the load is over. */
 void pb_send__load_more(pb__drv *d);
+/* A claim came back with n of the max rows it asked for. */
+void pb_send__load_claimed(pb__drv *d, size_t n, size_t max);
 int pb_send__load_run(pb__op *op);
 void pb_send__load_done(pb__drv *d, pb__op *op);
 void pb_send__load_free(pb__op *op);
