@@ -104,7 +104,8 @@ static void pb__op_run(pb__op *op)
             pb__to_erow(&op->rows[i], &op->erows[i]);
         if (!op->claim)
             pb_store_rows_clear(op->rows, op->n);
-        /* a claim's rows keep their cells: the loop builds their bodies (pb__claim_bodies) */
+        /* a claim's rows keep their cells: their bodies are built after the commit
+         * (pb__claim_bodies) */
         break;
     case PB__OP_COMMIT:
         op->rc = pb_store_mark(d->o->store, d->o->batch, op->updates, op->n_updates, &op->applied);
@@ -126,6 +127,31 @@ static void pb__op_run(pb__op *op)
         break;
     }
     if (op->rc < 0)
+        snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
+}
+
+/*
+ * The claimed rows' requests, built on the store's thread once the group is committed (the
+ * claim's answer waits for them as it waited for the commit). They were built on the loop
+ * when the store's thread was the bottleneck; with the load in large chunks (send_load.c)
+ * the loop is: bench_send, 100,000 rows, the loop busy ~75% of the dispatch, ~68 us of CPU
+ * a row, building and signing ~6.5 us of it. Only the store's thread builds bodies (here and
+ * for a PB__OP_BODY): the header map is not shared.
+ */
+static void pb__claim_bodies(pb__op *op)
+{
+    const pb_method *m = NULL;
+    size_t i;
+    int rc = 0;
+    pb_error_clear();
+    for (i = 0; rc == 0 && i < op->n; i++) {
+        op->preps[i].row_no = op->rows[i].row_no;
+        rc = pb__row_body(op->d, &op->rows[i], &op->preps[i].body, &m);
+        if (rc == 0)
+            op->preps[i].endpoint = m->endpoint;
+    }
+    pb_store_rows_clear(op->rows, op->n);
+    if ((op->body_rc = rc) < 0)
         snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
 }
 
@@ -156,6 +182,10 @@ static void pb__op_work(uv_work_t *w)
                 snprintf(op->err, sizeof(op->err), "%s", pb_error_last());
             }
         }
+    }
+    for (op = head; op; op = op->next) {
+        if (op->kind == PB__OP_ROWS && op->claim && op->rc == 0)
+            pb__claim_bodies(op);
     }
 }
 
@@ -278,27 +308,6 @@ void pb_send__log_updates(pb__drv *d, const pb_row_update *u, size_t n)
     }
 }
 
-/*
- * The claimed rows' requests, built on the loop from the cells the claim read: the store's
- * thread is the send's bottleneck (busy ~80% of a 100,000-row run), the loop is not. Only one
- * thread builds bodies at a time: the loop here, after a group has ended, or the store's
- * thread for a PB__OP_BODY inside the next group (the header map is not shared otherwise).
- */
-static int pb__claim_bodies(pb__drv *d, pb__op *op)
-{
-    const pb_method *m = NULL;
-    size_t i;
-    int rc = 0;
-    for (i = 0; rc == 0 && i < op->n; i++) {
-        op->preps[i].row_no = op->rows[i].row_no;
-        rc = pb__row_body(d, &op->rows[i], &op->preps[i].body, &m);
-        if (rc == 0)
-            op->preps[i].endpoint = m->endpoint;
-    }
-    pb_store_rows_clear(op->rows, op->n);
-    return rc;
-}
-
 /* Take the claimed rows' bodies into the driver's table (swapping buffers, no copies). A
  * row the full table cannot take gets its body built when its POST_PAYOUT comes. */
 static void pb__prep_keep(pb__drv *d, pb__op *op)
@@ -332,16 +341,15 @@ static void pb__op_done(pb__op *op, int status)
     memset(&ev, 0, sizeof(ev));
     switch (op->kind) {
     case PB__OP_ROWS:
-        if (op->claim && !d->done) {
-            int rc = pb__claim_bodies(d, op);
-            if (rc < 0) {
-                /* the rows stay `sending`: the next run resolves them by status query */
-                pb_send__fail(d, rc, "cannot build a request");
-                pb__op_free(op);
-                return;
-            }
-            pb__prep_keep(d, op);
+        if (op->claim && op->body_rc < 0) {
+            /* the rows stay `sending`: the next run resolves them by status query */
+            pb_error_set("%s", op->err);
+            pb_send__fail(d, op->body_rc, "cannot build a request");
+            pb__op_free(op);
+            return;
         }
+        if (op->claim && !d->done)
+            pb__prep_keep(d, op);
         if (op->claim)
             pb_send__load_claimed(d, op->n, op->max);
         ev.type = op->claim ? PB_ENGINE_ROWS_CLAIMED : PB_ENGINE_ROWS_DUE;

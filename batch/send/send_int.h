@@ -105,6 +105,7 @@ typedef struct pb__op {
     char err[512];
     /* ROWS */
     int claim;
+    int body_rc; /* a claim: building its rows' bodies failed (after the commit; err says) */
     size_t max, n;
     int64_t now_ms, next_at;
     pb_store_row *rows;
