@@ -14,16 +14,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PB__ROWCOLS                                                                                \
-    "SELECT batch, row_no, state, payment_id, method, amount, currency, account_masked, cells, "   \
-    "findings, attempts, next_at_ms, code, message, gate_status, request_id, operation_id, "       \
-    "provider_payment_id, updated_at_ms, reversed, payee_key FROM rows "
+/* A row is two records (schema 5): its state and answers in `rows`, rewritten at every
+ * change, and what never changes after the insert (the CSV cells, the paid-recently key) in
+ * `row_data`. LEFT JOIN: a row without its data (never written so) still shows, with no
+ * cells, and cannot be sent. Queries on these name r.batch and r.row_no (both tables have
+ * them). */
+#define PB__ROWCOLS_FROM(idx)                                                                      \
+    "SELECT r.batch, r.row_no, r.state, r.payment_id, r.method, r.amount, r.currency, "            \
+    "r.account_masked, d.cells, r.findings, r.attempts, r.next_at_ms, r.code, r.message, "         \
+    "r.gate_status, r.request_id, r.operation_id, r.provider_payment_id, r.updated_at_ms, "        \
+    "r.reversed, d.payee_key FROM rows r " idx "LEFT JOIN row_data d ON d.batch = r.batch AND "    \
+    "d.row_no = r.row_no "
+#define PB__ROWCOLS PB__ROWCOLS_FROM("")
 #define PB__BATCHCOLS                                                                              \
     "SELECT id, name, file_name, file_sha256, settings, header, delimiter, had_bom, "              \
     "created_at_ms, finished_at_ms, plan FROM batches "
 /* Picks in row order name their index: with an index of next_at beside it (schema 2) SQLite's
  * planner took that one and sorted every queued row for each claim, O(rows) per pick. */
-#define PB__PICK PB__ROWCOLS "INDEXED BY rows_pick "
+#define PB__PICK PB__ROWCOLS_FROM("INDEXED BY rows_pick ")
 /* The partial unique index on payment ids is used only when a query repeats its condition.
  * A row can be paid exactly when it has no findings (rows_add stores findings, '' at least,
  * for an invalid row and none for any other): unlike `state <> 'invalid'`, that condition
@@ -48,23 +56,24 @@ static const char *const pb__sql[PB__Q_COUNT] = {
     [PB__Q_BATCH_ALL] = PB__BATCHCOLS "ORDER BY id",
     [PB__Q_ROW_INSERT] =
         "INSERT INTO rows (batch, row_no, state, payment_id, method, amount, currency, "
-        "account_masked, cells, findings, attempts, next_at_ms, code, message, gate_status, "
-        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed, payee_key) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19, ?20, ?21)",
+        "account_masked, findings, attempts, next_at_ms, code, message, gate_status, "
+        "request_id, operation_id, provider_payment_id, updated_at_ms, reversed) VALUES (?1, ?2, "
+        "?3, ?4, ?5, ?6, ?7, ?8, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    [PB__Q_DATA_INSERT] = "INSERT INTO row_data (batch, row_no, cells, payee_key) VALUES (?1, ?2, "
+                          "?3, ?4)",
     [PB__Q_ID_OWNER] = "SELECT b.name FROM rows r JOIN batches b ON b.id = r.batch WHERE "
                        "r.payment_id = ?1 AND r.findings IS NULL AND r.payment_id <> '' AND "
                        "r.batch <> ?2 LIMIT 1",
-    [PB__Q_CLAIM_SELECT] = PB__PICK "WHERE batch = ?1 AND state = 'queued' AND next_at_ms <= "
-                                    "?2 ORDER BY row_no LIMIT ?3",
+    [PB__Q_CLAIM_SELECT] = PB__PICK "WHERE r.batch = ?1 AND state = 'queued' AND next_at_ms <= "
+                                    "?2 ORDER BY r.row_no LIMIT ?3",
     /* the selected rows are the first qualifying ones in row order, so the qualifying rows
      * between the first and the last selected are exactly those: one statement moves them */
     [PB__Q_CLAIM_UPDATE] =
         "UPDATE rows INDEXED BY rows_pick SET state = 'sending', attempts = attempts + 1 WHERE "
         "batch = ?1 AND state = 'queued' AND next_at_ms <= ?2 AND row_no "
         "BETWEEN ?3 AND ?4",
-    [PB__Q_DUE] = PB__PICK "WHERE batch = ?1 AND state IN ('sending', 'in_doubt') AND "
-                           "next_at_ms <= ?2 ORDER BY row_no LIMIT ?3",
+    [PB__Q_DUE] = PB__PICK "WHERE r.batch = ?1 AND state IN ('sending', 'in_doubt') AND "
+                           "next_at_ms <= ?2 ORDER BY r.row_no LIMIT ?3",
     [PB__Q_MARK] = "UPDATE rows SET state = ?4, updated_at_ms = ?5, next_at_ms = ?6, attempts = "
                    "attempts + ?7, code = iif(?8 = '', code, ?8), message = iif(?9 = '', "
                    "message, ?9), gate_status = iif(?10 = '', gate_status, ?10), request_id = "
@@ -72,23 +81,22 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                    "?12), provider_payment_id = iif(?13 = '', provider_payment_id, ?13), "
                    "reversed = iif(?4 = 'reversed', 1, reversed) WHERE batch = ?1 AND row_no = "
                    "?2 AND state = ?3",
-    [PB__Q_ROW_GET] = PB__ROWCOLS "WHERE batch = ?1 AND row_no = ?2",
+    [PB__Q_ROW_GET] = PB__ROWCOLS "WHERE r.batch = ?1 AND r.row_no = ?2",
     [PB__Q_ROW_BY_ID] = PB__ROWCOLS "WHERE " PB__ID_INDEXED,
-    [PB__Q_ROWS_EACH] = PB__ROWCOLS "WHERE batch = ?1 ORDER BY row_no",
+    [PB__Q_ROWS_EACH] = PB__ROWCOLS "WHERE r.batch = ?1 ORDER BY r.row_no",
     [PB__Q_COUNTS] = "SELECT state, currency, count(*), sum(amount) FROM rows WHERE batch = ?1 "
                      "GROUP BY state, currency",
     [PB__Q_INBOX_PUT] = "INSERT INTO inbox (received_at_ms, body, payment_id, matched, batch, "
                         "row_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* rows_payee serves it (its key is PB__SQ_PAYEE_KEY, then the whole key is compared,
-     * written `+r.payee_key` so that the planner searches rows_payee: see the header);
+    /* row_data_payee serves it (its key is PB__SQ_PAYEE_KEY, then the whole key is compared,
+     * written `+d.payee_key` so that the planner searches the index: see the header);
      * accepted and success rows only: money that left or will */
     [PB__Q_PAID_RECENTLY] =
-        "SELECT b.name, r.batch, r.row_no, r.state, r.payment_id, "
-        "r.updated_at_ms FROM rows r JOIN batches b ON b.id = r.batch WHERE " PB__SQ_PAYEE_KEY
-        " = substr(?1, 1, 16) AND +r.payee_key = ?1 AND "
-        "r.batch <> ?2 AND r.state IN ('accepted', "
-        "'success') AND r.updated_at_ms >= ?3 ORDER BY r.updated_at_ms DESC, "
-        "r.batch, r.row_no",
+        "SELECT b.name, r.batch, r.row_no, r.state, r.payment_id, r.updated_at_ms FROM row_data "
+        "d JOIN rows r ON r.batch = d.batch AND r.row_no = d.row_no JOIN batches b ON b.id = "
+        "r.batch WHERE " PB__SQ_PAYEE_KEY " = substr(?1, 1, 16) AND +d.payee_key = ?1 AND "
+        "r.batch <> ?2 AND r.state IN ('accepted', 'success') AND r.updated_at_ms >= ?3 ORDER BY "
+        "r.updated_at_ms DESC, r.batch, r.row_no",
     [PB__Q_INBOX_ALL] = "SELECT received_at_ms, body, payment_id, matched, batch, row_no FROM "
                         "inbox ORDER BY id",
     /* cached, not prepared (parsed) again each time. next_at reads rows_pick's entries of the
@@ -99,8 +107,8 @@ static const char *const pb__sql[PB__Q_COUNT] = {
                           "'queued' AND next_at_ms > ?2",
     [PB__Q_NEXT_PENDING] = "SELECT MIN(next_at_ms) FROM rows WHERE batch = ?1 AND state IN "
                            "('sending', 'in_doubt') AND next_at_ms > ?2",
-    [PB__Q_LIST] = PB__PICK "WHERE batch = ?1 AND state = ?2 AND row_no > ?3 ORDER BY row_no "
-                            "LIMIT ?4",
+    [PB__Q_LIST] = PB__PICK "WHERE r.batch = ?1 AND state = ?2 AND r.row_no > ?3 ORDER BY "
+                            "r.row_no LIMIT ?4",
 };
 
 const char *pb__sq_sql(int q)
@@ -387,13 +395,14 @@ out:
 static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, size_t n)
 {
     pb__sstore *ss = (pb__sstore *)st;
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = NULL, *d = NULL;
     size_t i;
     int rc;
     if ((rc = pb__sq_begin(ss)) < 0)
         return rc;
     if ((rc = pb__sq_batch_check(ss, batch)) < 0 ||
-        (rc = pb__sq_stmt(ss, PB__Q_ROW_INSERT, &s)) < 0)
+        (rc = pb__sq_stmt(ss, PB__Q_ROW_INSERT, &s)) < 0 ||
+        (rc = pb__sq_stmt(ss, PB__Q_DATA_INSERT, &d)) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         const pb_store_row *r = &rows[i];
@@ -406,7 +415,6 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
         sqlite3_bind_int64(s, 6, r->amount);
         sqlite3_bind_text(s, 7, r->currency, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 8, r->account_masked, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 9, r->cells ? r->cells : "", (int)r->cells_len, SQLITE_STATIC);
         /* PB__PAYABLE: an invalid row always has findings, a payable row never (the front
          * end refuses a queued row with findings) */
         if (r->state == PB_ROW_INVALID)
@@ -421,17 +429,23 @@ static int pb__rows_add(pb_store *st, uint64_t batch, const pb_store_row *rows, 
         sqlite3_bind_text(s, 18, r->provider_payment_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 19, r->updated_at_ms);
         sqlite3_bind_int(s, 20, r->reversed ? 1 : 0);
-        if (r->payee_key[0])
-            sqlite3_bind_text(s, 21, r->payee_key, -1, SQLITE_STATIC);
         step = sqlite3_step(s);
+        pb__sq_done(s);
+        if (step == SQLITE_DONE) {
+            sqlite3_bind_int64(d, 1, (sqlite3_int64)batch);
+            sqlite3_bind_int64(d, 2, r->row_no);
+            sqlite3_bind_blob(d, 3, r->cells ? r->cells : "", (int)r->cells_len, SQLITE_STATIC);
+            if (r->payee_key[0])
+                sqlite3_bind_text(d, 4, r->payee_key, -1, SQLITE_STATIC);
+            step = sqlite3_step(d);
+            pb__sq_done(d);
+        }
         if (step != SQLITE_DONE) {
             char what[64];
             snprintf(what, sizeof(what), "adding row %u", r->row_no);
             rc = pb__sq_err(ss, step, what);
-            pb__sq_done(s);
             goto out;
         }
-        pb__sq_done(s);
     }
 out:
     return pb__sq_end(ss, rc);

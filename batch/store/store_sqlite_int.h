@@ -10,7 +10,7 @@
 #include "batch/store/store_backend.h"
 
 /* The schema this code writes and reads (PRAGMA user_version). */
-#define PB__SQ_SCHEMA_VERSION 4
+#define PB__SQ_SCHEMA_VERSION 5
 /* PRAGMA application_id of a paybatch store: "PBST". */
 #define PB__SQ_APPLICATION_ID 0x50425354
 #define PB__SQ_BUSY_MS        5000
@@ -28,6 +28,7 @@ enum {
     PB__Q_BATCH_FINISH,
     PB__Q_BATCH_ALL,
     PB__Q_ROW_INSERT,
+    PB__Q_DATA_INSERT,
     PB__Q_ID_OWNER,
     PB__Q_CLAIM_SELECT,
     PB__Q_CLAIM_UPDATE,
@@ -56,12 +57,12 @@ typedef struct {
 
 extern const pb_store_ops pb__sqlite_ops;
 
-/* rows_payee's key (its index and the paid-recently query name the same expression, or the
+/* row_data_payee's key (its index and the paid-recently query name the same expression, or the
  * index is not used): 16 hex digits, 64 bits, of the payee key, not all 64. The index then
  * takes about a fifth of the room, and a load writes a fifth of the pages: payee keys are
  * random, so every chunk stored touches pages all over it (bench: 100,000-row send, store's
- * work 8.2 s -> 6.2 s). The query compares the whole key after it as `+r.payee_key = ?1`:
- * without the `+` SQLite 3.40 scanned all of rows_payee instead of searching it. */
+ * work 8.2 s -> 6.2 s). The query compares the whole key after it as `+d.payee_key = ?1`:
+ * without the `+` SQLite 3.40 scanned all of the index instead of searching it. */
 #define PB__SQ_PAYEE_KEY "substr(payee_key, 1, 16)"
 
 /* The SQL of statement q (tests check the query plans of the store's own statements). */

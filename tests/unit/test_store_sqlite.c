@@ -389,7 +389,7 @@ static void test_upgrade_from_1(void **state)
     /* opened again: the current version stays */
     assert_int_equal(pb_store_open(&st, path), 0);
     pb_store_free(st);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), PB__SQ_SCHEMA_VERSION);
 }
 
 /* Schema 2, as paybatch before schema 3 left it: version 1's, its upgrade, and rows_next. */
@@ -424,7 +424,7 @@ static void test_upgrade_from_2(void **state)
              "INSERT INTO rows VALUES (1, 4, 'invalid', 'other', 'gcash', 100, 'PHP', "
              "'*1', x'', 'bad-amount', 0, 0, '', '', '', '', '', '', 9000, 0, NULL);");
     assert_int_equal(pb_store_open(&st, path), 0);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), PB__SQ_SCHEMA_VERSION);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'rows_next'"),
                      0);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM rows WHERE findings IS NULL"), 1);
@@ -457,47 +457,70 @@ static void test_upgrade_from_2(void **state)
     pb_store_free(st);
 }
 
-/* A version 3 store (its paid-recently index keyed the whole payee key) is upgraded to 4 (16
- * hex digits of it): paid rows are still found, and only by their whole key, not by a key
- * that shares those digits. */
-static void test_upgrade_from_3(void **state)
+/* Schema 3 from schema 2 (the upgrade's SQL, as paybatch 3 left a store), and schema 4 from 3. */
+static const char pb_schema_3_extra[] =
+    "DROP INDEX rows_next;"
+    "DROP INDEX rows_payment_id;"
+    "CREATE UNIQUE INDEX rows_payment_id ON rows (payment_id) WHERE findings IS NULL AND "
+    "payment_id <> '';"
+    "PRAGMA user_version = 3;";
+static const char pb_schema_4_extra[] =
+    "DROP INDEX rows_payee;"
+    "CREATE INDEX rows_payee ON rows (substr(payee_key, 1, 16)) WHERE payee_key IS NOT NULL;"
+    "PRAGMA user_version = 4;";
+
+/* A version 3 store (its paid-recently index keyed the whole payee key) and a version 4 store
+ * (16 hex digits of it; cells and key still in `rows`) are upgraded to 5: the cells and the
+ * key move to row_data. Every row reads as it was, cells byte for byte; paid rows are still
+ * found, and only by their whole key, not by a key that shares those 16 digits; a claim still
+ * hands out its rows' cells; `rows` keeps neither column. */
+static void upgrade_from(int version)
 {
     static const char k1[] = "0123456789abcdef1111111111111111111111111111111111111111111111aa";
-    static const char k2[] = "0123456789abcdef2222222222222222222222222222222222222222222222bb";
     static const char k3[] = "0123456789abcdef3333333333333333333333333333333333333333333333cc";
     const char *path = pb_conf_uri();
     pb_store *st = NULL;
-    pb_store_row rows[2], out[2];
-    pb_row_update u[2];
-    pb_batch_info bi;
+    pb_store_row got, out[2];
     conf_hits c;
     size_t n;
-    int created;
-    (void)state;
+    raw_exec(path, pb_schema_v1);
+    raw_exec(path, pb_schema_2_extra);
+    raw_exec(path, pb_schema_3_extra);
+    if (version == 4)
+        raw_exec(path, pb_schema_4_extra);
+    raw_exec(path,
+             "INSERT INTO batches (name, file_name, file_sha256, settings, header, delimiter, "
+             "had_bom, created_at_ms) VALUES ('old', 'f.csv', 'aa', '', x'', 44, 0, 1);"
+             "INSERT INTO rows VALUES (1, 2, 'accepted', 'p3-2', 'gcash', 100, 'PHP', '*1', "
+             "x'610062', NULL, 1, 0, '', '', '', '', '', '', 9000, 0, "
+             "'0123456789abcdef1111111111111111111111111111111111111111111111aa');"
+             "INSERT INTO rows VALUES (1, 3, 'queued', 'p3-3', 'gcash', 100, 'PHP', '*1', "
+             "x'63', NULL, 0, 0, '', '', '', '', '', '', 9000, 0, "
+             "'0123456789abcdef2222222222222222222222222222222222222222222222bb');"
+             "INSERT INTO rows VALUES (1, 4, 'invalid', 'p3-4', 'gcash', 100, 'PHP', '*1', "
+             "x'', 'bad-amount', 0, 0, '', '', '', '', '', '', 9000, 0, NULL);");
     assert_int_equal(pb_store_open(&st, path), 0);
-    pb_batch_key k = conf_key("old", pb_conf_sha_a);
-    assert_int_equal(pb_store_batch_begin(st, &k, &bi, &created), 0);
-    conf_row(&rows[0], 2, "p3-2", 100, "PHP");
-    memcpy(rows[0].payee_key, k1, sizeof(k1));
-    conf_row(&rows[1], 3, "p3-3", 100, "PHP");
-    memcpy(rows[1].payee_key, k2, sizeof(k2));
-    assert_int_equal(pb_store_rows_add(st, bi.id, rows, 2), 0);
-    assert_int_equal(pb_store_claim(st, bi.id, 1000, 2, out, &n), 0);
-    assert_int_equal(n, 2);
-    pb_store_rows_clear(out, n);
-    u[0] = conf_upd(2, PB_ROW_SENDING, PB_ROW_ACCEPTED);
-    u[1] = conf_upd(3, PB_ROW_SENDING, PB_ROW_ACCEPTED);
-    assert_int_equal(pb_store_mark(st, bi.id, u, 2, &n), 0);
-    pb_batch_info_clear(&bi);
-    pb_store_free(st);
-    raw_exec(path, "DROP INDEX rows_payee;"
-                   "CREATE INDEX rows_payee ON rows (payee_key) WHERE payee_key IS NOT NULL;"
-                   "PRAGMA user_version = 3;");
-    assert_int_equal(pb_store_open(&st, path), 0);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'rows_payee' "
-                                   "AND sql LIKE '%substr(payee_key, 1, 16)%'"),
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), PB__SQ_SCHEMA_VERSION);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = "
+                                   "'row_data_payee' AND sql LIKE '%substr(payee_key, 1, 16)%'"),
                      1);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'rows_payee'"),
+                     0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('rows') WHERE name IN "
+                                   "('cells', 'payee_key')"),
+                     0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM row_data"), 3);
+    assert_int_equal(pb_store_row_get(st, 1, 2, &got), 0);
+    assert_int_equal(got.state, PB_ROW_ACCEPTED);
+    assert_int_equal(got.cells_len, 3);
+    assert_memory_equal(got.cells, "a\0b", 3);
+    assert_string_equal(got.payee_key, k1);
+    pb_store_row_clear(&got);
+    assert_int_equal(pb_store_row_get(st, 1, 4, &got), 0);
+    assert_int_equal(got.state, PB_ROW_INVALID);
+    assert_string_equal(got.findings, "bad-amount");
+    assert_string_equal(got.payee_key, "");
+    pb_store_row_clear(&got);
     memset(&c, 0, sizeof(c));
     assert_int_equal(pb_store_paid_recently(st, k1, 999, 0, conf_hit_cb, &c), 0);
     assert_int_equal(c.n, 1);
@@ -505,7 +528,25 @@ static void test_upgrade_from_3(void **state)
     memset(&c, 0, sizeof(c));
     assert_int_equal(pb_store_paid_recently(st, k3, 999, 0, conf_hit_cb, &c), 0);
     assert_int_equal(c.n, 0); /* the same 16 digits, another payee */
+    assert_int_equal(pb_store_claim(st, 1, 1000, 2, out, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].row_no, 3);
+    assert_int_equal(out[0].cells_len, 1);
+    assert_memory_equal(out[0].cells, "c", 1);
+    pb_store_rows_clear(out, n);
     pb_store_free(st);
+}
+
+static void test_upgrade_from_3(void **state)
+{
+    (void)state;
+    upgrade_from(3);
+}
+
+static void test_upgrade_from_4(void **state)
+{
+    (void)state;
+    upgrade_from(4);
 }
 
 static void test_foreign_database(void **state)
@@ -563,9 +604,26 @@ static void test_pragmas(void **state)
         assert_int_equal(sqlite3_prepare_v2(db, plan, -1, &s, NULL), SQLITE_OK);
         while (sqlite3_step(s) == SQLITE_ROW)
             used |= strstr((const char *)sqlite3_column_text(s, 3),
-                           "SEARCH r USING INDEX rows_payee (<expr>=?)") != NULL;
+                           "SEARCH d USING INDEX row_data_payee (<expr>=?)") != NULL;
         sqlite3_finalize(s);
         assert_true(used);
+    }
+    /* the store's own claim, with its row_data join: the pick index in row order, each row's
+     * data by its key, no sort */
+    {
+        char plan[1024];
+        int pick = 0, data = 0;
+        snprintf(plan, sizeof(plan), "EXPLAIN QUERY PLAN %s", pb__sq_sql(PB__Q_CLAIM_SELECT));
+        assert_int_equal(sqlite3_prepare_v2(db, plan, -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(s, 3);
+            assert_null(strstr(d, "TEMP B-TREE"));
+            pick |= strstr(d, "SEARCH r USING INDEX rows_pick") != NULL;
+            data |= strstr(d, "SEARCH d USING PRIMARY KEY") != NULL;
+        }
+        sqlite3_finalize(s);
+        assert_true(pick);
+        assert_true(data);
     }
     sqlite3_close(db);
     pb_store_free(st);
@@ -586,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_from_1),
         cmocka_unit_test(test_upgrade_from_2),
         cmocka_unit_test(test_upgrade_from_3),
+        cmocka_unit_test(test_upgrade_from_4),
         cmocka_unit_test(test_foreign_database),
         cmocka_unit_test(test_pragmas),
     };
