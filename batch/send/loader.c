@@ -30,7 +30,9 @@ struct pb_loader {
     pb_store_row *slice;
 };
 
-/* Rows per pb_store_rows_add of a chunk (one store transaction holds the whole chunk). */
+/* Rows per pb_store_rows_add of a chunk (the send's store group holds the whole chunk; without
+ * a group each slice is a transaction of its own: in order, so the stored rows stay a
+ * prefix). */
 #define PB__SLICE 128
 
 void pb_loader_free(pb_loader *l)
@@ -140,7 +142,7 @@ static int pb__take_rows(pb_loader *l, pb_load_chunk *c)
         while (cap < c->n + l->s.nrows)
             cap *= 2;
         if (!(more = pb_realloc(c->rows, cap * sizeof(*more))))
-            return PB_ENOMEM;
+            return pb_error_set("%s: out of memory for a chunk of rows", l->o.path), PB_ENOMEM;
         c->rows = more;
         c->cap = cap;
     }
@@ -148,7 +150,7 @@ static int pb__take_rows(pb_loader *l, pb_load_chunk *c)
         pb_store_row *sr = &l->s.rows[i];
         pb_load_row *lr = &c->rows[c->n];
         if (!(lr->text = pb__text(sr)))
-            return PB_ENOMEM;
+            return pb_error_set("%s: out of memory for a chunk of rows", l->o.path), PB_ENOMEM;
         lr->row_no = sr->row_no;
         lr->state = sr->state;
         lr->amount = sr->amount;
@@ -171,7 +173,7 @@ int pb_loader_next(pb_loader *l, pb_load_chunk **out, int *eof)
     *out = NULL;
     *eof = l->eof;
     if (!(c = pb_calloc(1, sizeof(*c))))
-        return PB_ENOMEM;
+        return pb_error_set("%s: out of memory for a chunk of rows", l->o.path), PB_ENOMEM;
     while (!l->eof && c->n < l->chunk_rows) {
         size_t n;
         unsigned char d[PB_LOAD_DIGEST];
@@ -268,12 +270,16 @@ static void pb__wide(const pb_load_row *lr, pb_store_row *sr)
     sr->cells = lr->cells;
     sr->cells_len = lr->cells_len;
     sr->findings = lr->findings;
-    /* each came from the field of the same size (pb__text), so each fits */
-    strcpy(sr->payment_id, p);
-    strcpy(sr->method, p = pb__field(p));
-    strcpy(sr->currency, p = pb__field(p));
-    strcpy(sr->account_masked, p = pb__field(p));
-    strcpy(sr->payee_key, pb__field(p));
+    /* each came from the field of the same size (pb__text): nothing is cut */
+    pb_row_field_set(sr->payment_id, PB_STORE_PAYMENT_ID_MAX, p, strlen(p));
+    p = pb__field(p);
+    pb_row_field_set(sr->method, PB_STORE_METHOD_MAX, p, strlen(p));
+    p = pb__field(p);
+    pb_row_field_set(sr->currency, PB_STORE_CURRENCY_MAX, p, strlen(p));
+    p = pb__field(p);
+    pb_row_field_set(sr->account_masked, PB_STORE_ACCOUNT_MAX, p, strlen(p));
+    p = pb__field(p);
+    pb_row_field_set(sr->payee_key, PB_STORE_SHA256_HEX, p, strlen(p));
 }
 
 int pb_loader_store(const pb_loader *l, pb_load_chunk *c)

@@ -164,7 +164,7 @@ static void pb__op_work(uv_work_t *w)
     pb__op *head = w->data, *op;
     pb_store *st = head->d->o->store;
     /* even one op: a claim and its next_at read share one transaction (fewer WAL locks) */
-    int grouped = 1, rc;
+    int grouped = 1, rc, load_failed = 0;
 
     if (grouped && (rc = pb_store_group_begin(st)) < 0) {
         for (op = head; op; op = op->next) {
@@ -173,8 +173,17 @@ static void pb__op_work(uv_work_t *w)
         }
         return;
     }
-    for (op = head; op; op = op->next)
+    for (op = head; op; op = op->next) {
+        /* a chunk after one that failed stays out: the stored rows must stay a prefix of the
+         * file (a resume skips as many rows as are stored) */
+        if (op->kind == PB__OP_LOAD && load_failed) {
+            op->rc = PB_ERROR;
+            snprintf(op->err, sizeof(op->err), "not stored: an earlier chunk failed");
+            continue;
+        }
         pb__op_run(op);
+        load_failed |= op->kind == PB__OP_LOAD && op->rc < 0;
+    }
     if (grouped && (rc = pb_store_group_end(st)) < 0) {
         for (op = head; op; op = op->next) {
             if (op->rc == 0) {
@@ -341,7 +350,7 @@ static void pb__op_done(pb__op *op, int status)
     memset(&ev, 0, sizeof(ev));
     switch (op->kind) {
     case PB__OP_ROWS:
-        if (op->claim && op->body_rc < 0) {
+        if (op->claim && op->body_rc < 0 && !d->done) {
             /* the rows stay `sending`: the next run resolves them by status query */
             pb_error_set("%s", op->err);
             pb_send__fail(d, op->body_rc, "cannot build a request");

@@ -121,6 +121,10 @@ void pb_send__load_claimed(pb__drv *d, size_t n, size_t max)
         d->load_ahead = 0;
     else
         d->load_ahead -= (int64_t)n;
+    /* a claim also takes rows this run did not load (an earlier run's, rows queued again):
+     * never below 0, or the load would run unpaced until the next short claim */
+    if (d->load_ahead < 0)
+        d->load_ahead = 0;
 }
 
 void pb_send__load_done(pb__drv *d, pb__op *op)
@@ -129,6 +133,8 @@ void pb_send__load_done(pb__drv *d, pb__op *op)
     d->load_ops--;
     for (i = 0; i < op->chunk->n; i++)
         d->load_ahead -= op->chunk->rows[i].state != PB_ROW_QUEUED;
+    if (d->load_ahead < 0)
+        d->load_ahead = 0;
     if (op->chunk->id_used || op->chunk->recent_refused)
         pb_log(PB_LOG_WARN, NULL,
                "%llu row(s) became invalid while the file was stored (payment id of another "

@@ -19,7 +19,7 @@
  * skips, invalid rows, a payment id another batch holds and a file changed since its check.
  */
 
-#define ROWS 3000
+#define ROWS 12000 /* chunks of 256, 512, ... reach PB_LOAD_CHUNK_MAX, also after a skip */
 
 static char g_dir[64];
 
@@ -71,20 +71,27 @@ static void opts(pb_load_opts *o, const char *path, pb_store *st, uint64_t batch
     o->recent_since_ms = 0;
 }
 
+static int reached_max; /* stream saw a chunk of PB_LOAD_CHUNK_MAX rows or more */
+
 /* Every chunk stored in order, as the send driver does; the loader's final rc. */
 static int stream(pb_loader *l, size_t *chunks)
 {
     int eof = 0, rc = 0;
     *chunks = 0;
+    reached_max = 0;
     while (!eof) {
         pb_load_chunk *c = NULL;
         if ((rc = pb_loader_next(l, &c, &eof)) < 0)
             return rc;
         if (c) {
             /* the first chunk small (the first rows go out soon), the others growing to
-             * about PB_LOAD_CHUNK_MAX (a piece's rows over at most) */
+             * about PB_LOAD_CHUNK_MAX: over by a piece's rows at most (this file's rows are
+             * longer than 64 bytes) */
             assert_true(c->n > 0);
-            assert_true(c->n <= (*chunks ? PB_LOAD_CHUNK_MAX + PB_LOAD_PIECE : PB_LOAD_CHUNK));
+            assert_true(c->n <=
+                        (*chunks ? PB_LOAD_CHUNK_MAX : PB_LOAD_CHUNK / 2) + PB_LOAD_PIECE / 64);
+            if (c->n >= PB_LOAD_CHUNK_MAX)
+                reached_max = 1;
             rc = pb_loader_store(l, c);
             pb_load_chunk_free(c);
             if (rc < 0)
@@ -103,6 +110,8 @@ static void same_rows(pb_store *a, uint64_t ba, pb_store *b, uint64_t bb, int ro
         assert_int_equal(pb_store_row_get(b, bb, no, &y), 0);
         assert_int_equal(x.state, y.state);
         assert_string_equal(x.payment_id, y.payment_id);
+        assert_string_equal(x.method, y.method);
+        assert_string_equal(x.currency, y.currency);
         assert_string_equal(x.payee_key, y.payee_key);
         assert_string_equal(x.account_masked, y.account_masked);
         assert_int_equal(x.amount, y.amount);
@@ -200,6 +209,7 @@ static void test_same_as_store_pass(void **state)
         }
         assert_int_equal(stream(l, &chunks), 0);
         assert_true(chunks >= 2);
+        assert_true(reached_max);
         pb_loader_free(l);
         same_rows(a, ba, b, bb, ROWS);
         {
