@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,21 +115,41 @@ static int pb__loader_end(pb_loader *l)
     return 0;
 }
 
-/* The text fields of sr one after another (pb_load_row.text). */
+/* The text fields of a pb_load_row, in the order of its text: the one list pb__text packs and
+ * pb__wide unpacks. */
+enum { PB__T_PAYMENT_ID, PB__T_METHOD, PB__T_CURRENCY, PB__T_ACCOUNT, PB__T_PAYEE, PB__T_COUNT };
+static const struct {
+    size_t off, cap;
+} pb__texts[PB__T_COUNT] = {
+    [PB__T_PAYMENT_ID] = {offsetof(pb_store_row, payment_id), PB_STORE_PAYMENT_ID_MAX},
+    [PB__T_METHOD] = {offsetof(pb_store_row, method), PB_STORE_METHOD_MAX},
+    [PB__T_CURRENCY] = {offsetof(pb_store_row, currency), PB_STORE_CURRENCY_MAX},
+    [PB__T_ACCOUNT] = {offsetof(pb_store_row, account_masked), PB_STORE_ACCOUNT_MAX},
+    [PB__T_PAYEE] = {offsetof(pb_store_row, payee_key), PB_STORE_SHA256_HEX},
+};
+
+/* The text fields of sr one after another, each ended by its NUL (pb_load_row.text). */
 static char *pb__text(const pb_store_row *sr)
 {
-    const char *f[] = {sr->payment_id, sr->method, sr->currency, sr->account_masked, sr->payee_key};
-    size_t len[5], n = 0, i;
+    size_t len[PB__T_COUNT], n = 0, i;
     char *t, *p;
-    for (i = 0; i < 5; i++)
-        n += (len[i] = strlen(f[i])) + 1;
+    for (i = 0; i < PB__T_COUNT; i++)
+        n += (len[i] = strlen((const char *)sr + pb__texts[i].off)) + 1;
     if (!(t = pb_malloc(n)))
         return NULL;
-    for (p = t, i = 0; i < 5; i++) {
-        memcpy(p, f[i], len[i] + 1);
+    for (p = t, i = 0; i < PB__T_COUNT; i++) {
+        memcpy(p, (const char *)sr + pb__texts[i].off, len[i] + 1);
         p += len[i] + 1;
     }
     return t;
+}
+
+/* Text field k of a pb_load_row.text. */
+static const char *pb__text_at(const char *text, int k)
+{
+    while (k-- > 0)
+        text += strlen(text) + 1;
+    return text;
 }
 
 /* The parsed rows (the scan's) move to the end of c, small: their cells and findings change
@@ -253,17 +274,12 @@ static int pb__refuse(pb_load_row *r, pb_finding_code why)
     return r->findings ? 0 : PB_ENOMEM;
 }
 
-/* The next field of a pb_load_row.text. */
-static const char *pb__field(const char *p)
-{
-    return p + strlen(p) + 1;
-}
-
 /* lr as the store's row (text fields copied; cells and findings borrowed from lr). The fields
  * of an answer stay as calloc left them: a new row has none. */
 static void pb__wide(const pb_load_row *lr, pb_store_row *sr)
 {
     const char *p = lr->text;
+    size_t k, len;
     sr->row_no = lr->row_no;
     sr->state = lr->state;
     sr->amount = lr->amount;
@@ -271,15 +287,10 @@ static void pb__wide(const pb_load_row *lr, pb_store_row *sr)
     sr->cells_len = lr->cells_len;
     sr->findings = lr->findings;
     /* each came from the field of the same size (pb__text): nothing is cut */
-    pb_row_field_set(sr->payment_id, PB_STORE_PAYMENT_ID_MAX, p, strlen(p));
-    p = pb__field(p);
-    pb_row_field_set(sr->method, PB_STORE_METHOD_MAX, p, strlen(p));
-    p = pb__field(p);
-    pb_row_field_set(sr->currency, PB_STORE_CURRENCY_MAX, p, strlen(p));
-    p = pb__field(p);
-    pb_row_field_set(sr->account_masked, PB_STORE_ACCOUNT_MAX, p, strlen(p));
-    p = pb__field(p);
-    pb_row_field_set(sr->payee_key, PB_STORE_SHA256_HEX, p, strlen(p));
+    for (k = 0; k < PB__T_COUNT; k++, p += len + 1) {
+        len = strlen(p);
+        pb_row_field_set((char *)sr + pb__texts[k].off, pb__texts[k].cap, p, len);
+    }
 }
 
 int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
@@ -290,13 +301,14 @@ int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
 
     for (i = 0; i < c->n; i++) {
         pb_load_row *r = &c->rows[i];
-        const char *payee;
+        const char *id, *payee;
         char *owner = NULL;
         unsigned hits = 0;
         if (r->state != PB_ROW_QUEUED)
             continue;
         /* the questions pb_load_store asks row by row, for the rows not stored yet */
-        rc = pb_store_payment_id_owner(o->store, r->text, strlen(r->text), o->this_batch, &owner);
+        id = pb__text_at(r->text, PB__T_PAYMENT_ID);
+        rc = pb_store_payment_id_owner(o->store, id, strlen(id), o->this_batch, &owner);
         pb_free(owner);
         if (rc == 0) {
             c->id_used++;
@@ -306,7 +318,7 @@ int pb_loader_store(const pb_loader *l, pb_load_chunk *c)
         }
         if (rc != PB_ENOTFOUND)
             return rc;
-        payee = pb__field(pb__field(pb__field(pb__field(r->text))));
+        payee = pb__text_at(r->text, PB__T_PAYEE);
         if (!o->recent_on || !payee[0])
             continue;
         rc = pb_store_paid_recently(o->store, payee, o->this_batch, o->recent_since_ms,
